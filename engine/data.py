@@ -1,0 +1,223 @@
+"""Daily prices per symbol, from a price source, as tidy frames.
+
+A :class:`PriceHistory` is one symbol's daily bars keyed by the exchange's *local* trading date
+(never shifted to UTC), with the columns of :data:`PRICE_COLUMNS` as floats (NaN where the source
+does not know a value).  Every source (a CSV folder, Yahoo through the local cache) produces the
+same thing, so the rest of the engine never knows where prices came from.
+
+Returns are computed from ``adj_close`` where present, else ``close`` (:meth:`PriceHistory.closes`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import MissingDataError, OptionError, PriceFileError
+from engine.symbols import file_stem
+
+PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close", "volume")
+REQUIRED_COLUMNS = ("date", "close")
+PRICES_ENV = "BASKET_PRICES"
+
+
+@dataclass(frozen=True)
+class PriceHistory:
+    """One symbol's daily bars.
+
+    ``frame`` has a tz-naive ``DatetimeIndex`` named ``date`` (the exchange's local date),
+    ascending and unique, and float columns ``open, high, low, close, adj_close, volume``.
+    ``origin`` says where the bars came from (a file path, ``yahoo`` ...).
+    """
+
+    symbol: str
+    frame: pd.DataFrame
+    origin: str
+
+    def closes(self) -> pd.Series:
+        """Closes for returns: ``adj_close`` where known, else ``close``."""
+        return self.frame["adj_close"].fillna(self.frame["close"]).rename(self.symbol)
+
+    @property
+    def first_date(self) -> pd.Timestamp:
+        return self.frame.index[0]
+
+    @property
+    def last_date(self) -> pd.Timestamp:
+        return self.frame.index[-1]
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the bars in a canonical CSV form: equal data gives an equal fingerprint
+        whatever the source or file formatting."""
+        canonical = self.frame.loc[:, list(PRICE_COLUMNS)].to_csv(
+            float_format="%.10g", date_format="%Y-%m-%d", lineterminator="\n"
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class PriceSource(Protocol):
+    """Anything that can produce price histories for symbols."""
+
+    #: Human-readable description used in errors and the run manifest.
+    description: str
+
+    def fetch(
+        self, symbols: Sequence[str], start: pd.Timestamp | None, end: pd.Timestamp | None
+    ) -> tuple[dict[str, PriceHistory], dict[str, str]]:
+        """Histories of the symbols that have data, and a reason for each symbol that has none.
+
+        ``start``/``end`` are hints for sources that download; sources may return more.
+        """
+        ...
+
+
+@dataclass
+class PriceSet:
+    """The histories a run uses, plus what was dropped and why."""
+
+    histories: dict[str, PriceHistory]
+    source: str
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, symbol: str) -> PriceHistory:
+        return self.histories[symbol]
+
+    def fingerprints(self) -> dict[str, str]:
+        return {symbol: h.fingerprint() for symbol, h in sorted(self.histories.items())}
+
+
+def tidy_frame(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
+    """Check and normalise a bars table with a ``date`` column into the :class:`PriceHistory`
+    layout.  Raises :class:`PriceFileError` naming ``origin`` and the bad row or column."""
+    columns = [str(c).strip().lower() for c in raw.columns]
+    raw = raw.set_axis(columns, axis=1)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise PriceFileError(
+            origin,
+            f"missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}",
+            "expected date,open,high,low,close,adj_close,volume",
+        )
+    dates = pd.to_datetime(raw["date"], format="%Y-%m-%d", errors="coerce")
+    if dates.isna().any():
+        row = int(np.flatnonzero(dates.isna().to_numpy())[0])
+        raise PriceFileError(
+            origin,
+            f"row {row + 2}: date {raw['date'].iloc[row]!r} is not an ISO date (YYYY-MM-DD)",
+        )
+    values = {}
+    for column in PRICE_COLUMNS:
+        if column not in raw:
+            values[column] = np.full(len(raw), np.nan)
+            continue
+        numbers = pd.to_numeric(raw[column], errors="coerce")
+        bad = numbers.isna() & raw[column].notna() & (raw[column].astype(str).str.strip() != "")
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise PriceFileError(
+                origin, f"row {row + 2}: {column} {raw[column].iloc[row]!r} is not a number"
+            )
+        values[column] = numbers.to_numpy(dtype=float)
+    frame = pd.DataFrame(values, index=pd.DatetimeIndex(dates, name="date"))
+    for column in ("open", "high", "low", "close", "adj_close"):
+        nonpositive = frame[column] <= 0
+        if nonpositive.any():
+            day = frame.index[nonpositive.to_numpy()][0].date()
+            raise PriceFileError(
+                origin, f"{column} on {day} is {frame.loc[nonpositive, column].iloc[0]:g}, not > 0"
+            )
+    if frame.index.has_duplicates:
+        day = frame.index[frame.index.duplicated()][0].date()
+        raise PriceFileError(origin, f"date {day} appears more than once")
+    if not frame.index.is_monotonic_increasing:
+        position = int(np.flatnonzero(np.diff(frame.index.asi8) < 0)[0])
+        raise PriceFileError(
+            origin,
+            f"dates are not ascending: {frame.index[position + 1].date()} follows "
+            f"{frame.index[position].date()}",
+            "sort the file by date",
+        )
+    frame = frame[frame["close"].notna() | frame["adj_close"].notna()]
+    return frame
+
+
+class CsvFolderSource:
+    """A folder with one ``SYMBOL.csv`` per symbol (``^`` and ``=`` written as ``_``), columns
+    ``date,open,high,low,close,adj_close,volume``: the layout of ``shared/data/prices``."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder).expanduser()
+        if not self.folder.is_dir():
+            raise OptionError(
+                "--prices",
+                f"price folder {self.folder} does not exist or is not a folder",
+                f"point --prices or ${PRICES_ENV} at a folder of SYMBOL.csv files",
+            )
+        self.description = f"CSV folder {self.folder}"
+
+    def path_of(self, symbol: str) -> Path:
+        return self.folder / f"{file_stem(symbol)}.csv"
+
+    def read(self, symbol: str) -> PriceHistory:
+        """Read one symbol's file; raises :class:`PriceFileError` if it is malformed."""
+        path = self.path_of(symbol)
+        try:
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        except pd.errors.EmptyDataError:
+            raise PriceFileError(path, "file is empty") from None
+        except (pd.errors.ParserError, UnicodeDecodeError) as error:
+            raise PriceFileError(path, f"not a readable CSV file ({error})") from None
+        return PriceHistory(symbol, tidy_frame(raw, str(path)), str(path))
+
+    def fetch(
+        self, symbols: Sequence[str], start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
+    ) -> tuple[dict[str, PriceHistory], dict[str, str]]:
+        histories: dict[str, PriceHistory] = {}
+        problems: dict[str, str] = {}
+        for symbol in symbols:
+            if not self.path_of(symbol).is_file():
+                problems[symbol] = f"no file {self.path_of(symbol).name}"
+                continue
+            history = self.read(symbol)
+            if history.frame.empty:
+                problems[symbol] = f"{self.path_of(symbol).name} has no closes"
+                continue
+            histories[symbol] = history
+        return histories, problems
+
+
+def default_prices_folder() -> str | None:
+    """The CSV folder named by ``$BASKET_PRICES``, if set."""
+    return os.environ.get(PRICES_ENV) or None
+
+
+def load_prices(
+    source: PriceSource,
+    symbols: Iterable[str],
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+    *,
+    skip_missing: bool = False,
+    required: Iterable[str] = (),
+) -> PriceSet:
+    """Fetch every symbol from ``source``.
+
+    Symbols without data are all listed in one :class:`MissingDataError`, unless
+    ``skip_missing`` is set: they are then recorded in :attr:`PriceSet.skipped`.  Symbols in
+    ``required`` (benchmark, FX) are never skipped.
+    """
+    wanted = list(dict.fromkeys(symbols))
+    histories, problems = source.fetch(wanted, start, end)
+    must_have = set(required)
+    fatal = {s: why for s, why in problems.items() if not skip_missing or s in must_have}
+    if fatal:
+        hint = None if skip_missing else "add the missing data, or pass --skip-missing to drop them"
+        raise MissingDataError(fatal, source.description, hint)
+    return PriceSet(histories, source.description, skipped=problems)
