@@ -54,12 +54,13 @@ class PriceHistory:
         return self.frame.index[-1]
 
     def fingerprint(self) -> str:
-        """SHA-256 of the bars in a canonical CSV form: equal data gives an equal fingerprint
+        """SHA-256 of the dates and values of the bars: equal data give an equal fingerprint
         whatever the source or file formatting."""
-        canonical = self.frame.loc[:, list(PRICE_COLUMNS)].to_csv(
-            float_format="%.10g", date_format="%Y-%m-%d", lineterminator="\n"
+        digest = hashlib.sha256(self.frame.index.asi8.tobytes())
+        digest.update(
+            np.ascontiguousarray(self.frame[list(PRICE_COLUMNS)].to_numpy(float)).tobytes()
         )
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return digest.hexdigest()
 
 
 class PriceSource(Protocol):
@@ -177,7 +178,10 @@ class CsvFolderSource:
         return PriceHistory(symbol, tidy_frame(raw, str(path)), str(path))
 
     def fetch(
-        self, symbols: Sequence[str], start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
+        self,
+        symbols: Sequence[str],
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
     ) -> tuple[dict[str, PriceHistory], dict[str, str]]:
         histories: dict[str, PriceHistory] = {}
         problems: dict[str, str] = {}
@@ -196,6 +200,16 @@ class CsvFolderSource:
 def default_prices_folder() -> str | None:
     """The CSV folder named by ``$BASKET_PRICES``, if set."""
     return os.environ.get(PRICES_ENV) or None
+
+
+def open_source(prices: str | Path | None, *, offline: bool = False) -> PriceSource:
+    """The CSV folder ``prices`` if given, else Yahoo through the local cache."""
+    if prices:
+        return CsvFolderSource(prices)
+    from engine.cache import PriceCache
+    from engine.yahoo import YahooSource
+
+    return YahooSource(cache=PriceCache(), offline=offline)
 
 
 def load_prices(

@@ -46,7 +46,7 @@ KNOWN_CALENDARS = {"XSHG": "CNY", "XHKG": "HKD", "XNAS": "USD", "XNYS": "USD"}
 
 _A_SHARE = re.compile(r"^(\d{6})\.(SS|SZ|SH)$")
 _HONG_KONG = re.compile(r"^(\d{1,5})\.HK$")
-_US = re.compile(r"^[A-Z][A-Z0-9]{0,5}([.-][A-Z]{1,2})?$")
+_US = re.compile(r"^[A-Z][A-Z0-9]{0,5}(-[A-Z]{1,2})?$")
 _INDEX = re.compile(r"^\^[A-Z0-9.]{1,10}$")
 _FX = re.compile(r"^[A-Z]{3}(?:[A-Z]{3})?=X$")
 _OTHER = re.compile(r"^[A-Z0-9][A-Z0-9\-]{0,11}\.[A-Z]{1,3}$")
@@ -61,13 +61,15 @@ def normalize_symbol(raw: object) -> tuple[str, str | None]:
     """
     if not isinstance(raw, str):
         raise SymbolError(
-            str(raw),
-            f"must be text, got {type(raw).__name__}",
-            "quote it in YAML, e.g. symbol: '0700.HK'",
+            repr(raw),
+            f"must be text, got the {type(raw).__name__} {raw!r}",
+            "YAML reads unquoted digits as a number: quote the symbol, e.g. symbol: '0700.HK'",
         )
     text = raw.strip().upper()
     if not text or any(ch.isspace() for ch in text):
-        raise SymbolError(raw, "contains spaces or is empty", "write one Yahoo symbol, e.g. 0700.HK")
+        raise SymbolError(
+            raw, "contains spaces or is empty", "write one Yahoo symbol, e.g. 0700.HK"
+        )
     symbol = text
     if match := _A_SHARE.match(text):
         code, suffix = match.groups()

@@ -1,0 +1,265 @@
+"""The ``basket`` command: parse arguments, call :mod:`engine`, print.
+
+Heavy libraries (pandas, vectorbt, yfinance) are imported inside the commands so that
+``basket --help`` stays fast.  Every engine error becomes one line on stderr with exit code 2
+(bad input) or 1 (run-time failure); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+from engine.errors import BasketError
+
+DEFAULT_BASKETS = Path("baskets")
+DEFAULT_STUDY = DEFAULT_BASKETS / "studies" / "deepseek.yaml"
+SHORT_COLUMNS = {
+    "total_return": "Total",
+    "annualized_return": "Ann.",
+    "volatility": "Vol",
+    "sharpe": "Sharpe",
+    "max_drawdown": "MaxDD",
+    "beta": "Beta",
+    "alpha": "Alpha",
+    "tracking_error": "TE",
+    "information_ratio": "IR",
+    "excess_return": "Excess",
+}
+
+
+class BasketGroup(click.Group):
+    """Maps engine errors to one-line messages and exit codes."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BasketError as error:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"Error: {error.one_line()}", err=True)
+            ctx.exit(error.exit_code)
+
+
+class IsoDate(click.ParamType):
+    """A ``YYYY-MM-DD`` date."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO date (YYYY-MM-DD)", param, ctx)
+
+
+ISO_DATE = IsoDate()
+
+
+@click.group(cls=BasketGroup)
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(package_name="basket")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Thematic basket backtests and event studies from YAML files.
+
+    Baskets live in baskets/*.yaml, the study (benchmark, period, events) in
+    baskets/studies/deepseek.yaml.  Prices come from Yahoo (cached) or from a CSV folder given
+    with --prices or $BASKET_PRICES.
+    """
+    ctx.obj = {"debug": debug}
+
+
+def _basket_files(files: tuple[str, ...]) -> list[Path]:
+    from engine.baskets import discover_baskets
+
+    return [Path(f) for f in files] if files else discover_baskets(DEFAULT_BASKETS)
+
+
+def _study(path: str | None):
+    from engine.baskets import Study, load_study
+
+    if path:
+        return load_study(path)
+    return load_study(DEFAULT_STUDY) if DEFAULT_STUDY.is_file() else Study()
+
+
+def _source(prices: str | None, offline: bool = False):
+    from engine.data import open_source
+
+    return open_source(prices, offline=offline)
+
+
+def _is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+@main.command("validate")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False), required=True)
+def validate_command(files: tuple[str, ...]) -> None:
+    """Check basket and study files; report every problem, one line each."""
+    from engine.baskets import validate_file
+
+    failures = 0
+    for path in files:
+        try:
+            kind, item = validate_file(path)
+        except BasketError as error:
+            failures += 1
+            click.echo(f"FAIL {error.one_line()}", err=True)
+            continue
+        click.echo(f"ok   {path}: {kind} '{item.name}'")
+    if failures:
+        raise click.exceptions.Exit(2)
+
+
+@main.command("list")
+@click.option(
+    "--baskets",
+    "folder",
+    default=str(DEFAULT_BASKETS),
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder of basket files.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "markdown"]),
+    default="table",
+    show_default=True,
+)
+def list_command(folder: str, fmt: str) -> None:
+    """List the baskets: name, file, constituents, weighting, rebalancing."""
+    import pandas as pd
+
+    from engine.baskets import discover_baskets, load_basket
+    from engine.display import render
+
+    rows = []
+    for path in discover_baskets(folder):
+        basket = load_basket(path)
+        rows.append(
+            {
+                "basket": basket.name,
+                "file": path.name,
+                "n": len(basket.constituents),
+                "weighting": basket.weighting,
+                "rebalance": basket.rebalance or "study",
+                "symbols": " ".join(basket.symbols),
+            }
+        )
+    frame = pd.DataFrame(rows).set_index("basket")
+    if fmt == "table":
+        frame["symbols"] = frame["symbols"].str.slice(0, 40)
+    click.echo(render(frame, fmt, terminal=_is_terminal()), nl=False)
+
+
+def _prices_option(func):
+    return click.option(
+        "--prices",
+        type=click.Path(),
+        envvar="BASKET_PRICES",
+        help="CSV price folder (SYMBOL.csv files); default: Yahoo through the local cache.",
+    )(func)
+
+
+@main.command("run")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@_prices_option
+@click.option(
+    "--study",
+    "study_file",
+    type=click.Path(dir_okay=False),
+    help=f"Study file [default: {DEFAULT_STUDY}].",
+)
+@click.option("--start", type=ISO_DATE, help="First day of the period (the study's by default).")
+@click.option("--end", type=ISO_DATE, help="Last day of the period.")
+@click.option("--benchmark", help="Benchmark symbol, e.g. ^IXIC.")
+@click.option("--currency", help="Report currency: USD, CNY, HKD or local.")
+@click.option("--fees", type=float, help="Proportional fees, 0.001 = 10 bp.")
+@click.option(
+    "--rebalance",
+    type=click.Choice(["none", "monthly", "quarterly"]),
+    help="Rebalancing for every basket (overrides the files).",
+)
+@click.option("--skip-missing", is_flag=True, help="Drop symbols without data, renormalise.")
+@click.option("--offline", is_flag=True, help="Yahoo source: use the cache only.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "markdown"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    default="results",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for run folders.",
+)
+@click.option("--name", help="Name in the run id (default: the study's).")
+@click.option("--no-events", is_flag=True, help="Skip the event study of the study's events.")
+def run_command(
+    files,
+    prices,
+    study_file,
+    start,
+    end,
+    benchmark,
+    currency,
+    fees,
+    rebalance,
+    skip_missing,
+    offline,
+    fmt,
+    out,
+    name,
+    no_events,
+) -> None:
+    """Backtest baskets against the benchmark; print the table and write a run folder.
+
+    With no FILES every basket in baskets/ runs, with the DeepSeek study's defaults.
+    """
+    from engine.baskets import load_basket
+    from engine.display import render
+    from engine.results import PERCENT_COLUMNS, summary_records, write_run
+    from engine.runner import resolve_study, run
+
+    baskets = [load_basket(path) for path in _basket_files(files)]
+    study = resolve_study(
+        _study(study_file), start=start, end=end, benchmark=benchmark, currency=currency, fees=fees
+    )
+    result = run(
+        baskets, study, _source(prices, offline), skip_missing=skip_missing, rebalance=rebalance
+    )
+    folder = write_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
+    summary = result.summary_frame()
+    records = summary_records(summary)
+    if fmt == "table":
+        summary = summary.drop(columns="benchmark_return").rename(columns=SHORT_COLUMNS)
+    first, last = result.panel.sessions[0].date(), result.panel.sessions[-1].date()
+    title = (
+        f"{study.name}: {first}..{last}, {result.panel.currency}, vs {study.benchmark} "
+        f"({result.summary[-1].total_return:+.2%}), fees {study.fees:g}"
+    )
+    percent = [SHORT_COLUMNS.get(c, c) for c in PERCENT_COLUMNS]
+    click.echo(
+        render(
+            summary, fmt, records=records, percent=percent, title=title, terminal=_is_terminal()
+        ),
+        nl=False,
+    )
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"results: {folder}", err=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Portfolio simulation of many baskets in one vectorbt call.
+
+Each basket is a column group with shared cash; its constituents are columns holding the
+basket's target weights on the days it trades (``size_type="targetpercent"``; sells run before
+buys).  The basket is bought at the close of the first study session and rebalanced on the
+sessions its schedule picks.
+
+vectorbt silently skips an order whose price is NaN while the rest of the group trades; the panel
+carries last closes so prices are never NaN, and the rebalancing schedules only pick sessions on
+which *every* exchange of the basket is open, so no part of a basket is ever traded at a stale
+price on a holiday.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from engine.baskets import Basket
+from engine.market import Panel
+
+INITIAL_CASH = 1.0
+
+
+def _first_open_session_per_period(
+    all_open: pd.Series, period: str, after: pd.Timestamp
+) -> list[pd.Timestamp]:
+    open_days = all_open.index[all_open.to_numpy()]
+    open_days = open_days[open_days > after]
+    if open_days.empty:
+        return []
+    first = pd.Series(open_days, index=open_days).groupby(open_days.to_period(period)).min()
+    periods_started_after = first[first.index > after.to_period(period)]
+    return list(periods_started_after)
+
+
+def no_rebalancing(all_open: pd.Series, bought: pd.Timestamp) -> list[pd.Timestamp]:
+    """Buy and hold: never trade after the purchase."""
+    return []
+
+
+def monthly(all_open: pd.Series, bought: pd.Timestamp) -> list[pd.Timestamp]:
+    """The first session of each month after the purchase month on which every exchange of the
+    basket is open (``all_open``: bool per study session)."""
+    return _first_open_session_per_period(all_open, "M", bought)
+
+
+def quarterly(all_open: pd.Series, bought: pd.Timestamp) -> list[pd.Timestamp]:
+    """The first session of each calendar quarter after the purchase quarter on which every
+    exchange of the basket is open."""
+    return _first_open_session_per_period(all_open, "Q", bought)
+
+
+#: Rebalancing schedules by the name a basket file uses.
+SCHEDULES: dict[str, Callable[[pd.Series, pd.Timestamp], list[pd.Timestamp]]] = {
+    "none": no_rebalancing,
+    "monthly": monthly,
+    "quarterly": quarterly,
+}
+
+
+@dataclass
+class BacktestResult:
+    """What the simulation produced, per basket (columns named by basket).
+
+    ``equity``: portfolio value per study session, starting cash 1.0 (so fees count from the
+    first session).  ``holdings``: value of each constituent per session (columns
+    ``(basket, symbol)``).  ``rebalances``: the sessions each basket traded after its purchase.
+    ``contributions``: each constituent's share of its basket's total return (index
+    ``(basket, symbol)``; they sum to the basket's total return).  ``fees``: total fees paid, as
+    a fraction of the starting cash.
+    """
+
+    equity: pd.DataFrame
+    holdings: pd.DataFrame
+    contributions: pd.Series
+    rebalances: dict[str, list[pd.Timestamp]]
+    fees: pd.Series
+    schedules: dict[str, str]
+
+
+def _numba_cache_dir() -> None:
+    """Point numba's kernel cache at a writable folder before vectorbt compiles anything."""
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        import platformdirs
+
+        os.environ["NUMBA_CACHE_DIR"] = os.path.join(platformdirs.user_cache_dir("basket"), "numba")
+
+
+def target_weights(
+    panel: Panel,
+    baskets: Sequence[Basket],
+    schedules: Mapping[str, str],
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[pd.Timestamp]]]:
+    """Close prices and target-weight orders with ``(basket, symbol)`` columns.
+
+    Orders are NaN (no order) except on the purchase session and each rebalancing session.
+    """
+    closes, orders, rebalances = [], [], {}
+    bought = panel.sessions[0]
+    for basket in baskets:
+        symbols = basket.symbols
+        days = SCHEDULES[schedules[basket.name]](panel.all_open(symbols), bought)
+        rebalances[basket.name] = days
+        weights = np.array([basket.weights[s] for s in symbols])
+        size = np.full((len(panel.sessions), len(symbols)), np.nan)
+        size[0] = weights
+        size[panel.sessions.get_indexer(days)] = weights
+        columns = pd.MultiIndex.from_product([[basket.name], symbols], names=["basket", "symbol"])
+        closes.append(pd.DataFrame(panel.prices[symbols].to_numpy(), panel.sessions, columns))
+        orders.append(pd.DataFrame(size, panel.sessions, columns))
+    return pd.concat(closes, axis=1), pd.concat(orders, axis=1), rebalances
+
+
+def run_backtest(
+    panel: Panel,
+    baskets: Sequence[Basket],
+    *,
+    fees: float = 0.0,
+    rebalance: str | None = None,
+    default_rebalance: str = "none",
+) -> BacktestResult:
+    """Simulate every basket in one ``Portfolio.from_orders`` call.
+
+    The schedule of a basket is ``rebalance`` if given (the command line), else the basket's own,
+    else ``default_rebalance`` (the study's).  ``fees`` is proportional (0.001 = 10 bp).
+    """
+    schedules = {b.name: rebalance or b.rebalance or default_rebalance for b in baskets}
+    close, size, rebalances = target_weights(panel, baskets, schedules)
+    _numba_cache_dir()
+    import vectorbt as vbt
+
+    portfolio = vbt.Portfolio.from_orders(
+        close,
+        size,
+        size_type="targetpercent",
+        group_by="basket",
+        cash_sharing=True,
+        call_seq="auto",
+        fees=fees,
+        init_cash=INITIAL_CASH,
+        freq="1D",
+    )
+    names = [b.name for b in baskets]
+    equity = portfolio.value()[names]
+    holdings = portfolio.asset_value(group_by=False)
+    # Each constituent's profit: what it is worth at the end plus every cash flow it caused
+    # (purchases, sales, fees).  These add up to the basket's total return exactly.
+    profit = holdings.iloc[-1] + portfolio.cash_flow(group_by=False).sum()
+    return BacktestResult(
+        equity=equity,
+        holdings=holdings,
+        contributions=profit / INITIAL_CASH,
+        rebalances=rebalances,
+        fees=portfolio.orders.fees.sum().reindex(names, fill_value=0.0) / INITIAL_CASH,
+        schedules=schedules,
+    )

@@ -1,0 +1,558 @@
+"""Basket and study files: loading and validation into typed, immutable models.
+
+A **basket** file describes one theme::
+
+    name: Domestic chips
+    weighting: custom      # equal | custom   (default: equal, or custom when every weight is given)
+    normalize: false       # true: custom weights are divided by their sum (else must sum to 1)
+    rebalance: monthly     # none | monthly | quarterly   (default: the study's, else none)
+    constituents:
+      - symbol: 0981.HK
+        name: SMIC (H shares)
+        reason: China's largest foundry
+        weight: 0.6
+      - symbol: 688256.SS
+        weight: 0.4
+        exchange: XSHG     # optional: calendar and currency for symbols without a known suffix
+        currency: CNY
+
+A **study** file holds what a run compares the baskets against: benchmark, period, events,
+report currency, fees, default rebalancing, and event-study settings (see :class:`Study`).
+
+Every error is a :class:`~engine.errors.ConfigError` naming the file, line and field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ConfigError, SymbolError
+from engine.symbols import KNOWN_CALENDARS, Listing, listing_of, normalize_symbol
+from engine.yamlfile import Mapping, load_yaml
+
+WEIGHTINGS = ("equal", "custom")
+REBALANCES = ("none", "monthly", "quarterly")
+WEIGHT_TOLERANCE = 1e-6
+
+BASKET_KEYS = ("name", "description", "weighting", "normalize", "rebalance", "constituents")
+CONSTITUENT_KEYS = ("symbol", "name", "weight", "reason", "exchange", "currency")
+STUDY_KEYS = (
+    "name",
+    "description",
+    "benchmark",
+    "start",
+    "end",
+    "currency",
+    "fees",
+    "rebalance",
+    "events",
+    "event_study",
+    "listings",
+)
+EVENT_KEYS = ("date", "name")
+EVENT_STUDY_KEYS = ("estimation", "windows", "model", "markets", "min_estimation")
+EVENT_MODELS = ("market", "market-adjusted", "mean-adjusted")
+LISTING_KEYS = ("exchange", "currency")
+
+
+@dataclass(frozen=True)
+class Constituent:
+    """One holding of a basket; ``weight`` is its target weight (the weights sum to 1)."""
+
+    symbol: str
+    weight: float
+    name: str = ""
+    reason: str = ""
+    listing: Listing | None = None
+
+
+@dataclass(frozen=True)
+class Basket:
+    """A validated basket: weights always sum to 1, whatever the file's weighting."""
+
+    name: str
+    constituents: tuple[Constituent, ...]
+    weighting: str = "equal"
+    rebalance: str | None = None
+    description: str = ""
+    path: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def symbols(self) -> list[str]:
+        return [c.symbol for c in self.constituents]
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {c.symbol: c.weight for c in self.constituents}
+
+    def listings(self) -> dict[str, Listing]:
+        """Explicit exchange/currency overrides written in the basket."""
+        return {c.symbol: c.listing for c in self.constituents if c.listing is not None}
+
+    def without(self, symbols: Iterable[str]) -> Basket:
+        """The basket without ``symbols``, remaining weights renormalised to sum to 1."""
+        dropped = set(symbols)
+        kept = [c for c in self.constituents if c.symbol not in dropped]
+        if not kept:
+            raise ConfigError(
+                self.path, f"basket '{self.name}' has no constituent with data left after skipping"
+            )
+        total = math.fsum(c.weight for c in kept)
+        return replace(self, constituents=tuple(replace(c, weight=c.weight / total) for c in kept))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The basket as resolved (weights after defaults), for the run's configuration file."""
+        return {
+            "name": self.name,
+            "file": self.path,
+            "weighting": self.weighting,
+            "rebalance": self.rebalance,
+            "constituents": [
+                {
+                    "symbol": c.symbol,
+                    "name": c.name,
+                    "weight": c.weight,
+                    **(
+                        {"exchange": c.listing.calendar, "currency": c.listing.currency}
+                        if c.listing
+                        else {}
+                    ),
+                }
+                for c in self.constituents
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    date: dt.date
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class EventStudySettings:
+    estimation: tuple[int, int] = (-250, -30)
+    windows: tuple[tuple[int, int], ...] = ((-1, 1), (0, 5), (-5, 10), (0, 20))
+    model: str = "market"
+    markets: dict[str, str] = field(
+        default_factory=lambda: {"XSHG": "000300.SS", "XHKG": "^HSI", "XNAS": "^IXIC"}
+    )
+    min_estimation: int = 100
+
+
+@dataclass(frozen=True)
+class Study:
+    """The frame of a run: benchmark, period, report currency, costs, events."""
+
+    name: str = "ad hoc"
+    benchmark: str = "^IXIC"
+    start: dt.date | None = None
+    end: dt.date | None = None
+    currency: str = "USD"
+    fees: float = 0.0
+    rebalance: str = "none"
+    events: tuple[Event, ...] = ()
+    event_study: EventStudySettings = field(default_factory=EventStudySettings)
+    listings: dict[str, Listing] = field(default_factory=dict)
+    description: str = ""
+    path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "file": self.path,
+            "benchmark": self.benchmark,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "currency": self.currency,
+            "fees": self.fees,
+            "rebalance": self.rebalance,
+            "events": [{"date": e.date.isoformat(), "name": e.name} for e in self.events],
+            "event_study": {
+                "estimation": list(self.event_study.estimation),
+                "windows": [list(w) for w in self.event_study.windows],
+                "model": self.event_study.model,
+                "markets": dict(self.event_study.markets),
+                "min_estimation": self.event_study.min_estimation,
+            },
+            "listings": {
+                s: {"exchange": v.calendar, "currency": v.currency}
+                for s, v in self.listings.items()
+            },
+        }
+
+
+class _Fields:
+    """Typed access to one YAML mapping, raising errors that name file, line and field."""
+
+    def __init__(self, path: str, mapping: Any, where: str, allowed: tuple[str, ...]) -> None:
+        self.path = path
+        self.where = where
+        if not isinstance(mapping, dict):
+            raise ConfigError(
+                path,
+                f"expected a mapping of keys, got {_kind(mapping)}",
+                field=where or None,
+                line=getattr(mapping, "line", None),
+            )
+        self.mapping = mapping
+        for key in mapping:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                raise ConfigError(
+                    path,
+                    f"unknown key '{key}'",
+                    field=self._name(key),
+                    line=self.line(key),
+                    hint=f"did you mean '{close[0]}'?"
+                    if close
+                    else f"allowed: {', '.join(allowed)}",
+                )
+
+    def _name(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def line(self, key: str | None = None) -> int | None:
+        if isinstance(self.mapping, Mapping):
+            return self.mapping.line_of(key) if key else self.mapping.line
+        return None
+
+    def error(self, key: str, message: str, hint: str | None = None) -> ConfigError:
+        return ConfigError(
+            self.path, message, field=self._name(key), line=self.line(key), hint=hint
+        )
+
+    def has(self, key: str) -> bool:
+        return key in self.mapping and self.mapping[key] is not None
+
+    def text(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
+        if not self.has(key):
+            if required:
+                raise self.error(key, "is required")
+            return default
+        value = self.mapping[key]
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise self.error(key, f"must be text, got {_kind(value)}")
+        value = str(value).strip()
+        if required and not value:
+            raise self.error(key, "must not be empty")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str | None) -> str | None:
+        value = self.text(key, default)
+        if value is None:
+            return None
+        if value.lower() not in choices:
+            close = difflib.get_close_matches(value.lower(), choices, n=1)
+            raise self.error(
+                key,
+                f"'{value}' is not one of {', '.join(choices)}",
+                f"did you mean '{close[0]}'?" if close else None,
+            )
+        return value.lower()
+
+    def number(self, key: str, default: float | None = None) -> float | None:
+        if not self.has(key):
+            return default
+        value = self.mapping[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, f"must be a number, got {_kind(value)} {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise self.error(key, f"must be a finite number, got {value}")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        if not self.has(key):
+            return default
+        value = self.mapping[key]
+        if not isinstance(value, bool):
+            raise self.error(key, f"must be true or false, got {value!r}")
+        return value
+
+    def date(self, key: str) -> dt.date | None:
+        if not self.has(key):
+            return None
+        return parse_date(self.mapping[key], lambda message: self.error(key, message))
+
+    def sequence(self, key: str, *, required: bool = False) -> list[Any]:
+        if not self.has(key):
+            if required:
+                raise self.error(key, "is required")
+            return []
+        value = self.mapping[key]
+        if not isinstance(value, list):
+            raise self.error(key, f"must be a list, got {_kind(value)}")
+        return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    for kind, label in ((bool, "a boolean"), (dict, "a mapping"), (list, "a list"), (str, "text")):
+        if isinstance(value, kind):
+            return label
+    return type(value).__name__
+
+
+def parse_date(value: Any, error: Any) -> dt.date:
+    """An ISO date (``YYYY-MM-DD``) from YAML (already a date) or text; ``error(message)`` builds
+    the exception to raise."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise error(f"{value!r} is not an ISO date (YYYY-MM-DD)")
+
+
+def _listing(fields: _Fields) -> Listing | None:
+    exchange = fields.text("exchange")
+    currency = fields.text("currency")
+    if exchange is None and currency is None:
+        return None
+    if exchange is None:
+        raise fields.error("exchange", "is required when 'currency' is set")
+    exchange = exchange.upper()
+    if exchange not in KNOWN_CALENDARS:
+        raise fields.error("exchange", f"'{exchange}' is not one of {', '.join(KNOWN_CALENDARS)}")
+    return Listing(exchange, (currency or KNOWN_CALENDARS[exchange]).upper())
+
+
+def _symbol(fields: _Fields, key: str, notes: list[str]) -> str:
+    raw = fields.mapping.get(key)
+    if raw is None:
+        raise fields.error(key, "is required")
+    try:
+        symbol, note = normalize_symbol(raw)
+    except SymbolError as error:
+        raise fields.error(key, error.message, error.hint) from None
+    if note:
+        notes.append(note)
+    return symbol
+
+
+def basket_from_mapping(data: Any, path: str) -> Basket:
+    """Validate a parsed basket file into a :class:`Basket`."""
+    if data is None:
+        raise ConfigError(path, "file is empty", hint="a basket needs 'name' and 'constituents'")
+    top = _Fields(path, data, "", BASKET_KEYS)
+    name = top.text("name", required=True)
+    weighting = top.choice("weighting", WEIGHTINGS, None)
+    rebalance = top.choice("rebalance", REBALANCES, None)
+    normalize = top.boolean("normalize", False)
+    items = top.sequence("constituents", required=True)
+    if not items:
+        raise top.error("constituents", "is empty", "list at least one symbol")
+    notes: list[str] = []
+    rows = []
+    first_line: dict[str, int | None] = {}
+    for index, item in enumerate(items):
+        fields = _Fields(path, item, f"constituents[{index}]", CONSTITUENT_KEYS)
+        symbol = _symbol(fields, "symbol", notes)
+        if symbol in first_line:
+            raise fields.error(
+                "symbol",
+                f"duplicate symbol {symbol} (first at line {first_line[symbol]})",
+                "list each symbol once",
+            )
+        first_line[symbol] = fields.line("symbol")
+        listing = _listing(fields)
+        if listing is None:
+            try:
+                listing_of(symbol)
+            except SymbolError as error:
+                raise fields.error("symbol", error.message, error.hint) from None
+        weight = fields.number("weight")
+        if weight is not None and weight <= 0:
+            raise fields.error(
+                "weight", f"must be > 0, got {weight:g}", "remove the constituent instead"
+            )
+        rows.append((fields, symbol, weight, listing))
+
+    given = [weight is not None for _, _, weight, _ in rows]
+    if weighting is None:
+        weighting = "custom" if all(given) else "equal"
+    if weighting == "equal":
+        if any(given):
+            fields = rows[given.index(True)][0]
+            raise fields.error(
+                "weight", "weights are given but weighting is equal", "set 'weighting: custom'"
+            )
+        weights = [1.0 / len(rows)] * len(rows)
+    else:
+        for fields, _, weight, _ in rows:
+            if weight is None:
+                raise fields.error("weight", "is required when weighting is custom")
+        weights = [weight for _, _, weight, _ in rows]
+        total = math.fsum(weights)
+        if normalize:
+            weights = [w / total for w in weights]
+        elif abs(total - 1.0) > WEIGHT_TOLERANCE:
+            raise top.error(
+                "constituents",
+                f"custom weights sum to {total:.6g}, not 1",
+                "fix the weights or set 'normalize: true'",
+            )
+    constituents = tuple(
+        Constituent(
+            symbol=symbol,
+            weight=weight,
+            name=fields.text("name", "") or "",
+            reason=fields.text("reason", "") or "",
+            listing=listing,
+        )
+        for (fields, symbol, _, listing), weight in zip(rows, weights, strict=True)
+    )
+    return Basket(
+        name=name,
+        constituents=constituents,
+        weighting=weighting,
+        rebalance=rebalance,
+        description=top.text("description", "") or "",
+        path=path,
+        notes=tuple(notes),
+    )
+
+
+def load_basket(path: str | Path) -> Basket:
+    """Load and validate one basket file."""
+    return basket_from_mapping(load_yaml(path), str(path))
+
+
+def _window(fields: _Fields, key: str, value: Any) -> tuple[int, int]:
+    ok = (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    )
+    if not ok or value[0] > value[1]:
+        raise fields.error(key, f"{value!r} is not a window [first, last] of session offsets")
+    return (value[0], value[1])
+
+
+def _event_study(fields: _Fields) -> EventStudySettings:
+    default = EventStudySettings()
+    if not fields.has("event_study"):
+        return default
+    sub = _Fields(fields.path, fields.mapping["event_study"], "event_study", EVENT_STUDY_KEYS)
+    estimation = (
+        _window(sub, "estimation", sub.mapping["estimation"]) if sub.has("estimation") else None
+    )
+    if estimation and estimation[1] >= 0:
+        raise sub.error("estimation", "must end before the event (e.g. [-250, -30])")
+    windows = tuple(_window(sub, "windows", w) for w in sub.sequence("windows")) or default.windows
+    markets = default.markets
+    if sub.has("markets"):
+        raw = _Fields(
+            fields.path, sub.mapping["markets"], "event_study.markets", tuple(KNOWN_CALENDARS)
+        )
+        notes: list[str] = []
+        markets = {calendar: _symbol(raw, calendar, notes) for calendar in raw.mapping}
+    minimum = sub.number("min_estimation")
+    if minimum is not None and (minimum < 3 or minimum != int(minimum)):
+        raise sub.error("min_estimation", f"must be a whole number >= 3, got {minimum:g}")
+    return EventStudySettings(
+        estimation=estimation or default.estimation,
+        windows=windows,
+        model=sub.choice("model", EVENT_MODELS, default.model) or default.model,
+        markets=markets,
+        min_estimation=int(minimum) if minimum is not None else default.min_estimation,
+    )
+
+
+def study_from_mapping(data: Any, path: str) -> Study:
+    """Validate a parsed study file into a :class:`Study`."""
+    if data is None:
+        raise ConfigError(path, "file is empty")
+    top = _Fields(path, data, "", STUDY_KEYS)
+    notes: list[str] = []
+    benchmark = _symbol(top, "benchmark", notes) if top.has("benchmark") else Study.benchmark
+    start, end = top.date("start"), top.date("end")
+    if start and end and start > end:
+        raise top.error("end", f"{end} is before start {start}")
+    fees = top.number("fees", 0.0)
+    if not 0 <= fees < 0.1:
+        raise top.error("fees", f"{fees:g} is not a proportional fee in [0, 0.1)", "0.001 = 10 bp")
+    events = []
+    for index, item in enumerate(top.sequence("events")):
+        fields = _Fields(path, item, f"events[{index}]", EVENT_KEYS)
+        date = fields.date("date")
+        if date is None:
+            raise fields.error("date", "is required")
+        events.append(Event(date, fields.text("name", "") or ""))
+    listings = {}
+    if top.has("listings"):
+        raw = top.mapping["listings"]
+        if not isinstance(raw, dict):
+            raise top.error(
+                "listings", f"must be a mapping of symbol to exchange, got {_kind(raw)}"
+            )
+        for key, value in raw.items():
+            holder = _Fields(path, {"symbol": key}, "listings", ("symbol",))
+            symbol = _symbol(holder, "symbol", notes)
+            listing = _listing(_Fields(path, value, f"listings.{key}", LISTING_KEYS))
+            if listing is None:
+                raise top.error(f"listings.{key}", "needs 'exchange' (and optionally 'currency')")
+            listings[symbol] = listing
+    return Study(
+        name=top.text("name", "study") or "study",
+        description=top.text("description", "") or "",
+        benchmark=benchmark,
+        start=start,
+        end=end,
+        currency=(top.text("currency", "USD") or "USD").upper(),
+        fees=fees,
+        rebalance=top.choice("rebalance", REBALANCES, "none") or "none",
+        events=tuple(events),
+        event_study=_event_study(top),
+        listings=listings,
+        path=path,
+    )
+
+
+def load_study(path: str | Path) -> Study:
+    """Load and validate one study file."""
+    return study_from_mapping(load_yaml(path), str(path))
+
+
+def discover_baskets(folder: str | Path) -> list[Path]:
+    """Every basket file (``*.yaml``/``*.yml``) directly in ``folder``, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(
+            folder,
+            "basket folder not found",
+            hint="run from the project folder or pass basket files",
+        )
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    if not files:
+        raise ConfigError(folder, "no basket files (*.yaml) in this folder")
+    return files
+
+
+def is_study_file(data: Any) -> bool:
+    """Whether a parsed YAML file is a study rather than a basket: a mapping without
+    constituents that has a study-only key."""
+    study_only = set(STUDY_KEYS) - set(BASKET_KEYS)
+    return isinstance(data, dict) and "constituents" not in data and bool(study_only & set(data))
+
+
+def validate_file(path: str | Path) -> tuple[str, Basket | Study]:
+    """Load a basket or study file, whichever it is: ``("basket", Basket)`` or
+    ``("study", Study)``."""
+    data = load_yaml(path)
+    if is_study_file(data):
+        return "study", study_from_mapping(data, str(path))
+    return "basket", basket_from_mapping(data, str(path))

@@ -1,0 +1,99 @@
+"""Tables for people and for programs: terminal, CSV, JSON and Markdown renderings.
+
+On a terminal a table is drawn with ``rich`` (aligned, percentages as percentages, negative
+numbers in red); when standard output is not a terminal it is plain aligned text, so that pipes
+and files get no escape codes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+FORMATS = ("table", "csv", "json", "markdown")
+
+
+def format_cell(value: Any, percent: bool, digits: int = 2) -> str:
+    """One cell as text: percentages as ``5.10%``, NaN/None as an empty cell."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        text = f"{value:.{digits}%}" if percent else f"{value:.{digits}f}"
+        # A tiny negative number rounds to "-0.00": show it as zero.
+        return text[1:] if text.startswith("-") and not text.strip("-0.%") else text
+    return str(value)
+
+
+def plain_table(frame: pd.DataFrame, percent: Sequence[str] = (), title: str | None = None) -> str:
+    """Aligned plain text: text columns left, numbers right."""
+    header = [str(frame.index.name or "")] + [str(c) for c in frame.columns]
+    rows = [
+        [str(index)] + [format_cell(v, c in percent) for c, v in row.items()]
+        for index, row in frame.iterrows()
+    ]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    out = [title] if title else []
+    out += [line(header), line(["-" * w for w in widths]), *map(line, rows)]
+    return "\n".join(out) + "\n"
+
+
+def rich_table(frame: pd.DataFrame, percent: Sequence[str] = (), title: str | None = None) -> str:
+    """The table drawn by ``rich`` for a terminal, negative numbers in red."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column(str(frame.index.name or ""), no_wrap=True, max_width=28)
+    for column in frame.columns:
+        table.add_column(str(column), justify="right", no_wrap=True)
+    for index, row in frame.iterrows():
+        cells = []
+        for column, value in row.items():
+            text = format_cell(value, column in percent)
+            negative = isinstance(value, float) and value < 0
+            cells.append(f"[red]{text}[/red]" if negative else text)
+        table.add_row(str(index), *cells)
+    buffer = io.StringIO()
+    Console(file=buffer, width=100, force_terminal=True).print(table)
+    return buffer.getvalue()
+
+
+def render(
+    frame: pd.DataFrame,
+    fmt: str,
+    *,
+    records: list[dict[str, Any]] | None = None,
+    percent: Sequence[str] = (),
+    title: str | None = None,
+    terminal: bool = False,
+) -> str:
+    """``frame`` in one of :data:`FORMATS`.
+
+    ``records`` is what ``json`` prints (defaults to the frame's rows); ``terminal`` picks the
+    rich rendering for ``table``.
+    """
+    if fmt == "csv":
+        return frame.to_csv(float_format="%.10g")
+    if fmt == "json":
+        from engine.results import json_ready
+
+        rows = records if records is not None else frame.reset_index().to_dict(orient="records")
+        return json.dumps(json_ready(rows), indent=2) + "\n"
+    if fmt == "markdown":
+        from engine.results import markdown_table
+
+        return (f"**{title}**\n\n" if title else "") + markdown_table(frame, percent)
+    if terminal:
+        return rich_table(frame, percent, title)
+    return plain_table(frame, percent, title)

@@ -1,0 +1,262 @@
+"""Market alignment: exchange calendars and FX turn per-symbol prices into one panel.
+
+The **study calendar** is the union of the sessions (from ``exchange_calendars``) of every
+exchange involved, benchmark included.  On a study session where a symbol's own exchange is
+closed, the symbol keeps its last close: a closed market contributes a zero return, never a
+fabricated move.  A session of the symbol's own exchange with no bar in the data is a *gap*: the
+last close is carried too, and the gap is reported in the panel's notes.
+
+Prices are converted to the report currency with daily FX closes (``CNY=X``, ``HKD=X``: local
+units per US dollar), carried forward to each study session:
+``price_report = price_local / fx_local * fx_report`` with ``fx_USD = 1``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from engine.data import PriceHistory, PriceSet
+from engine.errors import DateRangeError, MissingDataError, OptionError
+from engine.symbols import FX_SYMBOLS, Listing, listing_of
+
+#: How far before the start a closed market looks for its last close.
+LOOKBACK = pd.Timedelta(days=31)
+#: FX older than this at a study session is too stale to convert with.
+FX_MAX_AGE = pd.Timedelta(days=7)
+
+
+@functools.cache
+def calendar(name: str):
+    """The ``exchange_calendars`` calendar ``name`` (cached: building one takes ~0.3 s)."""
+    import exchange_calendars as xc
+
+    return xc.get_calendar(name, start="2000-01-01")
+
+
+def sessions(name: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+    """Sessions of calendar ``name`` from ``start`` to ``end`` inclusive, as tz-naive dates."""
+    cal = calendar(name)
+    first, last = cal.first_session, cal.last_session
+    if start > last or end < first:
+        raise DateRangeError(
+            f"{start.date()}..{end.date()} is outside the {name} calendar "
+            f"({first.date()}..{last.date()})"
+        )
+    days = cal.sessions_in_range(max(start, first), min(end, last))
+    return pd.DatetimeIndex(days.tz_localize(None) if days.tz else days, name="date").as_unit("ns")
+
+
+def resolve_listings(
+    symbols: Iterable[str], overrides: Mapping[str, Listing] | None = None
+) -> dict[str, Listing]:
+    """Each symbol's exchange and currency: an explicit override, else from its suffix."""
+    overrides = overrides or {}
+    return {s: overrides.get(s) or listing_of(s) for s in symbols}
+
+
+def fx_symbols_needed(currencies: Iterable[str]) -> list[str]:
+    """Yahoo FX symbols needed to convert between the given currencies and USD."""
+    needed = []
+    for currency in sorted(set(currencies)):
+        if currency == "USD":
+            continue
+        if currency not in FX_SYMBOLS:
+            raise OptionError(
+                "--currency",
+                f"no FX series known for {currency}",
+                f"supported: USD, {', '.join(FX_SYMBOLS)}",
+            )
+        needed.append(FX_SYMBOLS[currency])
+    return needed
+
+
+def report_currency(requested: str, listings: Mapping[str, Listing]) -> str:
+    """The report currency: ``requested`` (``USD``, ``CNY``, ``HKD``), or with ``local`` the one
+    currency every symbol shares (an error if they do not share one)."""
+    requested = requested.upper()
+    if requested != "LOCAL":
+        fx_symbols_needed([requested])
+        return requested
+    currencies = sorted({listing.currency for listing in listings.values()})
+    if len(currencies) != 1:
+        by_currency = {
+            c: sorted(s for s, v in listings.items() if v.currency == c) for c in currencies
+        }
+        listed = "; ".join(f"{c}: {', '.join(s[:3])}" for c, s in by_currency.items())
+        raise OptionError(
+            "--currency local",
+            f"the constituents trade in {len(currencies)} currencies ({listed})",
+            "use --currency USD (or CNY/HKD) to convert them into one",
+        )
+    return currencies[0]
+
+
+def study_sessions(
+    calendars: Iterable[str], start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DatetimeIndex:
+    """The study calendar: the union of the sessions of ``calendars`` from start to end."""
+    union = pd.DatetimeIndex([], name="date").as_unit("ns")
+    for name in sorted(set(calendars)):
+        union = union.union(sessions(name, start, end))
+    if union.empty:
+        raise DateRangeError(f"no trading session between {start.date()} and {end.date()}")
+    return union
+
+
+def coverage_problems(
+    histories: Mapping[str, PriceHistory],
+    listings: Mapping[str, Listing],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+) -> dict[str, str]:
+    """Symbols whose data do not cover the study period, with the reason.
+
+    A symbol needs a close on or before its exchange's first session of the period (it is
+    bought then), and a bar on its exchange's last session of the period (else the end would be
+    a carried, stale price).
+    """
+    problems = {}
+    for symbol, history in histories.items():
+        own = sessions(listings[symbol].calendar, start - LOOKBACK, end)
+        own_in_period = own[own >= start]
+        if own_in_period.empty:
+            continue
+        if history.first_date > own_in_period[0]:
+            first_bar = history.first_date.date()
+            problems[symbol] = f"first bar {first_bar} is after the start {own_in_period[0].date()}"
+        elif history.last_date < own_in_period[-1]:
+            problems[symbol] = (
+                f"last bar {history.last_date.date()} is before the end {own_in_period[-1].date()}"
+            )
+    return problems
+
+
+@dataclass
+class Panel:
+    """Prices of every symbol on the study calendar.
+
+    ``prices`` (report currency) and ``local`` (listing currency) have one column per symbol and
+    one row per study session; ``open`` tells whether each symbol's exchange traded that session.
+    ``notes`` lists what alignment did to the data (gaps carried, bars on closed days dropped).
+    """
+
+    prices: pd.DataFrame
+    local: pd.DataFrame
+    open: pd.DataFrame
+    listings: dict[str, Listing]
+    currency: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def sessions(self) -> pd.DatetimeIndex:
+        return self.prices.index
+
+    def returns(self) -> pd.DataFrame:
+        """Close-to-close returns on the study calendar (n sessions give n - 1 rows)."""
+        return self.prices.pct_change().iloc[1:]
+
+    def all_open(self, symbols: Iterable[str]) -> pd.Series:
+        """Whether every exchange of ``symbols`` traded on each study session."""
+        return self.open[list(symbols)].all(axis=1)
+
+
+def _closes_on_own_sessions(
+    history: PriceHistory, own: pd.DatetimeIndex, notes: list[str]
+) -> pd.Series:
+    closes = history.closes()
+    closes = closes[(closes.index >= own[0]) & (closes.index <= own[-1])]
+    off_calendar = closes.index.difference(own)
+    if len(off_calendar):
+        days = ", ".join(str(d.date()) for d in off_calendar[:3])
+        more = f" and {len(off_calendar) - 3} more" if len(off_calendar) > 3 else ""
+        notes.append(
+            f"{history.symbol}: {len(off_calendar)} bar(s) on days its exchange was closed "
+            f"ignored ({days}{more})"
+        )
+    on_own = closes.reindex(own)
+    gaps = on_own.index[on_own.isna()]
+    gaps = gaps[gaps >= closes.index[0]] if len(closes) else gaps
+    if len(gaps):
+        days = ", ".join(str(d.date()) for d in gaps[:3])
+        more = f" and {len(gaps) - 3} more" if len(gaps) > 3 else ""
+        notes.append(
+            f"{history.symbol}: no bar on {len(gaps)} session(s) of its exchange "
+            f"({days}{more}); last close carried"
+        )
+    return on_own.ffill()
+
+
+def _as_of(series: pd.Series, index: pd.DatetimeIndex) -> pd.Series:
+    """The last value of ``series`` at or before each date of ``index``."""
+    return series.reindex(series.index.union(index)).ffill().reindex(index)
+
+
+def align(
+    prices: PriceSet,
+    symbols: Iterable[str],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    *,
+    currency: str = "USD",
+    listings: Mapping[str, Listing] | None = None,
+) -> Panel:
+    """Align ``symbols`` (constituents and benchmark) onto the study calendar in ``currency``.
+
+    ``prices`` must hold every symbol and the FX series the conversion needs.  Raises
+    :class:`MissingDataError` for symbols whose data do not cover the period and
+    :class:`DateRangeError` when the period has no sessions.
+    """
+    symbols = list(dict.fromkeys(symbols))
+    listings = resolve_listings(symbols, listings)
+    currency = report_currency(currency, listings)
+    union = study_sessions({v.calendar for v in listings.values()}, start, end)
+    problems = coverage_problems({s: prices[s] for s in symbols}, listings, union[0], union[-1])
+    if problems:
+        raise MissingDataError(problems, prices.source, "choose a period the data cover")
+
+    notes: list[str] = []
+    local, is_open = {}, {}
+    for symbol in symbols:
+        own = sessions(listings[symbol].calendar, union[0] - LOOKBACK, union[-1])
+        own_closes = _closes_on_own_sessions(prices[symbol], own, notes)
+        local[symbol] = _as_of(own_closes, union)
+        is_open[symbol] = union.isin(own)
+    local_frame = pd.DataFrame(local, index=union)
+    rates = _fx_rates(prices, {v.currency for v in listings.values()} | {currency}, union)
+    factor = pd.DataFrame(
+        {s: rates[currency] / rates[listings[s].currency] for s in symbols}, index=union
+    )
+    return Panel(
+        prices=local_frame * factor,
+        local=local_frame,
+        open=pd.DataFrame(is_open, index=union),
+        listings=listings,
+        currency=currency,
+        notes=notes,
+    )
+
+
+def _fx_rates(prices: PriceSet, currencies: set[str], union: pd.DatetimeIndex) -> pd.DataFrame:
+    """Units of each currency per US dollar on each study session (USD is 1)."""
+    fx_symbols_needed(currencies)
+    rates = {"USD": pd.Series(1.0, index=union)}
+    for currency in sorted(currencies - {"USD"}):
+        symbol = FX_SYMBOLS[currency]
+        if symbol not in prices.histories:
+            raise MissingDataError({symbol: "FX series needed for conversion"}, prices.source)
+        fx = prices[symbol].closes()
+        as_of_date = pd.Series(fx.index, index=fx.index)
+        age = union - pd.DatetimeIndex(_as_of(as_of_date, union))
+        stale = union[~(age <= FX_MAX_AGE)]
+        if len(stale):
+            raise MissingDataError(
+                {symbol: f"no rate within {FX_MAX_AGE.days} days before {stale[0].date()}"},
+                prices.source,
+                "the FX file must cover the study period",
+            )
+        rates[currency] = _as_of(fx, union)
+    return pd.DataFrame(rates, index=union).astype(float)

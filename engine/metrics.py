@@ -1,0 +1,144 @@
+"""Performance measures: pure functions of arrays, one formula each.
+
+Conventions (shared by every function):
+
+* ``returns`` are simple daily returns on the study calendar, ``ndarray of shape (n_obs,)``,
+  starting with the session *after* the purchase (n sessions give n - 1 returns).  NaN is not
+  allowed: the aligned panel has none.
+* ``PERIODS_PER_YEAR`` = 252 sessions annualise volatility, Sharpe, tracking error and the
+  information ratio; the annualised return uses the calendar: 365.25 days a year.
+* Sample statistics use ``ddof=1``; the risk-free rate is 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+PERIODS_PER_YEAR = 252
+DAYS_PER_YEAR = 365.25
+
+
+def total_return(values: np.ndarray, initial: float) -> float:
+    """Growth of the starting capital: ``values[-1] / initial - 1``.
+
+    ``values``: portfolio values per session; ``initial``: the cash before the purchase, so
+    costs paid at the purchase count.
+    """
+    return float(values[-1] / initial - 1.0)
+
+
+def annualized_return(total: float, days: float) -> float:
+    """Geometric annual rate: ``(1 + total) ** (365.25 / days) - 1``, with ``days`` the calendar
+    days from the first to the last session.  NaN for a period of zero days."""
+    if days <= 0:
+        return math.nan
+    return float((1.0 + total) ** (DAYS_PER_YEAR / days) - 1.0)
+
+
+def volatility(returns: np.ndarray) -> float:
+    """Annualised volatility: ``std(r, ddof=1) * sqrt(252)``."""
+    return float(np.std(returns, ddof=1) * math.sqrt(PERIODS_PER_YEAR))
+
+
+def sharpe_ratio(returns: np.ndarray) -> float:
+    """Annualised Sharpe ratio with a zero risk-free rate:
+    ``mean(r) / std(r, ddof=1) * sqrt(252)``.  NaN when the volatility is 0."""
+    sd = np.std(returns, ddof=1)
+    return float(np.mean(returns) / sd * math.sqrt(PERIODS_PER_YEAR)) if sd > 0 else math.nan
+
+
+def max_drawdown(values: np.ndarray) -> float:
+    """Largest fall from a running peak, as a negative decimal:
+    ``min_t(values_t / max_{s<=t} values_s - 1)`` (0 when values never fall)."""
+    peaks = np.maximum.accumulate(values)
+    return float(np.min(values / peaks - 1.0))
+
+
+def beta(returns: np.ndarray, benchmark: np.ndarray) -> float:
+    """``cov(r, r_b) / var(r_b)`` (both with ``ddof=1``).  NaN when the benchmark is flat."""
+    var_b = np.var(benchmark, ddof=1)
+    if var_b == 0:
+        return math.nan
+    return float(np.cov(returns, benchmark, ddof=1)[0, 1] / var_b)
+
+
+def alpha(returns: np.ndarray, benchmark: np.ndarray) -> float:
+    """Annualised Jensen's alpha (risk-free 0):
+    ``(mean(r) - beta * mean(r_b)) * 252``, the daily intercept of the OLS of r on r_b
+    scaled to a year."""
+    return float(
+        (np.mean(returns) - beta(returns, benchmark) * np.mean(benchmark)) * PERIODS_PER_YEAR
+    )
+
+
+def tracking_error(returns: np.ndarray, benchmark: np.ndarray) -> float:
+    """Annualised tracking error: ``std(r - r_b, ddof=1) * sqrt(252)``."""
+    return float(np.std(returns - benchmark, ddof=1) * math.sqrt(PERIODS_PER_YEAR))
+
+
+def information_ratio(returns: np.ndarray, benchmark: np.ndarray) -> float:
+    """Annualised information ratio: ``mean(r - r_b) / std(r - r_b, ddof=1) * sqrt(252)``.
+    NaN when the tracking error is 0 (e.g. the benchmark against itself)."""
+    active = returns - benchmark
+    sd = np.std(active, ddof=1)
+    return float(np.mean(active) / sd * math.sqrt(PERIODS_PER_YEAR)) if sd > 0 else math.nan
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One row of the comparison table (decimals: 0.05 means 5 %)."""
+
+    basket: str
+    total_return: float
+    annualized_return: float
+    volatility: float
+    sharpe: float
+    max_drawdown: float
+    beta: float
+    alpha: float
+    tracking_error: float
+    information_ratio: float
+    benchmark_return: float
+    excess_return: float
+
+    def to_dict(self) -> dict[str, float | str | None]:
+        """JSON-ready: NaN becomes None."""
+        return {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in asdict(self).items()
+        }
+
+
+COLUMNS = tuple(Summary.__dataclass_fields__)
+
+
+def summarize(name: str, values: pd.Series, benchmark_values: pd.Series, initial: float) -> Summary:
+    """Every measure of a value series against the benchmark's, on the same sessions.
+
+    ``values`` starts at the purchase session; ``initial`` is the cash before it (for the
+    benchmark itself pass its first value).  Daily returns are taken from the second session.
+    """
+    v = values.to_numpy(dtype=float)
+    b = benchmark_values.to_numpy(dtype=float)
+    r, rb = v[1:] / v[:-1] - 1.0, b[1:] / b[:-1] - 1.0
+    total = total_return(v, initial)
+    bench_total = total_return(b, b[0])
+    days = (values.index[-1] - values.index[0]).days
+    return Summary(
+        basket=name,
+        total_return=total,
+        annualized_return=annualized_return(total, days),
+        volatility=volatility(r),
+        sharpe=sharpe_ratio(r),
+        max_drawdown=max_drawdown(np.concatenate([[initial], v])),
+        beta=beta(r, rb),
+        alpha=alpha(r, rb),
+        tracking_error=tracking_error(r, rb),
+        information_ratio=information_ratio(r, rb),
+        benchmark_return=bench_total,
+        excess_return=total - bench_total,
+    )

@@ -1,0 +1,225 @@
+"""Run folders: every run writes ``results/<run-id>/`` atomically and never overwrites one.
+
+A run folder holds::
+
+    summary.csv / summary.md / summary.json   one row per basket, plus the benchmark
+    equity.csv                                daily values rebased to 1 (baskets and benchmark)
+    attribution.csv                           per constituent: weight, returns, contribution
+    config.yaml                               the study and baskets as run (after defaults)
+    manifest.json                             command, time, versions, data source, fingerprints,
+                                              notes, skipped symbols
+    events/                                   event-study tables, when the run has events
+
+The folder is written under a hidden temporary name in the same parent and renamed into place
+when complete, so an interrupted run leaves no half-written folder, and a rename never replaces
+an existing run: a clashing id gets a numeric suffix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from engine.display import format_cell
+from engine.errors import ResultsError
+from engine.metrics import COLUMNS
+
+MANIFEST = "manifest.json"
+PACKAGES = ("basket", "vectorbt", "pandas", "numpy", "yfinance", "exchange_calendars", "numba")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that shape the numbers."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "run"
+
+
+def new_run_id(name: str | None, now: dt.datetime | None = None) -> str:
+    """A readable id: UTC time to the second, then ``name`` (or ``run``) as a slug."""
+    now = now or dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%d-%H%M%S}-{_slug(name or 'run')}"
+
+
+def json_ready(value: Any) -> Any:
+    """Plain JSON types: NaN and infinities become None, dates ISO strings, numpy scalars
+    Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, dt.date | pd.Timestamp):
+        return value.isoformat()[:10] if not isinstance(value, dt.datetime) else value.isoformat()
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def markdown_table(frame: pd.DataFrame, percent: Sequence[str] = (), digits: int = 2) -> str:
+    """A GitHub-flavoured Markdown table; columns in ``percent`` shown as percentages."""
+    header = [str(frame.index.name or "")] + [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for index, row in frame.iterrows():
+        cells = [str(index)] + [format_cell(v, c in percent, digits) for c, v in row.items()]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+PERCENT_COLUMNS = (
+    "total_return",
+    "annualized_return",
+    "volatility",
+    "max_drawdown",
+    "alpha",
+    "tracking_error",
+    "benchmark_return",
+    "excess_return",
+)
+
+
+def summary_records(summary: pd.DataFrame) -> list[dict[str, Any]]:
+    """The summary table as a list of JSON-ready dicts with exactly the documented keys."""
+    frame = summary.reset_index()[list(COLUMNS)]
+    return [json_ready(row) for row in frame.to_dict(orient="records")]
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_run_folder(
+    out: str | Path,
+    run_id: str,
+    fill: Callable[[Path], None],
+) -> Path:
+    """Create ``out/run_id`` atomically: ``fill(tmp)`` writes into a temporary folder that is
+    renamed into place only if it returns.  Never replaces an existing folder.
+    """
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}.", suffix=".partial", dir=out))
+    except OSError as error:
+        raise ResultsError(
+            f"results folder {out} cannot be written ({error.strerror})",
+            "pass --out DIR with a writable folder",
+        ) from None
+    try:
+        fill(tmp)
+        final = _rename_without_replacing(tmp, out, run_id)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _rename_without_replacing(tmp: Path, out: Path, run_id: str) -> Path:
+    for attempt in range(1, 1000):
+        final = out / (run_id if attempt == 1 else f"{run_id}-{attempt}")
+        try:
+            # mkdir claims the name atomically; renaming onto the empty folder we just made
+            # is then ours alone, and a folder another run made is never touched.
+            final.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise ResultsError(f"cannot create {final} ({error.strerror})") from None
+        os.replace(tmp, final)
+        return final
+    raise ResultsError(f"too many runs named {run_id} in {out}", "pass --name")
+
+
+def write_run(
+    result: Any,
+    out: str | Path = "results",
+    *,
+    name: str | None = None,
+    argv: Sequence[str] | None = None,
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write a :class:`engine.runner.RunResult` as a run folder and return its path.
+
+    ``extra(folder)`` may add more files (e.g. the event study) before the folder is renamed
+    into place.
+    """
+    run_id = new_run_id(name or result.study.name)
+    summary = result.summary_frame()
+
+    def fill(folder: Path) -> None:
+        summary.to_csv(folder / "summary.csv", float_format="%.10g")
+        _write_text(folder / "summary.md", markdown_table(summary, PERCENT_COLUMNS))
+        _write_text(folder / "summary.json", json.dumps(summary_records(summary), indent=2) + "\n")
+        result.equity_frame().to_csv(folder / "equity.csv", float_format="%.10g")
+        result.attribution_frame().to_csv(
+            folder / "attribution.csv", index=False, float_format="%.10g"
+        )
+        config = {
+            "study": result.study.to_dict(),
+            "baskets": [
+                {**b.to_dict(), "rebalance": result.backtest.schedules[b.name]}
+                for b in result.baskets
+            ],
+        }
+        _write_text(folder / "config.yaml", yaml.safe_dump(json_ready(config), sort_keys=False))
+        if extra is not None:
+            extra(folder)
+        manifest = {
+            "run_id": run_id,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "command": list(argv if argv is not None else sys.argv),
+            "versions": package_versions(),
+            "data_source": result.prices.source,
+            "fingerprints": result.prices.fingerprints(),
+            "period": {
+                "first_session": result.panel.sessions[0],
+                "last_session": result.panel.sessions[-1],
+                "sessions": len(result.panel.sessions),
+            },
+            "benchmark": result.study.benchmark,
+            "currency": result.panel.currency,
+            "fees": result.study.fees,
+            "baskets": [b.name for b in result.baskets],
+            "rebalances": {
+                k: [str(d.date()) for d in v] for k, v in result.backtest.rebalances.items()
+            },
+            "skipped": result.skipped,
+            "notes": result.notes,
+        }
+        _write_text(folder / MANIFEST, json.dumps(json_ready(manifest), indent=2) + "\n")
+
+    folder = write_run_folder(out, run_id, fill)
+    if folder.name != run_id:
+        # Another run took the id first: the manifest must name the folder it is in.
+        manifest = json.loads((folder / MANIFEST).read_text())
+        manifest["run_id"] = folder.name
+        staged = folder / f".{MANIFEST}.tmp"
+        _write_text(staged, json.dumps(manifest, indent=2) + "\n")
+        os.replace(staged, folder / MANIFEST)
+    return folder
