@@ -116,6 +116,15 @@ def target_weights(
     return pd.concat(closes, axis=1), pd.concat(orders, axis=1), rebalances
 
 
+def _by_basket(values, names: list[str]):
+    """vectorbt squeezes a single group to a Series (or a scalar): restore the basket axis."""
+    if len(names) > 1:
+        return values[names]
+    if isinstance(values, pd.Series) and isinstance(values.index, pd.DatetimeIndex):
+        return values.to_frame(names[0])
+    return pd.Series([float(values)], index=names)
+
+
 def run_backtest(
     panel: Panel,
     baskets: Sequence[Basket],
@@ -146,7 +155,7 @@ def run_backtest(
         freq="1D",
     )
     names = [b.name for b in baskets]
-    equity = portfolio.value()[names]
+    equity = _by_basket(portfolio.value(), names)
     holdings = portfolio.asset_value(group_by=False)
     # Each constituent's profit: what it is worth at the end plus every cash flow it caused
     # (purchases, sales, fees).  These add up to the basket's total return exactly.
@@ -156,6 +165,6 @@ def run_backtest(
         holdings=holdings,
         contributions=profit / INITIAL_CASH,
         rebalances=rebalances,
-        fees=portfolio.orders.fees.sum().reindex(names, fill_value=0.0) / INITIAL_CASH,
+        fees=_by_basket(portfolio.orders.fees.sum(), names) / INITIAL_CASH,
         schedules=schedules,
     )

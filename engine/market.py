@@ -59,11 +59,11 @@ def resolve_listings(
 
 
 def fx_symbols_needed(currencies: Iterable[str]) -> list[str]:
-    """Yahoo FX symbols needed to convert between the given currencies and USD."""
+    """Yahoo FX symbols needed to convert between the given currencies (through USD); none when
+    there is only one currency."""
+    currencies = set(currencies)
     needed = []
-    for currency in sorted(set(currencies)):
-        if currency == "USD":
-            continue
+    for currency in sorted(currencies - {"USD"} if len(currencies) > 1 else ()):
         if currency not in FX_SYMBOLS:
             raise OptionError(
                 "--currency",
@@ -79,7 +79,7 @@ def report_currency(requested: str, listings: Mapping[str, Listing]) -> str:
     currency every symbol shares (an error if they do not share one)."""
     requested = requested.upper()
     if requested != "LOCAL":
-        fx_symbols_needed([requested])
+        fx_symbols_needed([requested, "USD"])
         return requested
     currencies = sorted({listing.currency for listing in listings.values()})
     if len(currencies) != 1:
@@ -241,11 +241,11 @@ def align(
 
 
 def _fx_rates(prices: PriceSet, currencies: set[str], union: pd.DatetimeIndex) -> pd.DataFrame:
-    """Units of each currency per US dollar on each study session (USD is 1)."""
-    fx_symbols_needed(currencies)
-    rates = {"USD": pd.Series(1.0, index=union)}
-    for currency in sorted(currencies - {"USD"}):
-        symbol = FX_SYMBOLS[currency]
+    """Units of each currency per US dollar on each study session (USD is 1; a lone currency
+    needs no conversion and is 1 too)."""
+    rates = {c: pd.Series(1.0, index=union) for c in currencies}
+    for symbol in fx_symbols_needed(currencies):
+        currency = symbol.removesuffix("=X")
         if symbol not in prices.histories:
             raise MissingDataError({symbol: "FX series needed for conversion"}, prices.source)
         fx = prices[symbol].closes()

@@ -1,0 +1,77 @@
+"""Shared fixtures: the real price folder, small generated price folders, the CLI runner."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from engine.symbols import file_stem
+
+PROJECT = Path(__file__).resolve().parents[1]
+SHARED_PRICES = Path(
+    os.environ.get("BASKET_SHARED_PRICES", PROJECT.parent / "shared" / "data" / "prices")
+)
+
+# Compiled vectorbt kernels are cached across test runs on this machine.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "basket" / "numba"))
+
+
+@pytest.fixture(scope="session")
+def shared_prices() -> Path:
+    """The real daily prices of ``shared/data/prices``; tests using it skip when it is absent."""
+    if not (SHARED_PRICES / "NVDA.csv").is_file():
+        pytest.skip(f"shared price data not found at {SHARED_PRICES}")
+    return SHARED_PRICES
+
+
+PriceWriter = Callable[..., Path]
+
+
+@pytest.fixture
+def price_folder(tmp_path: Path) -> tuple[Path, PriceWriter]:
+    """An empty CSV price folder and a function writing one symbol's closes into it."""
+    folder = tmp_path / "prices"
+    folder.mkdir()
+
+    def write(symbol: str, dates: Sequence[str], closes: Sequence[float], **columns) -> Path:
+        frame = pd.DataFrame({"date": list(dates), "close": list(closes), **columns})
+        path = folder / f"{file_stem(symbol)}.csv"
+        frame.to_csv(path, index=False)
+        return path
+
+    return folder, write
+
+
+def sessions(calendar: str, start: str, end: str) -> list[str]:
+    """ISO dates of a real exchange calendar's sessions, for generated prices."""
+    from engine.market import sessions as calendar_sessions
+
+    return [d.strftime("%Y-%m-%d") for d in calendar_sessions(calendar, pd.Timestamp(start), pd.Timestamp(end))]
+
+
+def weekdays(start: str, end: str) -> list[str]:
+    return [d.strftime("%Y-%m-%d") for d in pd.bdate_range(start, end)]
+
+
+@pytest.fixture
+def cli() -> Callable[..., object]:
+    """Invoke the ``basket`` command in-process; returns click's Result."""
+    from cli import main
+
+    runner = CliRunner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None):
+        return runner.invoke(main, [str(a) for a in args], env=env, catch_exceptions=True)
+
+    return invoke
+
+
+def write_yaml(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,130 @@
+"""``basket run``, ``validate`` and ``list`` through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT, write_yaml
+
+from engine.metrics import COLUMNS
+
+DAYS = ["2025-01-30", "2025-01-31", "2025-02-03", "2025-02-04"]
+
+
+@pytest.fixture
+def small_project(tmp_path, price_folder):
+    folder, write = price_folder
+    write("AAA", DAYS, [10.0, 11.0, 12.0, 6.0])
+    write("BBB", DAYS, [20.0, 18.0, 19.0, 38.0])
+    write("^IXIC", DAYS, [100.0, 101.0, 99.0, 100.0])
+    basket = write_yaml(
+        tmp_path / "baskets" / "pair.yaml",
+        "name: Pair\nrebalance: monthly\nconstituents:\n  - symbol: AAA\n  - symbol: BBB\n",
+    )
+    study = write_yaml(
+        tmp_path / "study.yaml",
+        "name: Tiny\nbenchmark: ^IXIC\nstart: 2025-01-30\nend: 2025-02-04\n",
+    )
+    return {"prices": folder, "basket": basket, "study": study, "out": tmp_path / "results"}
+
+
+def run_args(p, *extra):
+    return ["run", p["basket"], "--study", p["study"], "--prices", p["prices"], "--out", p["out"],
+            *extra]
+
+
+def test_run_prints_json_with_exactly_the_documented_keys(cli, small_project):
+    result = cli(*run_args(small_project, "--format", "json"))
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["basket"] for r in rows] == ["Pair", "^IXIC"]
+    assert all(list(r) == list(COLUMNS) for r in rows)
+    assert rows[0]["total_return"] == pytest.approx(0.34375)
+    assert rows[0]["benchmark_return"] == pytest.approx(0.0, abs=1e-15)
+    assert rows[0]["excess_return"] == pytest.approx(0.34375)
+
+
+def test_run_writes_a_complete_run_folder_and_never_overwrites(cli, small_project):
+    first = cli(*run_args(small_project, "--name", "same"))
+    second = cli(*run_args(small_project, "--name", "same"))
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    folders = sorted(p for p in small_project["out"].iterdir())
+    assert len(folders) == 2
+    assert folders[1].name == folders[0].name + "-2"
+    for folder in folders:
+        names = {p.name for p in folder.iterdir()}
+        assert {"summary.csv", "summary.md", "summary.json", "equity.csv", "attribution.csv",
+                "config.yaml", "manifest.json"} <= names
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["run_id"] == folder.name
+        assert set(manifest["fingerprints"]) == {"AAA", "BBB", "^IXIC"}
+        assert manifest["versions"]["vectorbt"].startswith("1.2")
+        assert manifest["rebalances"] == {"Pair": ["2025-02-03"]}
+    assert "results:" in first.stderr
+
+
+@pytest.mark.parametrize("fmt, marker", [("csv", "basket,total_return"), ("markdown", "| Pair |"),
+                                         ("table", "Pair")])
+def test_run_formats(cli, small_project, fmt, marker):
+    result = cli(*run_args(small_project, "--format", fmt))
+    assert result.exit_code == 0, result.output
+    assert marker in result.stdout
+
+
+def test_command_line_options_override_the_study(cli, small_project):
+    result = cli(*run_args(small_project, "--format", "json", "--end", "2025-02-03",
+                           "--rebalance", "none", "--fees", "0"))
+    assert result.exit_code == 0, result.output
+    # Hold to 02-03: 0.5 * 12/10 + 0.5 * 19/20 = 1.075.
+    assert json.loads(result.stdout)[0]["total_return"] == pytest.approx(0.075)
+
+
+def test_missing_symbols_are_listed_in_one_error_or_skipped(cli, small_project, tmp_path):
+    basket = write_yaml(
+        tmp_path / "b.yaml",
+        "name: Gaps\nconstituents:\n  - symbol: AAA\n  - symbol: ZZZ\n  - symbol: YYY\n",
+    )
+    args = ["run", basket, "--study", small_project["study"], "--prices", small_project["prices"],
+            "--out", small_project["out"], "--format", "json"]
+    failed = cli(*args)
+    assert failed.exit_code == 2
+    assert "YYY (no file YYY.csv); ZZZ (no file ZZZ.csv)" in failed.stderr
+    assert "--skip-missing" in failed.stderr
+    skipped = cli(*args, "--skip-missing")
+    assert skipped.exit_code == 0, skipped.output
+    assert json.loads(skipped.stdout)[0]["total_return"] == pytest.approx(-0.4)
+    assert "skipped ZZZ" in skipped.stderr
+
+
+def test_validate_and_list_the_project_baskets(cli, monkeypatch):
+    monkeypatch.chdir(PROJECT)
+    files = sorted(str(p) for p in Path("baskets").glob("*.yaml"))
+    result = cli("validate", *files, "baskets/studies/deepseek.yaml")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("ok ") == len(files) + 1
+    listed = cli("list", "--format", "json")
+    assert listed.exit_code == 0
+    assert {row["basket"] for row in json.loads(listed.stdout)} >= {"Domestic chips", "US AI leaders"}
+
+
+def test_run_on_the_shared_data_with_defaults(cli, shared_prices, monkeypatch, tmp_path):
+    monkeypatch.chdir(PROJECT)
+    result = cli("run", "--prices", shared_prices, "--out", tmp_path, "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = {r["basket"]: r for r in json.loads(result.stdout)}
+    assert "Domestic chips" in rows and "^IXIC" in rows
+    assert rows["^IXIC"]["total_return"] == pytest.approx(-0.0240, abs=1e-4)
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_help_does_not_import_heavy_libraries():
+    import subprocess
+    import sys
+
+    code = "import sys, cli; cli.main(['--help'], standalone_mode=False); " \
+           "print(sorted(m for m in ('pandas', 'vectorbt', 'yfinance') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip().endswith("[]")
