@@ -61,6 +61,42 @@ class IsoDate(click.ParamType):
 ISO_DATE = IsoDate()
 
 
+class Window(click.ParamType):
+    """A window of session offsets ``A:B``, e.g. ``-5:10``."""
+
+    name = "A:B"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        first, sep, last = str(value).partition(":")
+        try:
+            if not sep:
+                raise ValueError
+            return int(first), int(last)
+        except ValueError:
+            self.fail(f"{value!r} is not a window A:B of session offsets, e.g. -5:10", param, ctx)
+
+
+WINDOW = Window()
+EVENT_COLUMNS = {
+    "n_stocks": "N",
+    "car": "CAR",
+    "t_kolari_pynnonen": "t KP",
+    "p_kolari_pynnonen": "p KP",
+    "t_bmp": "t BMP",
+    "z_rank": "z rank",
+    "z_sign": "z sign",
+    "portfolio_car": "Port CAR",
+}
+EVENT_JSON_KEYS = (
+    "basket", "event", "event_name", "day0", "window", "n_stocks", "car", "bhar",
+    "t_cross_sectional", "p_cross_sectional", "t_patell", "p_patell", "t_bmp", "p_bmp",
+    "t_kolari_pynnonen", "p_kolari_pynnonen", "z_rank", "p_rank", "z_sign", "p_sign",
+    "portfolio_car", "t_portfolio", "p_portfolio",
+)
+
+
 @click.group(cls=BasketGroup)
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="basket")
@@ -256,6 +292,86 @@ def run_command(
         ),
         nl=False,
     )
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    if result.events is not None:
+        click.echo(f"event study: {folder / 'events' / 'summary.csv'}", err=True)
+    click.echo(f"results: {folder}", err=True)
+
+
+@main.command("event")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@_prices_option
+@click.option("--study", "study_file", type=click.Path(dir_okay=False),
+              help=f"Study file [default: {DEFAULT_STUDY}].")
+@click.option("--event", "event_dates", type=ISO_DATE, multiple=True,
+              help="Event date (repeatable; default: the study's events).")
+@click.option("--window", "windows", type=WINDOW, multiple=True,
+              help="Event window A:B in sessions, e.g. -5:10 (repeatable).")
+@click.option("--estimation", type=WINDOW, help="Estimation window A:B, default -250:-30.")
+@click.option("--model", type=click.Choice(["market", "market-adjusted", "mean-adjusted"]),
+              help="Normal-return model (default: the study's, else market).")
+@click.option("--market", "market_symbol", help="One market index for every stock.")
+@click.option("--currency", type=click.Choice(["local", "USD"], case_sensitive=False),
+              default="local", show_default=True, help="Currency of the stocks' returns.")
+@click.option("--weighting", type=click.Choice(["basket", "equal"]), default="basket",
+              show_default=True, help="How the basket CAR averages its stocks.")
+@click.option("--benchmark", help="Market of the basket portfolio series (default: study's).")
+@click.option("--skip-missing", is_flag=True, help="Drop symbols without data, renormalise.")
+@click.option("--offline", is_flag=True, help="Yahoo source: use the cache only.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
+              default="table", show_default=True)
+@click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for run folders.")
+@click.option("--name", help="Name in the run id.")
+def event_command(files, prices, study_file, event_dates, windows, estimation, model,
+                  market_symbol, currency, weighting, benchmark, skip_missing, offline, fmt, out,
+                  name) -> None:
+    """Event study: abnormal returns of each basket around the events, with significance tests.
+
+    Day 0 is counted on each stock's own exchange; the table says which session it was.
+    """
+    import dataclasses
+
+    from engine.baskets import load_basket
+    from engine.display import render
+    from engine.results import write_event_run
+    from engine.runner import event_options, run_events
+    from engine.symbols import normalize_symbol
+
+    baskets = [load_basket(path) for path in _basket_files(files)]
+    study = _study(study_file)
+    if benchmark:
+        study = dataclasses.replace(study, benchmark=normalize_symbol(benchmark)[0])
+    market = normalize_symbol(market_symbol)[0] if market_symbol else None
+    options = event_options(
+        study, events=event_dates, windows=windows, estimation=estimation, model=model,
+        market_symbol=market, currency="USD" if currency.upper() == "USD" else "local",
+        weighting=weighting,
+    )
+    result = run_events(baskets, study, _source(prices, offline), options,
+                        skip_missing=skip_missing)
+    folder = write_event_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
+    summary = result.events.summary
+    records = [{k: row.get(k) for k in EVENT_JSON_KEYS} for row in result.events.summary_records()]
+    frame = summary.assign(window=summary["window"].map(lambda w: f"[{w[0]}, {w[1]}]"))
+    frame = frame.set_index("basket")
+    if fmt == "table":
+        frame = frame[["event", "window", *EVENT_COLUMNS]].rename(columns=EVENT_COLUMNS)
+    title = "\n".join(
+        f"Day 0 of {event} ({group['event_name'].iloc[0]}): "
+        + ", ".join(f"{c} {d}" for c, d in zip(group["calendar"], group["day0"], strict=True))
+        for event, group in result.events.day0.groupby("event", sort=False)
+    )
+    click.echo(
+        render(frame, fmt, records=records, percent=["CAR", "BHAR", "Port CAR", "car", "bhar",
+                                                      "portfolio_car"],
+               title=title, terminal=_is_terminal()),
+        nl=False,
+    )
+    for row in result.events.excluded.itertuples():
+        click.echo(f"note: {row.basket}, event {row.event}: excluded {row.symbol} ({row.reason})",
+                   err=True)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"results: {folder}", err=True)

@@ -19,21 +19,31 @@ FORMATS = ("table", "csv", "json", "markdown")
 
 
 def format_cell(value: Any, percent: bool, digits: int = 2) -> str:
-    """One cell as text: percentages as ``5.10%``, NaN/None as an empty cell."""
+    """One cell as text: numbers with ``digits`` decimals, percentages with one less
+    (``5.1%``), NaN/None as an empty cell."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
-        text = f"{value:.{digits}%}" if percent else f"{value:.{digits}f}"
+        text = f"{value:.{max(digits - 1, 0)}%}" if percent else f"{value:.{digits}f}"
         # A tiny negative number rounds to "-0.00": show it as zero.
         return text[1:] if text.startswith("-") and not text.strip("-0.%") else text
     return str(value)
 
 
+#: Row labels longer than this are cut (with an ellipsis) in terminal tables.
+LABEL_WIDTH = 20
+
+
+def _label(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= LABEL_WIDTH else text[: LABEL_WIDTH - 1] + "…"
+
+
 def plain_table(frame: pd.DataFrame, percent: Sequence[str] = (), title: str | None = None) -> str:
-    """Aligned plain text: text columns left, numbers right."""
+    """Aligned plain text: text columns left, numbers right; row labels cut to 20 characters."""
     header = [str(frame.index.name or "")] + [str(c) for c in frame.columns]
     rows = [
-        [str(index)] + [format_cell(v, c in percent) for c, v in row.items()]
+        [_label(index)] + [format_cell(v, c in percent) for c, v in row.items()]
         for index, row in frame.iterrows()
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -54,7 +64,7 @@ def rich_table(frame: pd.DataFrame, percent: Sequence[str] = (), title: str | No
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", header_style="bold")
-    table.add_column(str(frame.index.name or ""), no_wrap=True, max_width=28)
+    table.add_column(str(frame.index.name or ""), no_wrap=True, max_width=LABEL_WIDTH)
     for column in frame.columns:
         table.add_column(str(column), justify="right", no_wrap=True)
     for index, row in frame.iterrows():

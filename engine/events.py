@@ -74,6 +74,7 @@ import pandas as pd
 from engine import significance as sig
 from engine.data import PriceHistory
 from engine.errors import DateRangeError, MissingDataError, OptionError
+from engine.market import calendar as market_calendar
 from engine.symbols import FX_SYMBOLS, Listing, listing_of
 
 #: CAR windows (first day, last day) relative to day 0, both inclusive.
@@ -204,7 +205,7 @@ def _jsonable(value: object) -> object:
 @functools.cache
 def _sessions(calendar: str) -> pd.DatetimeIndex:
     try:
-        sessions = xc.get_calendar(calendar).sessions
+        sessions = market_calendar(calendar).sessions
     except xc.errors.InvalidCalendarName:
         raise OptionError(
             "listings", f"unknown exchange calendar '{calendar}'", "use XSHG, XHKG, XNAS or XNYS"

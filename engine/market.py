@@ -167,27 +167,32 @@ class Panel:
 def _closes_on_own_sessions(
     history: PriceHistory, own: pd.DatetimeIndex, notes: list[str]
 ) -> pd.Series:
+    """Closes on the sessions of the symbol's exchange; a session without a bar carries the
+    last close (and is noted), sessions outside the data's range stay NaN."""
     closes = history.closes()
     closes = closes[(closes.index >= own[0]) & (closes.index <= own[-1])]
     off_calendar = closes.index.difference(own)
     if len(off_calendar):
-        days = ", ".join(str(d.date()) for d in off_calendar[:3])
-        more = f" and {len(off_calendar) - 3} more" if len(off_calendar) > 3 else ""
         notes.append(
-            f"{history.symbol}: {len(off_calendar)} bar(s) on days its exchange was closed "
-            f"ignored ({days}{more})"
+            f"{history.symbol}: {_count_days(off_calendar)} bar(s) on days its exchange was "
+            "closed ignored"
         )
     on_own = closes.reindex(own)
-    gaps = on_own.index[on_own.isna()]
-    gaps = gaps[gaps >= closes.index[0]] if len(closes) else gaps
+    inside = (own >= history.first_date) & (own <= history.last_date)
+    gaps = own[inside & on_own.isna().to_numpy()]
     if len(gaps):
-        days = ", ".join(str(d.date()) for d in gaps[:3])
-        more = f" and {len(gaps) - 3} more" if len(gaps) > 3 else ""
         notes.append(
-            f"{history.symbol}: no bar on {len(gaps)} session(s) of its exchange "
-            f"({days}{more}); last close carried"
+            f"{history.symbol}: no bar on {_count_days(gaps)} session(s) of its exchange; "
+            "last close carried"
         )
-    return on_own.ffill()
+    return on_own.ffill().where(inside)
+
+
+def _count_days(days: pd.DatetimeIndex) -> str:
+    """``3 (2025-01-02, 2025-01-03, 2025-01-06)`` or ``7 (2025-01-02, ... and 4 more)``."""
+    shown = ", ".join(str(d.date()) for d in days[:3])
+    more = f" and {len(days) - 3} more" if len(days) > 3 else ""
+    return f"{len(days)} ({shown}{more})"
 
 
 def _as_of(series: pd.Series, index: pd.DatetimeIndex) -> pd.Series:
@@ -203,11 +208,13 @@ def align(
     *,
     currency: str = "USD",
     listings: Mapping[str, Listing] | None = None,
+    partial: bool = False,
 ) -> Panel:
     """Align ``symbols`` (constituents and benchmark) onto the study calendar in ``currency``.
 
     ``prices`` must hold every symbol and the FX series the conversion needs.  Raises
-    :class:`MissingDataError` for symbols whose data do not cover the period and
+    :class:`MissingDataError` for symbols whose data do not cover the period (unless
+    ``partial``: prices are then NaN before a symbol's first bar and after its last) and
     :class:`DateRangeError` when the period has no sessions.
     """
     symbols = list(dict.fromkeys(symbols))
@@ -215,7 +222,7 @@ def align(
     currency = report_currency(currency, listings)
     union = study_sessions({v.calendar for v in listings.values()}, start, end)
     problems = coverage_problems({s: prices[s] for s in symbols}, listings, union[0], union[-1])
-    if problems:
+    if problems and not partial:
         raise MissingDataError(problems, prices.source, "choose a period the data cover")
 
     notes: list[str] = []

@@ -156,19 +156,63 @@ def _rename_without_replacing(tmp: Path, out: Path, run_id: str) -> Path:
     raise ResultsError(f"too many runs named {run_id} in {out}", "pass --name")
 
 
+EVENT_TABLES = ("summary", "abnormal_returns", "stock_cars", "excluded", "day0", "car_paths")
+
+
+def write_event_tables(folder: Path, events: Any) -> None:
+    """The tables of an :class:`engine.events.EventStudy` as ``events/*.csv`` (and the summary
+    as JSON)."""
+    target = folder / "events"
+    target.mkdir()
+    for table in EVENT_TABLES:
+        getattr(events, table).to_csv(target / f"{table}.csv", index=False, float_format="%.10g")
+    _write_text(
+        target / "summary.json", json.dumps(json_ready(events.summary_records()), indent=2) + "\n"
+    )
+
+
+def _common_manifest(run_id: str, argv: Sequence[str] | None, run: Any) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": list(argv if argv is not None else sys.argv),
+        "versions": package_versions(),
+        "data_source": run.prices.source,
+        "fingerprints": run.prices.fingerprints(),
+        "benchmark": run.study.benchmark,
+        "baskets": [b.name for b in run.baskets],
+        "skipped": run.skipped,
+        "notes": run.notes,
+    }
+
+
+def _write_config_and_manifest(
+    folder: Path, config: dict[str, Any], manifest: dict[str, Any]
+) -> None:
+    _write_text(folder / "config.yaml", yaml.safe_dump(json_ready(config), sort_keys=False))
+    _write_text(folder / MANIFEST, json.dumps(json_ready(manifest), indent=2) + "\n")
+
+
+def _place(out: str | Path, run_id: str, fill: Callable[[Path], None]) -> Path:
+    folder = write_run_folder(out, run_id, fill)
+    if folder.name != run_id:
+        # Another run took the id first: the manifest must name the folder it is in.
+        manifest = json.loads((folder / MANIFEST).read_text())
+        manifest["run_id"] = folder.name
+        staged = folder / f".{MANIFEST}.tmp"
+        _write_text(staged, json.dumps(manifest, indent=2) + "\n")
+        os.replace(staged, folder / MANIFEST)
+    return folder
+
+
 def write_run(
     result: Any,
     out: str | Path = "results",
     *,
     name: str | None = None,
     argv: Sequence[str] | None = None,
-    extra: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Write a :class:`engine.runner.RunResult` as a run folder and return its path.
-
-    ``extra(folder)`` may add more files (e.g. the event study) before the folder is renamed
-    into place.
-    """
+    """Write a :class:`engine.runner.RunResult` as a run folder and return its path."""
     run_id = new_run_id(name or result.study.name)
     summary = result.summary_frame()
 
@@ -180,46 +224,53 @@ def write_run(
         result.attribution_frame().to_csv(
             folder / "attribution.csv", index=False, float_format="%.10g"
         )
+        if result.events is not None:
+            write_event_tables(folder, result.events)
         config = {
             "study": result.study.to_dict(),
             "baskets": [
                 {**b.to_dict(), "rebalance": result.backtest.schedules[b.name]}
                 for b in result.baskets
             ],
+            "event_study": result.event_options.to_dict() if result.event_options else None,
         }
-        _write_text(folder / "config.yaml", yaml.safe_dump(json_ready(config), sort_keys=False))
-        if extra is not None:
-            extra(folder)
         manifest = {
-            "run_id": run_id,
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "command": list(argv if argv is not None else sys.argv),
-            "versions": package_versions(),
-            "data_source": result.prices.source,
-            "fingerprints": result.prices.fingerprints(),
+            **_common_manifest(run_id, argv, result),
+            "kind": "run",
             "period": {
                 "first_session": result.panel.sessions[0],
                 "last_session": result.panel.sessions[-1],
                 "sessions": len(result.panel.sessions),
             },
-            "benchmark": result.study.benchmark,
             "currency": result.panel.currency,
             "fees": result.study.fees,
-            "baskets": [b.name for b in result.baskets],
             "rebalances": {
                 k: [str(d.date()) for d in v] for k, v in result.backtest.rebalances.items()
             },
-            "skipped": result.skipped,
-            "notes": result.notes,
         }
-        _write_text(folder / MANIFEST, json.dumps(json_ready(manifest), indent=2) + "\n")
+        _write_config_and_manifest(folder, config, manifest)
 
-    folder = write_run_folder(out, run_id, fill)
-    if folder.name != run_id:
-        # Another run took the id first: the manifest must name the folder it is in.
-        manifest = json.loads((folder / MANIFEST).read_text())
-        manifest["run_id"] = folder.name
-        staged = folder / f".{MANIFEST}.tmp"
-        _write_text(staged, json.dumps(manifest, indent=2) + "\n")
-        os.replace(staged, folder / MANIFEST)
-    return folder
+    return _place(out, run_id, fill)
+
+
+def write_event_run(
+    run: Any,
+    out: str | Path = "results",
+    *,
+    name: str | None = None,
+    argv: Sequence[str] | None = None,
+) -> Path:
+    """Write a :class:`engine.runner.EventRun` (``basket event``) as a run folder."""
+    run_id = new_run_id(name or f"{run.study.name} events")
+
+    def fill(folder: Path) -> None:
+        write_event_tables(folder, run.events)
+        config = {
+            "study": run.study.to_dict(),
+            "baskets": [b.to_dict() for b in run.baskets],
+            "event_study": run.options.to_dict(),
+        }
+        manifest = {**_common_manifest(run_id, argv, run), "kind": "event"}
+        _write_config_and_manifest(folder, config, manifest)
+
+    return _place(out, run_id, fill)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engine.backtest import INITIAL_CASH, BacktestResult, run_backtest
-from engine.baskets import REBALANCES, Basket, Study
+from engine.baskets import EVENT_MODELS, REBALANCES, Basket, Event, Study
 from engine.data import PriceSet, PriceSource
 from engine.errors import ConfigError, MissingDataError, OptionError
 from engine.market import (
@@ -33,11 +33,46 @@ from engine.market import (
     fx_symbols_needed,
     report_currency,
     resolve_listings,
+    sessions,
     study_sessions,
 )
 from engine.metrics import Summary, summarize
+from engine.symbols import Listing
 
 MIN_SESSIONS = 3
+EVENT_CURRENCIES = ("local", "USD")
+EVENT_WEIGHTINGS = ("basket", "equal")
+
+
+@dataclass(frozen=True)
+class EventOptions:
+    """How to study the events: the study file's ``event_study`` section after command-line
+    overrides.  ``model`` is one of :data:`engine.baskets.EVENT_MODELS`; ``market_symbol``
+    replaces the per-exchange ``markets`` for every stock; ``currency`` is ``local`` or
+    ``USD`` for the stocks' returns."""
+
+    events: tuple[Event, ...]
+    windows: tuple[tuple[int, int], ...]
+    estimation: tuple[int, int]
+    model: str
+    markets: dict[str, str]
+    market_symbol: str | None = None
+    currency: str = "local"
+    weighting: str = "basket"
+    min_estimation: int = 100
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "events": [{"date": e.date.isoformat(), "name": e.name} for e in self.events],
+            "windows": [list(w) for w in self.windows],
+            "estimation": list(self.estimation),
+            "model": self.model,
+            "markets": dict(self.markets),
+            "market_symbol": self.market_symbol,
+            "currency": self.currency,
+            "weighting": self.weighting,
+            "min_estimation": self.min_estimation,
+        }
 
 
 @dataclass
@@ -53,6 +88,7 @@ class RunResult:
     skipped: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     events: object | None = None
+    event_options: EventOptions | None = None
 
     def summary_frame(self) -> pd.DataFrame:
         return pd.DataFrame([s.to_dict() for s in self.summary]).set_index("basket")
@@ -117,6 +153,223 @@ def resolve_study(
     return resolved
 
 
+def event_options(
+    study: Study,
+    *,
+    events: Sequence[dt.date] = (),
+    windows: Sequence[tuple[int, int]] = (),
+    estimation: tuple[int, int] | None = None,
+    model: str | None = None,
+    market_symbol: str | None = None,
+    currency: str = "local",
+    weighting: str = "basket",
+) -> EventOptions:
+    """The study's event settings with command-line overrides (empty/None keep the study's)."""
+    settings = study.event_study
+    names = {e.date: e.name for e in study.events}
+    chosen = tuple(Event(d, names.get(d, "")) for d in events) or study.events
+    if not chosen:
+        raise OptionError("--event", "no event date given and the study has none")
+    for a, b in windows:
+        if a > b:
+            raise OptionError("--window", f"{a}:{b} ends before it starts")
+    estimation = estimation or settings.estimation
+    if estimation[0] >= estimation[1] or estimation[1] >= 0:
+        raise OptionError(
+            "--estimation", f"{estimation[0]}:{estimation[1]} must end before day 0, e.g. -250:-30"
+        )
+    model = (model or settings.model).lower()
+    if model not in EVENT_MODELS:
+        raise OptionError("--model", f"'{model}' is not one of {', '.join(EVENT_MODELS)}")
+    if currency not in EVENT_CURRENCIES:
+        raise OptionError("--currency", f"'{currency}' is not one of local, USD for event studies")
+    if weighting not in EVENT_WEIGHTINGS:
+        raise OptionError("--weighting", f"'{weighting}' is not one of basket, equal")
+    return EventOptions(
+        events=chosen,
+        windows=tuple(windows) or settings.windows,
+        estimation=estimation,
+        model=model,
+        markets=dict(settings.markets),
+        market_symbol=market_symbol,
+        currency=currency,
+        weighting=weighting,
+        min_estimation=settings.min_estimation,
+    )
+
+
+def _event_listings(baskets: Sequence[Basket], study: Study) -> dict[str, Listing]:
+    """Listings of every constituent and of the benchmark."""
+    overrides = {**study.listings}
+    for basket in baskets:
+        overrides.update(basket.listings())
+    symbols = [*(s for b in baskets for s in b.symbols), study.benchmark]
+    return resolve_listings(symbols, overrides)
+
+
+def event_markets(options: EventOptions, calendars: set[str]) -> list[str]:
+    """The market indices the event study needs for stocks on ``calendars``."""
+    if options.market_symbol or options.model == "mean-adjusted":
+        return [options.market_symbol] if options.market_symbol else []
+    missing = sorted(c for c in calendars if c not in options.markets)
+    if missing:
+        raise OptionError(
+            "event_study.markets",
+            f"no market index for {', '.join(missing)}",
+            "name one per exchange in the study file, or pass --market SYMBOL",
+        )
+    return sorted({options.markets[c] for c in calendars})
+
+
+def event_span(options: EventOptions, calendars: set[str]) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last date any stock's estimation window or event window can reach."""
+    first_day = min(a for a, _ in options.windows)
+    reach_back = min(options.estimation[0], first_day)
+    reach_ahead = max(b for _, b in options.windows)
+    firsts, lasts = [], []
+    for name in calendars:
+        days = sessions(name, pd.Timestamp("2000-01-01"), pd.Timestamp("2100-01-01"))
+        for event in options.events:
+            day0 = int(days.searchsorted(pd.Timestamp(event.date)))
+            firsts.append(days[max(day0 + reach_back, 0)])
+            lasts.append(days[min(day0 + reach_ahead, len(days) - 1)])
+    return min(firsts), max(lasts)
+
+
+def portfolio_returns(
+    prices: PriceSet,
+    basket: Basket,
+    benchmark: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    currency: str,
+    listings: dict[str, Listing],
+) -> tuple[pd.Series, pd.Series]:
+    """The basket's daily return as a constant-weight portfolio, and the benchmark's, on the
+    sessions where at least one of the basket's exchanges trades.
+
+    ``r_p,t = sum_i w_i r_i,t / sum_i w_i`` over the constituents with a return that day
+    (calendar-time portfolio: a stock joins when its data start), in ``currency``.
+    """
+    symbols = basket.symbols
+    panel = align(
+        prices,
+        [*symbols, benchmark],
+        start,
+        end,
+        currency=currency,
+        listings=listings,
+        partial=True,
+    )
+    trading = panel.open[symbols].any(axis=1)
+    on_days = panel.prices[trading.to_numpy()]
+    returns = on_days.pct_change().iloc[1:]
+    weights = pd.Series(basket.weights)
+    stock_returns = returns[symbols]
+    available = stock_returns.notna()
+    weight_sum = available.mul(weights, axis=1).sum(axis=1)
+    portfolio = stock_returns.mul(weights, axis=1).sum(axis=1) / weight_sum.where(weight_sum > 0)
+    return portfolio.rename(basket.name), returns[benchmark].rename(benchmark)
+
+
+def study_events(
+    prices: PriceSet,
+    baskets: Sequence[Basket],
+    study: Study,
+    options: EventOptions,
+):
+    """Run :func:`engine.events.run_event_study` for ``baskets`` with their portfolio series
+    (constant weights, in the report currency, against the study's benchmark)."""
+    from engine.events import EventBasket, run_event_study
+
+    listings = _event_listings(baskets, study)
+    start, end = event_span(options, {v.calendar for v in listings.values()})
+    event_baskets = []
+    for basket in baskets:
+        basket_listings = {s: listings[s] for s in [*basket.symbols, study.benchmark]}
+        currency = report_currency(study.currency, basket_listings)
+        portfolio, market = portfolio_returns(
+            prices, basket, study.benchmark, start, end, currency, basket_listings
+        )
+        event_baskets.append(EventBasket(basket.name, basket.weights, portfolio, market))
+    return run_event_study(
+        prices.histories,
+        event_baskets,
+        [(pd.Timestamp(e.date), e.name) for e in options.events],
+        windows=options.windows,
+        estimation=options.estimation,
+        model=options.model.replace("-", "_"),
+        markets=options.markets,
+        market_symbol=options.market_symbol,
+        currency=options.currency,
+        weighting=options.weighting,
+        min_estimation=options.min_estimation,
+        listings=listings,
+    )
+
+
+@dataclass
+class EventRun:
+    """An event study on its own (``basket event``)."""
+
+    study: Study
+    options: EventOptions
+    baskets: list[Basket]
+    prices: PriceSet
+    events: object
+    skipped: dict[str, dict[str, str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _event_prices(
+    source: PriceSource,
+    baskets: Sequence[Basket],
+    study: Study,
+    options: EventOptions,
+    *,
+    skip_missing: bool,
+    check_period: bool,
+) -> tuple[PriceSet, list[Basket], dict[str, dict[str, str]]]:
+    listings = _event_listings(baskets, study)
+    stock_calendars = {listings[s].calendar for b in baskets for s in b.symbols}
+    markets = event_markets(options, stock_calendars)
+    first, _ = event_span(options, {v.calendar for v in listings.values()})
+    fx = fx_symbols_needed({v.currency for v in listings.values()} | {"USD"})
+    return gather_prices(
+        source,
+        baskets,
+        study,
+        skip_missing=skip_missing,
+        also=[*markets, *fx],
+        fetch_from=first,
+        check_period=check_period,
+    )
+
+
+def run_events(
+    baskets: Sequence[Basket],
+    study: Study,
+    source: PriceSource,
+    options: EventOptions,
+    *,
+    skip_missing: bool = False,
+) -> EventRun:
+    """The event study of ``baskets`` around ``options.events``, without a backtest."""
+    if not baskets:
+        raise OptionError("BASKET_FILES", "no basket to study")
+    _check_names(baskets, study.benchmark)
+    prices, baskets, skipped = _event_prices(
+        source, baskets, study, options, skip_missing=skip_missing, check_period=False
+    )
+    events = study_events(prices, baskets, study, options)
+    notes = [
+        f"{name}: skipped {symbol} ({why})"
+        for name, d in skipped.items()
+        for symbol, why in d.items()
+    ]
+    return EventRun(study, options, list(baskets), prices, events, skipped, notes)
+
+
 def _check_names(baskets: Sequence[Basket], benchmark: str) -> None:
     seen: dict[str, str | None] = {}
     for basket in baskets:
@@ -138,13 +391,18 @@ def gather_prices(
     study: Study,
     *,
     skip_missing: bool = False,
+    also: Sequence[str] = (),
+    fetch_from: pd.Timestamp | None = None,
+    check_period: bool = True,
 ) -> tuple[PriceSet, list[Basket], dict[str, dict[str, str]]]:
     """Fetch every price the run needs and check it covers the period.
 
-    Every problem (no data, data starting after the start or ending before the end) is listed
-    in one :class:`MissingDataError`.  With ``skip_missing`` constituents with problems are
-    dropped from their baskets (weights renormalised) and reported per basket; the benchmark and
-    FX series are never skipped.
+    Every problem (no data; with ``check_period``, data starting after the start or ending
+    before the end) is listed in one :class:`MissingDataError`.  With ``skip_missing``
+    constituents with problems are dropped from their baskets (weights renormalised) and
+    reported per basket; the benchmark, FX series and the symbols in ``also`` (market indices)
+    are never skipped.  ``fetch_from`` asks the source for history from an earlier date (the
+    event study's estimation window).
     """
     overrides = {**study.listings}
     for basket in baskets:
@@ -154,15 +412,14 @@ def gather_prices(
     currency = report_currency(study.currency, listings)
     fx = fx_symbols_needed({v.currency for v in listings.values()} | {currency})
     start, end = pd.Timestamp(study.start), pd.Timestamp(study.end)
-    wanted = list(dict.fromkeys([*constituents, study.benchmark, *fx]))
-    histories, problems = source.fetch(wanted, start - LOOKBACK, end)
-    union = study_sessions({v.calendar for v in listings.values()}, start, end)
-    problems.update(
-        coverage_problems(
-            {s: h for s, h in histories.items() if s in listings}, listings, union[0], union[-1]
-        )
-    )
-    required = {study.benchmark, *fx}
+    wanted = list(dict.fromkeys([*constituents, study.benchmark, *fx, *also]))
+    first = min(start - LOOKBACK, fetch_from) if fetch_from is not None else start - LOOKBACK
+    histories, problems = source.fetch(wanted, first, end)
+    if check_period:
+        union = study_sessions({v.calendar for v in listings.values()}, start, end)
+        covered = {s: h for s, h in histories.items() if s in listings}
+        problems.update(coverage_problems(covered, listings, union[0], union[-1]))
+    required = {study.benchmark, *fx, *also}
     fatal = {s: why for s, why in problems.items() if s in required or not skip_missing}
     if fatal:
         hint = None if skip_missing else "add the data, or pass --skip-missing to drop them"
@@ -186,8 +443,10 @@ def run(
     *,
     skip_missing: bool = False,
     rebalance: str | None = None,
+    events: EventOptions | None = None,
 ) -> RunResult:
-    """Backtest ``baskets`` over the ``study`` (already resolved with :func:`resolve_study`).
+    """Backtest ``baskets`` over the ``study`` (already resolved with :func:`resolve_study`),
+    and study ``events`` if given.
 
     ``rebalance`` overrides every basket's own schedule (the command line's ``--rebalance``).
     """
@@ -196,7 +455,12 @@ def run(
     if not baskets:
         raise OptionError("BASKET_FILES", "no basket to run")
     _check_names(baskets, study.benchmark)
-    prices, baskets, skipped = gather_prices(source, baskets, study, skip_missing=skip_missing)
+    if events is None:
+        prices, baskets, skipped = gather_prices(source, baskets, study, skip_missing=skip_missing)
+    else:
+        prices, baskets, skipped = _event_prices(
+            source, baskets, study, events, skip_missing=skip_missing, check_period=True
+        )
     overrides = {**study.listings}
     for basket in baskets:
         overrides.update(basket.listings())
@@ -244,4 +508,6 @@ def run(
         prices=prices,
         skipped=skipped,
         notes=notes,
+        events=None if events is None else study_events(prices, baskets, study, events),
+        event_options=events,
     )
