@@ -439,6 +439,9 @@ class PriceCache:
         except ImportError:  # pragma: no cover - Windows
             yield
             return
+        if not exclusive and not self.folder.is_dir():
+            yield  # nothing cached yet: a read must not create the cache folder
+            return
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             handle = open(self.folder / ".lock", "a+b")  # noqa: SIM115 - held across the yield

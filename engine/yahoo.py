@@ -28,6 +28,7 @@ When Yahoo cannot be reached at all, :class:`engine.errors.SourceUnavailable` is
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -133,26 +134,31 @@ def classify_error(error: BaseException) -> tuple[str, str]:
         return "network", "Yahoo answered something that is not JSON"
     transient_names = {"Timeout", "ConnectionError", "ReadTimeout", "ConnectTimeout", "DNSError"}
     if isinstance(error, (OSError, TimeoutError)) or type(error).__name__ in transient_names:
-        text = " ".join(str(error).split())
+        text = " ".join(str(error).split()).split(" See https://curl.se")[0]
+        text = text.removeprefix("Failed to perform, ")
         return "network", f"{type(error).__name__}: {text[:160]}"
     return "error", f"{type(error).__name__}: {' '.join(str(error).split())[:160]}"
 
 
 @contextlib.contextmanager
 def _yfinance_raises() -> Iterator[None]:
-    """Make yfinance raise instead of logging and returning an empty frame, for one call.
+    """Make yfinance raise instead of logging and returning an empty frame, for one call, and
+    keep its log quiet (failures reach the user as problems or :class:`SourceUnavailable`).
 
     (``raise_errors=True`` is deprecated in yfinance 1.7 and does not cover the time-zone
     lookup, where a network failure would otherwise look like an unknown symbol.)
     """
     from yfinance.config import YfConfig
 
-    before = YfConfig.debug.hide_exceptions
+    logger = logging.getLogger("yfinance")
+    before, level = YfConfig.debug.hide_exceptions, logger.level
     YfConfig.debug.hide_exceptions = False
+    logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
         YfConfig.debug.hide_exceptions = before
+        logger.setLevel(level)
 
 
 def _clear_yfinance_response_cache() -> None:
@@ -338,6 +344,7 @@ class YahooSource:
                 pending.append((symbol, cached, plan))
         with self._progress(len(pending)) as advance:
             for symbol, cached, plan in pending:
+                advance(symbol)
                 try:
                     histories[symbol] = self._update(symbol, cached, plan, start, end, now)
                 except _Failure as failure:
@@ -352,7 +359,7 @@ class YahooSource:
                     else:
                         problems[symbol] = failure.message
                 finally:
-                    advance(symbol)
+                    advance(None)
         return histories, problems
 
     # -- planning and updating -----------------------------------------------------------------
@@ -416,12 +423,13 @@ class YahooSource:
             asked_from = min(asked_from, plan.head[0])
         history = PriceHistory(symbol, frame, "yahoo")
         checked = max(target, pd.Timestamp(entry.checked_through or entry.last_date))
-        return self._store(history, currency, timezone, asked_from, checked)
+        source = "yahoo" if entry.source.startswith("yahoo") else f"yahoo + {entry.source}"
+        return self._store(history, currency, timezone, asked_from, checked, source)
 
     def _revised(
         self, symbol: str, cached_from: str, first: pd.Timestamp, target: pd.Timestamp
     ) -> PriceHistory:
-        if cached_from == "yahoo":
+        if cached_from.startswith("yahoo"):
             why = "Yahoo revised its adjustments (a new dividend or split)"
         else:
             why = f"the cached bars ({cached_from}) are adjusted differently from Yahoo's"
@@ -442,11 +450,12 @@ class YahooSource:
         timezone: str | None,
         requested_start: pd.Timestamp,
         checked_through: pd.Timestamp,
+        source: str = "yahoo",
     ) -> PriceHistory:
         entry = self.cache.write(
             history,
             {
-                "source": "yahoo",
+                "source": source,
                 "adjustment": ADJUSTMENT,
                 "currency": currency,
                 "timezone": timezone,
@@ -547,9 +556,12 @@ class YahooSource:
                 )
 
     @contextlib.contextmanager
-    def _progress(self, total: int) -> Iterator[Callable[[str], None]]:
+    def _progress(self, total: int) -> Iterator[Callable[[str | None], None]]:
         """A rich progress bar on stderr while downloading two or more symbols; silent when
-        stderr is not a terminal (unless ``progress=True``) or when ``progress=False``."""
+        stderr is not a terminal (unless ``progress=True``) or when ``progress=False``.
+
+        Yields ``advance(symbol)``: a symbol names the download starting, None counts one done.
+        """
         if total < 2 or self.progress is False:
             yield lambda symbol: None
             return
@@ -568,8 +580,11 @@ class YahooSource:
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("", total=total)
 
-            def advance(symbol: str) -> None:
-                bar.update(task, advance=1, description=symbol)
+            def advance(symbol: str | None) -> None:
+                if symbol is None:
+                    bar.update(task, advance=1)
+                else:
+                    bar.update(task, description=symbol)
 
             yield advance
 

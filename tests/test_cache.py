@@ -87,6 +87,7 @@ def test_read_of_an_absent_symbol_is_none(cache: PriceCache) -> None:
     assert cache.read("NVDA") is None
     assert cache.entries() == []
     assert cache.status("NVDA").state == "missing"
+    assert not cache.root.exists()  # reading does not create the cache
 
 
 def test_symbols_with_special_characters_use_file_stems(cache: PriceCache) -> None:

@@ -326,6 +326,8 @@ def test_imported_prices_are_extended_when_adjusted_alike(
     assert fake_yahoo.requested_range(call, "QQQ")[0] == pd.Timestamp("2024-06-18")
     assert_matches_shared(histories["QQQ"].frame, "QQQ", "2024-01-01", "2024-12-31")
     assert source.notes == []
+    entry = price_cache.entry("QQQ")
+    assert entry is not None and entry.source == f"yahoo + import:{folder / 'QQQ.csv'}"
 
 
 def test_imported_prices_adjusted_differently_are_replaced(
