@@ -66,8 +66,8 @@ ADJUSTMENT = (
 REVISION_TOLERANCE = 5e-5
 
 UNREACHABLE_HINT = (
-    "check the network; `basket data status` shows what the local cache already holds, or point "
-    f"--prices DIR or ${PRICES_ENV} at a folder of SYMBOL.csv files"
+    "check the network; `basket data status` shows what the local cache already holds (use it "
+    f"with --offline), or point --prices DIR or ${PRICES_ENV} at a folder of SYMBOL.csv files"
 )
 
 
