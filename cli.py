@@ -266,14 +266,20 @@ def run_command(
     from engine.baskets import load_basket
     from engine.display import render
     from engine.results import PERCENT_COLUMNS, summary_records, write_run
-    from engine.runner import resolve_study, run
+    from engine.runner import event_options, resolve_study, run
 
     baskets = [load_basket(path) for path in _basket_files(files)]
     study = resolve_study(
         _study(study_file), start=start, end=end, benchmark=benchmark, currency=currency, fees=fees
     )
+    events = None if no_events or not study.events else event_options(study)
     result = run(
-        baskets, study, _source(prices, offline), skip_missing=skip_missing, rebalance=rebalance
+        baskets,
+        study,
+        _source(prices, offline),
+        skip_missing=skip_missing,
+        rebalance=rebalance,
+        events=events,
     )
     folder = write_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
     summary = result.summary_frame()

@@ -24,7 +24,7 @@ import pandas as pd
 from engine.backtest import INITIAL_CASH, BacktestResult, run_backtest
 from engine.baskets import EVENT_MODELS, REBALANCES, Basket, Event, Study
 from engine.data import PriceSet, PriceSource
-from engine.errors import ConfigError, MissingDataError, OptionError
+from engine.errors import ConfigError, DateRangeError, MissingDataError, OptionError
 from engine.market import (
     LOOKBACK,
     Panel,
@@ -284,6 +284,21 @@ def study_events(
 
     listings = _event_listings(baskets, study)
     start, end = event_span(options, {v.calendar for v in listings.values()})
+    # The portfolio series stops where the benchmark or FX data stop; whether that is too
+    # early for an event is for the event study itself to say, with its own message.
+    series = [study.benchmark, *fx_symbols_needed({v.currency for v in listings.values()})]
+    start = max(start, *(prices[s].first_date for s in series))
+    end = min(end, *(prices[s].last_date for s in series))
+    for event in options.events:
+        if not start < pd.Timestamp(event.date) <= end:
+            ranges = "; ".join(
+                f"{s} ({prices[s].first_date.date()}..{prices[s].last_date.date()})"
+                for s in series
+            )
+            raise DateRangeError(
+                f"event {event.date} is after the last price or before the first of {ranges}",
+                "use an event inside the price data",
+            )
     event_baskets = []
     for basket in baskets:
         basket_listings = {s: listings[s] for s in [*basket.symbols, study.benchmark]}
