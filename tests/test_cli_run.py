@@ -46,13 +46,13 @@ def test_run_prints_json_with_exactly_the_documented_keys(cli, small_project):
     assert rows[0]["excess_return"] == pytest.approx(0.34375)
 
 
-def test_run_writes_a_complete_run_folder_and_never_overwrites(cli, small_project):
+def test_two_runs_write_two_complete_run_folders(cli, small_project):
     first = cli(*run_args(small_project, "--name", "same"))
     second = cli(*run_args(small_project, "--name", "same"))
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
     folders = sorted(p for p in small_project["out"].iterdir())
     assert len(folders) == 2
-    assert folders[1].name == folders[0].name + "-2"
+    assert all("-same" in folder.name for folder in folders)
     for folder in folders:
         names = {p.name for p in folder.iterdir()}
         assert {"summary.csv", "summary.md", "summary.json", "equity.csv", "attribution.csv",
@@ -128,3 +128,17 @@ def test_help_does_not_import_heavy_libraries():
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True,
                          text=True, check=True).stdout
     assert out.strip().endswith("[]")
+
+
+def test_a_run_id_that_exists_gets_a_suffix_and_the_old_folder_is_kept(tmp_path):
+    from engine.results import write_run_folder
+
+    def fill_with(text):
+        return lambda folder: (folder / "marker.txt").write_text(text)
+
+    first = write_run_folder(tmp_path, "20250127-000000-same", fill_with("first"))
+    second = write_run_folder(tmp_path, "20250127-000000-same", fill_with("second"))
+    assert second.name == "20250127-000000-same-2"
+    assert (first / "marker.txt").read_text() == "first"
+    assert (second / "marker.txt").read_text() == "second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [first.name, second.name]
