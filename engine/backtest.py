@@ -125,6 +125,14 @@ def _by_basket(values, names: list[str]):
     return pd.Series([float(values)], index=names)
 
 
+def _fees_by_basket(orders: np.ndarray, columns: pd.MultiIndex) -> pd.Series:
+    """Fees per basket from vectorbt's order records (fields ``col`` and ``fees``); summed
+    with numpy because vectorbt's mapped-array reduction compiles a kernel on every run."""
+    per_column = np.bincount(orders["col"], weights=orders["fees"], minlength=len(columns))
+    baskets = columns.get_level_values("basket")
+    return pd.Series(per_column, index=baskets).groupby(level=0, sort=False).sum()
+
+
 def run_backtest(
     panel: Panel,
     baskets: Sequence[Basket],
@@ -165,6 +173,6 @@ def run_backtest(
         holdings=holdings,
         contributions=profit / INITIAL_CASH,
         rebalances=rebalances,
-        fees=_by_basket(portfolio.orders.fees.sum(), names) / INITIAL_CASH,
+        fees=_fees_by_basket(portfolio.orders.values, close.columns) / INITIAL_CASH,
         schedules=schedules,
     )
