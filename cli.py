@@ -383,5 +383,138 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
     click.echo(f"results: {folder}", err=True)
 
 
+def _out_option(func):
+    return click.option(
+        "--out",
+        default="results",
+        show_default=True,
+        type=click.Path(file_okay=False),
+        help="Folder holding the run folders.",
+    )(func)
+
+
+def _format_option(func):
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "csv", "json", "markdown"]),
+        default="table",
+        show_default=True,
+    )(func)
+
+
+@main.command("runs")
+@_out_option
+@_format_option
+def runs_command(out: str, fmt: str) -> None:
+    """List the run folders under --out, newest first.
+
+    Columns: id (it starts with the run's UTC start time), n (baskets), period, benchmark,
+    currency, fees, rebalancing schedules; csv/json/markdown add status, kind, when (UTC),
+    sessions, basket names, note and path.  Folders without a readable manifest are listed
+    as broken, with a note on stderr; hidden .*.partial folders (runs being written) are not
+    listed.
+    """
+    from engine.compare import list_runs, runs_frame, runs_table
+    from engine.display import render
+
+    rows = list_runs(out)
+    if not rows:
+        click.echo(f"no runs in {out}", err=True)
+        return
+    if fmt == "table":
+        click.echo(runs_table(rows), nl=False)
+    else:
+        frame = runs_frame(rows, text=fmt == "markdown")
+        click.echo(render(frame, fmt, records=rows), nl=False)
+    for row in rows:
+        if row["note"]:
+            click.echo(f"note: {row['id']}: {row['note']}", err=True)
+
+
+@main.command("compare")
+@click.argument("runs", nargs=-1, required=True)
+@_out_option
+@_format_option
+@click.option(
+    "--sort",
+    metavar="METRIC",
+    help="Order baskets by METRIC of the last run, or by diff:METRIC (last run - first), "
+    "largest first; benchmarks stay last.",
+)
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="METRIC",
+    help="Metric to show (repeatable; 'all' for every one).  Default: total_return, "
+    "excess_return, sharpe, max_drawdown, volatility for table/markdown, all for csv/json.",
+)
+def compare_command(runs, out, fmt, sort, metrics) -> None:
+    """Compare runs basket by basket: metrics side by side, differences, what changed.
+
+    RUNS are run ids under --out (or unique prefixes of them) or paths to run folders; the
+    first is A, then B, C...  Differences are against A (B-A, C-A).  A basket that a run
+    lacks shows as "missing" (empty in csv, null in json).
+
+    \b
+    --format json prints one object:
+      {"runs": [{label, id, path, created_at, period, sessions, benchmark, currency,
+                 fees, rebalancing, baskets}, ...],
+       "rows": [{basket, benchmark, runs: {A: {metric: value} | null, ...},
+                 differences: {"B-A": {metric: value} | null, ...}}, ...],
+       "changes": {settings: [...], baskets: [...], data: [...], versions: [...],
+                   sort: METRIC | null}}
+    where every change is {"key": ..., "values": {label: value | null}} for a key whose
+    value differs between runs (study settings, basket weights and rebalancing, price-file
+    fingerprints and skipped symbols, package versions).  --format csv prints the rows only:
+    one column per metric and run, "metric[B-A]" for differences.
+    """
+    from engine.compare import METRICS, compare_runs, load_run, render_comparison, resolve_run
+    from engine.errors import OptionError
+
+    chosen: list[str] | None = None
+    if metrics:
+        chosen = list(METRICS) if "all" in metrics else list(metrics)
+        unknown = [m for m in chosen if m not in METRICS]
+        if unknown:
+            raise OptionError("--metric", f"'{unknown[0]}' is not a metric",
+                              f"one of {', '.join(METRICS)}, or all")
+    if len(runs) < 2:
+        raise OptionError("RUNS", "compare needs at least two runs", "basket runs lists them")
+    loaded = [load_run(resolve_run(ref, out)) for ref in runs]
+    comparison = compare_runs(loaded, sort=sort)
+    click.echo(
+        render_comparison(comparison, fmt, metrics=chosen, terminal=_is_terminal()), nl=False
+    )
+
+
+@main.command("report")
+@click.argument("run")
+@_out_option
+@click.option(
+    "--open/--no-open",
+    "open_it",
+    default=False,
+    show_default=True,
+    help="Open the report in the web browser.",
+)
+def report_command(run: str, out: str, open_it: bool) -> None:
+    """(Re)write report.html of a run and print its path.
+
+    RUN is a run id under --out (or a unique prefix of one) or a path to a run folder.  The
+    page is self-contained (plotly.js embedded) and works offline.
+    """
+    from engine.compare import resolve_run
+    from engine.report import write_report
+
+    path = write_report(resolve_run(run, out))
+    click.echo(str(path))
+    if open_it:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+
+
 if __name__ == "__main__":
     main()

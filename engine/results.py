@@ -249,6 +249,9 @@ def write_run(
             },
         }
         _write_config_and_manifest(folder, config, manifest)
+        from engine.report import write_report  # reads the files above, so it comes last
+
+        write_report(folder)
 
     return _place(out, run_id, fill)
 

@@ -1,0 +1,765 @@
+"""Run folders as data: list the runs under ``results/``, load one, compare several.
+
+What ``basket runs``, ``basket compare`` and ``basket report`` do, as Python calls::
+
+    from engine.compare import compare_runs, list_runs, load_run, resolve_run
+
+    list_runs("results")                      # one dict per folder, newest first
+    a = load_run(resolve_run("20250301-101500-deepseek", "results"))
+    b = load_run(resolve_run("results/20250301-101700-deepseek-nofees", "results"))
+    comparison = compare_runs([a, b], sort="diff:sharpe")
+    comparison.to_json()                      # {"runs": [...], "rows": [...], "changes": {...}}
+
+Runs are labelled ``A``, ``B``, ``C``... in the order given; differences are always against the
+first run (``B-A``, ``C-A``).  A basket missing from a run has no values there (NaN in tables,
+``None`` in JSON, shown as ``missing`` on the terminal), so runs with different baskets or
+periods still compare.
+
+Nothing here imports vectorbt: reading results is fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from engine.errors import InputError, OptionError, ResultsError
+from engine.metrics import COLUMNS
+from engine.results import MANIFEST, PERCENT_COLUMNS, json_ready
+
+#: Every metric of a run's summary, in the summary's order.
+METRICS: tuple[str, ...] = tuple(c for c in COLUMNS if c != "basket")
+#: The metrics the terminal and Markdown comparison shows unless ``--metric`` says otherwise.
+DEFAULT_METRICS = ("total_return", "excess_return", "sharpe", "max_drawdown", "volatility")
+#: Event-study tables a run folder may hold under ``events/``.
+EVENT_TABLES = ("summary", "car_paths", "abnormal_returns", "stock_cars", "excluded", "day0")
+MISSING = "missing"
+HASH_CHARS = 12
+
+
+class RunNotFound(InputError):
+    """A run id or folder given on the command line does not exist (exit code 2)."""
+
+    def __init__(self, ref: str, looked: Sequence[Path], hint: str | None = None) -> None:
+        self.ref = ref
+        places = " and ".join(str(p) for p in looked)
+        super().__init__(f"run '{ref}' not found: looked for {places}", hint)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """The run folder's ``manifest.json`` as a dict; :class:`ResultsError` saying why not."""
+    path = Path(folder) / MANIFEST
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(
+            f"{folder} has no {MANIFEST}: not a run folder, or an unfinished one"
+        ) from None
+    except OSError as error:
+        raise ResultsError(f"{path} cannot be read ({error.strerror})") from None
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ResultsError(f"{path} is not valid JSON (line {error.lineno})") from None
+    if not isinstance(manifest, dict):
+        raise ResultsError(f"{path} does not hold a JSON object")
+    return manifest
+
+
+@dataclass
+class Run:
+    """A run folder read back: its manifest, resolved configuration and summary table.
+
+    ``summary`` is indexed by basket (the benchmark's row included) with the columns of
+    :data:`METRICS`; ``config`` is ``{}`` when ``config.yaml`` is absent.  Other tables are read
+    on demand with :meth:`table` and :meth:`events`.
+    """
+
+    path: Path
+    manifest: dict[str, Any]
+    config: dict[str, Any]
+    summary: pd.DataFrame
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return str(self.manifest.get("run_id") or self.path.name)
+
+    @property
+    def benchmark(self) -> str | None:
+        return self.manifest.get("benchmark")
+
+    @property
+    def study(self) -> dict[str, Any]:
+        return self.config.get("study") or {}
+
+    @property
+    def period(self) -> str:
+        return period_text(self.manifest)
+
+    def table(self, name: str, **read_csv: Any) -> pd.DataFrame | None:
+        """``name`` (e.g. ``equity.csv`` or ``events/car_paths.csv``) as a frame; None when the
+        file is absent or unreadable (the reason is added to :attr:`problems`)."""
+        path = self.path / name
+        if not path.is_file():
+            return None
+        try:
+            return pd.read_csv(path, **read_csv)
+        except (OSError, ValueError) as error:
+            self.problems.append(f"{name} cannot be read ({error})")
+            return None
+
+    def events(self) -> dict[str, pd.DataFrame]:
+        """The event-study tables present under ``events/`` (see :data:`EVENT_TABLES`); empty
+        for runs made without events or before event studies were written."""
+        found = {}
+        for name in EVENT_TABLES:
+            frame = self.table(f"events/{name}.csv")
+            if frame is not None:
+                found[name] = frame
+        return found
+
+
+def load_run(folder: str | Path) -> Run:
+    """Read a run folder.  The manifest is required (:class:`ResultsError` otherwise); a
+    missing ``config.yaml`` or ``summary.csv`` leaves an empty config or summary and a note in
+    :attr:`Run.problems`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ResultsError(f"{folder} is not a folder")
+    manifest = read_manifest(folder)
+    problems: list[str] = []
+    config: dict[str, Any] = {}
+    try:
+        loaded = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+        config = loaded if isinstance(loaded, dict) else {}
+    except FileNotFoundError:
+        problems.append("config.yaml is missing")
+    except (OSError, yaml.YAMLError) as error:
+        problems.append(f"config.yaml cannot be read ({type(error).__name__})")
+    summary = pd.DataFrame(columns=list(METRICS), index=pd.Index([], name="basket"))
+    try:
+        # A basket may be called "NA": only the metrics have missing values.
+        frame = pd.read_csv(folder / "summary.csv", dtype={"basket": str},
+                            keep_default_na=False, na_values={m: [""] for m in METRICS})
+        summary = frame.set_index("basket").reindex(columns=list(METRICS)).astype(float)
+    except FileNotFoundError:
+        problems.append("summary.csv is missing")
+    except (OSError, ValueError, KeyError) as error:
+        problems.append(f"summary.csv cannot be read ({type(error).__name__})")
+    return Run(folder, manifest, config, summary, problems)
+
+
+def _run_folders(out: Path) -> list[Path]:
+    if not out.is_dir():
+        return []
+    return sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def resolve_run(ref: str | Path, out: str | Path = "results") -> Path:
+    """The folder of a run given as a path to its folder, a run id under ``out``, or a unique
+    prefix of one.  :class:`RunNotFound` names the reference and where it looked."""
+    out = Path(out)
+    text = str(ref)
+    as_path = Path(text)
+    looks_like_path = as_path.is_absolute() or "/" in text or "\\" in text
+    candidates = [as_path] if looks_like_path else [out / text, as_path]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    if not looks_like_path:
+        matches = [p for p in _run_folders(out) if p.name.startswith(text)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            names = ", ".join(p.name for p in matches[:5])
+            raise OptionError("RUN", f"'{text}' matches {len(matches)} runs in {out}: {names}",
+                              "give more of the run id")
+    count = len(_run_folders(out))
+    hint = f"`basket runs --out {out}` lists the {count} run(s) there" if count else (
+        f"{out} holds no runs; pass --out DIR or a path to a run folder"
+    )
+    raise RunNotFound(text, list(dict.fromkeys(candidates)), hint)
+
+
+# --------------------------------------------------------------------------- listing
+
+
+def period_text(manifest: dict[str, Any]) -> str:
+    """``first..last`` session dates of a run, ``""`` when the manifest does not say."""
+    period = manifest.get("period") or {}
+    first, last = period.get("first_session"), period.get("last_session")
+    if not first or not last:
+        return ""
+    return f"{str(first)[:10]}..{str(last)[:10]}"
+
+
+def rebalancing_text(config: dict[str, Any]) -> str:
+    """The baskets' rebalancing schedules counted, e.g. ``7 none, 1 monthly``."""
+    counts: dict[str, int] = {}
+    for basket in config.get("baskets") or []:
+        schedule = str(basket.get("rebalance") or "none")
+        counts[schedule] = counts.get(schedule, 0) + 1
+    return ", ".join(f"{n} {k}" for k, n in counts.items())
+
+
+def _when(manifest: dict[str, Any] | None, folder: Path) -> str:
+    created = (manifest or {}).get("created_at")
+    if created:
+        return str(created)
+    stamp = dt.datetime.fromtimestamp(folder.stat().st_mtime, dt.UTC)
+    return stamp.isoformat(timespec="seconds")
+
+
+def list_runs(out: str | Path = "results") -> list[dict[str, Any]]:
+    """One dict per run folder under ``out``, newest first (by the manifest's ``created_at``,
+    else the folder's modification time).
+
+    Keys: ``id, status`` (``ok`` or ``broken``), ``kind`` (``run``, or ``event`` for
+    ``basket event``), ``when`` (ISO time, UTC), ``baskets`` (count),
+    ``basket_names, period, sessions, benchmark, currency, fees, rebalancing, note`` (why a run
+    is broken, or what is missing in it) and ``path``.  Hidden folders (``.<id>.*.partial``,
+    runs being written) are not listed; a folder without a readable manifest is listed as
+    ``broken`` with the reason in ``note``.
+    """
+    rows = []
+    for folder in _run_folders(Path(out)):
+        try:
+            run = load_run(folder)
+        except ResultsError as error:
+            rows.append({
+                "id": folder.name, "status": "broken", "kind": "", "when": _when(None, folder),
+                "baskets": None, "basket_names": "", "period": "", "sessions": None,
+                "benchmark": "", "currency": "", "fees": None, "rebalancing": "",
+                "note": error.message, "path": str(folder),
+            })
+            continue
+        m = run.manifest
+        names = list(m.get("baskets") or [])
+        rows.append({
+            "id": folder.name,
+            "status": "ok",
+            "kind": m.get("kind") or "run",
+            "when": _when(m, folder),
+            "baskets": len(names),
+            "basket_names": ", ".join(names),
+            "period": run.period,
+            "sessions": (m.get("period") or {}).get("sessions"),
+            "benchmark": m.get("benchmark") or "",
+            "currency": m.get("currency") or "",
+            "fees": m.get("fees"),
+            "rebalancing": rebalancing_text(run.config),
+            "note": "; ".join(run.problems),
+            "path": str(folder),
+        })
+    rows.sort(key=lambda r: (r["when"], r["id"]), reverse=True)
+    return rows
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+def labels_for(count: int) -> list[str]:
+    """``A``, ``B``, ... ``Z``, then ``R27``, ``R28``..."""
+    return [string.ascii_uppercase[i] if i < 26 else f"R{i + 1}" for i in range(count)]
+
+
+def flatten(value: Any, prefix: str, into: dict[str, Any]) -> None:
+    """Nested settings as dotted keys in ``into``; a list of mappings (events) becomes one
+    ``"2025-01-20 DeepSeek-R1 release; ..."`` string."""
+    if isinstance(value, dict) and value:
+        for key, inner in value.items():
+            flatten(inner, f"{prefix}.{key}" if prefix else str(key), into)
+    elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
+        into[prefix] = "; ".join(
+            " ".join(str(x) for x in v.values()) if isinstance(v, dict) else str(v) for v in value
+        )
+    else:
+        into[prefix] = value
+
+
+def _settings(run: Run) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    flatten(run.study, "", flat)
+    period = run.manifest.get("period") or {}
+    flat["sessions"] = period.get("sessions")
+    flat["first session"] = str(period.get("first_session") or "")[:10] or None
+    flat["last session"] = str(period.get("last_session") or "")[:10] or None
+    for key in ("benchmark", "currency", "fees"):
+        flat.setdefault(key, run.manifest.get(key))
+    return flat
+
+
+def _event_settings(run: Run) -> dict[str, Any] | None:
+    """The event study as run (``config.yaml``'s ``event_study``), None without one."""
+    options = run.config.get("event_study")
+    if not options:
+        return None
+    flat: dict[str, Any] = {}
+    flatten(options, "", flat)
+    return flat
+
+
+def _basket_settings(run: Run) -> dict[str, dict[str, Any]]:
+    baskets: dict[str, dict[str, Any]] = {}
+    for basket in run.config.get("baskets") or []:
+        flat: dict[str, Any] = {
+            "file": basket.get("file"),
+            "weighting": basket.get("weighting"),
+            "rebalance": basket.get("rebalance"),
+        }
+        for c in basket.get("constituents") or []:
+            flat[f"weight {c.get('symbol')}"] = c.get("weight")
+        baskets[str(basket.get("name"))] = flat
+    if not baskets:
+        # Without config.yaml the manifest still names the baskets.
+        baskets = {str(name): {} for name in run.manifest.get("baskets") or []}
+    return baskets
+
+
+def _same(values: Iterable[Any]) -> bool:
+    values = list(values)
+    first = values[0]
+    for other in values[1:]:
+        if isinstance(first, float) and isinstance(other, float):
+            if not (first == other or (math.isnan(first) and math.isnan(other))):
+                return False
+        elif first != other:
+            return False
+    return True
+
+
+def _diff_rows(tables: dict[str, dict[str, Any]], prefix: str = "") -> list[dict[str, Any]]:
+    """One row per key whose value is not the same in every run: ``{key, values}``."""
+    keys = list(dict.fromkeys(k for table in tables.values() for k in table))
+    rows = []
+    for key in keys:
+        values = {label: table.get(key) for label, table in tables.items()}
+        if not _same(values.values()):
+            rows.append({"key": f"{prefix}{key}", "values": values})
+    return rows
+
+
+def _short_hash(value: Any) -> Any:
+    return value[:HASH_CHARS] if isinstance(value, str) else value
+
+
+def _group_rows(
+    groups: dict[str, dict[str, Any] | None], name: str, prefix: str
+) -> list[dict[str, Any]]:
+    """Rows for a group of settings some runs may lack entirely: one ``name`` row saying
+    which runs have it (when not all do), then the keys that differ among those that do."""
+    rows = []
+    if len({g is None for g in groups.values()}) > 1:
+        rows.append({
+            "key": name,
+            "values": {label: "yes" if g is not None else None for label, g in groups.items()},
+        })
+    present = {label: g for label, g in groups.items() if g is not None}
+    if len(present) > 1:
+        rows += _diff_rows(present, prefix)
+    return rows
+
+
+def _fingerprint_rows(by: dict[str, Run]) -> list[dict[str, Any]]:
+    prints = {label: run.manifest.get("fingerprints") or {} for label, run in by.items()}
+    symbols = list(dict.fromkeys(s for table in prints.values() for s in table))
+    rows = []
+    lacking = {
+        label: [s for s in symbols if s not in table] for label, table in prints.items()
+    }
+    if any(lacking.values()):
+        rows.append({
+            "key": "price series not in this run",
+            "values": {label: ", ".join(missing) or "-" for label, missing in lacking.items()},
+        })
+    for symbol in symbols:
+        values = {label: _short_hash(table.get(symbol)) for label, table in prints.items()}
+        present = [v for v in values.values() if v is not None]
+        if len(present) > 1 and not _same(present):
+            rows.append({"key": f"prices {symbol}", "values": values})
+    return rows
+
+
+def run_changes(runs: Sequence[Run], labels: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """What differs between the runs, by section.
+
+    * ``settings``: the study as run (period, benchmark, currency, fees, rebalancing, events,
+      event-study settings, listings), the sessions actually covered, and the event study
+      as run (``event study`` says which runs have one);
+    * ``baskets``: per basket, presence, file, weighting, rebalancing and every weight;
+    * ``data``: the data source; ``price series not in this run`` (per run, the symbols that
+      other runs have and it lacks); ``prices SYMBOL`` for a symbol whose price-file
+      fingerprint (first 12 hex digits) differs between runs that have it; skipped symbols;
+    * ``versions``: Python and package versions.
+
+    Each section is a list of ``{"key": ..., "values": {label: value}}`` for keys whose values
+    are not all equal; ``None`` means the run does not have it.  Settings of a group a run
+    lacks (a basket, the event study) are compared among the runs that have it.
+    """
+    by = dict(zip(labels, runs, strict=True))
+    settings = _diff_rows({label: _settings(run) for label, run in by.items()})
+    settings += _group_rows(
+        {label: _event_settings(run) for label, run in by.items()},
+        "event study", "event study: ",
+    )
+    baskets_of = {label: _basket_settings(run) for label, run in by.items()}
+    names = list(dict.fromkeys(n for table in baskets_of.values() for n in table))
+    basket_rows = []
+    for name in names:
+        basket_rows += _group_rows(
+            {label: table.get(name) for label, table in baskets_of.items()},
+            f"{name}: basket", f"{name}: ",
+        )
+    data = _diff_rows({label: {"source": run.manifest.get("data_source")}
+                       for label, run in by.items()})
+    data += _fingerprint_rows(by)
+    data += _diff_rows(
+        {label: {f"{b}: {s}": why for b, skipped in (run.manifest.get("skipped") or {}).items()
+                 for s, why in skipped.items()}
+         for label, run in by.items()},
+        "skipped ",
+    )
+    versions = _diff_rows({label: run.manifest.get("versions") or {} for label, run in by.items()})
+    return {"settings": settings, "baskets": basket_rows, "data": data, "versions": versions}
+
+
+def _parse_sort(sort: str | None) -> tuple[str, bool] | None:
+    if not sort:
+        return None
+    by_difference = sort.startswith("diff:")
+    metric = sort.removeprefix("diff:")
+    if metric not in METRICS:
+        raise OptionError(
+            "--sort", f"'{sort}' is not a metric", f"one of {', '.join(METRICS)}, or diff:METRIC"
+        )
+    return metric, by_difference
+
+
+@dataclass
+class Comparison:
+    """Runs side by side.
+
+    ``values[label]`` is a frame indexed by basket (union over the runs, in :attr:`baskets`
+    order) with the columns of :data:`METRICS`, NaN where that run lacks the basket;
+    ``present`` says which run has which basket; ``differences["B-A"]`` is
+    ``values["B"] - values["A"]``.
+    """
+
+    runs: list[Run]
+    labels: list[str]
+    baskets: list[str]
+    values: dict[str, pd.DataFrame]
+    present: pd.DataFrame
+    differences: dict[str, pd.DataFrame]
+    changes: dict[str, list[dict[str, Any]]]
+    benchmarks: list[str]
+    sort: str | None = None
+
+    @property
+    def diff_labels(self) -> list[str]:
+        return list(self.differences)
+
+    def metric_frame(self, metric: str, *, missing: Any = math.nan) -> pd.DataFrame:
+        """One metric: a column per run, then a column per difference; ``missing`` fills the
+        cells of runs that lack the basket (NaN by default, ``"missing"`` for the terminal)."""
+        columns = {label: self.values[label][metric] for label in self.labels}
+        columns.update({label: frame[metric] for label, frame in self.differences.items()})
+        frame = pd.DataFrame(columns, index=pd.Index(self.baskets, name="basket"))
+        if not (isinstance(missing, float) and math.isnan(missing)):
+            frame = frame.astype(object)
+            for label in self.labels:
+                frame.loc[~self.present[label], label] = missing
+            for label in self.diff_labels:
+                other = label.split("-")[0]
+                absent = ~(self.present[other] & self.present[self.labels[0]])
+                frame.loc[absent, label] = missing
+        return frame
+
+    def wide_frame(self, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
+        """Every metric of every run and difference as ``metric[label]`` columns, plus
+        ``runs``: the labels of the runs that have the basket (for CSV)."""
+        frame = pd.DataFrame(index=pd.Index(self.baskets, name="basket"))
+        frame["runs"] = [
+            " ".join(label for label in self.labels if self.present.at[b, label])
+            for b in self.baskets
+        ]
+        for metric in metrics:
+            for label, column in self.metric_frame(metric).items():
+                frame[f"{metric}[{label}]"] = column
+        return frame
+
+    def run_records(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "label": label,
+                "id": run.id,
+                "path": str(run.path),
+                "created_at": run.manifest.get("created_at"),
+                "period": run.period,
+                "sessions": (run.manifest.get("period") or {}).get("sessions"),
+                "benchmark": run.benchmark,
+                "currency": run.manifest.get("currency"),
+                "fees": run.manifest.get("fees"),
+                "rebalancing": rebalancing_text(run.config),
+                "baskets": list(run.manifest.get("baskets") or []),
+            }
+            for label, run in zip(self.labels, self.runs, strict=True)
+        ]
+
+    def row_records(self, metrics: Sequence[str] = METRICS) -> list[dict[str, Any]]:
+        rows = []
+        for basket in self.baskets:
+            runs = {
+                label: {m: self.values[label].at[basket, m] for m in metrics}
+                if self.present.at[basket, label]
+                else None
+                for label in self.labels
+            }
+            differences = {}
+            for label, frame in self.differences.items():
+                other = label.split("-")[0]
+                both = self.present.at[basket, other] and self.present.at[basket, self.labels[0]]
+                differences[label] = {m: frame.at[basket, m] for m in metrics} if both else None
+            rows.append({
+                "basket": basket,
+                "benchmark": basket in self.benchmarks,
+                "runs": runs,
+                "differences": differences,
+            })
+        return rows
+
+    def to_json(self, metrics: Sequence[str] = METRICS) -> dict[str, Any]:
+        """``{"runs": [...], "rows": [...], "changes": {...}}``, JSON-ready (NaN -> None).
+
+        * ``runs``: per run ``label, id, path, created_at, period, sessions, benchmark,
+          currency, fees, rebalancing, baskets``;
+        * ``rows``: per basket ``basket, benchmark`` (true for a benchmark row), ``runs``
+          (label -> {metric: value}, or None when that run lacks the basket) and
+          ``differences`` (``"B-A"`` -> {metric: B - A}, or None when either lacks it);
+        * ``changes``: :func:`run_changes`, plus ``sort`` (the ``--sort`` used, or None).
+        """
+        return json_ready({
+            "runs": self.run_records(),
+            "rows": self.row_records(metrics),
+            "changes": {**self.changes, "sort": self.sort},
+        })
+
+
+def compare_runs(runs: Sequence[Run], *, sort: str | None = None) -> Comparison:
+    """Compare runs basket by basket; the first run is the reference of the differences.
+
+    ``sort``: ``METRIC`` orders the baskets by that metric of the *last* run, ``diff:METRIC``
+    by its difference last run - first run; largest first, baskets missing from that run
+    last.  Benchmark rows always come after the baskets.  Without ``sort`` the baskets keep the
+    first run's order, then those only in later runs.
+    """
+    if len(runs) < 2:
+        raise OptionError("RUNS", f"{len(runs)} run given; compare needs at least two")
+    order = _parse_sort(sort)
+    labels = labels_for(len(runs))
+    benchmarks = list(dict.fromkeys(r.benchmark for r in runs if r.benchmark))
+    names = list(dict.fromkeys(b for run in runs for b in run.summary.index))
+    baskets = [b for b in names if b not in benchmarks] + [b for b in names if b in benchmarks]
+    values = {
+        label: run.summary[~run.summary.index.duplicated()].reindex(baskets)
+        for label, run in zip(labels, runs, strict=True)
+    }
+    present = pd.DataFrame(
+        {label: [b in run.summary.index for b in baskets]
+         for label, run in zip(labels, runs, strict=True)},
+        index=pd.Index(baskets, name="basket"),
+    )
+    differences = {f"{label}-{labels[0]}": values[label] - values[labels[0]]
+                   for label in labels[1:]}
+    if order is not None:
+        metric, by_difference = order
+        key = (differences[f"{labels[-1]}-{labels[0]}"] if by_difference
+               else values[labels[-1]])[metric]
+        ranked = sorted(
+            (b for b in baskets if b not in benchmarks),
+            key=lambda b: (math.isnan(key[b]), -key[b] if not math.isnan(key[b]) else 0.0),
+        )
+        baskets = ranked + [b for b in baskets if b in benchmarks]
+        values = {label: frame.reindex(baskets) for label, frame in values.items()}
+        differences = {label: frame.reindex(baskets) for label, frame in differences.items()}
+        present = present.reindex(baskets)
+    return Comparison(
+        runs=list(runs),
+        labels=labels,
+        baskets=baskets,
+        values=values,
+        present=present,
+        differences=differences,
+        changes=run_changes(runs, labels),
+        benchmarks=benchmarks,
+        sort=sort,
+    )
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def value_text(value: Any) -> str:
+    """A configuration value for people: ``missing`` for None, lists comma-separated."""
+    if value is None:
+        return MISSING
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(value_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return json.dumps(json_ready(value), sort_keys=True)
+    return str(value)
+
+
+def changes_frame(comparison: Comparison) -> pd.DataFrame:
+    """The changes as one table: index ``what`` (section and key), a text column per run."""
+    rows = []
+    for section in ("settings", "baskets", "data", "versions"):
+        for change in comparison.changes.get(section, []):
+            rows.append({
+                "what": f"{section}: {change['key']}",
+                **{label: value_text(change["values"].get(label)) for label in comparison.labels},
+            })
+    frame = pd.DataFrame(rows, columns=["what", *comparison.labels])
+    return frame.set_index("what")
+
+
+def _runs_legend(comparison: Comparison) -> str:
+    records = comparison.run_records()
+    width = max(len(r["id"]) for r in records)
+    lines = []
+    for record in records:
+        fees = "" if record["fees"] is None else f", fees {record['fees']:g}"
+        lines.append(
+            f"{record['label']}  {record['id'].ljust(width)}  {record['period']}, "
+            f"{record['currency']}, vs {record['benchmark']}{fees}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _changes_text(comparison: Comparison, width: int = 100) -> str:
+    import textwrap
+
+    frame = changes_frame(comparison)
+    if frame.empty:
+        return "No differences in settings, baskets, data or package versions.\n"
+    lines = [f"What changed ({', '.join(comparison.labels)}):"]
+    key_width = min(max(len(k) for k in frame.index), 40)
+    indent = " " * (key_width + 4)
+    for what, row in frame.iterrows():
+        values = "  ".join(f"{label} {text}" for label, text in row.items())
+        key = what if len(what) <= key_width else what[: key_width - 1] + "…"
+        lines += textwrap.wrap(
+            values, width, initial_indent=f"  {key.ljust(key_width)}  ",
+            subsequent_indent=indent, break_on_hyphens=False,
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render_comparison(
+    comparison: Comparison,
+    fmt: str,
+    *,
+    metrics: Sequence[str] | None = None,
+    terminal: bool = False,
+) -> str:
+    """The comparison in one of :data:`engine.display.FORMATS`.
+
+    * ``table`` / ``markdown``: the runs (labels A, B...), then one table per metric (default
+      :data:`DEFAULT_METRICS`) with a column per run and per difference, then what changed;
+    * ``csv``: :meth:`Comparison.wide_frame` (every metric unless ``metrics`` is given);
+    * ``json``: :meth:`Comparison.to_json`.
+    """
+    from engine.display import render
+
+    if fmt == "json":
+        return json.dumps(comparison.to_json(metrics or METRICS), indent=2) + "\n"
+    if fmt == "csv":
+        return render(comparison.wide_frame(metrics or METRICS), "csv")
+    chosen = list(metrics or DEFAULT_METRICS)
+    parts = [_runs_legend(comparison) if fmt == "table" else _markdown_runs(comparison)]
+    for metric in chosen:
+        frame = comparison.metric_frame(metric, missing=MISSING)
+        percent = list(frame.columns) if metric in PERCENT_COLUMNS else []
+        title = metric + (" (percent)" if metric in PERCENT_COLUMNS else "")
+        parts.append(render(frame, fmt, percent=percent, title=title, terminal=terminal))
+    if fmt == "markdown":
+        changes = changes_frame(comparison)
+        parts.append(
+            render(changes, "markdown", title="What changed")
+            if not changes.empty
+            else "No differences in settings, baskets, data or package versions.\n"
+        )
+    else:
+        parts.append(_changes_text(comparison))
+    return "\n".join(parts)
+
+
+def _markdown_runs(comparison: Comparison) -> str:
+    from engine.results import markdown_table
+
+    frame = pd.DataFrame(comparison.run_records()).set_index("label")
+    frame = frame[["id", "period", "benchmark", "currency", "fees", "rebalancing"]]
+    return markdown_table(frame, digits=4)
+
+
+def runs_frame(rows: Sequence[dict[str, Any]], *, text: bool = False) -> pd.DataFrame:
+    """:func:`list_runs` rows as a table indexed by id (for csv, json and markdown); ``text``
+    writes counts and fees as text (``8``, ``0.001``) for Markdown."""
+    columns = ["status", "kind", "when", "baskets", "basket_names", "period", "sessions",
+               "benchmark", "currency", "fees", "rebalancing", "note", "path"]
+    frame = pd.DataFrame(list(rows), columns=["id", *columns]).set_index("id")
+    if text:
+        for column in ("baskets", "sessions", "fees"):
+            frame[column] = [
+                "" if row[column] is None else value_text(row[column]) for row in rows
+            ]
+    return frame
+
+
+def runs_table(rows: Sequence[dict[str, Any]]) -> str:
+    """:func:`list_runs` rows as aligned text for the terminal, ids never cut (they are what
+    ``compare`` and ``report`` take): id (it starts with the UTC start time), n (baskets),
+    period, benchmark, currency, fees and the rebalancing schedules used."""
+    header = ["id", "n", "period", "bench", "cur", "fees", "rebalance"]
+    lines = []
+    for row in rows:
+        period = "(broken)" if row["status"] != "ok" else row["period"] or f"({row['kind']})"
+        schedules = [part.split(" ", 1)[-1] for part in row["rebalancing"].split(", ") if part]
+        lines.append([
+            row["id"],
+            "" if row["baskets"] is None else str(row["baskets"]),
+            period,
+            row["benchmark"],
+            row["currency"],
+            "" if row["fees"] is None else value_text(row["fees"]),
+            "/".join(schedules),
+        ])
+    widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
+    right = {1, 5}
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, lines)]) + "\n"
+
+
+def _isnan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)

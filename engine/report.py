@@ -1,0 +1,757 @@
+"""``report.html``: one self-contained page per run folder, readable offline.
+
+The page is built from the files already in the run folder (so ``basket report`` can rebuild
+it for an old run) and embeds plotly.js from the installed ``plotly`` package once: no CDN, no
+network.  Sections, top to bottom:
+
+1. **Summary**: the run's summary table (percentages as percentages, negatives in red);
+2. **Equity**: every basket and the benchmark rebased to 100 at the starting cash, the study's
+   event dates marked by vertical lines with their names;
+3. **Drawdowns**: the fall from the running peak of each curve (the peak starts at the cash);
+4. **Event study** (when ``events/`` exists): per event, the basket CAR paths by event day
+   (``events/car_paths.csv``), day 0 per exchange, the CAR/BHAR table with test statistics
+   and the stocks excluded, with reasons;
+5. **Attribution**: per basket, a bar chart of the constituents' contributions to the total
+   return, and the full table (weights, local and report-currency returns);
+6. **Data notes**: the manifest's notes (gaps carried, bars on closed days, calendars),
+   skipped symbols, unreadable files, the data source and price-file fingerprints;
+7. **Settings**: the study as run, the baskets (weighting, rebalancing and its dates) and the
+   manifest (command, time, versions).
+
+Every text from the run folder is HTML-escaped, in the page and inside the charts (plotly
+draws a subset of HTML in labels).  Charts are described as JSON in one
+``<script type="application/json">`` element and drawn by a short loader, which marks each
+chart ``data-rendered="1"`` when plotly has drawn it.
+
+Importing this module imports pandas and yaml but neither vectorbt nor plotly's Python
+figure classes (only ``plotly.offline.get_plotlyjs`` when a report is written).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import numbers
+import os
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from engine.compare import Run, flatten, load_run, value_text
+from engine.display import format_cell
+from engine.errors import ResultsError
+from engine.results import PERCENT_COLUMNS, json_ready
+
+REPORT = "report.html"
+PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#7f7f7f",
+)
+BENCHMARK_COLOR = "#222222"
+POSITIVE, NEGATIVE = "#2e7d32", "#c62828"
+HEADERS = {
+    "total_return": "Total return",
+    "annualized_return": "Ann. return",
+    "volatility": "Volatility",
+    "sharpe": "Sharpe",
+    "max_drawdown": "Max drawdown",
+    "beta": "Beta",
+    "alpha": "Alpha",
+    "tracking_error": "Tracking error",
+    "information_ratio": "Info. ratio",
+    "benchmark_return": "Benchmark",
+    "excess_return": "Excess",
+}
+EVENT_COLUMNS = {
+    "basket": "Basket",
+    "window": "Window",
+    "n_stocks": "Stocks",
+    "n_excluded": "Excl.",
+    "car": "CAR",
+    "bhar": "BHAR",
+    "t_cross_sectional": "t (cs)",
+    "p_cross_sectional": "p (cs)",
+    "p_patell": "p Patell",
+    "p_bmp": "p BMP",
+    "p_kolari_pynnonen": "p KP",
+    "p_rank": "p rank",
+    "p_sign": "p sign",
+    "portfolio_car": "Portfolio CAR",
+}
+EVENT_PERCENT = ("car", "bhar", "mean_car", "portfolio_car")
+ATTRIBUTION_PERCENT = ("weight", "local_return", "return", "contribution")
+PLOTLY_CONFIG = {"responsive": True, "displaylogo": False}
+#: Baskets beyond this many get no attribution chart (their rows stay in the table).
+MAX_ATTRIBUTION_CHARTS = 24
+
+
+def write_report(folder: str | Path) -> Path:
+    """Write ``report.html`` into the run folder from the files already there; returns its
+    path.  The page is written to a temporary file and renamed, so a reader never sees half
+    a report."""
+    folder = Path(folder)
+    page = build_report(load_run(folder))
+    path = folder / REPORT
+    staged = folder / f".{REPORT}.tmp"
+    try:
+        with open(staged, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(page)
+        os.replace(staged, path)
+    except OSError as error:
+        staged.unlink(missing_ok=True)
+        raise ResultsError(f"cannot write {path} ({error.strerror})") from None
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    return path
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def esc(value: Any) -> str:
+    """Text for the page: HTML-escaped, quotes included."""
+    return html.escape("" if value is None else str(value))
+
+
+def label(value: Any) -> str:
+    """Text for a chart label or legend: escaped, since plotly reads tags and entities."""
+    return html.escape("" if value is None else str(value), quote=False)
+
+
+def _number(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number
+
+
+def _cell(value: Any, percent: bool, digits: int = 2) -> str:
+    if value is None or isinstance(value, bool | str):
+        return f"<td>{esc(value)}</td>"
+    if isinstance(value, numbers.Integral):
+        number, text = float(value), str(value)
+    else:
+        number = _number(value)
+        text = format_cell(None if math.isnan(number) else number, percent, digits)
+    css = "num neg" if number < 0 and text.strip("-0.%") else "num"
+    return f'<td class="{css}">{esc(text)}</td>'
+
+
+def _isnan(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def html_table(
+    frame: pd.DataFrame,
+    *,
+    percent: Sequence[str] = (),
+    headers: dict[str, str] | None = None,
+    digits: dict[str, int] | None = None,
+    row_class: dict[Any, str] | None = None,
+    index: bool = True,
+    css: str = "",
+) -> str:
+    """``frame`` as an escaped HTML table; numbers right-aligned, negatives marked ``neg``."""
+    headers, digits, row_class = headers or {}, digits or {}, row_class or {}
+    head = ([esc(frame.index.name or "")] if index else []) + [
+        esc(headers.get(str(c), c)) for c in frame.columns
+    ]
+    lines = [f'<table class="{esc(css)}"><thead><tr>']
+    lines += [f"<th>{h}</th>" for h in head]
+    lines.append("</tr></thead><tbody>")
+    for key, row in frame.iterrows():
+        cls = row_class.get(key, "")
+        lines.append(f'<tr class="{esc(cls)}">' if cls else "<tr>")
+        if index:
+            lines.append(f'<th scope="row">{esc(key)}</th>')
+        for column, value in row.items():
+            lines.append(_cell(value, column in percent, digits.get(str(column), 2)))
+        lines.append("</tr>")
+    lines.append("</tbody></table>")
+    return "".join(lines)
+
+
+def _definition_list(items: Sequence[tuple[str, Any]]) -> str:
+    rows = "".join(f"<tr><th scope=\"row\">{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in items)
+    return f'<table class="kv"><tbody>{rows}</tbody></table>'
+
+
+def _note(text: str) -> str:
+    return f'<p class="empty">{esc(text)}</p>'
+
+
+def _colors(names: Sequence[str], benchmark: str | None) -> dict[str, str]:
+    colors, k = {}, 0
+    for name in names:
+        if name == benchmark:
+            colors[name] = BENCHMARK_COLOR
+        else:
+            colors[name] = PALETTE[k % len(PALETTE)]
+            k += 1
+    return colors
+
+
+def _event_options(run: Run) -> dict[str, Any]:
+    """The event study's settings as run (``config.yaml``'s ``event_study``, else the
+    study file's)."""
+    return run.config.get("event_study") or run.study.get("event_study") or {}
+
+
+def _events(run: Run) -> list[tuple[str, str]]:
+    events = []
+    listed = run.config.get("event_study") or {}
+    for event in listed.get("events") or run.study.get("events") or []:
+        if isinstance(event, dict) and event.get("date"):
+            events.append((str(event["date"])[:10], str(event.get("name") or "")))
+    return events
+
+
+def _round(values: Sequence[float], digits: int = 4) -> list[float | None]:
+    return [None if _isnan(v) else round(float(v), digits) for v in values]
+
+
+# --------------------------------------------------------------------------- charts
+
+
+class Charts:
+    """The page's charts: each one a ``<div>`` and a plotly figure (data, layout)."""
+
+    def __init__(self) -> None:
+        self.figures: list[dict[str, Any]] = []
+
+    def add(self, key: str, data: list[dict], layout: dict, height: int = 420) -> str:
+        chart_id = f"chart-{len(self.figures) + 1}-{key}"
+        base = {
+            "height": height,
+            "margin": {"l": 60, "r": 20, "t": 48, "b": 40},
+            "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
+                     "size": 12},
+            "paper_bgcolor": "white",
+            "plot_bgcolor": "white",
+            "legend": {"orientation": "h", "y": -0.15},
+        }
+        self.figures.append(
+            {"id": chart_id, "data": data, "layout": {**base, **layout}, "config": PLOTLY_CONFIG}
+        )
+        return f'<div class="chart" id="{esc(chart_id)}" data-chart="{esc(key)}"></div>'
+
+    def script(self) -> str:
+        payload = json.dumps(json_ready(self.figures), allow_nan=False, separators=(",", ":"))
+        # Inside <script> only "</" could end the element early; escape every <, > and &.
+        payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        return (
+            f'<script type="application/json" id="basket-figures">{payload}</script>\n'
+            "<script>\n" + LOADER + "\n</script>\n"
+        )
+
+
+LOADER = """(function () {
+  var figures = JSON.parse(document.getElementById("basket-figures").textContent);
+  document.body.setAttribute("data-charts", String(figures.length));
+  figures.forEach(function (f) {
+    var el = document.getElementById(f.id);
+    Plotly.newPlot(el, f.data, f.layout, f.config).then(function () {
+      el.setAttribute("data-rendered", "1");
+    });
+  });
+})();"""
+
+
+def _axis(title: str = "", **extra: Any) -> dict[str, Any]:
+    return {"title": {"text": label(title)}, "gridcolor": "#e5e5e5", "zeroline": False, **extra}
+
+
+def _event_marks(events: Sequence[tuple[str, str]], first: str, last: str, labels: bool):
+    shapes, annotations = [], []
+    for k, (date, name) in enumerate(e for e in events if first <= e[0] <= last):
+        shapes.append({
+            "type": "line", "xref": "x", "yref": "paper", "x0": date, "x1": date,
+            "y0": 0, "y1": 1, "line": {"color": "#555", "width": 1, "dash": "dot"},
+        })
+        if labels:
+            annotations.append({
+                "x": date, "xref": "x", "yref": "paper", "y": 1.0 - 0.07 * (k % 3),
+                "yanchor": "top", "xanchor": "left", "showarrow": False,
+                "text": f"{label(name)} ({date})" if name else date,
+                "font": {"size": 11, "color": "#333"},
+                "bgcolor": "rgba(255,255,255,0.8)",
+            })
+    return shapes, annotations
+
+
+def equity_chart(charts: Charts, equity: pd.DataFrame, run: Run, colors: dict[str, str]) -> str:
+    dates = [str(d)[:10] for d in equity.index]
+    data = []
+    for name in equity.columns:
+        is_bench = name == run.benchmark
+        data.append({
+            "type": "scatter", "mode": "lines", "name": label(name), "x": dates,
+            "y": _round(equity[name] * 100, 3),
+            "line": {"color": colors.get(name), "width": 2.5 if is_bench else 1.6,
+                     "dash": "dash" if is_bench else "solid"},
+            "hovertemplate": "%{y:.1f}",
+        })
+    shapes, annotations = _event_marks(_events(run), dates[0], dates[-1], labels=True)
+    layout = {
+        "title": {"text": "Value of 100 invested (" + label(run.manifest.get("currency")) + ")"},
+        "xaxis": _axis(), "yaxis": _axis("rebased to 100"),
+        "hovermode": "x unified", "shapes": shapes, "annotations": annotations,
+    }
+    return charts.add("equity", data, layout, height=480)
+
+
+def drawdown_chart(charts: Charts, equity: pd.DataFrame, run: Run, colors: dict[str, str]) -> str:
+    dates = [str(d)[:10] for d in equity.index]
+    data = []
+    for name in equity.columns:
+        values = equity[name].to_numpy(dtype=float)
+        peaks = pd.Series(values).cummax().clip(lower=1.0).to_numpy()
+        is_bench = name == run.benchmark
+        data.append({
+            "type": "scatter", "mode": "lines", "name": label(name), "x": dates,
+            "y": _round((values / peaks - 1) * 100, 3),
+            "line": {"color": colors.get(name), "width": 2.5 if is_bench else 1.4,
+                     "dash": "dash" if is_bench else "solid"},
+            "hovertemplate": "%{y:.2f}%",
+        })
+    shapes, _ = _event_marks(_events(run), dates[0], dates[-1], labels=False)
+    layout = {
+        "title": {"text": "Drawdown from the running peak"},
+        "xaxis": _axis(), "yaxis": _axis("drawdown", ticksuffix="%"),
+        "hovermode": "x unified", "shapes": shapes,
+    }
+    return charts.add("drawdown", data, layout, height=380)
+
+
+def car_chart(
+    charts: Charts, paths: pd.DataFrame, event: str, name: str, colors: dict[str, str]
+) -> str:
+    data: list[dict[str, Any]] = []
+    portfolios: list[dict[str, Any]] = []
+    for basket, rows in paths.groupby("basket", sort=False):
+        rows = rows.sort_values("day")
+        data.append({
+            "type": "scatter", "mode": "lines+markers", "name": label(basket),
+            "x": [int(d) for d in rows["day"]], "y": _round(rows["car"] * 100, 4),
+            "customdata": [int(n) for n in rows["n_stocks"].fillna(0)]
+            if "n_stocks" in rows else None,
+            "line": {"color": colors.get(basket), "width": 1.8}, "marker": {"size": 4},
+            "hovertemplate": "day %{x}: %{y:.2f}% (%{customdata} stocks)",
+        })
+        if "portfolio_car" in rows and rows["portfolio_car"].notna().any():
+            # One legend entry switches every basket's portfolio CAR on and off.
+            portfolios.append({
+                "type": "scatter", "mode": "lines", "name": "basket portfolios (dotted)",
+                "x": [int(d) for d in rows["day"]],
+                "y": _round(rows["portfolio_car"] * 100, 4),
+                "line": {"color": colors.get(basket), "width": 1.2, "dash": "dot"},
+                "visible": "legendonly", "legendgroup": "portfolio",
+                "showlegend": not portfolios,
+                "hovertemplate": label(f"{basket} portfolio") + ", day %{x}: %{y:.2f}%"
+                                 "<extra></extra>",
+            })
+    data += portfolios
+    title = f"CAR around {label(event)}" + (f": {label(name)}" if name else "")
+    layout = {
+        "title": {"text": title},
+        "xaxis": _axis("event day (sessions of each stock's exchange)", dtick=1 if len(
+            paths["day"].unique()) <= 25 else 5),
+        "yaxis": _axis("cumulative abnormal return", ticksuffix="%"),
+        "hovermode": "closest",
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.2},
+        "margin": {"l": 60, "r": 20, "t": 48, "b": 60},
+        "shapes": [
+            {"type": "line", "xref": "x", "yref": "paper", "x0": 0, "x1": 0, "y0": 0, "y1": 1,
+             "line": {"color": "#555", "width": 1, "dash": "dot"}},
+            {"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": 0, "y1": 0,
+             "line": {"color": "#999", "width": 1}},
+        ],
+    }
+    return charts.add("car", data, layout, height=420)
+
+
+def attribution_chart(charts: Charts, rows: pd.DataFrame, basket: str, total: float) -> str:
+    rows = rows.sort_values("contribution")
+    names = [
+        f"{label(n)} ({label(s)})" if isinstance(n, str) and n.strip() else label(s)
+        for n, s in zip(rows.get("name", rows["symbol"]), rows["symbol"], strict=True)
+    ]
+    contribution = rows["contribution"].to_numpy(dtype=float)
+    custom = [
+        [_round([w])[0], _round([r])[0]]
+        for w, r in zip(rows.get("weight", pd.Series(math.nan, index=rows.index)),
+                        rows.get("return", pd.Series(math.nan, index=rows.index)), strict=True)
+    ]
+    data = [{
+        "type": "bar", "orientation": "h", "name": label(basket), "y": names,
+        "x": _round(contribution * 100, 4), "customdata": custom,
+        "marker": {"color": [NEGATIVE if c < 0 else POSITIVE for c in contribution]},
+        "text": [f"{c * 100:+.2f}" for c in contribution], "textposition": "outside",
+        "cliponaxis": False,
+        "hovertemplate": "%{y}<br>weight %{customdata[0]:.1%}, return %{customdata[1]:.1%}"
+                         "<br>contribution %{x:.2f} pp<extra></extra>",
+    }]
+    total_text = "" if _isnan(total) else f": total {total:+.2%}"
+    finite = contribution[~pd.isna(contribution)] * 100
+    lo, hi = min(0.0, *finite) if len(finite) else 0.0, max(0.0, *finite) if len(finite) else 1.0
+    span = (hi - lo) or 1.0
+    # Room for the value printed beyond each bar's end.
+    xrange = [lo - (0.22 if lo < 0 else 0.02) * span, hi + (0.16 if hi > 0 else 0.02) * span]
+    layout = {
+        "title": {"text": label(basket) + total_text, "font": {"size": 13}},
+        "xaxis": _axis("contribution (percentage points)", range=xrange),
+        "yaxis": {"automargin": True},
+        "showlegend": False, "margin": {"l": 10, "r": 20, "t": 40, "b": 40},
+    }
+    return charts.add("attribution", data, layout, height=110 + 26 * len(rows))
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _section(anchor: str, title: str, body: str) -> str:
+    return f'<section id="{esc(anchor)}"><h2>{esc(title)}</h2>{body}</section>\n'
+
+
+def summary_section(run: Run) -> str:
+    if run.summary.empty:
+        return _section("summary", "Summary", _note("summary.csv is not in this run folder."))
+    frame = run.summary.copy()
+    frame.index.name = "Basket"
+    table = html_table(
+        frame, percent=PERCENT_COLUMNS, headers=HEADERS,
+        row_class={run.benchmark: "benchmark"}, css="summary",
+    )
+    caption = (
+        "<p class=\"caption\">Returns in the report currency; annualised figures use 252 "
+        "sessions (volatility, Sharpe, tracking error, information ratio) and 365.25 days "
+        "(annualised return). Alpha and beta are against the benchmark, risk-free rate 0.</p>"
+    )
+    return _section("summary", "Summary", table + caption)
+
+
+def equity_sections(run: Run, charts: Charts, colors: dict[str, str]) -> str:
+    equity = run.table("equity.csv", index_col=0)
+    if equity is None or equity.empty:
+        empty = _note("equity.csv is not in this run folder.")
+        return _section("equity", "Equity", empty) + _section("drawdowns", "Drawdowns", empty)
+    equity = equity.apply(pd.to_numeric, errors="coerce")
+    events = _events(run)
+    listed = "; ".join(f"{d} {n}".strip() for d, n in events)
+    caption = "<p class=\"caption\">Baskets and the benchmark (dashed), daily closes on the " \
+        "union of the exchanges' sessions." + (
+            f" Dotted lines: events ({esc(listed)})." if events else "") + "</p>"
+    return _section(
+        "equity", "Equity", equity_chart(charts, equity, run, colors) + caption
+    ) + _section("drawdowns", "Drawdowns", drawdown_chart(charts, equity, run, colors))
+
+
+def _window_text(row: pd.Series) -> str:
+    start, end = _number(row.get("window_start")), _number(row.get("window_end"))
+    if not math.isnan(start) and not math.isnan(end):
+        return f"[{int(start):+d}, {int(end):+d}]"
+    return str(row.get("window", ""))
+
+
+def _car_pivot(rows: pd.DataFrame) -> str:
+    """Baskets by windows: the weighted CAR, with the cross-sectional t test's p-value."""
+    windows = list(dict.fromkeys(rows["window"]))
+    baskets = list(dict.fromkeys(rows["basket"]))
+    cells = {(r["basket"], r["window"]): r for _, r in rows.iterrows()}
+    head = "".join(f"<th class=\"num\">CAR {esc(w)}</th>" for w in windows)
+    body = []
+    for basket in baskets:
+        tds = []
+        for window in windows:
+            row = cells.get((basket, window))
+            car = _number(row.get("car")) if row is not None else math.nan
+            p = _number(row.get("p_cross_sectional")) if row is not None else math.nan
+            if math.isnan(car):
+                tds.append("<td></td>")
+                continue
+            css = "num neg" if car < 0 and format_cell(car, True).strip("-0.%") else "num"
+            pvalue = "" if math.isnan(p) else f' <span class="p">p {p:.3f}</span>'
+            tds.append(f'<td class="{css}">{esc(format_cell(car, True))}{pvalue}</td>')
+        body.append(f"<tr><th scope=\"row\">{esc(basket)}</th>{''.join(tds)}</tr>")
+    return (
+        f'<table class="car"><thead><tr><th>Basket</th>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+        '<p class="caption">CAR weighted by basket weights over the included stocks; p: '
+        "two-sided p-value of the cross-sectional t test.</p>"
+    )
+
+
+def events_section(run: Run, charts: Charts, colors: dict[str, str]) -> str:
+    tables = run.events()
+    if not tables:
+        planned = _events(run)
+        text = "This run has no event study (run with --no-events, or made before event " \
+            "studies were written)."
+        if planned:
+            text += " Study events: " + "; ".join(f"{d} {n}".strip() for d, n in planned) + "."
+        return _section("events", "Event study", _note(text))
+    parts = []
+    settings = {k: v for k, v in _event_options(run).items() if k != "events"}
+    if settings:
+        parts.append("<p class=\"caption\">Settings: " + esc(", ".join(
+            f"{k} {value_text(v)}" for k, v in settings.items() if v is not None)) + "</p>")
+    names = dict(_events(run))
+    paths = tables.get("car_paths")
+    summary = tables.get("summary")
+    day0 = tables.get("day0")
+    event_dates = list(dict.fromkeys(
+        [str(e)[:10] for e in paths["event"]] if paths is not None and "event" in paths
+        else [str(e)[:10] for e in summary["event"]] if summary is not None and "event" in summary
+        else []
+    ))
+    if paths is not None and {"basket", "event", "day", "car"} <= set(paths.columns):
+        paths = paths.assign(event=paths["event"].astype(str).str[:10])
+    else:
+        parts.append(_note("events/car_paths.csv is not in this run folder: no CAR chart."))
+        paths = None
+    if summary is not None and "event" in summary:
+        summary = summary.assign(event=summary["event"].astype(str).str[:10])
+        for _, row in summary.drop_duplicates("event").iterrows():
+            names.setdefault(row["event"], str(row.get("event_name") or ""))
+    for event in event_dates:
+        name = names.get(event, "")
+        parts.append(f"<h3>{esc(event)}{': ' + esc(name) if name else ''}</h3>")
+        if day0 is not None and {"event", "calendar", "day0"} <= set(day0.columns):
+            rows = day0[day0["event"].astype(str).str[:10] == event]
+            if not rows.empty:
+                parts.append("<p class=\"caption\">Day 0: " + esc(", ".join(
+                    f"{c} {str(d)[:10]}" for c, d in zip(rows["calendar"], rows["day0"],
+                                                          strict=True))) + "</p>")
+        if paths is not None:
+            chosen = paths[paths["event"] == event]
+            if not chosen.empty:
+                parts.append(car_chart(charts, chosen, event, name, colors))
+        if summary is not None:
+            rows = summary[summary["event"] == event].copy()
+            if not rows.empty:
+                rows["window"] = [_window_text(r) for _, r in rows.iterrows()]
+                parts.append(_car_pivot(rows))
+                columns = [c for c in EVENT_COLUMNS if c in rows.columns]
+                table = rows[columns].reset_index(drop=True)
+                digits = {c: 3 for c in columns if c.startswith("p_")}
+                parts.append(
+                    "<details><summary>Every window with its test statistics</summary>"
+                    + html_table(table, percent=EVENT_PERCENT, headers=EVENT_COLUMNS,
+                                 digits=digits, index=False, css="events")
+                    + "</details>"
+                )
+    excluded = tables.get("excluded")
+    if excluded is not None and not excluded.empty:
+        table = excluded.reset_index(drop=True)
+        parts.append(
+            f"<details><summary>{len(table)} stock exclusion(s) from event windows, with "
+            f"reasons</summary>{html_table(table, index=False)}</details>"
+        )
+    parts.append("<p class=\"caption\">CAR: cumulative abnormal return from the first day "
+                 "of the widest window, weighted over the stocks with an abnormal return that "
+                 "day. The legend entry \u201cbasket portfolios\u201d (off by default) adds the "
+                 "CAR of each basket's own return series, dotted.</p>")
+    return _section("events", "Event study", "".join(parts))
+
+
+def attribution_section(run: Run, charts: Charts) -> str:
+    attribution = run.table("attribution.csv")
+    if attribution is None or attribution.empty or "contribution" not in attribution:
+        return _section("attribution", "Attribution",
+                        _note("attribution.csv is not in this run folder."))
+    parts = ['<div class="grid">']
+    groups = list(attribution.groupby("basket", sort=False))
+    for basket, rows in groups[:MAX_ATTRIBUTION_CHARTS]:
+        total = run.summary["total_return"].get(basket, math.nan) if not run.summary.empty \
+            else math.nan
+        parts.append(attribution_chart(charts, rows, str(basket), _number(total)))
+    parts.append("</div>")
+    if len(groups) > MAX_ATTRIBUTION_CHARTS:
+        parts.append(_note(f"Charts for the first {MAX_ATTRIBUTION_CHARTS} of {len(groups)} "
+                           "baskets; the table below has them all."))
+    table = attribution.reset_index(drop=True)
+    parts.append(
+        "<details><summary>Constituents: weights, returns, contributions</summary>"
+        + html_table(table, percent=ATTRIBUTION_PERCENT, index=False, css="attribution")
+        + "</details>"
+    )
+    parts.append("<p class=\"caption\">Contribution: the constituent's share of the basket's "
+                 "total return (percentage points, report currency); return in the report "
+                 "currency, local_return in the listing's currency.</p>")
+    return _section("attribution", "Attribution", "".join(parts))
+
+
+def notes_section(run: Run) -> str:
+    m = run.manifest
+    parts = []
+    notes = [str(n) for n in m.get("notes") or []]
+    if notes:
+        parts.append("<h3>Notes</h3><ul class=\"notes\">"
+                     + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
+    skipped = [
+        {"basket": b, "symbol": s, "reason": why}
+        for b, symbols in (m.get("skipped") or {}).items() for s, why in symbols.items()
+    ]
+    if skipped:
+        parts.append("<h3>Skipped symbols</h3>"
+                     + html_table(pd.DataFrame(skipped), index=False)
+                     + "<p class=\"caption\">Weights renormalised over the rest.</p>")
+    if run.problems:
+        parts.append("<h3>Run folder</h3><ul class=\"notes\">"
+                     + "".join(f"<li>{esc(p)}</li>" for p in run.problems) + "</ul>")
+    if not parts:
+        parts.append(_note("The run recorded no data notes and skipped no symbol."))
+    fingerprints = m.get("fingerprints") or {}
+    parts.append(f"<p>Data source: {esc(m.get('data_source') or 'not recorded')}</p>")
+    if fingerprints:
+        frame = pd.DataFrame(
+            {"sha256": list(fingerprints.values())},
+            index=pd.Index(list(fingerprints), name="symbol"),
+        )
+        parts.append(f"<details><summary>Fingerprints of {len(fingerprints)} price series"
+                     f"</summary>{html_table(frame, css='mono')}</details>")
+    return _section("notes", "Data notes", "".join(parts))
+
+
+def settings_section(run: Run) -> str:
+    m = run.manifest
+    parts = []
+    flat: dict[str, Any] = {}
+    flatten(run.study, "", flat)
+    if flat:
+        parts.append("<h3>Study</h3>" + _definition_list(
+            [(k, value_text(v)) for k, v in flat.items()]))
+    options: dict[str, Any] = {}
+    flatten(run.config.get("event_study") or {}, "", options)
+    if options:
+        parts.append("<h3>Event study as run</h3>" + _definition_list(
+            [(k, value_text(v)) for k, v in options.items()]))
+    rebalances = m.get("rebalances") or {}
+    baskets = run.config.get("baskets") or []
+    if baskets:
+        rows = [
+            {
+                "basket": b.get("name"),
+                "file": b.get("file"),
+                "weighting": b.get("weighting"),
+                "rebalance": b.get("rebalance"),
+                "constituents": len(b.get("constituents") or []),
+                "rebalance dates": ", ".join(rebalances.get(b.get("name"), [])) or "none",
+            }
+            for b in baskets
+        ]
+        parts.append("<h3>Baskets</h3>" + html_table(pd.DataFrame(rows), index=False))
+    period = m.get("period") or {}
+    versions = m.get("versions") or {}
+    command = m.get("command")
+    items = [
+        ("run id", run.id),
+        ("created", m.get("created_at")),
+        ("command", shlex.join(str(c) for c in command) if isinstance(command, list)
+         else command),
+        ("period", f"{run.period} ({period.get('sessions')} sessions)"),
+        ("benchmark", m.get("benchmark")),
+        ("currency", m.get("currency")),
+        ("fees", value_text(m.get("fees"))),
+        ("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
+    ]
+    parts.append("<h3>Manifest</h3>" + _definition_list(items))
+    return _section("settings", "Settings", "".join(parts))
+
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
+       color: #1a1a1a; background: #fafafa; }
+header { background: #16324f; color: white; padding: 18px 28px; }
+header h1 { margin: 0 0 6px; font-size: 22px; }
+header p { margin: 2px 0; opacity: 0.9; font-size: 14px; }
+nav { background: #eef2f6; padding: 8px 28px; position: sticky; top: 0; z-index: 5;
+      border-bottom: 1px solid #d5dde5; font-size: 14px; }
+nav a { margin-right: 16px; color: #16324f; text-decoration: none; }
+main { max-width: 1280px; margin: 0 auto; padding: 8px 28px 40px; }
+section { background: white; border: 1px solid #e2e6ea; border-radius: 6px; padding: 4px 18px 14px;
+          margin: 18px 0; }
+h2 { font-size: 18px; border-bottom: 1px solid #e2e6ea; padding-bottom: 6px; }
+h3 { font-size: 15px; margin: 18px 0 6px; }
+table { border-collapse: collapse; font-size: 13px; margin: 6px 0;
+        font-variant-numeric: tabular-nums; }
+th, td { padding: 4px 9px; border-bottom: 1px solid #eceff2; text-align: left;
+         vertical-align: top; }
+thead th { background: #f3f5f7; position: sticky; top: 37px; }
+td.num { text-align: right; white-space: nowrap; }
+td.neg { color: #c62828; }
+tr.benchmark { font-style: italic; background: #f7f7f7; }
+tbody tr:hover { background: #f0f6fc; }
+table.kv th { width: 180px; color: #444; font-weight: 600; }
+table.mono td { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; }
+.caption { color: #555; font-size: 13px; }
+.empty { color: #666; font-style: italic; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr));
+        gap: 10px; }
+.chart { width: 100%; min-height: 120px; }
+span.p { color: #888; font-size: 11px; }
+details { margin: 8px 0; }
+summary { cursor: pointer; color: #16324f; }
+ul.notes li { margin: 3px 0; }
+"""
+
+
+def build_report(run: Run) -> str:
+    """The whole page as a string (see the module docstring for its sections)."""
+    from plotly.offline import get_plotlyjs
+
+    m = run.manifest
+    study = run.study
+    title = str(study.get("name") or run.id)
+    charts = Charts()
+    names = list(run.summary.index)
+    for extra in m.get("baskets") or []:
+        if extra not in names:
+            names.append(extra)
+    colors = _colors(names, run.benchmark)
+    benchmark_total = (
+        run.summary["total_return"].get(run.benchmark, math.nan)
+        if run.benchmark and not run.summary.empty else math.nan
+    )
+    bench_text = "" if _isnan(benchmark_total) else f" ({benchmark_total:+.2%})"
+    backtest = m.get("kind", "run") != "event"
+    sections = [
+        summary_section(run) if backtest else "",
+        equity_sections(run, charts, colors) if backtest else "",
+        events_section(run, charts, colors),
+        attribution_section(run, charts) if backtest else "",
+        notes_section(run),
+        settings_section(run),
+    ]
+    links = [("summary", "Summary"), ("equity", "Equity"), ("drawdowns", "Drawdowns"),
+             ("events", "Event study"), ("attribution", "Attribution"),
+             ("notes", "Data notes"), ("settings", "Settings")]
+    if not backtest:
+        links = [link for link in links if link[0] in ("events", "notes", "settings")]
+    nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in links)
+    fees = m.get("fees")
+    subtitle = (
+        f"{esc(run.period)} · {esc(m.get('currency'))} · vs {esc(run.benchmark)}"
+        f"{esc(bench_text)} · fees {esc(value_text(fees))} · "
+        f"{len(m.get('baskets') or [])} baskets"
+        if backtest
+        else f"event study of {len(m.get('baskets') or [])} baskets"
+    )
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<title>{esc(title)}: {esc(run.id)}</title>\n"
+        f"<style>{STYLE}</style>\n"
+        f"<script>{get_plotlyjs()}</script>\n"
+        "</head>\n<body>\n"
+        f"<header><h1>{esc(title)}</h1><p>{subtitle}</p>"
+        f"<p>run {esc(run.id)} · written {esc(m.get('created_at'))}</p></header>\n"
+        f"<nav>{nav}</nav>\n<main>\n{''.join(sections)}</main>\n"
+        f"{charts.script()}</body>\n</html>\n"
+    )

@@ -1,0 +1,251 @@
+"""report.html: self-contained, escaped, and drawn by a real (headless) browser."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from browser import open_page
+from click.testing import CliRunner
+from conftest import PROJECT, sessions, write_yaml
+
+from engine.report import REPORT, write_report
+from engine.symbols import file_stem
+
+NAME = "Tom & Jerry <b>AI</b>"  # HTML in a basket name must be shown, never interpreted
+EVENT = 'Sell-off & "rebound"'
+
+
+def invoke(*args):
+    from cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory) -> Path:
+    """A run with two baskets and one event on generated NASDAQ-calendar prices: a market
+    index and three stocks with a jump on the event day."""
+    root = tmp_path_factory.mktemp("report")
+    days = sessions("XNAS", "2024-10-01", "2025-02-28")
+    rng = np.random.default_rng(7)
+    market = np.diff(np.log(100 * np.cumprod(1 + rng.normal(0.0005, 0.01, len(days)))),
+                     prepend=0.0)
+    event_day = days.index("2025-01-27")
+    (root / "prices").mkdir()
+    for symbol, beta, jump in [("AAA", 1.2, 0.08), ("BBB", 0.8, -0.05), ("CCC", 1.0, 0.02),
+                               ("^IXIC", 1.0, 0.0)]:
+        returns = beta * market + (0 if symbol == "^IXIC" else rng.normal(0, 0.01, len(days)))
+        returns[event_day] += jump
+        closes = 50 * np.exp(np.cumsum(returns))
+        pd.DataFrame({"date": days, "close": closes.round(4)}).to_csv(
+            root / "prices" / f"{file_stem(symbol)}.csv", index=False
+        )
+    first = write_yaml(root / "baskets" / "a.yaml",
+                       f'name: "{NAME}"\nrebalance: monthly\nconstituents:\n'
+                       '  - symbol: AAA\n    name: "Alpha <i>Inc</i>"\n  - symbol: BBB\n')
+    second = write_yaml(root / "baskets" / "b.yaml",
+                        "name: Plain\nconstituents:\n  - symbol: BBB\n  - symbol: CCC\n")
+    study = write_yaml(root / "study.yaml", f"""name: Small <study>
+benchmark: ^IXIC
+start: 2025-01-02
+end: 2025-02-28
+fees: 0.001
+events:
+  - date: 2025-01-27
+    name: '{EVENT}'
+event_study:
+  model: market
+  estimation: [-60, -10]
+  windows: [[-2, 2], [0, 5]]
+  min_estimation: 30
+  markets:
+    XNAS: ^IXIC
+""")
+    result = invoke("run", first, second, "--study", study, "--prices", root / "prices",
+                    "--out", root / "results")
+    assert result.exit_code == 0, result.output
+    folder = Path(result.stderr.split("results: ")[-1].strip())
+    assert (folder / "events" / "car_paths.csv").is_file()
+    return folder
+
+
+def test_every_run_folder_has_a_self_contained_escaped_report(run_folder):
+    page = (run_folder / REPORT).read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    # plotly.js is inline: nothing is loaded from elsewhere.
+    assert re.findall(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=", page) == []
+    assert "plotly.js v" in page and len(page) > 1_000_000
+    for section in ("summary", "equity", "drawdowns", "events", "attribution", "notes",
+                    "settings"):
+        assert f'<section id="{section}">' in page
+    # Escaped in the page; inside the chart JSON every "<" is \u003c.
+    assert "Tom &amp; Jerry &lt;b&gt;AI&lt;/b&gt;" in page
+    assert "<b>AI</b>" not in page and "<i>Inc</i>" not in page
+    assert "Small &lt;study&gt;" in page and "<study>" not in page
+    figures = json.loads(re.search(
+        r'<script type="application/json" id="basket-figures">(.*?)</script>', page, re.S
+    ).group(1))
+    assert [f["id"].split("-", 2)[-1] for f in figures] == [
+        "equity", "drawdown", "car", "attribution", "attribution"
+    ]
+    equity = figures[0]
+    assert [t["name"] for t in equity["data"]] == [
+        "Tom &amp; Jerry &lt;b&gt;AI&lt;/b&gt;", "Plain", "^IXIC"
+    ]
+    assert equity["data"][2]["y"][0] == 100.0  # the benchmark rebased to 100
+    assert equity["data"][0]["y"][0] == pytest.approx(99.9)  # 10 bp paid on the purchase
+    assert equity["layout"]["shapes"][0]["x0"] == "2025-01-27"
+    assert "Sell-off &amp; \"rebound\" (2025-01-27)" in equity["layout"]["annotations"][0]["text"]
+
+
+def test_importing_the_report_module_does_not_import_vectorbt():
+    code = "import sys, engine.report; print('vectorbt' in sys.modules, 'plotly' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_report_command_rewrites_and_opens_the_report(run_folder, monkeypatch):
+    report = run_folder / REPORT
+    report.unlink()
+    result = invoke("report", run_folder.name, "--out", run_folder.parent)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(run_folder / REPORT)
+    assert report.is_file()
+    opened = []
+    monkeypatch.setattr("webbrowser.open", opened.append)
+    assert invoke("report", run_folder, "--open").exit_code == 0
+    assert opened == [report.resolve().as_uri()]
+    missing = invoke("report", "nope", "--out", run_folder.parent)
+    assert missing.exit_code == 2 and "run 'nope' not found" in missing.stderr
+    assert not list(run_folder.glob(".*.tmp"))
+
+
+def test_report_of_an_older_or_partial_run_folder(run_folder, tmp_path):
+    old = shutil.copytree(run_folder, tmp_path / "old")
+    shutil.rmtree(old / "events")
+    (old / "attribution.csv").unlink()
+    page = write_report(old).read_text(encoding="utf-8")
+    assert "This run has no event study" in page and "2025-01-27 Sell-off" in page
+    assert "attribution.csv is not in this run folder." in page
+    assert '"attribution"' not in page.split('id="basket-figures"')[1]
+
+    event_only = shutil.copytree(run_folder, tmp_path / "event-only")
+    for name in ("summary.csv", "equity.csv", "attribution.csv"):
+        (event_only / name).unlink()
+    manifest = json.loads((event_only / "manifest.json").read_text())
+    (event_only / "manifest.json").write_text(json.dumps({**manifest, "kind": "event"}))
+    page = write_report(event_only).read_text(encoding="utf-8")
+    assert '<section id="summary">' not in page and '<section id="events">' in page
+
+    (event_only / "manifest.json").unlink()
+    with pytest.raises(Exception, match="has no manifest.json"):
+        write_report(event_only)
+
+
+CHART_FACTS = """() => Array.from(document.querySelectorAll("div.chart")).map(el => {
+  const box = el.getBoundingClientRect();
+  const lines = Array.from(el.querySelectorAll(".scatterlayer .trace path.js-line"));
+  return {
+    kind: el.dataset.chart,
+    rendered: el.dataset.rendered === "1" && el.classList.contains("js-plotly-plot"),
+    svgs: el.querySelectorAll(".main-svg").length,
+    traces: el.querySelectorAll(".cartesianlayer .trace").length,
+    lines: lines.filter(p => (p.getAttribute("d") || "").length > 20).length,
+    bars: el.querySelectorAll(".barlayer .point").length,
+    width: box.width, height: box.height,
+    legend: Array.from(el.querySelectorAll(".legendtext")).map(t => t.textContent),
+    notes: Array.from(el.querySelectorAll(".annotation-text")).map(t => t.textContent),
+  };
+})"""
+
+
+def check_page_in_browser(report: Path, screenshot: str, interact=None):
+    """Open ``report`` headless and check that every chart is drawn with its traces, with no
+    console error and no network request; returns the charts' facts (see CHART_FACTS) and
+    a dict of further facts (``interact(page)``'s among them)."""
+    with open_page(report) as opened:
+        page = opened.page
+        page.wait_for_function(
+            "document.body.dataset.charts !== undefined && "
+            "document.querySelectorAll('[data-rendered]').length == "
+            "Number(document.body.dataset.charts)",
+            timeout=30_000,
+        )
+        facts = page.evaluate(CHART_FACTS)
+        assert len(facts) == int(page.evaluate("document.body.dataset.charts")) > 0
+        assert page.locator(".js-plotly-plot").count() == len(facts)
+        for chart in facts:
+            kind = chart["kind"]
+            assert chart["rendered"] and chart["svgs"] >= 1 and chart["traces"] >= 1, chart
+            assert chart["width"] > 300 and chart["height"] > 100, chart
+            if kind in ("equity", "drawdown", "car"):
+                assert chart["lines"] >= 2, chart  # every basket (and benchmark) drawn
+            if kind == "attribution":
+                assert chart["bars"] >= 1, chart
+        extra = {
+            "summary": page.locator("section#summary tbody th").all_text_contents(),
+            "markup": page.locator("section b, section i").count(),
+        }
+        opened.screenshot(screenshot)
+        if interact is not None:
+            extra.update(interact(page))
+        assert opened.errors == []
+        assert opened.requests == []
+    return facts, extra
+
+
+def kinds_of(facts) -> dict[str, int]:
+    kinds: dict[str, int] = {}
+    for chart in facts:
+        kinds[chart["kind"]] = kinds.get(chart["kind"], 0) + 1
+    return kinds
+
+
+def show_portfolios(page) -> dict[str, int]:
+    """Click the CAR chart's "basket portfolios" legend entry: one click shows them all."""
+    lines = "document.querySelectorAll('[data-chart=car] .scatterlayer path.js-line').length"
+    before = page.evaluate(lines)
+    entry = page.locator("[data-chart=car] .legend .traces",
+                         has=page.locator(".legendtext", has_text="basket portfolios"))
+    entry.evaluate("e => e.scrollIntoView({block: 'center'})")  # clear of the sticky nav
+    entry.locator(".legendtoggle").click()
+    page.wait_for_function(f"{lines} > {before}", timeout=5_000)
+    return {"car_lines_before": before, "car_lines_after": page.evaluate(lines)}
+
+
+@pytest.mark.browser
+def test_report_renders_in_a_real_browser(run_folder):
+    facts, extra = check_page_in_browser(run_folder / REPORT, "report-small.png",
+                                         show_portfolios)
+    assert extra["car_lines_before"] == 2 and extra["car_lines_after"] == 4
+    assert kinds_of(facts) == {"equity": 1, "drawdown": 1, "car": 1, "attribution": 2}
+    equity = facts[0]
+    assert equity["lines"] == 3
+    assert equity["legend"] == [NAME, "Plain", "^IXIC"]  # shown literally, not as markup
+    assert equity["notes"] == [f"{EVENT} (2025-01-27)"]
+    assert extra["summary"][0] == NAME and extra["markup"] == 0
+
+
+@pytest.mark.browser
+def test_report_of_a_real_run_renders_in_a_real_browser(cli, shared_prices, tmp_path,
+                                                         monkeypatch):
+    monkeypatch.chdir(PROJECT)
+    result = cli("run", "--prices", shared_prices, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    folder = next(tmp_path.iterdir())
+    baskets = json.loads((folder / "manifest.json").read_text())["baskets"]
+    events = pd.read_csv(folder / "events" / "car_paths.csv")["event"].nunique()
+    facts, _ = check_page_in_browser(folder / REPORT, "report-deepseek.png")
+    assert kinds_of(facts) == {
+        "equity": 1, "drawdown": 1, "car": events, "attribution": len(baskets)
+    }
+    assert facts[0]["lines"] == len(baskets) + 1
