@@ -125,10 +125,19 @@ def _study(path: str | None):
     return load_study(DEFAULT_STUDY) if DEFAULT_STUDY.is_file() else Study()
 
 
-def _source(prices: str | None, offline: bool = False):
+def _source(prices: str | None, offline: bool = False, listings=None):
     from engine.data import open_source
 
-    return open_source(prices, offline=offline)
+    _quiet_cache_warnings()
+    return open_source(prices, offline=offline, listings=listings)
+
+
+def _quiet_cache_warnings() -> None:
+    """A corrupted cache entry is reported as a note (run notes, fetch notes), not also as a
+    Python warning."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="cache entry for .* is corrupted")
 
 
 def _is_terminal() -> bool:
@@ -242,6 +251,8 @@ def _prices_option(func):
 )
 @click.option("--name", help="Name in the run id (default: the study's).")
 @click.option("--no-events", is_flag=True, help="Skip the event study of the study's events.")
+@click.option("--strict", is_flag=True,
+              help="Fail (exit 2, no run folder) on data-quality warnings instead of noting them.")
 def run_command(
     files,
     prices,
@@ -258,15 +269,18 @@ def run_command(
     out,
     name,
     no_events,
+    strict,
 ) -> None:
     """Backtest baskets against the benchmark; print the table and write a run folder.
 
-    With no FILES every basket in baskets/ runs, with the DeepSeek study's defaults.
+    With no FILES every basket in baskets/ runs, with the DeepSeek study's defaults.  The prices
+    used go through the data-quality checks: one note per symbol and kind of flag (--strict: an
+    error instead).
     """
     from engine.baskets import load_basket
     from engine.display import render
     from engine.results import PERCENT_COLUMNS, summary_records, write_run
-    from engine.runner import event_options, resolve_study, run
+    from engine.runner import event_options, listing_overrides, resolve_study, run
 
     baskets = [load_basket(path) for path in _basket_files(files)]
     study = resolve_study(
@@ -276,10 +290,11 @@ def run_command(
     result = run(
         baskets,
         study,
-        _source(prices, offline),
+        _source(prices, offline, listing_overrides(baskets, study)),
         skip_missing=skip_missing,
         rebalance=rebalance,
         events=events,
+        strict=strict,
     )
     folder = write_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
     summary = result.summary_frame()
@@ -303,6 +318,195 @@ def run_command(
     if result.events is not None:
         click.echo(f"event study: {folder / 'events' / 'summary.csv'}", err=True)
     click.echo(f"results: {folder}", err=True)
+
+
+@main.group("data")
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(file_okay=False),
+    help="Price cache folder [default: $BASKET_CACHE, else the user cache folder].",
+)
+@click.pass_context
+def data_group(ctx: click.Context, cache_dir: str | None) -> None:
+    """The local price cache: fetch from Yahoo, status and data-quality flags, CSV import and
+    export.  `basket run` and `basket event` read the same cache (without --prices)."""
+    ctx.obj["cache"] = cache_dir
+
+
+def _data_cache(ctx: click.Context):
+    from engine.datastore import open_cache
+
+    return open_cache(ctx.obj.get("cache"))
+
+
+def _notes(notes) -> None:
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+
+
+@data_group.command("fetch")
+@click.argument("symbols", nargs=-1)
+@click.option("--basket", "basket_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Fetch every symbol this basket's run needs (repeatable).")
+@click.option("--study", "study_file", type=click.Path(dir_okay=False),
+              help=f"Study giving the benchmark, FX, market indices and period with --basket "
+              f"[default: {DEFAULT_STUDY}].")
+@click.option("--start", type=ISO_DATE, help="First day (default: the study's needs, else all).")
+@click.option("--end", type=ISO_DATE, help="Last day (default: the study's end, else today).")
+@click.option("--exchange", help="Exchange of the SYMBOLS: XSHG, XHKG, XNAS or XNYS.")
+@click.option("--currency", help="Quote currency of the SYMBOLS (with --exchange).")
+@click.option("--offline", is_flag=True, help="Do not download: report what the cache holds.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
+              default="table", show_default=True)
+@click.pass_context
+def data_fetch_command(ctx, symbols, basket_files, study_file, start, end, exchange, currency,
+                       offline, fmt) -> None:
+    """Download SYMBOLS (or everything the baskets' run needs) into the cache.
+
+    With --basket: the constituents, the study's benchmark, the FX series and the event
+    study's market indices, over the period the run fetches.  With neither SYMBOLS nor --basket
+    every basket in baskets/ is fetched.  Prints per symbol: fetched (new), updated, cached or
+    failed, rows and dates; exits 1 naming every symbol that failed.
+    """
+    import pandas as pd
+
+    from engine.baskets import load_basket
+    from engine.datastore import fetch, resolve_symbols, study_symbols
+    from engine.display import render
+
+    wanted = resolve_symbols(symbols, exchange=exchange, currency=currency)
+    notes = list(wanted.notes)
+    names, listings = list(wanted.symbols), dict(wanted.listings)
+    first = last = None
+    if basket_files or not symbols:
+        baskets = [load_basket(path) for path in _basket_files(basket_files)]
+        needs = study_symbols(baskets, _study(study_file))
+        names = list(dict.fromkeys([*names, *needs.symbols]))
+        listings = {**needs.listings, **listings}
+        first, last = needs.start, needs.end
+        notes += needs.notes
+    elif study_file:
+        study = _study(study_file)
+        first = pd.Timestamp(study.start) if study.start else None
+        last = pd.Timestamp(study.end) if study.end else None
+    first = pd.Timestamp(start) if start else first
+    last = pd.Timestamp(end) if end else last
+    _quiet_cache_warnings()
+    report = fetch(names, first, last, cache=_data_cache(ctx), offline=offline, listings=listings)
+    frame = pd.DataFrame([row.to_dict() for row in report.rows]).set_index("symbol")
+    records = [row.to_dict() for row in report.rows]
+    click.echo(render(frame, fmt, records=records, terminal=_is_terminal()), nl=False)
+    _notes([*notes, *report.notes])
+    counts = {a: sum(r.action == a for r in report.rows) for a in ("fetched", "updated", "cached")}
+    click.echo(
+        f"{len(report.rows)} symbols: " + ", ".join(f"{n} {a}" for a, n in counts.items())
+        + f", {len(report.failed)} failed; {report.source}",
+        err=True,
+    )
+    report.raise_for_failures()
+
+
+@data_group.command("status")
+@click.argument("symbols", nargs=-1)
+@click.option("--exchange", help="Exchange of the SYMBOLS (for their calendar checks).")
+@click.option("--currency", help="Quote currency of the SYMBOLS (with --exchange).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
+              default="table", show_default=True)
+@click.option("--strict", is_flag=True, help="Exit 2 if any flag is a warning or worse.")
+@click.pass_context
+def data_status_command(ctx, symbols, exchange, currency, fmt, strict) -> None:
+    """Per cached symbol (or SYMBOLS): range, rows, stale or fresh, source, fetch time and
+    every data-quality flag.  Corrupted entries show as corrupt (they are never used).
+
+    \b
+    --format json prints a list of objects: symbol, state (fresh|stale|missing|corrupt),
+    first_date, last_date, rows, stale, last_session, calendar, currency, source, fetched_at,
+    adjustment, message, flags: [{kind, severity, first, last, dates, message}].
+    """
+    import pandas as pd
+
+    from engine.datastore import resolve_symbols, status
+    from engine.display import render
+
+    cache = _data_cache(ctx)
+    wanted = resolve_symbols(symbols, exchange=exchange, currency=currency)
+    report = status(cache, wanted.symbols, listings=wanted.listings)
+    records = [row.to_dict() for row in report.rows]
+    if not records:
+        click.echo(f"the price cache {cache.folder} is empty", err=True)
+    else:
+        frame = pd.DataFrame(
+            [
+                {
+                    "symbol": r["symbol"],
+                    "state": r["state"],
+                    "first": r["first_date"],
+                    "last": r["last_date"],
+                    "rows": r["rows"],
+                    "source": r["source"],
+                    "fetched_at": r["fetched_at"],
+                    "flags": row.flag_summary(),
+                }
+                for r, row in zip(records, report.rows, strict=True)
+            ]
+        ).set_index("symbol")
+        if fmt == "table":  # yahoo, import, yahoo + import (json/csv give the file)
+            frame["source"] = frame["source"].str.split(":").str[0]
+        click.echo(render(frame, fmt, records=records, terminal=_is_terminal()), nl=False)
+    _notes(wanted.notes)
+    if strict:
+        report.raise_if_strict()
+
+
+@data_group.command("import")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.pass_context
+def data_import_command(ctx, folder) -> None:
+    """Copy a CSV folder into the cache: SYMBOL.csv files with date,open,high,low,close,
+    adj_close,volume (the shared layout; ^ and = written _), or yfinance download() exports with
+    their multi-row header.  Cached entries of the same symbols are replaced; exits 2 naming the
+    files it refused (after importing the others)."""
+    from engine.datastore import import_folder
+    from engine.errors import PriceFileError
+
+    cache = _data_cache(ctx)
+    report = import_folder(folder, cache)
+    for symbol in report.imported:
+        entry = cache.entry(symbol)
+        if entry is not None:
+            click.echo(
+                f"imported {symbol}: {entry.rows} rows {entry.first_date}..{entry.last_date}"
+            )
+    for name, why in report.problems.items():
+        click.echo(f"refused {name}: {why}", err=True)
+    click.echo(f"{len(report.imported)} imported into {cache.folder}, "
+               f"{len(report.problems)} refused", err=True)
+    if report.problems:
+        raise PriceFileError(folder, f"refused {', '.join(report.problems)}",
+                             "fix or remove those files and import again")
+
+
+@data_group.command("export")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.pass_context
+def data_export_command(ctx, folder) -> None:
+    """Write every cached symbol to FOLDER as SYMBOL.csv in the shared layout (readable with
+    --prices FOLDER), plus SOURCES.json with the cache metadata.  Corrupted entries are left out;
+    exits 1 naming them."""
+    from engine.cache import CacheError
+    from engine.datastore import export_folder
+
+    cache = _data_cache(ctx)
+    report = export_folder(folder, cache)
+    for path in report.written:
+        click.echo(str(path))
+    for symbol, why in report.skipped.items():
+        click.echo(f"left out {symbol}: {why}", err=True)
+    click.echo(f"{len(report.written)} exported from {cache.folder}", err=True)
+    if report.skipped:
+        raise CacheError(f"left out {len(report.skipped)} corrupted cache entries: "
+                         f"{', '.join(report.skipped)}", "fetch them again")
 
 
 @main.command("event")
@@ -330,19 +534,22 @@ def run_command(
 @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
               help="Folder for run folders.")
 @click.option("--name", help="Name in the run id.")
+@click.option("--strict", is_flag=True,
+              help="Fail (exit 2, no run folder) on data-quality warnings instead of noting them.")
 def event_command(files, prices, study_file, event_dates, windows, estimation, model,
                   market_symbol, currency, weighting, benchmark, skip_missing, offline, fmt, out,
-                  name) -> None:
+                  name, strict) -> None:
     """Event study: abnormal returns of each basket around the events, with significance tests.
 
-    Day 0 is counted on each stock's own exchange; the table says which session it was.
+    Day 0 is counted on each stock's own exchange; the table says which session it was.  The
+    prices used go through the data-quality checks (notes; --strict: an error).
     """
     import dataclasses
 
     from engine.baskets import load_basket
     from engine.display import render
     from engine.results import write_event_run
-    from engine.runner import event_options, run_events
+    from engine.runner import event_options, listing_overrides, run_events
     from engine.symbols import normalize_symbol
 
     baskets = [load_basket(path) for path in _basket_files(files)]
@@ -355,8 +562,9 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
         market_symbol=market, currency="USD" if currency.upper() == "USD" else "local",
         weighting=weighting,
     )
-    result = run_events(baskets, study, _source(prices, offline), options,
-                        skip_missing=skip_missing)
+    source = _source(prices, offline, listing_overrides(baskets, study))
+    result = run_events(baskets, study, source, options, skip_missing=skip_missing,
+                        strict=strict)
     folder = write_event_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
     summary = result.events.summary
     records = [{k: row.get(k) for k in EVENT_JSON_KEYS} for row in result.events.summary_records()]

@@ -33,19 +33,19 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from engine.data import PRICE_COLUMNS, PriceHistory, tidy_frame
 from engine.errors import CacheError, PriceFileError, SymbolError
-from engine.symbols import file_stem, listing_of, normalize_symbol
 
-if TYPE_CHECKING:
-    from exchange_calendars import ExchangeCalendar
+# The engine's one calendar cache (engine.market.calendar, sessions from 2000); the name
+# exchange_calendar stays importable from here for engine.yahoo.
+from engine.market import calendar as exchange_calendar
+from engine.symbols import file_stem, listing_of, normalize_symbol
 
 CACHE_ENV = "BASKET_CACHE"
 FORMAT_VERSION = 1
@@ -57,10 +57,6 @@ CALENDAR_TIMEZONES = {
     "XNAS": "America/New_York",
     "XNYS": "America/New_York",
 }
-
-#: First session the cached calendars cover (earlier bars are not checked against a calendar).
-CALENDAR_START = "2000-01-04"
-
 
 class CacheCorrupted(CacheError):
     """A cache entry whose data file does not match its metadata (truncated, altered, missing)."""
@@ -90,20 +86,6 @@ def default_cache_root() -> Path:
 
 # ---------------------------------------------------------------------------------------------
 # Calendars and sessions
-
-
-@cache
-def exchange_calendar(name: str) -> ExchangeCalendar:
-    """The ``exchange_calendars`` calendar ``name`` from :data:`CALENDAR_START`, built once."""
-    import exchange_calendars as xcals
-
-    # exchange_calendars 4.13 uses pandas APIs that pandas 3 deprecates: not our users' concern
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            return xcals.get_calendar(name, start=CALENDAR_START)
-        except ValueError:  # the calendar starts later than CALENDAR_START: take its own range
-            return xcals.get_calendar(name)
 
 
 def calendar_name_of(symbol: str) -> str | None:

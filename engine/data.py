@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
 
 from engine.errors import MissingDataError, OptionError, PriceFileError
 from engine.symbols import file_stem
+
+if TYPE_CHECKING:
+    from engine.symbols import Listing
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close", "volume")
 REQUIRED_COLUMNS = ("date", "close")
@@ -81,11 +84,13 @@ class PriceSource(Protocol):
 
 @dataclass
 class PriceSet:
-    """The histories a run uses, plus what was dropped and why."""
+    """The histories a run uses, plus what was dropped and why, and what the source and the
+    data-quality checks noted about them (one line each)."""
 
     histories: dict[str, PriceHistory]
     source: str
     skipped: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def __getitem__(self, symbol: str) -> PriceHistory:
         return self.histories[symbol]
@@ -202,14 +207,22 @@ def default_prices_folder() -> str | None:
     return os.environ.get(PRICES_ENV) or None
 
 
-def open_source(prices: str | Path | None, *, offline: bool = False) -> PriceSource:
-    """The CSV folder ``prices`` if given, else Yahoo through the local cache."""
+def open_source(
+    prices: str | Path | None,
+    *,
+    offline: bool = False,
+    listings: Mapping[str, Listing] | None = None,
+    cache: str | Path | None = None,
+) -> PriceSource:
+    """The CSV folder ``prices`` if given, else Yahoo through the local cache (``cache``, else
+    ``$BASKET_CACHE``, else the user cache folder).  ``listings`` are explicit exchange/currency
+    overrides (from baskets and studies) that Yahoo's metadata is checked against."""
     if prices:
         return CsvFolderSource(prices)
     from engine.cache import PriceCache
     from engine.yahoo import YahooSource
 
-    return YahooSource(cache=PriceCache(), offline=offline)
+    return YahooSource(cache=PriceCache(cache), offline=offline, listings=listings)
 
 
 def load_prices(

@@ -37,20 +37,27 @@ Severities are ``info`` < ``warning`` < ``error``: errors are ``bad_close`` (zer
 no close at all) and ``limit_breach``, which a correct series cannot have; everything else is a
 warning.  :func:`raise_if_strict` turns flags at or above a severity into one
 :class:`DataQualityError`.
+
+Runs (:func:`engine.runner.gather_prices`) call :func:`quality_notes` on every history they use,
+restricted to the period they fetched: one note per symbol and kind of flag (see
+:func:`flag_notes`), or with ``strict`` one :class:`DataQualityError`.  The checks work on
+plain numpy arrays extracted once per history (about 0.5 ms a symbol), so they cost a run of
+60 symbols a few tens of milliseconds.  Calendars are :func:`engine.market.calendar`'s.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from engine.data import PriceHistory
+from engine.data import PRICE_COLUMNS, PriceHistory
 from engine.errors import InputError, SymbolError
-from engine.symbols import listing_of
+from engine.symbols import Listing, listing_of
 
 SEVERITIES = ("info", "warning", "error")
 
@@ -115,8 +122,8 @@ class DataQualityError(InputError):
         )
 
 
-def _dates(index: Iterable[pd.Timestamp]) -> tuple[pd.Timestamp, ...]:
-    return tuple(pd.Timestamp(d) for d in index)
+def _dates(days: np.ndarray) -> tuple[pd.Timestamp, ...]:
+    return tuple(pd.Timestamp(d) for d in days)
 
 
 def _runs(positions: np.ndarray) -> list[tuple[int, int]]:
@@ -129,38 +136,100 @@ def _runs(positions: np.ndarray) -> list[tuple[int, int]]:
     return [(int(positions[s]), int(positions[e])) for s, e in zip(starts, ends, strict=True)]
 
 
-def _sessions(calendar: object, first: pd.Timestamp, last: pd.Timestamp) -> pd.DatetimeIndex:
-    """Calendar sessions in ``[first, last]`` clipped to the calendar's own range."""
-    lo = max(pd.Timestamp(first), calendar.first_session)  # type: ignore[attr-defined]
-    hi = min(pd.Timestamp(last), calendar.last_session)  # type: ignore[attr-defined]
-    if lo > hi:
-        return pd.DatetimeIndex([])
-    return pd.DatetimeIndex(calendar.sessions_in_range(lo, hi)).astype("datetime64[ns]")  # type: ignore[attr-defined]
+@dataclass(frozen=True)
+class _Bars:
+    """One history as plain arrays, extracted once: every check below works on these (pandas
+    indexing per check would cost more than the checks themselves)."""
+
+    symbol: str
+    days: np.ndarray  # datetime64[ns], ascending
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    adj_close: np.ndarray
+    volume: np.ndarray
+    #: Bars of the series before these (a window of it): listing-day exemptions then shrink.
+    skipped: int = 0
+
+    @classmethod
+    def of(cls, history: PriceHistory) -> _Bars:
+        frame = history.frame
+        if tuple(frame.columns) == PRICE_COLUMNS:  # the usual layout: one block, no copy
+            values = list(frame.to_numpy(dtype=float).T)
+        else:
+            values = [frame[column].to_numpy(dtype=float) for column in PRICE_COLUMNS]
+        days = np.asarray(frame.index.values).astype("datetime64[ns]")
+        return cls(history.symbol, days, *values)
+
+    def between(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> _Bars:
+        """The bars dated ``start..end`` (inclusive; None is open-ended)."""
+        lo = 0 if start is None else int(np.searchsorted(self.days, _day(start), side="left"))
+        hi = len(self.days)
+        if end is not None:
+            hi = int(np.searchsorted(self.days, _day(end), side="right"))
+        if lo == 0 and hi == len(self.days):
+            return self
+        columns = (self.open, self.high, self.low, self.close, self.adj_close, self.volume)
+        return _Bars(
+            self.symbol, self.days[lo:hi], *(c[lo:hi] for c in columns), self.skipped + lo
+        )
+
+    def closes(self) -> np.ndarray:
+        """``close`` where known, else ``adj_close``."""
+        return np.where(np.isnan(self.close), self.adj_close, self.close)
+
+    def returns_closes(self) -> np.ndarray:
+        """``adj_close`` where known, else ``close`` (:meth:`PriceHistory.closes`)."""
+        return np.where(np.isnan(self.adj_close), self.close, self.adj_close)
+
+
+def _day(value: object) -> np.datetime64:
+    return pd.Timestamp(value).to_datetime64().astype("datetime64[ns]")
+
+
+def _session_days(calendar: object) -> np.ndarray:
+    """All sessions of an ``exchange_calendars`` calendar as naive ``datetime64[ns]``."""
+    sessions = pd.DatetimeIndex(calendar.sessions)  # type: ignore[attr-defined]
+    if sessions.tz is not None:
+        sessions = sessions.tz_localize(None)
+    return np.asarray(sessions.values).astype("datetime64[ns]")
+
+
+@functools.cache
+def _named_session_days(name: str) -> np.ndarray:
+    from engine.market import calendar
+
+    return _session_days(calendar(name))
+
+
+def _is_in(values: np.ndarray, sorted_days: np.ndarray) -> np.ndarray:
+    """Whether each of ``values`` is one of the ascending ``sorted_days``."""
+    if len(sorted_days) == 0:
+        return np.zeros(len(values), dtype=bool)
+    positions = np.minimum(np.searchsorted(sorted_days, values), len(sorted_days) - 1)
+    return sorted_days[positions] == values
 
 
 # ---------------------------------------------------------------------------------------------
 # Calendar checks
 
 
-def missing_sessions(
-    history: PriceHistory, calendar: object, calendar_name: str = ""
-) -> list[Flag]:
-    """Runs of calendar sessions without a bar between the first and last bar."""
-    frame = history.frame
-    if frame.empty:
+def _missing_sessions(bars: _Bars, sessions: np.ndarray, calendar_name: str) -> list[Flag]:
+    if len(bars.days) == 0:
         return []
-    sessions = _sessions(calendar, frame.index[0], frame.index[-1])
-    have = sessions.isin(frame.index.astype("datetime64[ns]"))
+    lo = np.searchsorted(sessions, bars.days[0], side="left")
+    hi = np.searchsorted(sessions, bars.days[-1], side="right")
+    inside = sessions[lo:hi]
     flags = []
-    for start, end in _runs(np.flatnonzero(~have)):
-        days = sessions[start : end + 1]
-        count = len(days)
+    for start, end in _runs(np.flatnonzero(~_is_in(inside, bars.days))):
+        count = end - start + 1
         noun = "session" if count == 1 else "sessions"
         flags.append(
             Flag(
-                history.symbol,
+                bars.symbol,
                 "missing_sessions",
-                _dates(days),
+                _dates(inside[start : end + 1]),
                 f"no bar on {count} {noun} when {calendar_name or 'the exchange'} was open "
                 "(not explained by its holidays: suspension, closure or a data gap)",
                 "warning",
@@ -169,57 +238,64 @@ def missing_sessions(
     return flags
 
 
+def missing_sessions(
+    history: PriceHistory, calendar: object, calendar_name: str = ""
+) -> list[Flag]:
+    """Runs of calendar sessions without a bar between the first and last bar."""
+    return _missing_sessions(_Bars.of(history), _session_days(calendar), calendar_name)
+
+
+def _closed_day_bars(bars: _Bars, sessions: np.ndarray, calendar_name: str) -> list[Flag]:
+    days = bars.days
+    if len(days) == 0 or len(sessions) == 0:
+        return []
+    inside = (days >= sessions[0]) & (days <= sessions[-1])
+    flags = []
+    for day in map(pd.Timestamp, days[inside & ~_is_in(days, sessions)]):
+        flags.append(
+            Flag(
+                bars.symbol,
+                "closed_day_bar",
+                (day,),
+                f"bar on {day.date()} ({day.day_name()}) when {calendar_name or 'the exchange'} "
+                "was closed",
+                "warning",
+            )
+        )
+    return flags
+
+
 def closed_day_bars(history: PriceHistory, calendar: object, calendar_name: str = "") -> list[Flag]:
     """Bars dated on days the calendar has no session (within the calendar's range)."""
-    frame = history.frame
-    if frame.empty:
-        return []
-    index = frame.index.astype("datetime64[ns]")
-    inside = (index >= calendar.first_session) & (index <= calendar.last_session)  # type: ignore[attr-defined]
-    sessions = _sessions(calendar, index[0], index[-1])
-    closed = index[inside & ~index.isin(sessions)]
-    return [
-        Flag(
-            history.symbol,
-            "closed_day_bar",
-            (pd.Timestamp(day),),
-            f"bar on {day.date()} ({day.day_name()}) when {calendar_name or 'the exchange'} "
-            "was closed",
-            "warning",
-        )
-        for day in closed
-    ]
+    return _closed_day_bars(_Bars.of(history), _session_days(calendar), calendar_name)
 
 
 # ---------------------------------------------------------------------------------------------
 # Value checks
 
 
-def bad_closes(history: PriceHistory) -> list[Flag]:
-    """Zero, negative or missing closes on existing bars."""
-    frame = history.frame
+def _bad_closes(bars: _Bars) -> list[Flag]:
     flags = []
-    for column in ("close", "adj_close"):
-        values = frame[column]
-        nonpositive = values <= 0
-        for day in frame.index[nonpositive.to_numpy()]:
+    for column, values in (("close", bars.close), ("adj_close", bars.adj_close)):
+        for position in np.flatnonzero(values <= 0):
+            day = pd.Timestamp(bars.days[position])
             flags.append(
                 Flag(
-                    history.symbol,
+                    bars.symbol,
                     "bad_close",
-                    (pd.Timestamp(day),),
-                    f"{column} is {values.loc[day]:g} on {day.date()}, not > 0",
+                    (day,),
+                    f"{column} is {values[position]:g} on {day.date()}, not > 0",
                     "error",
                 )
             )
-    missing = frame["close"].isna()
-    for day in frame.index[missing.to_numpy()]:
-        has_adj = pd.notna(frame.at[day, "adj_close"])
+    for position in np.flatnonzero(np.isnan(bars.close)):
+        day = pd.Timestamp(bars.days[position])
+        has_adj = not np.isnan(bars.adj_close[position])
         flags.append(
             Flag(
-                history.symbol,
+                bars.symbol,
                 "bad_close",
-                (pd.Timestamp(day),),
+                (day,),
                 f"close missing on {day.date()}"
                 + (" (adjusted close present)" if has_adj else " and no adjusted close"),
                 "warning" if has_adj else "error",
@@ -228,10 +304,13 @@ def bad_closes(history: PriceHistory) -> list[Flag]:
     return flags
 
 
-def stale_quotes(history: PriceHistory, min_run: int = 5) -> list[Flag]:
-    """Runs of ``min_run`` or more consecutive sessions whose close equals the previous one."""
-    closes = history.frame["close"].fillna(history.frame["adj_close"])
-    values = closes.to_numpy(dtype=float)
+def bad_closes(history: PriceHistory) -> list[Flag]:
+    """Zero, negative or missing closes on existing bars."""
+    return _bad_closes(_Bars.of(history))
+
+
+def _stale_quotes(bars: _Bars, min_run: int) -> list[Flag]:
+    values = bars.closes()
     if len(values) < 2:
         return []
     same = np.zeros(len(values), dtype=bool)
@@ -241,14 +320,49 @@ def stale_quotes(history: PriceHistory, min_run: int = 5) -> list[Flag]:
         count = end - start + 1
         if count < min_run:
             continue
-        days = history.frame.index[start : end + 1]
         flags.append(
             Flag(
-                history.symbol,
+                bars.symbol,
                 "stale_quotes",
-                _dates(days),
+                _dates(bars.days[start : end + 1]),
                 f"close unchanged at {values[start]:g} for {count} sessions in a row "
                 "(a quote that stopped updating?)",
+                "warning",
+            )
+        )
+    return flags
+
+
+def stale_quotes(history: PriceHistory, min_run: int = 5) -> list[Flag]:
+    """Runs of ``min_run`` or more consecutive sessions whose close equals the previous one."""
+    return _stale_quotes(_Bars.of(history), min_run)
+
+
+def _placeholder_bars(bars: _Bars) -> list[Flag]:
+    closes = bars.closes()
+    has_close = ~np.isnan(closes)
+    reasons: dict[int, list[str]] = {}
+    volume = bars.volume
+    if (volume > 0).any():
+        for position in np.flatnonzero(has_close & ~(volume > 0)):
+            text = "volume missing" if np.isnan(volume[position]) else "volume 0"
+            reasons.setdefault(int(position), []).append(text)
+    for column, values in (("open", bars.open), ("high", bars.high), ("low", bars.low)):
+        if np.isfinite(values).any():
+            for position in np.flatnonzero(has_close & np.isnan(values)):
+                reasons.setdefault(int(position), []).append(f"no {column}")
+    flags = []
+    for position in sorted(reasons):
+        day = pd.Timestamp(bars.days[position])
+        repeats = position > 0 and closes[position] == closes[position - 1]
+        flags.append(
+            Flag(
+                bars.symbol,
+                "placeholder_bar",
+                (day,),
+                f"placeholder bar ({', '.join(reasons[position])}): close "
+                f"{closes[position]:g} kept{' and repeats the previous close' if repeats else ''}"
+                "; lower-quality price",
                 "warning",
             )
         )
@@ -258,40 +372,7 @@ def stale_quotes(history: PriceHistory, min_run: int = 5) -> list[Flag]:
 def placeholder_bars(history: PriceHistory) -> list[Flag]:
     """Bars with a close but volume 0/missing or open/high/low missing, judged only on columns
     the series otherwise fills (Yahoo's Hong Kong half-day placeholders look like this)."""
-    frame = history.frame
-    has_close = (frame["close"].notna() | frame["adj_close"].notna()).to_numpy()
-    reasons: dict[int, list[str]] = {}
-    volume = frame["volume"].to_numpy(dtype=float)
-    if (volume > 0).any():
-        for position in np.flatnonzero(has_close & ~(volume > 0)):
-            text = "volume missing" if np.isnan(volume[position]) else "volume 0"
-            reasons.setdefault(int(position), []).append(text)
-    for column in ("open", "high", "low"):
-        values = frame[column].to_numpy(dtype=float)
-        if np.isfinite(values).any():
-            for position in np.flatnonzero(has_close & np.isnan(values)):
-                reasons.setdefault(int(position), []).append(f"no {column}")
-    closes = frame["close"].fillna(frame["adj_close"])
-    previous = closes.shift(1)
-    flags = []
-    for position in sorted(reasons):
-        day = frame.index[position]
-        repeat = (
-            " and repeats the previous close"
-            if closes.iloc[position] == previous.iloc[position]
-            else ""
-        )
-        flags.append(
-            Flag(
-                history.symbol,
-                "placeholder_bar",
-                (pd.Timestamp(day),),
-                f"placeholder bar ({', '.join(reasons[position])}): close "
-                f"{closes.iloc[position]:g} kept{repeat}; lower-quality price",
-                "warning",
-            )
-        )
-    return flags
+    return _placeholder_bars(_Bars.of(history))
 
 
 def price_limit(symbol: str, day: pd.Timestamp) -> float | None:
@@ -313,38 +394,91 @@ def price_limit(symbol: str, day: pd.Timestamp) -> float | None:
     return None  # 399xxx indices, 200xxx B-shares
 
 
-def limit_breaches(
-    history: PriceHistory, tolerance: float = 0.002, listing_sessions: int = 5
-) -> list[Flag]:
-    """Daily moves beyond the A-share board limit (see the module docstring for the rule)."""
-    symbol = history.symbol
-    if price_limit(symbol, pd.Timestamp("2100-01-01")) is None:
+def _limit_breaches(bars: _Bars, tolerance: float, listing_sessions: int) -> list[Flag]:
+    symbol = bars.symbol
+    after = price_limit(symbol, CHINEXT_REFORM)
+    if after is None:
         return []
-    closes = history.closes().to_numpy(dtype=float)
-    index = history.frame.index
+    before = price_limit(symbol, CHINEXT_REFORM - pd.Timedelta(days=1)) or after
+    closes = bars.returns_closes()
     flags: list[Flag] = []
     if len(closes) < 2:
         return flags
     previous = np.concatenate(([np.nan], closes[:-1]))
     with np.errstate(divide="ignore", invalid="ignore"):
         moves = closes / previous - 1
-    limits = np.array([price_limit(symbol, day) or np.nan for day in index], dtype=float)
-    allowed = limits + tolerance + A_SHARE_TICK / previous
+        limits = np.where(bars.days >= CHINEXT_REFORM.to_datetime64(), after, before)
+        allowed = limits + tolerance + A_SHARE_TICK / previous
     breach = np.isfinite(moves) & (np.abs(moves) > allowed)
-    breach[: max(listing_sessions, 1)] = False
+    breach[: max(listing_sessions - bars.skipped, 1)] = False
     for position in np.flatnonzero(breach):
-        day = index[position]
+        day = pd.Timestamp(bars.days[position])
         flags.append(
             Flag(
                 symbol,
                 "limit_breach",
-                (pd.Timestamp(day),),
+                (day,),
                 f"close moved {moves[position]:+.2%} on {day.date()}, beyond the "
                 f"±{limits[position]:.0%} price limit (unadjusted split or dividend, or a bad "
                 "price?)",
                 "error",
             )
         )
+    return flags
+
+
+def limit_breaches(
+    history: PriceHistory, tolerance: float = 0.002, listing_sessions: int = 5
+) -> list[Flag]:
+    """Daily moves beyond the A-share board limit (see the module docstring for the rule)."""
+    return _limit_breaches(_Bars.of(history), tolerance, listing_sessions)
+
+
+def _split_like_jumps(
+    bars: _Bars, threshold: float, revert_window: int, listing_sessions: int
+) -> list[Flag]:
+    closes = bars.returns_closes()
+    flags: list[Flag] = []
+    if len(closes) < 2:
+        return flags
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(closes)
+        jumps = np.concatenate(([np.nan], np.diff(logs)))
+        candidates = np.flatnonzero(np.isfinite(jumps) & (np.abs(jumps) > threshold))
+    skip_through = -1  # the way back of a spike is not a jump of its own
+    for position in candidates[candidates >= max(listing_sessions - bars.skipped, 1)]:
+        if position <= skip_through:
+            continue
+        jump = jumps[position]
+        after = logs[position + 1 : position + 1 + revert_window]
+        back = np.flatnonzero(np.abs(after - logs[position - 1]) < abs(jump) / 2)
+        reverted = len(back) > 0
+        if reverted:
+            skip_through = position + 1 + int(back[0])
+        day = pd.Timestamp(bars.days[position])
+        ratio = math.exp(jump)
+        if reverted:
+            flags.append(
+                Flag(
+                    bars.symbol,
+                    "spike",
+                    (day,),
+                    f"close jumped x{ratio:.3g} on {day.date()} and came back within "
+                    f"{revert_window} sessions (a bad print?)",
+                    "warning",
+                )
+            )
+        else:
+            flags.append(
+                Flag(
+                    bars.symbol,
+                    "split_like_jump",
+                    (day,),
+                    f"close jumped x{ratio:.3g} on {day.date()} and stayed there "
+                    "(an unadjusted split or bonus issue, or a real move?)",
+                    "warning",
+                )
+            )
     return flags
 
 
@@ -357,46 +491,7 @@ def split_like_jumps(
     """Jumps with ``|log return| > threshold``: ``split_like_jump`` when the next
     ``revert_window`` closes stay away from the old level, ``spike`` when one comes back within
     half the jump (see the module docstring)."""
-    closes = history.closes().to_numpy(dtype=float)
-    index = history.frame.index
-    flags = []
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.log(closes)
-    skip_through = -1  # the way back of a spike is not a jump of its own
-    for position in range(max(listing_sessions, 1), len(closes)):
-        jump = logs[position] - logs[position - 1]
-        if position <= skip_through or not np.isfinite(jump) or abs(jump) <= threshold:
-            continue
-        after = logs[position + 1 : position + 1 + revert_window]
-        back = np.flatnonzero(np.abs(after - logs[position - 1]) < abs(jump) / 2)
-        reverted = len(back) > 0
-        if reverted:
-            skip_through = position + 1 + int(back[0])
-        day = index[position]
-        ratio = math.exp(jump)
-        if reverted:
-            flags.append(
-                Flag(
-                    history.symbol,
-                    "spike",
-                    (pd.Timestamp(day),),
-                    f"close jumped x{ratio:.3g} on {day.date()} and came back within "
-                    f"{revert_window} sessions (a bad print?)",
-                    "warning",
-                )
-            )
-        else:
-            flags.append(
-                Flag(
-                    history.symbol,
-                    "split_like_jump",
-                    (pd.Timestamp(day),),
-                    f"close jumped x{ratio:.3g} on {day.date()} and stayed there "
-                    "(an unadjusted split or bonus issue, or a real move?)",
-                    "warning",
-                )
-            )
-    return flags
+    return _split_like_jumps(_Bars.of(history), threshold, revert_window, listing_sessions)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,30 +505,100 @@ def check_history(
     stale_run: int = 5,
     limit_tolerance: float = 0.002,
     listing_sessions: int = 5,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
 ) -> list[Flag]:
     """Run every check on one history; flags sorted by first date then kind.
 
     ``calendar_name`` defaults to the symbol's listing (XSHG, XHKG, XNAS ...); when none is known
-    (FX rates) the calendar checks are skipped.
+    (FX rates) the calendar checks are skipped.  Calendars are
+    :func:`engine.market.calendar`'s.  ``start``/``end`` restrict the checks to the bars dated
+    in that period (the first bar's move is then not judged: its previous close is outside).
     """
-    from engine.cache import exchange_calendar
-
     if calendar_name is None:
         try:
             calendar_name = listing_of(history.symbol).calendar
         except SymbolError:
             calendar_name = None
+    bars = _Bars.of(history).between(start, end)
     flags: list[Flag] = []
-    if calendar_name is not None and not history.frame.empty:
-        calendar = exchange_calendar(calendar_name)
-        flags += missing_sessions(history, calendar, calendar_name)
-        flags += closed_day_bars(history, calendar, calendar_name)
-    flags += bad_closes(history)
-    flags += stale_quotes(history, stale_run)
-    flags += placeholder_bars(history)
-    flags += limit_breaches(history, limit_tolerance, listing_sessions)
-    flags += split_like_jumps(history, listing_sessions=listing_sessions)
+    if calendar_name is not None and len(bars.days):
+        sessions = _named_session_days(calendar_name)
+        flags += _missing_sessions(bars, sessions, calendar_name)
+        flags += _closed_day_bars(bars, sessions, calendar_name)
+    flags += _bad_closes(bars)
+    flags += _stale_quotes(bars, stale_run)
+    flags += _placeholder_bars(bars)
+    flags += _limit_breaches(bars, limit_tolerance, listing_sessions)
+    flags += _split_like_jumps(bars, math.log(1.8), 3, listing_sessions)
     return sorted(flags, key=lambda f: (f.first or pd.Timestamp.min, f.kind))
+
+
+def check_prices(
+    histories: Mapping[str, PriceHistory],
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+    listings: Mapping[str, Listing] | None = None,
+) -> list[Flag]:
+    """:func:`check_history` of every history over ``start..end``, in symbol order.
+
+    ``listings`` overrides the exchange (so the calendar) of symbols; symbols without a known
+    listing (FX rates) get the value checks only.
+    """
+    listings = listings or {}
+    flags: list[Flag] = []
+    for symbol in sorted(histories):
+        listing = listings.get(symbol)
+        calendar_name = listing.calendar if listing is not None else None
+        flags += check_history(histories[symbol], calendar_name, start=start, end=end)
+    return flags
+
+
+def _spans(flags: Sequence[Flag], shown: int = 3) -> str:
+    """``2024-12-24, 2024-12-31`` or ``a, b, c and 4 more``."""
+    spans = [f.span() for f in flags]
+    more = f" and {len(spans) - shown} more" if len(spans) > shown else ""
+    return ", ".join(spans[:shown]) + more
+
+
+def flag_notes(flags: Iterable[Flag]) -> list[str]:
+    """One line per symbol and kind of flag, for a run's notes::
+
+        9988.HK: data check placeholder_bar (warning), 2 flags on 2024-12-24, 2024-12-31;
+        first: placeholder bar (volume missing, no open, no high, no low): close 395 kept; ...
+
+    (on one line).  The severity is the worst of the group; symbols in the order given, kinds in
+    order of their first flag.
+    """
+    groups: dict[tuple[str, str], list[Flag]] = {}
+    for flag in flags:
+        groups.setdefault((flag.symbol, flag.kind), []).append(flag)
+    notes = []
+    for (symbol, kind), group in groups.items():
+        severity = max((f.severity for f in group), key=SEVERITIES.index)
+        count = len(group)
+        first = "first: " if count > 1 else ""
+        notes.append(
+            f"{symbol}: data check {kind} ({severity}), {count} flag{'s' if count > 1 else ''} "
+            f"on {_spans(group)}; {first}{group[0].message}"
+        )
+    return notes
+
+
+def quality_notes(
+    histories: Mapping[str, PriceHistory],
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+    listings: Mapping[str, Listing] | None = None,
+    *,
+    strict: bool = False,
+) -> list[str]:
+    """The data-quality checks of a run: :func:`check_prices` then :func:`flag_notes`; with
+    ``strict`` any flag of severity warning or worse raises :class:`DataQualityError` instead."""
+    flags = check_prices(histories, start, end, listings)
+    if strict:
+        raise_if_strict(flags)
+    return flag_notes(flags)
 
 
 def at_least(flags: Iterable[Flag], severity: str = "warning") -> list[Flag]:

@@ -37,6 +37,7 @@ from engine.market import (
     study_sessions,
 )
 from engine.metrics import Summary, summarize
+from engine.quality import quality_notes
 from engine.symbols import Listing
 
 MIN_SESSIONS = 3
@@ -198,13 +199,18 @@ def event_options(
     )
 
 
-def _event_listings(baskets: Sequence[Basket], study: Study) -> dict[str, Listing]:
-    """Listings of every constituent and of the benchmark."""
+def listing_overrides(baskets: Sequence[Basket], study: Study) -> dict[str, Listing]:
+    """Explicit exchange/currency of symbols: the study's, then each basket's."""
     overrides = {**study.listings}
     for basket in baskets:
         overrides.update(basket.listings())
+    return overrides
+
+
+def _event_listings(baskets: Sequence[Basket], study: Study) -> dict[str, Listing]:
+    """Listings of every constituent and of the benchmark."""
     symbols = [*(s for b in baskets for s in b.symbols), study.benchmark]
-    return resolve_listings(symbols, overrides)
+    return resolve_listings(symbols, listing_overrides(baskets, study))
 
 
 def event_markets(options: EventOptions, calendars: set[str]) -> list[str]:
@@ -344,6 +350,7 @@ def _event_prices(
     *,
     skip_missing: bool,
     check_period: bool,
+    strict: bool = False,
 ) -> tuple[PriceSet, list[Basket], dict[str, dict[str, str]]]:
     listings = _event_listings(baskets, study)
     stock_calendars = {listings[s].calendar for b in baskets for s in b.symbols}
@@ -358,6 +365,7 @@ def _event_prices(
         also=[*markets, *fx],
         fetch_from=first,
         check_period=check_period,
+        strict=strict,
     )
 
 
@@ -368,13 +376,18 @@ def run_events(
     options: EventOptions,
     *,
     skip_missing: bool = False,
+    strict: bool = False,
 ) -> EventRun:
-    """The event study of ``baskets`` around ``options.events``, without a backtest."""
+    """The event study of ``baskets`` around ``options.events``, without a backtest.
+
+    ``strict`` makes data-quality warnings an error (see :func:`gather_prices`).
+    """
     if not baskets:
         raise OptionError("BASKET_FILES", "no basket to study")
     _check_names(baskets, study.benchmark)
     prices, baskets, skipped = _event_prices(
-        source, baskets, study, options, skip_missing=skip_missing, check_period=False
+        source, baskets, study, options, skip_missing=skip_missing, check_period=False,
+        strict=strict,
     )
     events = study_events(prices, baskets, study, options)
     notes = [
@@ -382,6 +395,7 @@ def run_events(
         for name, d in skipped.items()
         for symbol, why in d.items()
     ]
+    notes += prices.notes
     return EventRun(study, options, list(baskets), prices, events, skipped, notes)
 
 
@@ -409,6 +423,7 @@ def gather_prices(
     also: Sequence[str] = (),
     fetch_from: pd.Timestamp | None = None,
     check_period: bool = True,
+    strict: bool = False,
 ) -> tuple[PriceSet, list[Basket], dict[str, dict[str, str]]]:
     """Fetch every price the run needs and check it covers the period.
 
@@ -418,10 +433,13 @@ def gather_prices(
     reported per basket; the benchmark, FX series and the symbols in ``also`` (market indices)
     are never skipped.  ``fetch_from`` asks the source for history from an earlier date (the
     event study's estimation window).
+
+    The prices kept then go through the data-quality checks
+    (:func:`engine.quality.quality_notes`) over the fetched period: one note per symbol and
+    kind of flag in :attr:`PriceSet.notes`, after the source's own notes; with ``strict`` a
+    warning or worse raises :class:`engine.quality.DataQualityError`.
     """
-    overrides = {**study.listings}
-    for basket in baskets:
-        overrides.update(basket.listings())
+    overrides = listing_overrides(baskets, study)
     constituents = list(dict.fromkeys(s for b in baskets for s in b.symbols))
     listings = resolve_listings([*constituents, study.benchmark], overrides)
     currency = report_currency(study.currency, listings)
@@ -429,6 +447,10 @@ def gather_prices(
     start, end = pd.Timestamp(study.start), pd.Timestamp(study.end)
     wanted = list(dict.fromkeys([*constituents, study.benchmark, *fx, *also]))
     first = min(start - LOOKBACK, fetch_from) if fetch_from is not None else start - LOOKBACK
+    expected = getattr(source, "listings", None)  # Yahoo's metadata is checked against them
+    if isinstance(expected, dict):
+        for symbol, listing in overrides.items():
+            expected.setdefault(symbol, listing)
     histories, problems = source.fetch(wanted, first, end)
     if check_period:
         union = study_sessions({v.calendar for v in listings.values()}, start, end)
@@ -448,7 +470,13 @@ def gather_prices(
             basket = basket.without(dropped)
         kept.append(basket)
     usable = {s: h for s, h in histories.items() if s not in problems}
-    return PriceSet(usable, source.description, skipped=problems), kept, skipped
+    notes = list(getattr(source, "notes", ()))
+    notes += quality_notes(usable, _or_none(first), _or_none(end), overrides, strict=strict)
+    return PriceSet(usable, source.description, skipped=problems, notes=notes), kept, skipped
+
+
+def _or_none(day: pd.Timestamp) -> pd.Timestamp | None:
+    return None if pd.isna(day) else day
 
 
 def run(
@@ -459,11 +487,13 @@ def run(
     skip_missing: bool = False,
     rebalance: str | None = None,
     events: EventOptions | None = None,
+    strict: bool = False,
 ) -> RunResult:
     """Backtest ``baskets`` over the ``study`` (already resolved with :func:`resolve_study`),
     and study ``events`` if given.
 
     ``rebalance`` overrides every basket's own schedule (the command line's ``--rebalance``).
+    ``strict`` makes data-quality warnings an error (see :func:`gather_prices`).
     """
     if rebalance is not None and rebalance not in REBALANCES:
         raise OptionError("--rebalance", f"'{rebalance}' is not one of {', '.join(REBALANCES)}")
@@ -471,14 +501,15 @@ def run(
         raise OptionError("BASKET_FILES", "no basket to run")
     _check_names(baskets, study.benchmark)
     if events is None:
-        prices, baskets, skipped = gather_prices(source, baskets, study, skip_missing=skip_missing)
+        prices, baskets, skipped = gather_prices(
+            source, baskets, study, skip_missing=skip_missing, strict=strict
+        )
     else:
         prices, baskets, skipped = _event_prices(
-            source, baskets, study, events, skip_missing=skip_missing, check_period=True
+            source, baskets, study, events, skip_missing=skip_missing, check_period=True,
+            strict=strict,
         )
-    overrides = {**study.listings}
-    for basket in baskets:
-        overrides.update(basket.listings())
+    overrides = listing_overrides(baskets, study)
     symbols = list(dict.fromkeys([s for b in baskets for s in b.symbols] + [study.benchmark]))
     panel = align(
         prices,
@@ -501,7 +532,7 @@ def run(
     summary = [summarize(b.name, backtest.equity[b.name], bench, INITIAL_CASH) for b in baskets] + [
         summarize(study.benchmark, bench, bench, bench.iloc[0])
     ]
-    notes = list(panel.notes)
+    notes = [*panel.notes, *prices.notes]
     first = panel.sessions[0]
     for symbol in symbols:
         if not panel.open.at[first, symbol]:
