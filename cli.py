@@ -32,7 +32,11 @@ SHORT_COLUMNS = {
 
 
 class BasketGroup(click.Group):
-    """Maps engine errors to one-line messages and exit codes."""
+    """Maps engine errors to one-line messages and exit codes.
+
+    Anything else that escapes a command is a bug in basket, not a user error: it is reported
+    as an internal error (exit 1) with a hint to rerun with ``--debug`` for the traceback.
+    """
 
     def invoke(self, ctx: click.Context):
         try:
@@ -42,6 +46,19 @@ class BasketGroup(click.Group):
                 raise
             click.echo(f"Error: {error.one_line()}", err=True)
             ctx.exit(error.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as error:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            detail = " ".join(str(error).split())[:200]
+            click.echo(
+                f"Error: internal error: {type(error).__name__}"
+                + (f": {detail}" if detail else "")
+                + " (hint: this is a bug in basket; rerun with --debug for the traceback)",
+                err=True,
+            )
+            ctx.exit(1)
 
 
 class IsoDate(click.ParamType):
@@ -50,12 +67,14 @@ class IsoDate(click.ParamType):
     name = "YYYY-MM-DD"
 
     def convert(self, value, param, ctx):
+        from engine.baskets import parse_date
+
         if isinstance(value, dt.date):
             return value
         try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO date (YYYY-MM-DD)", param, ctx)
+            return parse_date(value, ValueError)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
 
 
 ISO_DATE = IsoDate()
@@ -550,13 +569,13 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
     from engine.display import render
     from engine.results import write_event_run
     from engine.runner import event_options, listing_overrides, run_events
-    from engine.symbols import normalize_symbol
+    from engine.symbols import option_symbol
 
     baskets = [load_basket(path) for path in _basket_files(files)]
     study = _study(study_file)
     if benchmark:
-        study = dataclasses.replace(study, benchmark=normalize_symbol(benchmark)[0])
-    market = normalize_symbol(market_symbol)[0] if market_symbol else None
+        study = dataclasses.replace(study, benchmark=option_symbol("--benchmark", benchmark))
+    market = option_symbol("--market", market_symbol) if market_symbol else None
     options = event_options(
         study, events=event_dates, windows=windows, estimation=estimation, model=model,
         market_symbol=market, currency="USD" if currency.upper() == "USD" else "local",

@@ -24,9 +24,11 @@ Every error is a :class:`~engine.errors.ConfigError` naming the file, line and f
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,6 +41,11 @@ from engine.yamlfile import Mapping, load_yaml
 WEIGHTINGS = ("equal", "custom")
 REBALANCES = ("none", "monthly", "quarterly")
 WEIGHT_TOLERANCE = 1e-6
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: Event and estimation windows reach at most this many sessions from day 0 (about 20 years).
+MAX_OFFSET = 5000
+#: Dates outside these are refused (pandas' nanosecond timestamps end in 1677 and 2262).
+FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
 
 BASKET_KEYS = ("name", "description", "weighting", "normalize", "rebalance", "constituents")
 CONSTITUENT_KEYS = ("symbol", "name", "weight", "reason", "exchange", "currency")
@@ -192,15 +199,24 @@ class Study:
 class _Fields:
     """Typed access to one YAML mapping, raising errors that name file, line and field."""
 
-    def __init__(self, path: str, mapping: Any, where: str, allowed: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        path: str,
+        mapping: Any,
+        where: str,
+        allowed: tuple[str, ...],
+        *,
+        line: int | None = None,
+    ) -> None:
         self.path = path
         self.where = where
         if not isinstance(mapping, dict):
+            # A list item or plain value has no line of its own: ``line`` is its parent's.
             raise ConfigError(
                 path,
                 f"expected a mapping of keys, got {_kind(mapping)}",
                 field=where or None,
-                line=getattr(mapping, "line", None),
+                line=getattr(mapping, "line", None) or line,
             )
         self.mapping = mapping
         for key in mapping:
@@ -263,8 +279,11 @@ class _Fields:
             return default
         value = self.mapping[key]
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(key, f"must be a number, got {_kind(value)} {value!r}")
-        value = float(value)
+            raise self.error(key, f"must be a number, got {_kind(value)} {_shown(value)}")
+        try:
+            value = float(value)
+        except OverflowError:
+            value = math.inf
         if not math.isfinite(value):
             raise self.error(key, f"must be a finite number, got {value}")
         return value
@@ -274,7 +293,7 @@ class _Fields:
             return default
         value = self.mapping[key]
         if not isinstance(value, bool):
-            raise self.error(key, f"must be true or false, got {value!r}")
+            raise self.error(key, f"must be true or false, got {_shown(value)}")
         return value
 
     def date(self, key: str) -> dt.date | None:
@@ -302,19 +321,29 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters so that a message stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def parse_date(value: Any, error: Any) -> dt.date:
-    """An ISO date (``YYYY-MM-DD``) from YAML (already a date) or text; ``error(message)`` builds
-    the exception to raise."""
+    """An ISO date (``YYYY-MM-DD``) from YAML (already a date) or text, between
+    :data:`FIRST_DATE` and :data:`LAST_DATE`; ``error(message)`` builds the exception to raise."""
+    day = None
     if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise error(f"{value!r} is not an ISO date (YYYY-MM-DD)")
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    elif isinstance(value, str) and ISO_DATE.fullmatch(value.strip()):
+        # fromisoformat alone would also take 20250106 and 2025-W02-1.
+        with contextlib.suppress(ValueError):
+            day = dt.date.fromisoformat(value.strip())
+    if day is None:
+        raise error(f"{_shown(value)} is not an ISO date (YYYY-MM-DD)")
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise error(f"{day} is outside the dates the engine handles ({FIRST_DATE}..{LAST_DATE})")
+    return day
 
 
 def _listing(fields: _Fields) -> Listing | None:
@@ -347,6 +376,10 @@ def basket_from_mapping(data: Any, path: str) -> Basket:
     """Validate a parsed basket file into a :class:`Basket`."""
     if data is None:
         raise ConfigError(path, "file is empty", hint="a basket needs 'name' and 'constituents'")
+    if is_study_file(data):
+        raise ConfigError(
+            path, "is a study file, not a basket", hint="pass it with --study, baskets as FILES"
+        )
     top = _Fields(path, data, "", BASKET_KEYS)
     name = top.text("name", required=True)
     weighting = top.choice("weighting", WEIGHTINGS, None)
@@ -359,7 +392,9 @@ def basket_from_mapping(data: Any, path: str) -> Basket:
     rows = []
     first_line: dict[str, int | None] = {}
     for index, item in enumerate(items):
-        fields = _Fields(path, item, f"constituents[{index}]", CONSTITUENT_KEYS)
+        fields = _Fields(
+            path, item, f"constituents[{index}]", CONSTITUENT_KEYS, line=top.line("constituents")
+        )
         symbol = _symbol(fields, "symbol", notes)
         if symbol in first_line:
             raise fields.error(
@@ -438,7 +473,11 @@ def _window(fields: _Fields, key: str, value: Any) -> tuple[int, int]:
         and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     )
     if not ok or value[0] > value[1]:
-        raise fields.error(key, f"{value!r} is not a window [first, last] of session offsets")
+        raise fields.error(key, f"{_shown(value)} is not a window [first, last] of session offsets")
+    if max(abs(value[0]), abs(value[1])) > MAX_OFFSET:
+        raise fields.error(
+            key, f"{value!r} reaches more than {MAX_OFFSET} sessions from the event"
+        )
     return (value[0], value[1])
 
 
@@ -446,7 +485,13 @@ def _event_study(fields: _Fields) -> EventStudySettings:
     default = EventStudySettings()
     if not fields.has("event_study"):
         return default
-    sub = _Fields(fields.path, fields.mapping["event_study"], "event_study", EVENT_STUDY_KEYS)
+    sub = _Fields(
+        fields.path,
+        fields.mapping["event_study"],
+        "event_study",
+        EVENT_STUDY_KEYS,
+        line=fields.line("event_study"),
+    )
     estimation = (
         _window(sub, "estimation", sub.mapping["estimation"]) if sub.has("estimation") else None
     )
@@ -456,7 +501,11 @@ def _event_study(fields: _Fields) -> EventStudySettings:
     markets = default.markets
     if sub.has("markets"):
         raw = _Fields(
-            fields.path, sub.mapping["markets"], "event_study.markets", tuple(KNOWN_CALENDARS)
+            fields.path,
+            sub.mapping["markets"],
+            "event_study.markets",
+            tuple(KNOWN_CALENDARS),
+            line=sub.line("markets"),
         )
         notes: list[str] = []
         markets = {calendar: _symbol(raw, calendar, notes) for calendar in raw.mapping}
@@ -476,6 +525,12 @@ def study_from_mapping(data: Any, path: str) -> Study:
     """Validate a parsed study file into a :class:`Study`."""
     if data is None:
         raise ConfigError(path, "file is empty")
+    if isinstance(data, dict) and "constituents" in data:
+        raise ConfigError(
+            path,
+            "is a basket file, not a study",
+            hint="pass baskets as FILES, the study with --study",
+        )
     top = _Fields(path, data, "", STUDY_KEYS)
     notes: list[str] = []
     benchmark = _symbol(top, "benchmark", notes) if top.has("benchmark") else Study.benchmark
@@ -487,7 +542,7 @@ def study_from_mapping(data: Any, path: str) -> Study:
         raise top.error("fees", f"{fees:g} is not a proportional fee in [0, 0.1)", "0.001 = 10 bp")
     events = []
     for index, item in enumerate(top.sequence("events")):
-        fields = _Fields(path, item, f"events[{index}]", EVENT_KEYS)
+        fields = _Fields(path, item, f"events[{index}]", EVENT_KEYS, line=top.line("events"))
         date = fields.date("date")
         if date is None:
             raise fields.error("date", "is required")
@@ -500,9 +555,16 @@ def study_from_mapping(data: Any, path: str) -> Study:
                 "listings", f"must be a mapping of symbol to exchange, got {_kind(raw)}"
             )
         for key, value in raw.items():
-            holder = _Fields(path, {"symbol": key}, "listings", ("symbol",))
-            symbol = _symbol(holder, "symbol", notes)
-            listing = _listing(_Fields(path, value, f"listings.{key}", LISTING_KEYS))
+            line = raw.line_of(key) if isinstance(raw, Mapping) else top.line("listings")
+            try:
+                symbol, _ = normalize_symbol(key)
+            except SymbolError as error:
+                raise ConfigError(
+                    path, error.message, field=f"listings.{key}", line=line, hint=error.hint
+                ) from None
+            listing = _listing(
+                _Fields(path, value, f"listings.{key}", LISTING_KEYS, line=line)
+            )
             if listing is None:
                 raise top.error(f"listings.{key}", "needs 'exchange' (and optionally 'currency')")
             listings[symbol] = listing

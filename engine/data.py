@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,9 @@ def tidy_frame(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
     """Check and normalise a bars table with a ``date`` column into the :class:`PriceHistory`
     layout.  Raises :class:`PriceFileError` naming ``origin`` and the bad row or column."""
     columns = [str(c).strip().lower() for c in raw.columns]
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise PriceFileError(origin, f"column {twice[0]} appears more than once in the header")
     raw = raw.set_axis(columns, axis=1)
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
@@ -129,6 +133,12 @@ def tidy_frame(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise PriceFileError(
                 origin, f"row {row + 2}: {column} {raw[column].iloc[row]!r} is not a number"
+            )
+        infinite = np.isinf(numbers.to_numpy(dtype=float))
+        if infinite.any():
+            row = int(np.flatnonzero(infinite)[0])
+            raise PriceFileError(
+                origin, f"row {row + 2}: {column} {raw[column].iloc[row]!r} is not a finite number"
             )
         values[column] = numbers.to_numpy(dtype=float)
     frame = pd.DataFrame(values, index=pd.DatetimeIndex(dates, name="date"))
@@ -175,11 +185,27 @@ class CsvFolderSource:
         """Read one symbol's file; raises :class:`PriceFileError` if it is malformed."""
         path = self.path_of(symbol)
         try:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+            with warnings.catch_warnings():
+                # A row longer than the header: pandas would silently drop its extra fields.
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                raw = pd.read_csv(
+                    path, dtype=str, keep_default_na=False, na_values=[""], index_col=False
+                )
         except pd.errors.EmptyDataError:
             raise PriceFileError(path, "file is empty") from None
-        except (pd.errors.ParserError, UnicodeDecodeError) as error:
-            raise PriceFileError(path, f"not a readable CSV file ({error})") from None
+        except pd.errors.ParserWarning:
+            raise PriceFileError(
+                path,
+                "a row has more fields than the header",
+                "write one value per header column on every row",
+            ) from None
+        except UnicodeDecodeError:
+            raise PriceFileError(path, "is not UTF-8 text", "save it as a UTF-8 CSV file") from None
+        except pd.errors.ParserError as error:
+            detail = str(error).removeprefix("Error tokenizing data. C error: ").strip()
+            raise PriceFileError(path, f"not a readable CSV file ({detail})") from None
+        except OSError as error:
+            raise PriceFileError(path, f"cannot be read ({error.strerror or error})") from None
         return PriceHistory(symbol, tidy_frame(raw, str(path)), str(path))
 
     def fetch(

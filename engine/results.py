@@ -17,6 +17,7 @@ an existing run: a clashing id gets a numeric suffix.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -134,7 +135,14 @@ def write_run_folder(
     try:
         fill(tmp)
         final = _rename_without_replacing(tmp, out, run_id)
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ResultsError(
+            f"run folder {out / run_id} could not be written ({error.strerror or error})",
+            "check the free space and permissions of --out",
+        ) from error
     except BaseException:
+        # Interrupted (Ctrl-C) or failed: nothing half-written stays behind.
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
@@ -151,7 +159,13 @@ def _rename_without_replacing(tmp: Path, out: Path, run_id: str) -> Path:
             continue
         except OSError as error:
             raise ResultsError(f"cannot create {final} ({error.strerror})") from None
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except BaseException:
+            # Give the claimed name back; rmdir only succeeds while it is still empty.
+            with contextlib.suppress(OSError):
+                final.rmdir()
+            raise
         return final
     raise ResultsError(f"too many runs named {run_id} in {out}", "pass --name")
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engine.backtest import INITIAL_CASH, BacktestResult, run_backtest
-from engine.baskets import EVENT_MODELS, REBALANCES, Basket, Event, Study
+from engine.baskets import EVENT_MODELS, MAX_OFFSET, REBALANCES, Basket, Event, Study
 from engine.data import PriceSet, PriceSource
 from engine.errors import ConfigError, DateRangeError, MissingDataError, OptionError
 from engine.market import (
@@ -38,7 +38,7 @@ from engine.market import (
 )
 from engine.metrics import Summary, summarize
 from engine.quality import quality_notes
-from engine.symbols import Listing
+from engine.symbols import Listing, option_symbol
 
 MIN_SESSIONS = 3
 EVENT_CURRENCIES = ("local", "USD")
@@ -138,7 +138,7 @@ def resolve_study(
         for key, value in {
             "start": start,
             "end": end,
-            "benchmark": benchmark,
+            "benchmark": option_symbol("--benchmark", benchmark) if benchmark else None,
             "currency": currency.upper() if currency else None,
             "fees": fees,
         }.items()
@@ -171,9 +171,12 @@ def event_options(
     chosen = tuple(Event(d, names.get(d, "")) for d in events) or study.events
     if not chosen:
         raise OptionError("--event", "no event date given and the study has none")
-    for a, b in windows:
+    given = [("--window", w) for w in windows] + [("--estimation", estimation)] * bool(estimation)
+    for option, (a, b) in given:
         if a > b:
-            raise OptionError("--window", f"{a}:{b} ends before it starts")
+            raise OptionError(option, f"{a}:{b} ends before it starts")
+        if max(abs(a), abs(b)) > MAX_OFFSET:
+            raise OptionError(option, f"{a}:{b} reaches more than {MAX_OFFSET} sessions from day 0")
     estimation = estimation or settings.estimation
     if estimation[0] >= estimation[1] or estimation[1] >= 0:
         raise OptionError(

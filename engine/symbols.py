@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from engine.errors import SymbolError
+from engine.errors import OptionError, SymbolError
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,18 @@ def normalize_symbol(raw: object) -> tuple[str, str | None]:
     :class:`SymbolError` for anything that is not a plausible symbol.
     """
     if not isinstance(raw, str):
+        number = isinstance(raw, int | float) and not isinstance(raw, bool)
+        kind = next(
+            (name for t, name in ((dict, "mapping"), (list, "list")) if isinstance(raw, t)),
+            type(raw).__name__,
+        )
+        shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
         raise SymbolError(
-            repr(raw),
-            f"must be text, got the {type(raw).__name__} {raw!r}",
-            "YAML reads unquoted digits as a number: quote the symbol, e.g. symbol: '0700.HK'",
+            shown,
+            f"must be text, got the {kind} {shown}",
+            "YAML reads unquoted digits as a number: quote the symbol, e.g. symbol: '0700.HK'"
+            if number
+            else "write one Yahoo symbol, e.g. 0700.HK",
         )
     text = raw.strip().upper()
     if not text or any(ch.isspace() for ch in text):
@@ -87,6 +95,15 @@ def normalize_symbol(raw: object) -> tuple[str, str | None]:
         )
     note = None if symbol == raw else f"symbol '{raw}' read as '{symbol}'"
     return symbol, note
+
+
+def option_symbol(option: str, raw: str) -> str:
+    """The canonical symbol for one given with a command-line ``option`` (``--benchmark``,
+    ``--market``): a malformed one raises :class:`OptionError` naming the option."""
+    try:
+        return normalize_symbol(raw)[0]
+    except SymbolError as error:
+        raise OptionError(option, error.message, error.hint) from None
 
 
 def listing_of(symbol: str) -> Listing:

@@ -26,7 +26,40 @@ class Mapping(dict):
 
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records key lines and rejects duplicate keys."""
+    """SafeLoader that records key lines, rejects duplicate keys, and turns a value its tag
+    cannot construct (``!!int x``, ``2025-13-01``) into a :class:`ConfigError` on its line."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ConfigError, yaml.YAMLError, RecursionError):
+            raise
+        except (ValueError, TypeError, LookupError, AttributeError, ArithmeticError):
+            raise _unreadable(self.name, node) from None
+
+
+class _BadValue(ConfigError):
+    """A value that cannot be constructed; ``node`` lets the enclosing mapping name its key."""
+
+    node: yaml.Node
+
+
+def _unreadable(path: str, node: yaml.Node, key: str | None = None) -> _BadValue:
+    """The error for a node whose (explicit or implied) tag cannot construct its value."""
+    tag = node.tag.removeprefix("tag:yaml.org,2002:")
+    if isinstance(node, yaml.ScalarNode):
+        text = " ".join(str(node.value).split())
+        shown = repr(text if len(text) <= 40 else text[:37] + "...")
+    else:
+        shown = "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
+    if tag == "timestamp":
+        message, hint = f"{shown} is not a valid date", "write dates as YYYY-MM-DD"
+    else:
+        message = f"{shown} is not a valid {tag}"
+        hint = f"remove the '!!{tag}' tag or fix the value"
+    error = _BadValue(path, message, field=key, line=node.start_mark.line + 1, hint=hint)
+    error.node = node
+    return error
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Mapping:
@@ -45,7 +78,12 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Mapping:
                 line=key_node.start_mark.line + 1,
                 hint="keep one of them",
             )
-        mapping[key] = loader.construct_object(value_node, deep=True)
+        try:
+            mapping[key] = loader.construct_object(value_node, deep=True)
+        except _BadValue as error:
+            if error.node is not value_node:
+                raise
+            raise _unreadable(loader.name, value_node, key) from None
         mapping.key_lines[key] = key_node.start_mark.line + 1
     return mapping
 
@@ -66,10 +104,22 @@ def load_yaml(path: str | Path) -> Any:
         raise ConfigError(path, "is not UTF-8 text") from None
     except OSError as error:
         raise ConfigError(path, f"cannot be read ({error.strerror})") from None
-    loader = _LineLoader(text)
+    try:
+        loader = _LineLoader(text)
+    except yaml.reader.ReaderError as error:
+        # Raised before parsing: a control character (NUL...) that YAML does not allow.
+        line = text.count("\n", 0, error.position) + 1
+        raise ConfigError(
+            path,
+            f"not valid YAML: character #x{error.character:04x} is not allowed",
+            line=line,
+            hint="basket files are plain text",
+        ) from None
     loader.name = str(path)
     try:
         return loader.get_single_data()
+    except RecursionError:
+        raise ConfigError(path, "not valid YAML: nested too deeply") from None
     except yaml.constructor.ConstructorError as error:
         line = error.problem_mark.line + 1 if error.problem_mark else None
         raise ConfigError(

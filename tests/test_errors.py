@@ -1,0 +1,324 @@
+"""Bad inputs and faults, one row each, through the ``basket`` command.
+
+Every row starts from a small valid project (two stocks and ^IXIC on real NASDAQ sessions, one
+basket, one study), changes one thing (a basket or study file, a price file, or the command
+line), runs ``basket run`` (or ``basket event``) and checks the exit code and that the one-line
+message on stderr holds the fragment: the file, field, symbol or date at fault.  No row may end
+in a traceback or an "internal error".
+
+``tests/ERRORS.md`` shows the same table with the full messages as printed; regenerate it with
+``python tests/test_errors.py`` after changing the table (a test checks the two list the same
+ids, exit codes and fragments).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import sessions
+
+HERE = Path(__file__).resolve().parent
+ERRORS_MD = HERE / "ERRORS.md"
+DAYS = sessions("XNAS", "2024-01-02", "2025-03-31")
+BASKET = "name: B\nconstituents:\n  - symbol: AAA\n  - symbol: BBB\n"
+STUDY = "name: S\nbenchmark: ^IXIC\nstart: 2025-01-02\nend: 2025-03-31\n"
+GOOD_ROWS = "\n".join(f"{d},{10 + i / 10:.2f}" for i, d in enumerate(DAYS[-5:]))
+
+
+@dataclass(frozen=True)
+class Input:
+    """What a row changes in the valid project; ``{tmp}`` in args is the project folder."""
+
+    basket: str | bytes | None = None
+    study: str | None = None
+    price: tuple[str, str | bytes] | None = None
+    args: tuple[str, ...] = ()
+    command: str = "run"
+
+    def describe(self) -> str:
+        if self.basket is not None:
+            return f"basket file `{_shown(self.basket)}`"
+        if self.study is not None:
+            return f"study file `{_shown(self.study)}`"
+        if self.price is not None:
+            return f"price file {self.price[0]}.csv `{_shown(self.price[1])}`"
+        return f"`basket {self.command} ... {' '.join(self.args)}`"
+
+
+def _shown(text: str | bytes) -> str:
+    shown = text.decode("latin-1") if isinstance(text, bytes) else text
+    shown = shown.replace("\n", "⏎").replace("\x00", "\\x00").replace("|", "\\|")
+    return shown if len(shown) <= 70 else shown[:67] + "..."
+
+
+def basket(text: str | bytes) -> Input:
+    return Input(basket=text)
+
+
+def study(text: str) -> Input:
+    return Input(study=text)
+
+
+def price(symbol: str, text: str | bytes) -> Input:
+    return Input(price=(symbol, text))
+
+
+def run_args(*args: str) -> Input:
+    return Input(args=args)
+
+
+def event_args(*args: str) -> Input:
+    return Input(args=("--market", "^IXIC", *args), command="event")
+
+
+def row(case_id: str, exit_code: int, given: Input, fragment: str):
+    return pytest.param(given, fragment, exit_code, id=case_id)
+
+
+PYTHON = "!!python/object/apply:os.system ['touch pwned']"
+W = "name: B\nconstituents:\n  - symbol: AAA\n    weight: {}\n  - symbol: BBB\n    weight: {}\n"
+S = "name: S\nbenchmark: ^IXIC\nstart: {}\nend: {}\n"
+
+# fmt: off
+CASES = [
+    # id                        exit  input (what changes in the valid project)
+    #     expected fragment of the one-line message on stderr
+    # -- basket and study files (YAML) --------------------------------------------------------
+    row("empty-file",               2, basket(""),
+        "b.yaml: file is empty"),
+    row("not-yaml",                 2, basket("name: [B\nconstituents: []\n"),
+        "b.yaml:2: not valid YAML: expected ',' or ']'"),
+    row("not-a-mapping",            2, basket("- AAA\n- BBB\n"),
+        "b.yaml: expected a mapping of keys, got a list"),
+    row("duplicate-key",            2, basket("name: B\nname: C\n" + BASKET[8:]),
+        "b.yaml:2: duplicate key 'name' (first on line 1)"),
+    row("unknown-key",              2, basket(BASKET.replace("constituents", "constituens")),
+        "field 'constituens': unknown key 'constituens' (hint: did you mean 'constituents'?)"),
+    row("wrong-type-list",          2, basket("name: B\nconstituents: AAA\n"),
+        "b.yaml:2, field 'constituents': must be a list, got text"),
+    row("wrong-type-text",          2, basket(BASKET.replace("name: B", "name: [B]")),
+        "b.yaml:1, field 'name': must be text, got a list"),
+    row("wrong-type-number",        2, basket(W.format("half", 0.5)),
+        "b.yaml:4, field 'constituents[0].weight': must be a number, got text 'half'"),
+    row("wrong-type-item",          2, basket("name: B\nconstituents:\n  - AAA\n"),
+        "b.yaml:2, field 'constituents[0]': expected a mapping of keys, got text"),
+    row("bad-tagged-value",         2, basket(BASKET.replace("name: B", "name: !!int B")),
+        "b.yaml:1, field 'name': 'B' is not a valid int"),
+    row("unknown-weighting",        2, basket("weighting: equall\n" + BASKET),
+        "field 'weighting': 'equall' is not one of equal, custom (hint: did you mean 'equal'?)"),
+    row("unknown-rebalancing",      2, basket("rebalance: weekly\n" + BASKET),
+        "field 'rebalance': 'weekly' is not one of none, monthly, quarterly"),
+    row("negative-weight",          2, basket(W.format(-0.5, 1.5)),
+        "b.yaml:4, field 'constituents[0].weight': must be > 0, got -0.5"),
+    row("nan-weight",               2, basket(W.format(".nan", 1)),
+        "b.yaml:4, field 'constituents[0].weight': must be a finite number, got nan"),
+    row("weights-sum-not-1",        2, basket(W.format(0.5, 0.4)),
+        "field 'constituents': custom weights sum to 0.9, not 1"),
+    row("duplicate-symbol",         2, basket(BASKET.replace("BBB", "aaa")),
+        "b.yaml:4, field 'constituents[1].symbol': duplicate symbol AAA (first at line 3)"),
+    row("symbol-with-space",        2, basket(BASKET.replace("BBB", "BB B")),
+        "field 'constituents[1].symbol': symbol 'BB B': contains spaces"),
+    row("symbol-unknown-suffix",    2, basket(BASKET.replace("BBB", "1234.XX")),
+        "symbol '1234.XX': has no known exchange"),
+    row("symbol-is-a-number",       2, basket(BASKET.replace("BBB", "700")),
+        "symbol '700': must be text, got the int 700 (hint: YAML reads unquoted digits"),
+    row("python-object-refused",    2, basket(f"{PYTHON}\n"),
+        "b.yaml:1: tag not allowed"),
+    row("python-object-in-value",   2, basket(f"name: {PYTHON}\n"),
+        "b.yaml:1: tag not allowed"),
+    row("control-character",        2, basket("name: B\x00\n"),
+        "b.yaml:1: not valid YAML: character #x0000 is not allowed"),
+    row("not-utf8",                 2, basket("name: Bé\n".encode("latin-1")),
+        "b.yaml: is not UTF-8 text"),
+    row("study-as-basket",          2, basket(STUDY),
+        "b.yaml: is a study file, not a basket"),
+    row("date-not-iso-yaml",        2, study(S.format("2025/01/02", "2025-03-31")),
+        "study.yaml:3, field 'start': '2025/01/02' is not an ISO date (YYYY-MM-DD)"),
+    row("date-impossible-yaml",     2, study(S.format("2025-02-30", "2025-03-31")),
+        "study.yaml:3, field 'start': '2025-02-30' is not a valid date"),
+    row("date-out-of-range",        2, study(S.format("0001-01-01", "2025-03-31")),
+        "study.yaml:3, field 'start': 0001-01-01 is outside the dates the engine handles"),
+    row("start-after-end-yaml",     2, study(S.format("2025-03-03", "2025-02-03")),
+        "study.yaml:4, field 'end': 2025-02-03 is before start 2025-03-03"),
+    row("study-file-missing",       2, run_args("--study", "{tmp}/nope.yaml"),
+        "nope.yaml: file not found"),
+    # -- command line ---------------------------------------------------------------------------
+    row("start-after-end-cli",      2, run_args("--start", "2025-03-03", "--end", "2025-02-03"),
+        "--start: 2025-03-03 is after the end 2025-02-03"),
+    row("date-not-iso-cli",         2, run_args("--start", "2025/01/02"),
+        "Invalid value for '--start': '2025/01/02' is not an ISO date (YYYY-MM-DD)"),
+    row("date-not-iso-event-cli",   2, event_args("--event", "20250106"),
+        "Invalid value for '--event': '20250106' is not an ISO date (YYYY-MM-DD)"),
+    row("no-session-in-period",     2, run_args("--start", "2025-01-04", "--end", "2025-01-05"),
+        "no trading session between 2025-01-04 and 2025-01-05"),
+    row("fees-out-of-range",        2, run_args("--fees", "0.5"),
+        "--fees: 0.5 is not in [0, 0.1)"),
+    row("currency-unknown",         2, run_args("--currency", "XYZ"),
+        "--currency: no FX series known for XYZ"),
+    row("benchmark-malformed",      2, run_args("--benchmark", "A A"),
+        "--benchmark: symbol 'A A': contains spaces"),
+    row("window-reversed",          2, event_args("--event", "2025-01-06", "--window", "5:1"),
+        "--window: 5:1 ends before it starts"),
+    row("window-too-far",           2, event_args("--event", "2025-01-06", "--estimation=-9999:-3"),
+        "--estimation: -9999:-3 reaches more than 5000 sessions from day 0"),
+    # -- dates against the data -------------------------------------------------------------------
+    row("event-outside-data",       2, event_args("--event", "2025-06-02"),
+        "event 2025-06-02 is after the last price or before the first of ^IXIC (2024-01-02.."),
+    row("window-longer-than-data",  2, event_args("--event", "2025-03-03", "--window", "0:60"),
+        "event 2025-03-03: the windows [0, 60] run past the price data of AAA (last price"),
+    row("benchmark-no-data",        2, price("^IXIC", "date,close\n2024-01-02,1\n2024-06-28,2\n"),
+        "^IXIC (last bar 2024-06-28 is before the end 2025-03-31)"),
+    row("symbol-without-data",      2, basket(BASKET.replace("BBB", "ZZZ")),
+        "ZZZ (no file ZZZ.csv)"),
+    # -- price files -----------------------------------------------------------------------------
+    row("price-missing-column",     2, price("AAA", "date,open\n2025-01-02,1\n"),
+        "AAA.csv: missing column(s) close; found date, open"),
+    row("price-unparsable-date",    2, price("AAA", "date,close\n2025-01-02,1\n2025-13-03,2\n"),
+        "AAA.csv: row 3: date '2025-13-03' is not an ISO date (YYYY-MM-DD)"),
+    row("price-unsorted-dates",     2, price("AAA", "date,close\n2025-01-03,1\n2025-01-02,2\n"),
+        "AAA.csv: dates are not ascending: 2025-01-02 follows 2025-01-03"),
+    row("price-duplicate-dates",    2, price("AAA", "date,close\n2025-01-02,1\n2025-01-02,2\n"),
+        "AAA.csv: date 2025-01-02 appears more than once"),
+    row("price-not-a-number",       2, price("AAA", "date,close\n2025-01-02,abc\n"),
+        "AAA.csv: row 2: close 'abc' is not a number"),
+    row("price-negative",           2, price("AAA", "date,close\n2025-01-02,-1\n"),
+        "AAA.csv: close on 2025-01-02 is -1, not > 0"),
+    row("price-infinite",           2, price("AAA", f"date,close\n{GOOD_ROWS}\n2025-04-01,inf\n"),
+        "AAA.csv: row 7: close 'inf' is not a finite number"),
+    row("price-empty-file",         2, price("AAA", ""),
+        "AAA.csv: file is empty"),
+    row("price-not-utf8",           2, price("AAA", "date,close,né\n".encode("latin-1")),
+        "AAA.csv: is not UTF-8 text"),
+    row("price-row-too-long",       2, price("AAA", "date,close\n2025-01-02,1,5\n"),
+        "AAA.csv: a row has more fields than the header"),
+    row("price-column-twice",       2, price("AAA", "date,Close,close\n2025-01-02,1,2\n"),
+        "AAA.csv: column close appears more than once in the header"),
+    # -- folders ----------------------------------------------------------------------------------
+    row("price-folder-missing",     2, run_args("--prices", "{tmp}/nowhere"),
+        "--prices: price folder {tmp}/nowhere does not exist or is not a folder"),
+    row("results-unwritable",       1, run_args("--out", "{tmp}/a_file/sub"),
+        "results folder {tmp}/a_file/sub cannot be written (Not a directory)"),
+]
+# fmt: on
+
+
+def closes(days: list[str], start: float, drift: float) -> list[float]:
+    steps = np.arange(len(days))
+    return list(np.round(start * (1 + drift) ** steps * (1 + 0.02 * np.sin(steps / 3)), 4))
+
+
+def make_project(root: Path) -> dict[str, Path]:
+    """The valid project every row starts from."""
+    prices = root / "prices"
+    prices.mkdir(parents=True)
+    for stem, start, drift in (("AAA", 10.0, 0.001), ("BBB", 20.0, -0.0005), ("_IXIC", 100, 0.0)):
+        frame = pd.DataFrame({"date": DAYS, "close": closes(DAYS, start, drift)})
+        frame.to_csv(prices / f"{stem}.csv", index=False)
+    (root / "b.yaml").write_text(BASKET, encoding="utf-8")
+    (root / "study.yaml").write_text(STUDY, encoding="utf-8")
+    (root / "a_file").write_text("not a folder\n", encoding="utf-8")
+    return {"prices": prices, "basket": root / "b.yaml", "study": root / "study.yaml"}
+
+
+def invoke(root: Path, given: Input):
+    """Apply ``given`` to a fresh project in ``root`` and run the command; click's Result."""
+    from cli import main
+
+    project = make_project(root)
+    if given.basket is not None:
+        data = given.basket.encode() if isinstance(given.basket, str) else given.basket
+        project["basket"].write_bytes(data)
+    if given.study is not None:
+        project["study"].write_text(given.study, encoding="utf-8")
+    if given.price is not None:
+        symbol, text = given.price
+        data = text.encode() if isinstance(text, str) else text
+        (project["prices"] / f"{symbol.replace('^', '_')}.csv").write_bytes(data)
+    base = [
+        given.command,
+        str(project["basket"]),
+        "--study",
+        str(project["study"]),
+        "--prices",
+        str(project["prices"]),
+        "--out",
+        str(root / "results"),
+    ]
+    args = base + [a.replace("{tmp}", str(root)) for a in given.args]
+    return CliRunner().invoke(main, args, catch_exceptions=True)
+
+
+@pytest.mark.parametrize("given, fragment, exit_code", CASES)
+def test_bad_input_gives_one_clear_line(tmp_path, monkeypatch, given, fragment, exit_code):
+    monkeypatch.chdir(tmp_path)
+    result = invoke(tmp_path, given)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    assert "internal error" not in result.stderr
+    assert result.exit_code == exit_code, result.output
+    assert fragment.replace("{tmp}", str(tmp_path)) in result.stderr, result.stderr
+    assert result.stdout == ""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr
+    assert not (tmp_path / "pwned").exists()  # !!python tags construct nothing
+    assert not any((tmp_path / "results").glob("*"))  # nothing half-written
+
+
+def _markdown_rows(text: str) -> dict[str, tuple[int, str]]:
+    """``id -> (exit code, message)`` of the table in ERRORS.md."""
+    found = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if len(cells) == 4 and cells[0].startswith("`") and cells[0] != "id":
+            found[cells[0].strip("`")] = (int(cells[2]), cells[3].replace("\\|", "|"))
+    return found
+
+
+def test_errors_md_lists_every_row_of_the_table():
+    documented = _markdown_rows(ERRORS_MD.read_text(encoding="utf-8"))
+    ids = [case.id for case in CASES]
+    assert list(documented) == ids, "regenerate with: python tests/test_errors.py"
+    for case in CASES:
+        _, fragment, exit_code = case.values
+        code, message = documented[case.id]
+        assert code == exit_code, case.id
+        assert fragment.replace("{tmp}", "<tmp>") in message, (case.id, message)
+
+
+def write_errors_md() -> None:
+    """Run every row and write ERRORS.md with the messages as printed."""
+    lines = [
+        "# Errors: bad inputs and faults",
+        "",
+        "Generated by `python tests/test_errors.py` from the table in `tests/test_errors.py`;",
+        "every row is a test (`pytest tests/test_errors.py`).  Each row starts from a valid",
+        "project (`b.yaml` with AAA and BBB, `study.yaml` with ^IXIC over 2025-01-02..2025-03-31,",
+        "a CSV price folder), changes one thing and runs `basket run` (or `basket event`).",
+        "Exit code 2: the input is wrong; 1: a run-time failure.  `<tmp>` is the project folder.",
+        "",
+        "| id | input | exit | message (stderr) |",
+        "|---|---|---|---|",
+    ]
+    for case in CASES:
+        given, _, _ = case.values
+        with tempfile.TemporaryDirectory() as folder:
+            root = Path(folder).resolve()
+            result = invoke(root, given)
+            message = next(
+                (line for line in result.stderr.splitlines() if line.startswith("Error:")), ""
+            ).replace(str(root), "<tmp>")
+        message = message.replace("|", "\\|")
+        lines.append(f"| `{case.id}` | {given.describe()} | {result.exit_code} | {message} |")
+    ERRORS_MD.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(write_errors_md())
