@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from engine.data import PRICE_COLUMNS, PriceHistory, tidy_frame
-from engine.errors import CacheError, PriceFileError, SymbolError
+from engine.errors import CacheError, PriceFileError, ResultsError, SymbolError
 
 # The engine's one calendar cache (engine.market.calendar, sessions from 2000); the name
 # exchange_calendar stays importable from here for engine.yahoo.
@@ -646,7 +646,13 @@ class PriceCache:
         :class:`engine.data.CsvFolderSource`), plus ``SOURCES.json`` with the cache metadata.
         Corrupted entries are skipped with a :class:`CacheWarning`."""
         folder = Path(folder).expanduser()
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ResultsError(
+                f"export folder {folder} cannot be written ({error.strerror or error})",
+                "pass a writable folder",
+            ) from None
         written: list[Path] = []
         exported: list[dict[str, Any]] = []
         for entry in self.entries():

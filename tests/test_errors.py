@@ -272,6 +272,16 @@ def test_bad_input_gives_one_clear_line(tmp_path, monkeypatch, given, fragment, 
     assert not any((tmp_path / "results").glob("*"))  # nothing half-written
 
 
+def test_data_export_into_a_path_under_a_file_is_one_clear_line(cli, tmp_path):
+    (tmp_path / "a_file").write_text("not a folder\n")
+    result = cli("data", "--cache", tmp_path / "cache", "export", tmp_path / "a_file" / "sub")
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        f"Error: export folder {tmp_path}/a_file/sub cannot be written (Not a directory) "
+        "(hint: pass a writable folder)\n"
+    )
+
+
 def _markdown_rows(text: str) -> dict[str, tuple[int, str]]:
     """``id -> (exit code, message)`` of the table in ERRORS.md."""
     found = {}
