@@ -51,7 +51,10 @@ def sessions(calendar: str, start: str, end: str) -> list[str]:
     """ISO dates of a real exchange calendar's sessions, for generated prices."""
     from engine.market import sessions as calendar_sessions
 
-    return [d.strftime("%Y-%m-%d") for d in calendar_sessions(calendar, pd.Timestamp(start), pd.Timestamp(end))]
+    return [
+        d.strftime("%Y-%m-%d")
+        for d in calendar_sessions(calendar, pd.Timestamp(start), pd.Timestamp(end))
+    ]
 
 
 def weekdays(start: str, end: str) -> list[str]:

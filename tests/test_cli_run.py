@@ -31,8 +31,17 @@ def small_project(tmp_path, price_folder):
 
 
 def run_args(p, *extra):
-    return ["run", p["basket"], "--study", p["study"], "--prices", p["prices"], "--out", p["out"],
-            *extra]
+    return [
+        "run",
+        p["basket"],
+        "--study",
+        p["study"],
+        "--prices",
+        p["prices"],
+        "--out",
+        p["out"],
+        *extra,
+    ]
 
 
 def test_run_prints_json_with_exactly_the_documented_keys(cli, small_project):
@@ -55,8 +64,15 @@ def test_two_runs_write_two_complete_run_folders(cli, small_project):
     assert all("-same" in folder.name for folder in folders)
     for folder in folders:
         names = {p.name for p in folder.iterdir()}
-        assert {"summary.csv", "summary.md", "summary.json", "equity.csv", "attribution.csv",
-                "config.yaml", "manifest.json"} <= names
+        assert {
+            "summary.csv",
+            "summary.md",
+            "summary.json",
+            "equity.csv",
+            "attribution.csv",
+            "config.yaml",
+            "manifest.json",
+        } <= names
         manifest = json.loads((folder / "manifest.json").read_text())
         assert manifest["run_id"] == folder.name
         assert set(manifest["fingerprints"]) == {"AAA", "BBB", "^IXIC"}
@@ -65,8 +81,9 @@ def test_two_runs_write_two_complete_run_folders(cli, small_project):
     assert "results:" in first.stderr
 
 
-@pytest.mark.parametrize("fmt, marker", [("csv", "basket,total_return"), ("markdown", "| Pair |"),
-                                         ("table", "Pair")])
+@pytest.mark.parametrize(
+    "fmt, marker", [("csv", "basket,total_return"), ("markdown", "| Pair |"), ("table", "Pair")]
+)
 def test_run_formats(cli, small_project, fmt, marker):
     result = cli(*run_args(small_project, "--format", fmt))
     assert result.exit_code == 0, result.output
@@ -74,8 +91,19 @@ def test_run_formats(cli, small_project, fmt, marker):
 
 
 def test_command_line_options_override_the_study(cli, small_project):
-    result = cli(*run_args(small_project, "--format", "json", "--end", "2025-02-03",
-                           "--rebalance", "none", "--fees", "0"))
+    result = cli(
+        *run_args(
+            small_project,
+            "--format",
+            "json",
+            "--end",
+            "2025-02-03",
+            "--rebalance",
+            "none",
+            "--fees",
+            "0",
+        )
+    )
     assert result.exit_code == 0, result.output
     # Hold to 02-03: 0.5 * 12/10 + 0.5 * 19/20 = 1.075.
     assert json.loads(result.stdout)[0]["total_return"] == pytest.approx(0.075)
@@ -86,8 +114,18 @@ def test_missing_symbols_are_listed_in_one_error_or_skipped(cli, small_project, 
         tmp_path / "b.yaml",
         "name: Gaps\nconstituents:\n  - symbol: AAA\n  - symbol: ZZZ\n  - symbol: YYY\n",
     )
-    args = ["run", basket, "--study", small_project["study"], "--prices", small_project["prices"],
-            "--out", small_project["out"], "--format", "json"]
+    args = [
+        "run",
+        basket,
+        "--study",
+        small_project["study"],
+        "--prices",
+        small_project["prices"],
+        "--out",
+        small_project["out"],
+        "--format",
+        "json",
+    ]
     failed = cli(*args)
     assert failed.exit_code == 2
     assert "YYY (no file YYY.csv); ZZZ (no file ZZZ.csv)" in failed.stderr
@@ -106,7 +144,10 @@ def test_validate_and_list_the_project_baskets(cli, monkeypatch):
     assert result.stdout.count("ok ") == len(files) + 1
     listed = cli("list", "--format", "json")
     assert listed.exit_code == 0
-    assert {row["basket"] for row in json.loads(listed.stdout)} >= {"Domestic chips", "US AI leaders"}
+    assert {row["basket"] for row in json.loads(listed.stdout)} >= {
+        "Domestic chips",
+        "US AI leaders",
+    }
 
 
 def test_run_on_the_shared_data_with_defaults(cli, shared_prices, monkeypatch, tmp_path):
@@ -123,10 +164,13 @@ def test_help_does_not_import_heavy_libraries():
     import subprocess
     import sys
 
-    code = "import sys, cli; cli.main(['--help'], standalone_mode=False); " \
-           "print(sorted(m for m in ('pandas', 'vectorbt', 'yfinance') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True,
-                         text=True, check=True).stdout
+    code = (
+        "import sys, cli; cli.main(['--help'], standalone_mode=False); "
+        "print(sorted(m for m in ('pandas', 'vectorbt', 'yfinance') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip().endswith("[]")
 
 

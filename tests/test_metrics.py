@@ -74,9 +74,7 @@ def test_summary_of_the_benchmark_against_itself():
     assert list(row.to_dict()) == list(metrics.COLUMNS)
 
 
-values_strategy = arrays(
-    float, st.integers(3, 60), elements=st.floats(0.1, 10.0, allow_nan=False)
-)
+values_strategy = arrays(float, st.integers(3, 60), elements=st.floats(0.1, 10.0, allow_nan=False))
 
 
 @given(values_strategy)

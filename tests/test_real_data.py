@@ -21,7 +21,9 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 def closes(folder: Path, stem: str) -> dict[str, float]:
     with open(folder / f"{stem}.csv", newline="") as handle:
-        return {row["date"]: float(row["adj_close"] or row["close"]) for row in csv.DictReader(handle)}
+        return {
+            row["date"]: float(row["adj_close"] or row["close"]) for row in csv.DictReader(handle)
+        }
 
 
 def as_of(series: dict[str, float], day: str) -> float:
