@@ -332,8 +332,7 @@ def run_command(
         ),
         nl=False,
     )
-    for note in result.notes:
-        click.echo(f"note: {note}", err=True)
+    _notes(result.console_notes())
     if result.events is not None:
         click.echo(f"event study: {folder / 'events' / 'summary.csv'}", err=True)
     click.echo(f"results: {folder}", err=True)
@@ -605,8 +604,7 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
     for row in result.events.excluded.itertuples():
         click.echo(f"note: {row.basket}, event {row.event}: excluded {row.symbol} ({row.reason})",
                    err=True)
-    for note in result.notes:
-        click.echo(f"note: {note}", err=True)
+    _notes(result.console_notes())
     click.echo(f"results: {folder}", err=True)
 
 

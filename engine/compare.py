@@ -156,7 +156,8 @@ def load_run(folder: str | Path) -> Run:
                             keep_default_na=False, na_values={m: [""] for m in METRICS})
         summary = frame.set_index("basket").reindex(columns=list(METRICS)).astype(float)
     except FileNotFoundError:
-        problems.append("summary.csv is missing")
+        if manifest.get("kind") != "event":  # an event study has no backtest summary
+            problems.append("summary.csv is missing")
     except (OSError, ValueError, KeyError) as error:
         problems.append(f"summary.csv cannot be read ({type(error).__name__})")
     return Run(folder, manifest, config, summary, problems)

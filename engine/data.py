@@ -92,6 +92,8 @@ class PriceSet:
     source: str
     skipped: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: :class:`engine.quality.Flag` of the data-quality checks (their notes are in ``notes``).
+    flags: list = field(default_factory=list)
 
     def __getitem__(self, symbol: str) -> PriceHistory:
         return self.histories[symbol]

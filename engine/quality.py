@@ -38,9 +38,10 @@ no close at all) and ``limit_breach``, which a correct series cannot have; every
 warning.  :func:`raise_if_strict` turns flags at or above a severity into one
 :class:`DataQualityError`.
 
-Runs (:func:`engine.runner.gather_prices`) call :func:`quality_notes` on every history they use,
-restricted to the period they fetched: one note per symbol and kind of flag (see
-:func:`flag_notes`), or with ``strict`` one :class:`DataQualityError`.  The checks work on
+Runs (:func:`engine.runner.gather_prices`) call :func:`quality_flags` on every history they use,
+restricted to the period they fetched, and keep one note per symbol and kind of flag (see
+:func:`flag_notes`; a terminal gets :func:`flag_summary`), or with ``strict`` one
+:class:`DataQualityError`.  The checks work on
 plain numpy arrays extracted once per history (about 0.5 ms a symbol), so they cost a run of
 60 symbols a few tens of milliseconds.  Calendars are :func:`engine.market.calendar`'s.
 """
@@ -585,20 +586,41 @@ def flag_notes(flags: Iterable[Flag]) -> list[str]:
     return notes
 
 
-def quality_notes(
+def flag_summary(flags: Iterable[Flag], shown: int = 4) -> list[str]:
+    """One line per kind of flag across symbols, for a terminal::
+
+        data check placeholder_bar (warning): 19 symbols (0020.HK, 0268.HK, ... and 15 more)
+    """
+    groups: dict[str, list[Flag]] = {}
+    for flag in flags:
+        groups.setdefault(flag.kind, []).append(flag)
+    lines = []
+    for kind, group in groups.items():
+        severity = max((f.severity for f in group), key=SEVERITIES.index)
+        symbols = list(dict.fromkeys(f.symbol for f in group))
+        more = f" and {len(symbols) - shown} more" if len(symbols) > shown else ""
+        noun = "symbol" if len(symbols) == 1 else "symbols"
+        lines.append(
+            f"data check {kind} ({severity}): {len(group)} flag(s) on {len(symbols)} {noun} "
+            f"({', '.join(symbols[:shown])}{more})"
+        )
+    return lines
+
+
+def quality_flags(
     histories: Mapping[str, PriceHistory],
     start: pd.Timestamp | None = None,
     end: pd.Timestamp | None = None,
     listings: Mapping[str, Listing] | None = None,
     *,
     strict: bool = False,
-) -> list[str]:
-    """The data-quality checks of a run: :func:`check_prices` then :func:`flag_notes`; with
-    ``strict`` any flag of severity warning or worse raises :class:`DataQualityError` instead."""
+) -> list[Flag]:
+    """The data-quality checks of a run (:func:`check_prices`); with ``strict`` any flag of
+    severity warning or worse raises :class:`DataQualityError` instead."""
     flags = check_prices(histories, start, end, listings)
     if strict:
         raise_if_strict(flags)
-    return flag_notes(flags)
+    return flags
 
 
 def at_least(flags: Iterable[Flag], severity: str = "warning") -> list[Flag]:

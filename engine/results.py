@@ -216,6 +216,9 @@ def _place(out: str | Path, run_id: str, fill: Callable[[Path], None]) -> Path:
         staged = folder / f".{MANIFEST}.tmp"
         _write_text(staged, json.dumps(manifest, indent=2) + "\n")
         os.replace(staged, folder / MANIFEST)
+        from engine.report import write_report
+
+        write_report(folder)
     return folder
 
 
@@ -289,5 +292,8 @@ def write_event_run(
         }
         manifest = {**_common_manifest(run_id, argv, run), "kind": "event"}
         _write_config_and_manifest(folder, config, manifest)
+        from engine.report import write_report  # reads the files above, so it comes last
+
+        write_report(folder)
 
     return _place(out, run_id, fill)

@@ -37,7 +37,7 @@ from engine.market import (
     study_sessions,
 )
 from engine.metrics import Summary, summarize
-from engine.quality import quality_notes
+from engine.quality import flag_notes, flag_summary, quality_flags
 from engine.symbols import Listing, option_symbol
 
 MIN_SESSIONS = 3
@@ -90,6 +90,11 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     events: object | None = None
     event_options: EventOptions | None = None
+
+    def console_notes(self) -> list[str]:
+        """The notes for a terminal: data-quality flags summarised per kind (the per-symbol
+        notes stay in :attr:`notes` and the run's manifest)."""
+        return console_notes(self.notes, self.prices)
 
     def summary_frame(self) -> pd.DataFrame:
         return pd.DataFrame([s.to_dict() for s in self.summary]).set_index("basket")
@@ -332,6 +337,15 @@ def study_events(
     )
 
 
+def console_notes(notes: Sequence[str], prices: PriceSet) -> list[str]:
+    """``notes`` without the per-symbol data-quality notes, plus one summary line per kind."""
+    detailed = set(flag_notes(prices.flags))
+    summary = flag_summary(prices.flags)
+    if summary:
+        summary[-1] += "; details in manifest.json and `basket data status`"
+    return [n for n in notes if n not in detailed] + summary
+
+
 @dataclass
 class EventRun:
     """An event study on its own (``basket event``)."""
@@ -343,6 +357,9 @@ class EventRun:
     events: object
     skipped: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    def console_notes(self) -> list[str]:
+        return console_notes(self.notes, self.prices)
 
 
 def _event_prices(
@@ -438,7 +455,7 @@ def gather_prices(
     event study's estimation window).
 
     The prices kept then go through the data-quality checks
-    (:func:`engine.quality.quality_notes`) over the fetched period: one note per symbol and
+    (:func:`engine.quality.quality_flags`) over the fetched period: one note per symbol and
     kind of flag in :attr:`PriceSet.notes`, after the source's own notes; with ``strict`` a
     warning or worse raises :class:`engine.quality.DataQualityError`.
     """
@@ -474,8 +491,10 @@ def gather_prices(
         kept.append(basket)
     usable = {s: h for s, h in histories.items() if s not in problems}
     notes = list(getattr(source, "notes", ()))
-    notes += quality_notes(usable, _or_none(first), _or_none(end), overrides, strict=strict)
-    return PriceSet(usable, source.description, skipped=problems, notes=notes), kept, skipped
+    flags = quality_flags(usable, _or_none(first), _or_none(end), overrides, strict=strict)
+    notes += flag_notes(flags)
+    prices = PriceSet(usable, source.description, skipped=problems, notes=notes, flags=flags)
+    return prices, kept, skipped
 
 
 def _or_none(day: pd.Timestamp) -> pd.Timestamp | None:

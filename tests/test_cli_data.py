@@ -19,7 +19,7 @@ from engine.cache import PriceCache
 from engine.data import CsvFolderSource, PriceHistory
 from engine.datastore import resolve_symbols, study_symbols
 from engine.errors import OptionError, SymbolError
-from engine.quality import flag_notes, quality_notes
+from engine.quality import flag_notes, flag_summary, quality_flags
 from engine.yahoo import YahooSource
 
 STUDY = PROJECT / "baskets" / "studies" / "deepseek.yaml"
@@ -368,18 +368,21 @@ def test_run_offline_from_the_imported_folder_equals_run_with_prices(cli, cache_
     assert notes[0] == notes[1]
 
 
-def test_run_notes_one_line_per_symbol_and_flag_kind(cli, trio, tmp_path):
+def test_run_notes_summarise_flags_on_the_terminal_and_keep_details(cli, trio, tmp_path):
     result = cli("run", trio["basket"], "--study", STUDY, "--prices", trio["prices"],
                  "--out", tmp_path / "out", "--no-events")
     assert result.exit_code == 0, result.output
     notes = [x for x in result.stderr.splitlines() if "data check" in x]
     assert notes == [
-        "note: 0700.HK: data check placeholder_bar (warning), 3 flags on 2024-12-24, "
-        "2024-12-31, 2025-01-28; first: placeholder bar (volume missing, no open, no high, "
-        "no low): close 416.365 kept; lower-quality price"
+        "note: data check placeholder_bar (warning): 3 flag(s) on 1 symbol (0700.HK); details "
+        "in manifest.json and `basket data status`"
     ]
     manifest = json.loads((next((tmp_path / "out").iterdir()) / "manifest.json").read_text())
-    assert notes[0].removeprefix("note: ") in manifest["notes"]
+    assert (
+        "0700.HK: data check placeholder_bar (warning), 3 flags on 2024-12-24, "
+        "2024-12-31, 2025-01-28; first: placeholder bar (volume missing, no open, no high, "
+        "no low): close 416.365 kept; lower-quality price"
+    ) in manifest["notes"]
 
 
 def test_run_strict_fails_without_writing_a_run_folder(cli, trio, tmp_path):
@@ -406,7 +409,10 @@ def test_event_strict_fails_and_notes_otherwise(cli, trio, tmp_path):
             "--window", "0:1", "--event", "2025-01-27"]
     plain = cli(*args, "--out", tmp_path / "a")
     assert plain.exit_code == 0, plain.output
-    assert "note: 0700.HK: data check placeholder_bar (warning)" in plain.stderr
+    assert (
+        "note: data check placeholder_bar (warning): 3 flag(s) on 1 symbol (0700.HK)"
+        in plain.stderr
+    )
     strict = cli(*args, "--out", tmp_path / "b", "--strict")
     assert strict.exit_code == 2 and "data-quality check failed" in strict.stderr
     assert not (tmp_path / "b").exists()
@@ -428,6 +434,10 @@ def bars(symbol: str, closes: list[float], start: str = "2024-03-04") -> PriceHi
     return PriceHistory(symbol, frame, "test")
 
 
+def quality_notes(histories, **period):
+    return flag_notes(quality_flags(histories, **period))
+
+
 def test_quality_notes_group_by_symbol_and_kind_and_respect_the_period():
     stale = bars("NVDA", [10, 11, 11, 11, 11, 11, 11, 12, 13, 13, 13, 13, 13, 13, 14])
     notes = quality_notes({"NVDA": stale})
@@ -444,3 +454,12 @@ def test_quality_notes_group_by_symbol_and_kind_and_respect_the_period():
     ]
     assert quality_notes({"NVDA": stale}, end=pd.Timestamp("2024-03-08")) == []
     assert flag_notes([]) == []
+
+
+def test_terminal_summary_has_one_line_per_kind_across_symbols():
+    stale = [10, 11, 11, 11, 11, 11, 11, 12]
+    flags = quality_flags({s: bars(s, stale) for s in ("AAA", "BBB", "CCC", "DDD", "EEE")})
+    assert flag_summary(flags) == [
+        "data check stale_quotes (warning): 5 flag(s) on 5 symbols "
+        "(AAA, BBB, CCC, DDD and 1 more)"
+    ]
