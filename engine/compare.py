@@ -221,7 +221,7 @@ def _when(manifest: dict[str, Any] | None, folder: Path) -> str:
     if created:
         return str(created)
     stamp = dt.datetime.fromtimestamp(folder.stat().st_mtime, dt.UTC)
-    return stamp.isoformat(timespec="seconds")
+    return stamp.isoformat(timespec="microseconds")
 
 
 def list_runs(out: str | Path = "results") -> list[dict[str, Any]]:

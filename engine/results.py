@@ -188,7 +188,7 @@ def write_event_tables(folder: Path, events: Any) -> None:
 def _common_manifest(run_id: str, argv: Sequence[str] | None, run: Any) -> dict[str, Any]:
     return {
         "run_id": run_id,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
         "command": list(argv if argv is not None else sys.argv),
         "versions": package_versions(),
         "data_source": run.prices.source,
