@@ -117,7 +117,7 @@ def tidy_frame(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
             f"missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}",
             "expected date,open,high,low,close,adj_close,volume",
         )
-    dates = pd.to_datetime(raw["date"], format="%Y-%m-%d", errors="coerce")
+    dates = pd.to_datetime(raw["date"].astype(str), format="%Y-%m-%d", errors="coerce")
     if dates.isna().any():
         row = int(np.flatnonzero(dates.isna().to_numpy())[0])
         raise PriceFileError(
@@ -129,18 +129,23 @@ def tidy_frame(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
         if column not in raw:
             values[column] = np.full(len(raw), np.nan)
             continue
-        numbers = pd.to_numeric(raw[column], errors="coerce")
-        bad = numbers.isna() & raw[column].notna() & (raw[column].astype(str).str.strip() != "")
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise PriceFileError(
-                origin, f"row {row + 2}: {column} {raw[column].iloc[row]!r} is not a number"
-            )
+        cells = raw[column]
+        if pd.api.types.is_float_dtype(cells) or pd.api.types.is_integer_dtype(cells):
+            numbers = cells.astype(float)
+        else:
+            numbers = pd.to_numeric(cells, errors="coerce")
+            bad = numbers.isna() & cells.notna() & (cells.astype(str).str.strip() != "")
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise PriceFileError(
+                    origin, f"row {row + 2}: {column} {cells.iloc[row]!r} is not a number"
+                )
         infinite = np.isinf(numbers.to_numpy(dtype=float))
         if infinite.any():
             row = int(np.flatnonzero(infinite)[0])
             raise PriceFileError(
-                origin, f"row {row + 2}: {column} {raw[column].iloc[row]!r} is not a finite number"
+                origin,
+                f"row {row + 2}: {column} {str(raw[column].iloc[row])!r} is not a finite number",
             )
         values[column] = numbers.to_numpy(dtype=float)
     frame = pd.DataFrame(values, index=pd.DatetimeIndex(dates, name="date"))
@@ -190,9 +195,9 @@ class CsvFolderSource:
             with warnings.catch_warnings():
                 # A row longer than the header: pandas would silently drop its extra fields.
                 warnings.simplefilter("error", pd.errors.ParserWarning)
-                raw = pd.read_csv(
-                    path, dtype=str, keep_default_na=False, na_values=[""], index_col=False
-                )
+                # Numbers are parsed by the C reader; a column with any text in it stays text
+                # and tidy_frame names the first bad cell.
+                raw = pd.read_csv(path, keep_default_na=False, na_values=[""], index_col=False)
         except pd.errors.EmptyDataError:
             raise PriceFileError(path, "file is empty") from None
         except pd.errors.ParserWarning:
