@@ -116,6 +116,17 @@ EVENT_JSON_KEYS = (
 )
 
 
+def _format_option(func):
+    """``--format table|csv|json|markdown`` (default table)."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "csv", "json", "markdown"]),
+        default="table",
+        show_default=True,
+    )(func)
+
+
 @click.group(cls=BasketGroup)
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="basket")
@@ -191,13 +202,7 @@ def validate_command(files: tuple[str, ...]) -> None:
     type=click.Path(file_okay=False),
     help="Folder of basket files.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json", "markdown"]),
-    default="table",
-    show_default=True,
-)
+@_format_option
 def list_command(folder: str, fmt: str) -> None:
     """List the baskets: name, file, constituents, weighting, rebalancing."""
     import pandas as pd
@@ -254,13 +259,7 @@ def _prices_option(func):
 )
 @click.option("--skip-missing", is_flag=True, help="Drop symbols without data, renormalise.")
 @click.option("--offline", is_flag=True, help="Yahoo source: use the cache only.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json", "markdown"]),
-    default="table",
-    show_default=True,
-)
+@_format_option
 @click.option(
     "--out",
     default="results",
@@ -375,8 +374,7 @@ def _notes(notes) -> None:
 @click.option("--exchange", help="Exchange of the SYMBOLS: XSHG, XHKG, XNAS or XNYS.")
 @click.option("--currency", help="Quote currency of the SYMBOLS (with --exchange).")
 @click.option("--offline", is_flag=True, help="Do not download: report what the cache holds.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
-              default="table", show_default=True)
+@_format_option
 @click.pass_context
 def data_fetch_command(ctx, symbols, basket_files, study_file, start, end, exchange, currency,
                        offline, fmt) -> None:
@@ -429,8 +427,7 @@ def data_fetch_command(ctx, symbols, basket_files, study_file, start, end, excha
 @click.argument("symbols", nargs=-1)
 @click.option("--exchange", help="Exchange of the SYMBOLS (for their calendar checks).")
 @click.option("--currency", help="Quote currency of the SYMBOLS (with --exchange).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
-              default="table", show_default=True)
+@_format_option
 @click.option("--strict", is_flag=True, help="Exit 2 if any flag is a warning or worse.")
 @click.pass_context
 def data_status_command(ctx, symbols, exchange, currency, fmt, strict) -> None:
@@ -547,8 +544,7 @@ def data_export_command(ctx, folder) -> None:
 @click.option("--benchmark", help="Market of the basket portfolio series (default: study's).")
 @click.option("--skip-missing", is_flag=True, help="Drop symbols without data, renormalise.")
 @click.option("--offline", is_flag=True, help="Yahoo source: use the cache only.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
-              default="table", show_default=True)
+@_format_option
 @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
               help="Folder for run folders.")
 @click.option("--name", help="Name in the run id.")
@@ -615,16 +611,6 @@ def _out_option(func):
         show_default=True,
         type=click.Path(file_okay=False),
         help="Folder holding the run folders.",
-    )(func)
-
-
-def _format_option(func):
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["table", "csv", "json", "markdown"]),
-        default="table",
-        show_default=True,
     )(func)
 
 

@@ -139,14 +139,8 @@ def bmp_test(scars: np.ndarray) -> TestResult:
     Parameters: ``scars``, ndarray of shape (n_stocks,); NaN entries are dropped.  NaN with fewer
     than two SCARs.
     """
-    values = _finite(scars)
-    n = values.size
-    if n < 2:
-        return _NAN_RESULT
-    if np.ptp(values) == 0:  # identical values: no dispersion to test against
-        return _NAN_RESULT
-    sd = values.std(ddof=1)
-    return _t_result(values.mean() / (sd / np.sqrt(n)), n - 1)
+    # The same t-test as the cross-sectional one, on standardized CARs.
+    return cross_sectional_t_test(scars)
 
 
 def average_cross_correlation(residuals: np.ndarray, min_periods: int = 30) -> float:
