@@ -115,9 +115,10 @@ def coverage_problems(
 ) -> dict[str, str]:
     """Symbols whose data do not cover the study period, with the reason.
 
-    A symbol needs a close on or before its exchange's first session of the period (it is
-    bought then), and a bar on its exchange's last session of the period (else the end would be
-    a carried, stale price).
+    A symbol is bought at the close of ``start``, the first study session: it needs a bar on a
+    session of its own exchange on or before ``start`` (at most :data:`LOOKBACK` earlier, when
+    its exchange is closed on ``start``), and a bar on its exchange's last session of the
+    period (else the end would be a carried, stale price).
     """
     problems = {}
     for symbol, history in histories.items():
@@ -125,9 +126,17 @@ def coverage_problems(
         own_in_period = own[own >= start]
         if own_in_period.empty:
             continue
-        if history.first_date > own_in_period[0]:
-            first_bar = history.first_date.date()
-            problems[symbol] = f"first bar {first_bar} is after the start {own_in_period[0].date()}"
+        dates = history.frame.index
+        before = dates[dates <= start]
+        if before.empty:
+            problems[symbol] = (
+                f"first bar {history.first_date.date()} is after the start {start.date()}"
+            )
+        elif not before.isin(own).any():
+            problems[symbol] = (
+                f"no bar in the {LOOKBACK.days} days up to the start {start.date()} "
+                f"(last before it {before[-1].date()})"
+            )
         elif history.last_date < own_in_period[-1]:
             problems[symbol] = (
                 f"last bar {history.last_date.date()} is before the end {own_in_period[-1].date()}"

@@ -316,7 +316,7 @@ def study_events(
     event_baskets = []
     for basket in baskets:
         basket_listings = {s: listings[s] for s in [*basket.symbols, study.benchmark]}
-        currency = report_currency(study.currency, basket_listings)
+        currency = report_currency(study.currency, {s: listings[s] for s in basket.symbols})
         portfolio, market = portfolio_returns(
             prices, basket, study.benchmark, start, end, currency, basket_listings
         )
@@ -462,7 +462,8 @@ def gather_prices(
     overrides = listing_overrides(baskets, study)
     constituents = list(dict.fromkeys(s for b in baskets for s in b.symbols))
     listings = resolve_listings([*constituents, study.benchmark], overrides)
-    currency = report_currency(study.currency, listings)
+    # "local" is the constituents' one currency; the benchmark is converted into it.
+    currency = report_currency(study.currency, {s: listings[s] for s in constituents})
     fx = fx_symbols_needed({v.currency for v in listings.values()} | {currency})
     start, end = pd.Timestamp(study.start), pd.Timestamp(study.end)
     wanted = list(dict.fromkeys([*constituents, study.benchmark, *fx, *also]))
@@ -532,13 +533,15 @@ def run(
             strict=strict,
         )
     overrides = listing_overrides(baskets, study)
-    symbols = list(dict.fromkeys([s for b in baskets for s in b.symbols] + [study.benchmark]))
+    held = list(dict.fromkeys(s for b in baskets for s in b.symbols))
+    symbols = list(dict.fromkeys([*held, study.benchmark]))
+    constituents = resolve_listings(held, overrides)
     panel = align(
         prices,
         symbols,
         pd.Timestamp(study.start),
         pd.Timestamp(study.end),
-        currency=study.currency,
+        currency=report_currency(study.currency, constituents),
         listings=overrides,
     )
     if len(panel.sessions) < MIN_SESSIONS:

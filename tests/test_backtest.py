@@ -182,3 +182,18 @@ def test_contributions_add_up_to_the_total_return(price_folder):
     )
     attribution = result.attribution_frame()
     assert attribution["contribution"].sum() == pytest.approx(result.summary[0].total_return)
+
+
+def test_a_stock_without_a_close_on_its_own_sessions_up_to_the_start_is_refused(price_folder):
+    """Bars dated on days Hong Kong was closed (2025-01-30, 01-31) are not closes: bought on
+    2025-01-30, the stock has no price yet, which must be an error, not a silent empty
+    position."""
+    from engine.errors import MissingDataError
+
+    folder, write = price_folder
+    days = ["2025-01-30", "2025-01-31", "2025-02-03", "2025-02-04"]
+    write("0001.HK", days, [50.0, 51.0, 52.0, 53.0])
+    write("^IXIC", days, [100.0, 101.0, 99.0, 100.0])
+    write("HKD=X", days, [7.8, 7.8, 7.8, 7.8])
+    with pytest.raises(MissingDataError, match=r"0001.HK \(no bar in the 31 days up to the start"):
+        run([basket("hk", {"0001.HK": 1.0})], study(days[0], days[-1]), CsvFolderSource(folder))

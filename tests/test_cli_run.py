@@ -186,3 +186,32 @@ def test_a_run_id_that_exists_gets_a_suffix_and_the_old_folder_is_kept(tmp_path)
     assert (first / "marker.txt").read_text() == "first"
     assert (second / "marker.txt").read_text() == "second"
     assert sorted(p.name for p in tmp_path.iterdir()) == [first.name, second.name]
+
+
+def test_local_currency_needs_one_currency(cli, small_project, tmp_path):
+    basket = write_yaml(
+        tmp_path / "mixed.yaml", "name: Mixed\nconstituents:\n  - symbol: AAA\n  - symbol: 700.HK\n"
+    )
+    args = ["run", basket, "--study", small_project["study"], "--prices", small_project["prices"],
+            "--out", small_project["out"], "--currency", "local"]
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "Error: --currency local: the constituents trade in 2 currencies (HKD: 0700.HK; USD: AAA)"
+    )
+    assert not small_project["out"].exists()
+
+
+def test_local_currency_converts_the_benchmark_into_it(cli, small_project, price_folder, tmp_path):
+    folder, write = price_folder
+    # Hong Kong is closed 2025-01-29..31: the stock is bought at its 2025-01-28 close.
+    write("0001.HK", ["2025-01-28", "2025-02-03", "2025-02-04"], [50.0, 52.0, 53.0])
+    write("HKD=X", DAYS, [7.80, 7.90, 7.90, 7.70])
+    basket = write_yaml(tmp_path / "hk.yaml", "name: HK\nconstituents:\n  - symbol: 1.HK\n")
+    result = cli("run", basket, "--study", small_project["study"], "--prices", folder, "--out",
+                 small_project["out"], "--currency", "local", "--format", "json", "--fees", "0")
+    assert result.exit_code == 0, result.output
+    hk, nasdaq = json.loads(result.stdout)
+    assert hk["total_return"] == pytest.approx(53 / 50 - 1)
+    # ^IXIC in Hong Kong dollars: 100 USD at 7.80 HKD, then 100 USD at 7.70 HKD.
+    assert nasdaq["total_return"] == pytest.approx(100 * 7.70 / (100 * 7.80) - 1)

@@ -175,7 +175,7 @@ CASES = [
     row("window-longer-than-data",  2, event_args("--event", "2025-03-03", "--window", "0:60"),
         "event 2025-03-03: the windows [0, 60] run past the price data of AAA (last price"),
     row("benchmark-no-data",        2, price("^IXIC", "date,close\n2024-01-02,1\n2024-06-28,2\n"),
-        "^IXIC (last bar 2024-06-28 is before the end 2025-03-31)"),
+        "^IXIC (no bar in the 31 days up to the start 2025-01-02 (last before it 2024-06-28))"),
     row("symbol-without-data",      2, basket(BASKET.replace("BBB", "ZZZ")),
         "ZZZ (no file ZZZ.csv)"),
     # -- price files -----------------------------------------------------------------------------
