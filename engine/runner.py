@@ -375,7 +375,7 @@ def _event_prices(
     listings = _event_listings(baskets, study)
     stock_calendars = {listings[s].calendar for b in baskets for s in b.symbols}
     markets = event_markets(options, stock_calendars)
-    first, _ = event_span(options, {v.calendar for v in listings.values()})
+    span = event_span(options, {v.calendar for v in listings.values()})
     fx = fx_symbols_needed({v.currency for v in listings.values()} | {"USD"})
     return gather_prices(
         source,
@@ -383,7 +383,7 @@ def _event_prices(
         study,
         skip_missing=skip_missing,
         also=[*markets, *fx],
-        fetch_from=first,
+        fetch_span=span,
         check_period=check_period,
         strict=strict,
     )
@@ -441,7 +441,7 @@ def gather_prices(
     *,
     skip_missing: bool = False,
     also: Sequence[str] = (),
-    fetch_from: pd.Timestamp | None = None,
+    fetch_span: tuple[pd.Timestamp, pd.Timestamp] | None = None,
     check_period: bool = True,
     strict: bool = False,
 ) -> tuple[PriceSet, list[Basket], dict[str, dict[str, str]]]:
@@ -451,8 +451,8 @@ def gather_prices(
     before the end) is listed in one :class:`MissingDataError`.  With ``skip_missing``
     constituents with problems are dropped from their baskets (weights renormalised) and
     reported per basket; the benchmark, FX series and the symbols in ``also`` (market indices)
-    are never skipped.  ``fetch_from`` asks the source for history from an earlier date (the
-    event study's estimation window).
+    are never skipped.  ``fetch_span`` widens the dates asked of the source (the event study's
+    estimation and event windows).
 
     The prices kept then go through the data-quality checks
     (:func:`engine.quality.quality_flags`) over the fetched period: one note per symbol and
@@ -465,14 +465,17 @@ def gather_prices(
     # "local" is the constituents' one currency; the benchmark is converted into it.
     currency = report_currency(study.currency, {s: listings[s] for s in constituents})
     fx = fx_symbols_needed({v.currency for v in listings.values()} | {currency})
-    start, end = pd.Timestamp(study.start), pd.Timestamp(study.end)
+    start, end = pd.Timestamp(study.start), pd.Timestamp(study.end)  # NaT when not set
     wanted = list(dict.fromkeys([*constituents, study.benchmark, *fx, *also]))
-    first = min(start - LOOKBACK, fetch_from) if fetch_from is not None else start - LOOKBACK
+    firsts = [d for d in (start - LOOKBACK, fetch_span and fetch_span[0]) if not pd.isna(d)]
+    lasts = [d for d in (end, fetch_span and fetch_span[1]) if not pd.isna(d)]
+    first = min(firsts) if firsts else None
+    last = max(lasts) if lasts else None
     expected = getattr(source, "listings", None)  # Yahoo's metadata is checked against them
     if isinstance(expected, dict):
         for symbol, listing in overrides.items():
             expected.setdefault(symbol, listing)
-    histories, problems = source.fetch(wanted, first, end)
+    histories, problems = source.fetch(wanted, first, last)
     if check_period:
         union = study_sessions({v.calendar for v in listings.values()}, start, end)
         covered = {s: h for s, h in histories.items() if s in listings}
@@ -492,14 +495,10 @@ def gather_prices(
         kept.append(basket)
     usable = {s: h for s, h in histories.items() if s not in problems}
     notes = list(getattr(source, "notes", ()))
-    flags = quality_flags(usable, _or_none(first), _or_none(end), overrides, strict=strict)
+    flags = quality_flags(usable, first, last, overrides, strict=strict)
     notes += flag_notes(flags)
     prices = PriceSet(usable, source.description, skipped=problems, notes=notes, flags=flags)
     return prices, kept, skipped
-
-
-def _or_none(day: pd.Timestamp) -> pd.Timestamp | None:
-    return None if pd.isna(day) else day
 
 
 def run(
