@@ -297,9 +297,10 @@ def run_command(
     """
     from engine.baskets import load_basket
     from engine.display import render
-    from engine.results import PERCENT_COLUMNS, summary_records, write_run
+    from engine.results import PERCENT_COLUMNS, check_writable, summary_records, write_run
     from engine.runner import event_options, listing_overrides, resolve_study, run
 
+    check_writable(out)
     baskets = [load_basket(path) for path in _basket_files(files)]
     study = resolve_study(
         _study(study_file), start=start, end=end, benchmark=benchmark, currency=currency, fees=fees
@@ -562,10 +563,11 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
 
     from engine.baskets import load_basket
     from engine.display import render
-    from engine.results import write_event_run
+    from engine.results import check_writable, write_event_run
     from engine.runner import event_options, listing_overrides, run_events
     from engine.symbols import option_symbol
 
+    check_writable(out)
     baskets = [load_basket(path) for path in _basket_files(files)]
     study = _study(study_file)
     if benchmark:

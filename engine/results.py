@@ -115,6 +115,23 @@ def _write_text(path: Path, text: str) -> None:
         os.fsync(handle.fileno())
 
 
+def check_writable(out: str | Path) -> None:
+    """Fail early, before any work, when ``out`` cannot hold run folders: its nearest existing
+    ancestor must be a writable folder.  Creates nothing."""
+    path = Path(out).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        reason = "Not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        reason = "Permission denied"
+    else:
+        return
+    raise ResultsError(
+        f"results folder {out} cannot be written ({reason})",
+        "pass --out DIR with a writable folder",
+    )
+
+
 def write_run_folder(
     out: str | Path,
     run_id: str,

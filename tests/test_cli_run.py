@@ -215,3 +215,20 @@ def test_local_currency_converts_the_benchmark_into_it(cli, small_project, price
     assert hk["total_return"] == pytest.approx(53 / 50 - 1)
     # ^IXIC in Hong Kong dollars: 100 USD at 7.80 HKD, then 100 USD at 7.70 HKD.
     assert nasdaq["total_return"] == pytest.approx(100 * 7.70 / (100 * 7.80) - 1)
+
+
+def test_an_unwritable_results_folder_fails_before_any_work(tmp_path):
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    code = (
+        "import sys, cli\n"
+        f"try: cli.main(['run', '--out', {str(blocker / 'sub')!r}])\n"
+        "except SystemExit as exit: print(exit.code, 'vectorbt' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.split() == ["1", "False"]  # no price read, nothing simulated
+    assert "a_file/sub cannot be written (Not a directory)" in done.stderr
