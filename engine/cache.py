@@ -43,7 +43,6 @@ from engine.data import PRICE_COLUMNS, PriceHistory, tidy_frame
 from engine.errors import CacheError, PriceFileError, ResultsError, SymbolError
 
 # The engine's one calendar cache (engine.market.calendar, sessions from 2000); the name
-# exchange_calendar stays importable from here for engine.yahoo.
 from engine.market import calendar as exchange_calendar
 from engine.symbols import file_stem, listing_of, normalize_symbol
 

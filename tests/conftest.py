@@ -6,10 +6,12 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from engine.data import PriceHistory
 from engine.symbols import file_stem
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -55,6 +57,22 @@ def sessions(calendar: str, start: str, end: str) -> list[str]:
         d.strftime("%Y-%m-%d")
         for d in calendar_sessions(calendar, pd.Timestamp(start), pd.Timestamp(end))
     ]
+
+
+def flat_history(
+    symbol: str, closes, dates, volume: float = 100.0, origin: str = "test"
+) -> PriceHistory:
+    """A :class:`PriceHistory` with open = high = low = close = adj_close = ``closes`` on
+    ``dates`` and a constant volume."""
+    from engine.data import PriceHistory
+
+    values = np.asarray(closes, dtype=float)
+    frame = pd.DataFrame(
+        {c: values for c in ("open", "high", "low", "close", "adj_close")}
+        | {"volume": np.full(len(values), volume)},
+        index=pd.DatetimeIndex(dates[: len(values)], name="date"),
+    )
+    return PriceHistory(symbol, frame, origin)
 
 
 def weekdays(start: str, end: str) -> list[str]:

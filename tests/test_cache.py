@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import flat_history
 from yahoo_fake import SHARED_PRICES, needs_shared_prices
 
 from engine.cache import (
@@ -51,20 +52,7 @@ def some_folder(tmp_path: Path) -> Path:
 
 
 def bars(symbol: str, closes: list[float], start: str = "2024-12-23") -> PriceHistory:
-    index = pd.bdate_range(start, periods=len(closes), name="date")
-    values = np.array(closes, dtype=float)
-    frame = pd.DataFrame(
-        {
-            "open": values,
-            "high": values,
-            "low": values,
-            "close": values,
-            "adj_close": values,
-            "volume": np.full(len(values), 100.0),
-        },
-        index=index,
-    )
-    return PriceHistory(symbol, frame, "test")
+    return flat_history(symbol, closes, pd.bdate_range(start, periods=len(closes)))
 
 
 # -- reading and writing ------------------------------------------------------------------------

@@ -8,10 +8,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT, write_yaml
+from conftest import PROJECT, flat_history, write_yaml
 from conftest_yahoo import NOW, fake_yahoo  # noqa: F401
 from yahoo_fake import FakeYahoo
 
@@ -425,13 +424,7 @@ def bars(symbol: str, closes: list[float], start: str = "2024-03-04") -> PriceHi
     from engine.market import sessions
 
     days = sessions("XNAS", pd.Timestamp(start), pd.Timestamp(start) + pd.Timedelta(days=60))
-    values = np.asarray(closes, dtype=float)
-    frame = pd.DataFrame(
-        {c: values for c in ("open", "high", "low", "close", "adj_close")}
-        | {"volume": np.full(len(values), 100.0)},
-        index=days[: len(values)],
-    )
-    return PriceHistory(symbol, frame, "test")
+    return flat_history(symbol, closes, days)
 
 
 def quality_notes(histories, **period):

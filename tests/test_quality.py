@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import flat_history
 from yahoo_fake import SHARED_PRICES, needs_shared_prices
 
-from engine.cache import exchange_calendar
 from engine.data import CsvFolderSource, PriceHistory
 from engine.errors import InputError
+from engine.market import calendar as market_calendar
 from engine.quality import (
     DataQualityError,
     Flag,
@@ -39,22 +40,10 @@ def history(
     volume: float = 1000.0,
 ) -> PriceHistory:
     """Bars on XSHG sessions (or ``dates``) with O=H=L=C and a constant volume."""
-    values = np.asarray(closes, dtype=float)
     if dates is None:
-        sessions = exchange_calendar("XSHG").sessions
-        dates = sessions[sessions >= pd.Timestamp(start)][: len(values)]
-    frame = pd.DataFrame(
-        {
-            "open": values,
-            "high": values,
-            "low": values,
-            "close": values,
-            "adj_close": values,
-            "volume": np.full(len(values), volume),
-        },
-        index=pd.DatetimeIndex(dates, name="date"),
-    )
-    return PriceHistory(symbol, frame, "synthetic")
+        sessions = market_calendar("XSHG").sessions
+        dates = sessions[sessions >= pd.Timestamp(start)]
+    return flat_history(symbol, closes, dates, volume, "synthetic")
 
 
 def kinds(flags: list[Flag]) -> list[str]:
@@ -107,7 +96,7 @@ def test_missing_sessions_are_reported_as_ranges() -> None:
     full = history("600000.SS", walk(30))
     frame = full.frame.drop(full.frame.index[[5, 6, 7, 20]])
     flags = missing_sessions(
-        PriceHistory("600000.SS", frame, "t"), exchange_calendar("XSHG"), "XSHG"
+        PriceHistory("600000.SS", frame, "t"), market_calendar("XSHG"), "XSHG"
     )
     assert [(f.first, f.last, len(f.dates)) for f in flags] == [
         (full.frame.index[5], full.frame.index[7], 3),
@@ -121,13 +110,13 @@ def test_holidays_are_not_gaps() -> None:
     # around the 2024 National Day Golden Week (2024-10-01..07)
     h = history("600000.SS", walk(20), start="2024-09-23")
     assert pd.Timestamp("2024-10-08") in h.frame.index
-    assert missing_sessions(h, exchange_calendar("XSHG")) == []
+    assert missing_sessions(h, market_calendar("XSHG")) == []
 
 
 def test_bars_on_closed_days_are_flagged() -> None:
     dates = pd.DatetimeIndex(["2024-09-27", "2024-09-30", "2024-10-01", "2024-10-05", "2024-10-08"])
     h = history("600000.SS", [10, 10.1, 10.2, 10.3, 10.4], dates=dates)
-    flags = closed_day_bars(h, exchange_calendar("XSHG"), "XSHG")
+    flags = closed_day_bars(h, market_calendar("XSHG"), "XSHG")
     assert [f.first for f in flags] == [pd.Timestamp("2024-10-01"), pd.Timestamp("2024-10-05")]
     assert "Saturday" in flags[1].message and "XSHG was closed" in flags[1].message
 
