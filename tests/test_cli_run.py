@@ -232,3 +232,20 @@ def test_an_unwritable_results_folder_fails_before_any_work(tmp_path):
                           text=True, check=True)
     assert done.stdout.split() == ["1", "False"]  # no price read, nothing simulated
     assert "a_file/sub cannot be written (Not a directory)" in done.stderr
+
+
+def test_the_package_offers_the_cli_as_python_calls_and_imports_cheaply(small_project):
+    import subprocess
+    import sys
+
+    import engine
+
+    code = "import sys, engine; print('pandas' in sys.modules, 'vectorbt' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]
+    study = engine.resolve_study(engine.load_study(small_project["study"]))
+    result = engine.run([engine.load_basket(small_project["basket"])], study,
+                        engine.open_source(small_project["prices"]))
+    assert result.summary[0].total_return == pytest.approx(0.34375)
+    assert set(engine.__all__) >= {"run", "run_events", "write_run", "compare_runs"}
