@@ -155,11 +155,11 @@ def _study(path: str | None):
     return load_study(DEFAULT_STUDY) if DEFAULT_STUDY.is_file() else Study()
 
 
-def _source(prices: str | None, offline: bool = False, listings=None):
+def _source(prices: str | None, offline: bool = False):
     from engine.data import open_source
 
     _quiet_cache_warnings()
-    return open_source(prices, offline=offline, listings=listings)
+    return open_source(prices, offline=offline)
 
 
 def _quiet_cache_warnings() -> None:
@@ -298,7 +298,7 @@ def run_command(
     from engine.baskets import load_basket
     from engine.display import render
     from engine.results import PERCENT_COLUMNS, check_writable, summary_records, write_run
-    from engine.runner import event_options, listing_overrides, resolve_study, run
+    from engine.runner import event_options, resolve_study, run
 
     check_writable(out)
     baskets = [load_basket(path) for path in _basket_files(files)]
@@ -309,7 +309,7 @@ def run_command(
     result = run(
         baskets,
         study,
-        _source(prices, offline, listing_overrides(baskets, study)),
+        _source(prices, offline),
         skip_missing=skip_missing,
         rebalance=rebalance,
         events=events,
@@ -564,7 +564,7 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
     from engine.baskets import load_basket
     from engine.display import render
     from engine.results import check_writable, write_event_run
-    from engine.runner import event_options, listing_overrides, run_events
+    from engine.runner import event_options, run_events
     from engine.symbols import option_symbol
 
     check_writable(out)
@@ -578,7 +578,7 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
         market_symbol=market, currency="USD" if currency.upper() == "USD" else "local",
         weighting=weighting,
     )
-    source = _source(prices, offline, listing_overrides(baskets, study))
+    source = _source(prices, offline)
     result = run_events(baskets, study, source, options, skip_missing=skip_missing,
                         strict=strict)
     folder = write_event_run(result, out, name=name, argv=["basket", *sys.argv[1:]])

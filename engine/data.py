@@ -11,9 +11,8 @@ Returns are computed from ``adj_close`` where present, else ``close`` (:meth:`Pr
 from __future__ import annotations
 
 import hashlib
-import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import pandas as pd
 
-from engine.errors import MissingDataError, OptionError, PriceFileError
+from engine.errors import OptionError, PriceFileError
 from engine.symbols import file_stem
 
 if TYPE_CHECKING:
@@ -235,11 +234,6 @@ class CsvFolderSource:
         return histories, problems
 
 
-def default_prices_folder() -> str | None:
-    """The CSV folder named by ``$BASKET_PRICES``, if set."""
-    return os.environ.get(PRICES_ENV) or None
-
-
 def open_source(
     prices: str | Path | None,
     *,
@@ -256,28 +250,3 @@ def open_source(
     from engine.yahoo import YahooSource
 
     return YahooSource(cache=PriceCache(cache), offline=offline, listings=listings)
-
-
-def load_prices(
-    source: PriceSource,
-    symbols: Iterable[str],
-    start: pd.Timestamp | None = None,
-    end: pd.Timestamp | None = None,
-    *,
-    skip_missing: bool = False,
-    required: Iterable[str] = (),
-) -> PriceSet:
-    """Fetch every symbol from ``source``.
-
-    Symbols without data are all listed in one :class:`MissingDataError`, unless
-    ``skip_missing`` is set: they are then recorded in :attr:`PriceSet.skipped`.  Symbols in
-    ``required`` (benchmark, FX) are never skipped.
-    """
-    wanted = list(dict.fromkeys(symbols))
-    histories, problems = source.fetch(wanted, start, end)
-    must_have = set(required)
-    fatal = {s: why for s, why in problems.items() if not skip_missing or s in must_have}
-    if fatal:
-        hint = None if skip_missing else "add the missing data, or pass --skip-missing to drop them"
-        raise MissingDataError(fatal, source.description, hint)
-    return PriceSet(histories, source.description, skipped=problems)

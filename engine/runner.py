@@ -471,7 +471,9 @@ def gather_prices(
     lasts = [d for d in (end, fetch_span and fetch_span[1]) if not pd.isna(d)]
     first = min(firsts) if firsts else None
     last = max(lasts) if lasts else None
-    expected = getattr(source, "listings", None)  # Yahoo's metadata is checked against them
+    # A downloading source checks Yahoo's metadata against the listings it expects: the
+    # baskets' and study's explicit ones join those it was opened with.
+    expected = getattr(source, "listings", None)
     if isinstance(expected, dict):
         for symbol, listing in overrides.items():
             expected.setdefault(symbol, listing)

@@ -456,3 +456,35 @@ def test_terminal_summary_has_one_line_per_kind_across_symbols():
         "data check stale_quotes (warning): 5 flag(s) on 5 symbols "
         "(AAA, BBB, CCC, DDD and 1 more)"
     ]
+
+
+def test_a_basket_listing_override_reaches_the_yahoo_source(cli, yahoo, shared_prices, tmp_path):
+    """SAP.DE has no known exchange: the basket names one, and the run's Yahoo source checks
+    Yahoo's metadata against it (a US-quoted stand-in here) instead of refusing the symbol."""
+    nvda = pd.read_csv(shared_prices / "NVDA.csv", index_col="date", parse_dates=True)
+    yahoo.frames["SAP.DE"] = nvda
+    basket = write_yaml(
+        tmp_path / "sap.yaml",
+        "name: SAP\nconstituents:\n  - {symbol: SAP.DE, exchange: XNYS, currency: USD}\n",
+    )
+    result = cli("run", basket, "--study", STUDY, "--out", tmp_path / "out", "--no-events",
+                 "--format", "json", "--fees", "0")
+    assert result.exit_code == 0, result.output
+    sap = json.loads(result.stdout)[0]
+    assert sap["total_return"] == pytest.approx(
+        nvda.loc["2025-02-28", "adj_close"] / nvda.loc["2024-12-31", "adj_close"] - 1, rel=1e-6
+    )
+
+
+def test_yahoo_metadata_is_checked_against_a_basket_listing_override(cli, yahoo, shared_prices,
+                                                                      tmp_path):
+    yahoo.frames["SAP.DE"] = pd.read_csv(shared_prices / "NVDA.csv", index_col="date",
+                                         parse_dates=True)
+    yahoo.meta_overrides["SAP.DE"] = {"currency": "EUR", "exchangeTimezoneName": "Europe/Berlin"}
+    basket = write_yaml(
+        tmp_path / "sap.yaml",
+        "name: SAP\nconstituents:\n  - {symbol: SAP.DE, exchange: XNYS, currency: USD}\n",
+    )
+    result = cli("run", basket, "--study", STUDY, "--out", tmp_path / "out", "--no-events")
+    assert result.exit_code == 2
+    assert "SAP.DE (Yahoo's metadata says" in result.stderr
