@@ -33,8 +33,9 @@ import pandas as pd
 import yaml
 
 from engine.errors import InputError, OptionError, ResultsError
+from engine.jsonable import json_ready
 from engine.metrics import COLUMNS
-from engine.results import MANIFEST, PERCENT_COLUMNS, json_ready
+from engine.results import MANIFEST, PERCENT_COLUMNS
 
 #: Every metric of a run's summary, in the summary's order.
 METRICS: tuple[str, ...] = tuple(c for c in COLUMNS if c != "basket")

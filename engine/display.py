@@ -96,7 +96,7 @@ def render(
     if fmt == "csv":
         return frame.to_csv(float_format="%.10g")
     if fmt == "json":
-        from engine.results import json_ready
+        from engine.jsonable import json_ready
 
         rows = records if records is not None else frame.reset_index().to_dict(orient="records")
         return json.dumps(json_ready(rows), indent=2) + "\n"

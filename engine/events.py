@@ -74,6 +74,7 @@ import pandas as pd
 from engine import significance as sig
 from engine.data import PriceHistory
 from engine.errors import DateRangeError, MissingDataError, OptionError
+from engine.jsonable import json_ready
 from engine.market import calendar as market_calendar
 from engine.symbols import FX_SYMBOLS, Listing, listing_of
 
@@ -181,25 +182,7 @@ class EventStudy:
 
     def summary_records(self) -> list[dict[str, object]]:
         """The summary as JSON-serialisable dicts: plain floats and ints, None for NaN."""
-        return [_jsonable(row) for row in self.summary.to_dict(orient="records")]
-
-
-def _jsonable(value: object) -> object:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    return value
+        return [json_ready(row) for row in self.summary.to_dict(orient="records")]
 
 
 @functools.cache

@@ -44,7 +44,8 @@ import pandas as pd
 from engine.compare import Run, flatten, load_run, value_text
 from engine.display import format_cell
 from engine.errors import ResultsError
-from engine.results import PERCENT_COLUMNS, json_ready
+from engine.jsonable import json_ready
+from engine.results import PERCENT_COLUMNS
 
 REPORT = "report.html"
 PALETTE = (

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import math
 import os
 import platform
 import re
@@ -37,6 +36,7 @@ import yaml
 
 from engine.display import format_cell
 from engine.errors import ResultsError
+from engine.jsonable import json_ready
 from engine.metrics import COLUMNS
 
 MANIFEST = "manifest.json"
@@ -62,22 +62,6 @@ def new_run_id(name: str | None, now: dt.datetime | None = None) -> str:
     """A readable id: UTC time to the second, then ``name`` (or ``run``) as a slug."""
     now = now or dt.datetime.now(dt.UTC)
     return f"{now:%Y%m%d-%H%M%S}-{_slug(name or 'run')}"
-
-
-def json_ready(value: Any) -> Any:
-    """Plain JSON types: NaN and infinities become None, dates ISO strings, numpy scalars
-    Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_ready(v) for v in value]
-    if isinstance(value, dt.date | pd.Timestamp):
-        return value.isoformat()[:10] if not isinstance(value, dt.datetime) else value.isoformat()
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def markdown_table(frame: pd.DataFrame, percent: Sequence[str] = (), digits: int = 2) -> str:
