@@ -61,13 +61,11 @@ Errors
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-import exchange_calendars as xc
 import numpy as np
 import pandas as pd
 
@@ -75,7 +73,7 @@ from engine import significance as sig
 from engine.data import PriceHistory
 from engine.errors import DateRangeError, MissingDataError, OptionError
 from engine.jsonable import json_ready
-from engine.market import calendar as market_calendar
+from engine.market import all_sessions
 from engine.symbols import FX_SYMBOLS, Listing, listing_of
 
 #: CAR windows (first day, last day) relative to day 0, both inclusive.
@@ -183,17 +181,6 @@ class EventStudy:
     def summary_records(self) -> list[dict[str, object]]:
         """The summary as JSON-serialisable dicts: plain floats and ints, None for NaN."""
         return [json_ready(row) for row in self.summary.to_dict(orient="records")]
-
-
-@functools.cache
-def _sessions(calendar: str) -> pd.DatetimeIndex:
-    try:
-        sessions = market_calendar(calendar).sessions
-    except xc.errors.InvalidCalendarName:
-        raise OptionError(
-            "listings", f"unknown exchange calendar '{calendar}'", "use XSHG, XHKG, XNAS or XNYS"
-        ) from None
-    return pd.DatetimeIndex(sessions.tz_localize(None) if sessions.tz else sessions)
 
 
 def _iso(date: pd.Timestamp | None) -> str | None:
@@ -346,14 +333,14 @@ class _Study:
         key = (symbol, calendar)
         if key not in self._closes:
             listing = self.listing(symbol)
-            own = _sessions(listing.calendar)
+            own = all_sessions(listing.calendar)
             values = self.prices[symbol].closes().reindex(own).to_numpy(dtype=float)
             fx_symbol = self.fx_symbol(listing.currency)
             if fx_symbol:
                 rate = self.prices[fx_symbol].closes().dropna()
                 values = values / rate.reindex(own, method="ffill").to_numpy(dtype=float)
             if listing.calendar != calendar:
-                target = _sessions(calendar)
+                target = all_sessions(calendar)
                 values = _take(values, own.searchsorted(target, side="right") - 1)
             self._closes[key] = values
         return self._closes[key]
@@ -366,7 +353,7 @@ class _Study:
 
     def _compute(self, event: pd.Timestamp, symbol: str) -> _StockEvent:
         calendar = self.listing(symbol).calendar
-        sessions = _sessions(calendar)
+        sessions = all_sessions(calendar)
         p0 = int(sessions.searchsorted(event))
         # Day 0 is kept even when every window ends before it, to report where it fell.
         days = np.arange(self.estimation[0], max(self.span[1], 0) + 1)
@@ -538,7 +525,7 @@ def _check_coverage(
     constituents = list(dict.fromkeys(s for b in baskets for s in b.weights))
     for symbol in constituents:
         calendar = study.listing(symbol).calendar
-        sessions = _sessions(calendar)
+        sessions = all_sessions(calendar)
         end = int(sessions.searchsorted(event)) + study.span[1]
         last_day = sessions[end] if end < len(sessions) else None
         for needed in study.needed_symbols(symbol):
@@ -737,7 +724,7 @@ def run_event_study(
         _check_coverage(study, event, name, baskets)
         calendars = dict.fromkeys(study.listing(s).calendar for s in constituents)
         for calendar in calendars:
-            sessions = _sessions(calendar)
+            sessions = all_sessions(calendar)
             day0 = _iso(sessions[int(sessions.searchsorted(event))])
             rows["day0"].append(
                 {"event": _iso(event), "event_name": name, "calendar": calendar, "day0": day0}

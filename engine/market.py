@@ -37,17 +37,29 @@ def calendar(name: str):
     return xc.get_calendar(name, start="2000-01-01")
 
 
+@functools.cache
+def all_sessions(name: str) -> pd.DatetimeIndex:
+    """Every session calendar ``name`` knows, as tz-naive dates (cached)."""
+    import exchange_calendars as xc
+
+    try:
+        days = calendar(name).sessions
+    except xc.errors.InvalidCalendarName:
+        raise OptionError(
+            "exchange", f"unknown exchange calendar '{name}'", "use XSHG, XHKG, XNAS or XNYS"
+        ) from None
+    return pd.DatetimeIndex(days.tz_localize(None) if days.tz else days, name="date").as_unit("ns")
+
+
 def sessions(name: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
     """Sessions of calendar ``name`` from ``start`` to ``end`` inclusive, as tz-naive dates."""
-    cal = calendar(name)
-    first, last = cal.first_session, cal.last_session
-    if start > last or end < first:
+    days = all_sessions(name)
+    if start > days[-1] or end < days[0]:
         raise DateRangeError(
             f"{start.date()}..{end.date()} is outside the {name} calendar "
-            f"({first.date()}..{last.date()})"
+            f"({days[0].date()}..{days[-1].date()})"
         )
-    days = cal.sessions_in_range(max(start, first), min(end, last))
-    return pd.DatetimeIndex(days.tz_localize(None) if days.tz else days, name="date").as_unit("ns")
+    return days[(days >= start) & (days <= end)]
 
 
 def resolve_listings(

@@ -29,11 +29,11 @@ from engine.market import (
     LOOKBACK,
     Panel,
     align,
+    all_sessions,
     coverage_problems,
     fx_symbols_needed,
     report_currency,
     resolve_listings,
-    sessions,
     study_sessions,
 )
 from engine.metrics import Summary, summarize
@@ -242,7 +242,7 @@ def event_span(options: EventOptions, calendars: set[str]) -> tuple[pd.Timestamp
     reach_ahead = max(b for _, b in options.windows)
     firsts, lasts = [], []
     for name in calendars:
-        days = sessions(name, pd.Timestamp("2000-01-01"), pd.Timestamp("2100-01-01"))
+        days = all_sessions(name)
         for event in options.events:
             day0 = int(days.searchsorted(pd.Timestamp(event.date)))
             firsts.append(days[max(day0 + reach_back, 0)])
