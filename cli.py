@@ -67,7 +67,7 @@ class IsoDate(click.ParamType):
     name = "YYYY-MM-DD"
 
     def convert(self, value, param, ctx):
-        from engine.baskets import parse_date
+        from engine.config.baskets import parse_date
 
         if isinstance(value, dt.date):
             return value
@@ -142,13 +142,13 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 def _basket_files(files: tuple[str, ...]) -> list[Path]:
-    from engine.baskets import discover_baskets
+    from engine.config.baskets import discover_baskets
 
     return [Path(f) for f in files] if files else discover_baskets(DEFAULT_BASKETS)
 
 
 def _study(path: str | None):
-    from engine.baskets import Study, load_study
+    from engine.config.baskets import Study, load_study
 
     if path:
         return load_study(path)
@@ -156,7 +156,7 @@ def _study(path: str | None):
 
 
 def _source(prices: str | None, offline: bool = False):
-    from engine.data import open_source
+    from engine.data.sources import open_source
 
     _quiet_cache_warnings()
     return open_source(prices, offline=offline)
@@ -178,7 +178,7 @@ def _is_terminal() -> bool:
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False), required=True)
 def validate_command(files: tuple[str, ...]) -> None:
     """Check basket and study files; report every problem, one line each."""
-    from engine.baskets import validate_file
+    from engine.config.baskets import validate_file
 
     failures = 0
     for path in files:
@@ -207,8 +207,8 @@ def list_command(folder: str, fmt: str) -> None:
     """List the baskets: name, file, constituents, weighting, rebalancing."""
     import pandas as pd
 
-    from engine.baskets import discover_baskets, load_basket
-    from engine.display import render
+    from engine.config.baskets import discover_baskets, load_basket
+    from engine.results.display import render
 
     rows = []
     for path in discover_baskets(folder):
@@ -295,10 +295,10 @@ def run_command(
     used go through the data-quality checks: one note per symbol and kind of flag (--strict: an
     error instead).
     """
-    from engine.baskets import load_basket
-    from engine.display import render
-    from engine.results import PERCENT_COLUMNS, check_writable, summary_records, write_run
-    from engine.runner import event_options, resolve_study, run
+    from engine.config.baskets import load_basket
+    from engine.pipeline import event_options, resolve_study, run, write_run
+    from engine.results.display import PERCENT_COLUMNS, render
+    from engine.results.runfolder import check_writable, summary_records
 
     check_writable(out)
     baskets = [load_basket(path) for path in _basket_files(files)]
@@ -353,7 +353,7 @@ def data_group(ctx: click.Context, cache_dir: str | None) -> None:
 
 
 def _data_cache(ctx: click.Context):
-    from engine.datastore import open_cache
+    from engine.data.store import open_cache
 
     return open_cache(ctx.obj.get("cache"))
 
@@ -388,9 +388,10 @@ def data_fetch_command(ctx, symbols, basket_files, study_file, start, end, excha
     """
     import pandas as pd
 
-    from engine.baskets import load_basket
-    from engine.datastore import fetch, resolve_symbols, study_symbols
-    from engine.display import render
+    from engine.config.baskets import load_basket
+    from engine.data.store import fetch, resolve_symbols
+    from engine.pipeline import study_symbols
+    from engine.results.display import render
 
     wanted = resolve_symbols(symbols, exchange=exchange, currency=currency)
     notes = list(wanted.notes)
@@ -442,8 +443,8 @@ def data_status_command(ctx, symbols, exchange, currency, fmt, strict) -> None:
     """
     import pandas as pd
 
-    from engine.datastore import resolve_symbols, status
-    from engine.display import render
+    from engine.data.store import resolve_symbols, status
+    from engine.results.display import render
 
     cache = _data_cache(ctx)
     wanted = resolve_symbols(symbols, exchange=exchange, currency=currency)
@@ -483,7 +484,7 @@ def data_import_command(ctx, folder) -> None:
     adj_close,volume (the shared layout; ^ and = written _), or yfinance download() exports with
     their multi-row header.  Cached entries of the same symbols are replaced; exits 2 naming the
     files it refused (after importing the others)."""
-    from engine.datastore import import_folder
+    from engine.data.store import import_folder
     from engine.errors import PriceFileError
 
     cache = _data_cache(ctx)
@@ -510,8 +511,8 @@ def data_export_command(ctx, folder) -> None:
     """Write every cached symbol to FOLDER as SYMBOL.csv in the shared layout (readable with
     --prices FOLDER), plus SOURCES.json with the cache metadata.  Corrupted entries are left out;
     exits 1 naming them."""
-    from engine.cache import CacheError
-    from engine.datastore import export_folder
+    from engine.data.cache import CacheError
+    from engine.data.store import export_folder
 
     cache = _data_cache(ctx)
     report = export_folder(folder, cache)
@@ -561,10 +562,10 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
     """
     import dataclasses
 
-    from engine.baskets import load_basket
-    from engine.display import render
-    from engine.results import check_writable, write_event_run
-    from engine.runner import event_options, run_events
+    from engine.config.baskets import load_basket
+    from engine.pipeline import event_options, run_events, write_event_run
+    from engine.results.display import render
+    from engine.results.runfolder import check_writable
     from engine.symbols import option_symbol
 
     check_writable(out)
@@ -628,8 +629,9 @@ def runs_command(out: str, fmt: str) -> None:
     as broken, with a note on stderr; hidden .*.partial folders (runs being written) are not
     listed.
     """
-    from engine.compare import list_runs, runs_frame, runs_table
-    from engine.display import render
+    from engine.results.compare import runs_frame, runs_table
+    from engine.results.display import render
+    from engine.results.reader import list_runs
 
     rows = list_runs(out)
     if not rows:
@@ -683,8 +685,9 @@ def compare_command(runs, out, fmt, sort, metrics) -> None:
     fingerprints and skipped symbols, package versions).  --format csv prints the rows only:
     one column per metric and run, "metric[B-A]" for differences.
     """
-    from engine.compare import METRICS, compare_runs, load_run, render_comparison, resolve_run
     from engine.errors import OptionError
+    from engine.results.compare import compare_runs, render_comparison
+    from engine.results.reader import METRICS, load_run, resolve_run
 
     chosen: list[str] | None = None
     if metrics:
@@ -718,8 +721,8 @@ def report_command(run: str, out: str, open_it: bool) -> None:
     RUN is a run id under --out (or a unique prefix of one) or a path to a run folder.  The
     page is self-contained (plotly.js embedded) and works offline.
     """
-    from engine.compare import resolve_run
-    from engine.report import write_report
+    from engine.results.reader import resolve_run
+    from engine.results.report import write_report
 
     path = write_report(resolve_run(run, out))
     click.echo(str(path))

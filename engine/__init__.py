@@ -1,7 +1,11 @@
 """basket: thematic basket backtests and event studies.
 
-Data flows one way: ``baskets`` (YAML files) -> ``data`` (prices per symbol) -> ``market``
-(calendars, FX, one aligned panel) -> ``backtest`` / ``events`` -> ``metrics`` -> ``results``.
+The subpackages are the stages of the data flow, and imports only point down it:
+``config`` (YAML baskets and studies) -> ``data`` (prices per symbol) -> ``market`` (listings,
+FX, one aligned panel) -> ``portfolio`` (schedules, the vectorbt simulation) -> ``analysis``
+(metrics, event studies, tests) -> ``results`` (run folders, compare, report, display).
+``pipeline`` runs the stages for the commands; ``errors``, ``symbols``, ``calendars`` and
+``jsonable`` are the ground floor every stage may use.
 
 What the ``basket`` command does, from Python::
 
@@ -25,20 +29,21 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+#: The public Python API (what the CLI calls), by the module that holds each name.
 _EXPORTS = {
-    "load_basket": "engine.baskets",
-    "load_study": "engine.baskets",
-    "validate_file": "engine.baskets",
-    "open_source": "engine.data",
-    "CsvFolderSource": "engine.data",
-    "resolve_study": "engine.runner",
-    "event_options": "engine.runner",
-    "run": "engine.runner",
-    "run_events": "engine.runner",
-    "write_run": "engine.results",
-    "write_event_run": "engine.results",
-    "compare_runs": "engine.compare",
-    "write_report": "engine.report",
+    "load_basket": "engine.config.baskets",
+    "load_study": "engine.config.baskets",
+    "validate_file": "engine.config.baskets",
+    "open_source": "engine.data.sources",
+    "CsvFolderSource": "engine.data.csvfolder",
+    "resolve_study": "engine.pipeline",
+    "event_options": "engine.pipeline",
+    "run": "engine.pipeline",
+    "run_events": "engine.pipeline",
+    "write_run": "engine.pipeline",
+    "write_event_run": "engine.pipeline",
+    "compare_runs": "engine.results.compare",
+    "write_report": "engine.results.report",
 }
 
 __all__ = sorted(_EXPORTS)

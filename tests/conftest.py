@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from engine.data import PriceHistory
+from engine.data.prices import PriceHistory
 from engine.symbols import file_stem
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ def price_folder(tmp_path: Path) -> tuple[Path, PriceWriter]:
 
 def sessions(calendar: str, start: str, end: str) -> list[str]:
     """ISO dates of a real exchange calendar's sessions, for generated prices."""
-    from engine.market import sessions as calendar_sessions
+    from engine.calendars import sessions as calendar_sessions
 
     return [
         d.strftime("%Y-%m-%d")
@@ -64,7 +64,7 @@ def flat_history(
 ) -> PriceHistory:
     """A :class:`PriceHistory` with open = high = low = close = adj_close = ``closes`` on
     ``dates`` and a constant volume."""
-    from engine.data import PriceHistory
+    from engine.data.prices import PriceHistory
 
     values = np.asarray(closes, dtype=float)
     frame = pd.DataFrame(

@@ -3,9 +3,9 @@
     from conftest_yahoo import fake_yahoo, make_source, price_cache, sleeps  # noqa: F401
 
 ``fake_yahoo`` is a :class:`yahoo_fake.FakeYahoo` with yfinance isolated in a temporary folder,
-``price_cache`` a :class:`engine.cache.PriceCache` in a temporary folder, ``sleeps`` the list of
-back-off delays the source asked for (nobody really sleeps) and ``make_source`` builds a
-:class:`engine.yahoo.YahooSource` wired to all three, with the clock fixed at :data:`NOW`.
+``price_cache`` a :class:`engine.data.cache.PriceCache` in a temporary folder, ``sleeps`` the
+list of back-off delays the source asked for (nobody really sleeps) and ``make_source`` builds a
+:class:`engine.data.yahoo.YahooSource` wired to all three, with the clock fixed at :data:`NOW`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 from yahoo_fake import FakeYahoo, isolated_yfinance
 
-from engine.cache import PriceCache
-from engine.yahoo import YahooSource
+from engine.data.cache import PriceCache
+from engine.data.yahoo import YahooSource
 
 #: The fixed "current time" of the tests: after every bar of 2024, before the shared data ends.
 NOW = pd.Timestamp("2025-07-01 12:00", tz="UTC")

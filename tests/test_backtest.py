@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from conftest import sessions, weekdays
 
-from engine.baskets import Basket, Constituent, Study
-from engine.data import CsvFolderSource
-from engine.runner import run
+from engine.config.baskets import Basket, Constituent, Study
+from engine.data.csvfolder import CsvFolderSource
+from engine.pipeline import run
 
 
 def basket(name: str, weights: dict[str, float], rebalance: str | None = None) -> Basket:

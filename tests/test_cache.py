@@ -14,7 +14,7 @@ import pytest
 from conftest import flat_history
 from yahoo_fake import SHARED_PRICES, needs_shared_prices
 
-from engine.cache import (
+from engine.data.cache import (
     CACHE_ENV,
     CacheCorrupted,
     CacheEntry,
@@ -26,7 +26,8 @@ from engine.cache import (
     symbol_from_stem,
     target_session,
 )
-from engine.data import CsvFolderSource, PriceHistory
+from engine.data.csvfolder import CsvFolderSource
+from engine.data.prices import PriceHistory
 from engine.errors import CacheError, PriceFileError
 
 SHARED = CsvFolderSource(SHARED_PRICES)

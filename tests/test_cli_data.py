@@ -14,12 +14,14 @@ from conftest import PROJECT, flat_history, write_yaml
 from conftest_yahoo import NOW, fake_yahoo  # noqa: F401
 from yahoo_fake import FakeYahoo
 
-from engine.cache import PriceCache
-from engine.data import CsvFolderSource, PriceHistory
-from engine.datastore import resolve_symbols, study_symbols
+from engine.data.cache import PriceCache
+from engine.data.csvfolder import CsvFolderSource
+from engine.data.prices import PriceHistory
+from engine.data.quality import flag_notes, flag_summary, quality_flags
+from engine.data.store import resolve_symbols
+from engine.data.yahoo import YahooSource
 from engine.errors import OptionError, SymbolError
-from engine.quality import flag_notes, flag_summary, quality_flags
-from engine.yahoo import YahooSource
+from engine.pipeline import study_symbols
 
 STUDY = PROJECT / "baskets" / "studies" / "deepseek.yaml"
 #: A small basket on three exchanges, and what a run of it under the DeepSeek study needs.
@@ -175,7 +177,7 @@ def test_resolve_symbols_in_python():
 
 
 def test_study_symbols_lists_benchmark_fx_and_market_indices():
-    from engine.baskets import load_basket, load_study
+    from engine.config.baskets import load_basket, load_study
 
     needs = study_symbols([load_basket(PROJECT / "baskets" / "report_headliners.yaml")],
                           load_study(STUDY))
@@ -421,7 +423,7 @@ def test_event_strict_fails_and_notes_otherwise(cli, trio, tmp_path):
 
 
 def bars(symbol: str, closes: list[float], start: str = "2024-03-04") -> PriceHistory:
-    from engine.market import sessions
+    from engine.calendars import sessions
 
     days = sessions("XNAS", pd.Timestamp(start), pd.Timestamp(start) + pd.Timedelta(days=60))
     return flat_history(symbol, closes, days)

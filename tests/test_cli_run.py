@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT, write_yaml
 
-from engine.metrics import COLUMNS
+from engine.analysis.metrics import COLUMNS
 
 DAYS = ["2025-01-30", "2025-01-31", "2025-02-03", "2025-02-04"]
 
@@ -175,7 +175,7 @@ def test_help_does_not_import_heavy_libraries():
 
 
 def test_a_run_id_that_exists_gets_a_suffix_and_the_old_folder_is_kept(tmp_path):
-    from engine.results import write_run_folder
+    from engine.results.runfolder import write_run_folder
 
     def fill_with(text):
         return lambda folder: (folder / "marker.txt").write_text(text)

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import PROJECT, write_yaml
 
-from engine.compare import compare_runs, list_runs, load_run, resolve_run
+from engine.results.compare import compare_runs
+from engine.results.reader import list_runs, load_run, resolve_run
 
 DAYS = ["2025-01-30", "2025-01-31", "2025-02-03", "2025-02-04"]
 
@@ -202,8 +203,9 @@ def test_runs_lists_newest_first_and_flags_broken_folders(runs, tmp_path):
 
 
 @pytest.mark.parametrize("target, error", [
-    ("engine.results._rename_without_replacing", KeyboardInterrupt),  # Ctrl-C before rename
-    ("engine.report.write_report", RuntimeError),  # the last step of filling the folder
+    # Ctrl-C before the rename
+    ("engine.results.runfolder._rename_without_replacing", KeyboardInterrupt),
+    ("engine.results.report.write_report", RuntimeError),  # the last step of filling the folder
 ])
 def test_an_interrupted_run_leaves_neither_run_folder_nor_temp_folder(
     runs, tmp_path, monkeypatch, target, error

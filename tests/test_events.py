@@ -1,4 +1,4 @@
-"""engine.events: event time per exchange, normal-return models, CARs, tests and errors.
+"""engine.analysis.events: event time per exchange, normal-return models, CARs, tests and errors.
 
 Expected numbers come from a different route than the engine's: statsmodels OLS on returns
 computed with pandas from the rows of the price tables, scipy for the t-tests.
@@ -20,9 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from engine.data import PRICE_COLUMNS, CsvFolderSource, PriceHistory
+from engine.analysis.events import DEFAULT_MARKETS, EventBasket, EventStudy, run_event_study
+from engine.data.csvfolder import CsvFolderSource
+from engine.data.prices import PRICE_COLUMNS, PriceHistory
 from engine.errors import DateRangeError, MissingDataError, OptionError
-from engine.events import DEFAULT_MARKETS, EventBasket, EventStudy, run_event_study
 
 XNAS = pd.DatetimeIndex(xc.get_calendar("XNAS").sessions)
 SESSIONS = XNAS[(XNAS >= "2023-01-03") & (XNAS <= "2024-06-28")]

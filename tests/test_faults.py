@@ -30,11 +30,11 @@ from conftest import PROJECT, sessions, write_yaml
 from conftest_yahoo import fake_yahoo, make_source, price_cache, sleeps  # noqa: F401,F811
 from yahoo_fake import needs_shared_prices
 
-import engine.cache
-import engine.results
-import engine.runner
-from engine.baskets import Basket, Constituent, Study
-from engine.cache import PriceCache
+import engine.data.cache
+import engine.pipeline
+import engine.results.runfolder
+from engine.config.baskets import Basket, Constituent, Study
+from engine.data.cache import PriceCache
 
 RUN_FILES = {"summary.csv", "summary.md", "summary.json", "equity.csv", "attribution.csv",
              "config.yaml", "manifest.json"}
@@ -83,7 +83,7 @@ def project(tmp_path) -> dict[str, Path]:
 
 def fail_on_write(monkeypatch, call: int, error: BaseException) -> None:
     """Make the ``call``-th file written into the run folder raise ``error`` instead."""
-    original = engine.results._write_text
+    original = engine.results.runfolder._write_text
     count = {"n": 0}
 
     def write(path: Path, text: str) -> None:
@@ -92,7 +92,7 @@ def fail_on_write(monkeypatch, call: int, error: BaseException) -> None:
             raise error
         original(path, text)
 
-    monkeypatch.setattr(engine.results, "_write_text", write)
+    monkeypatch.setattr(engine.results.runfolder, "_write_text", write)
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,7 @@ def test_a_run_stopped_while_renaming_gives_the_name_back(cli, project, tmp_path
         def replace(src, dst):
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(engine.results, "os", InterruptedRename())
+    monkeypatch.setattr(engine.results.runfolder, "os", InterruptedRename())
     out = tmp_path / "results"
     result = cli(*run_args(project, out))
     assert result.exit_code == 1 and "Aborted!" in result.stderr
@@ -149,7 +149,7 @@ def test_a_run_stopped_during_the_backtest_writes_nothing(cli, project, tmp_path
     def backtest(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(engine.runner, "run_backtest", backtest)
+    monkeypatch.setattr(engine.pipeline, "run_backtest", backtest)
     out = tmp_path / "results"
     result = cli(*run_args(project, out))
     assert result.exit_code == exit_code and message in result.stderr, result.output
@@ -157,7 +157,7 @@ def test_a_run_stopped_during_the_backtest_writes_nothing(cli, project, tmp_path
 
 
 def test_debug_shows_the_traceback_of_a_bug(cli, project, tmp_path, monkeypatch):
-    monkeypatch.setattr(engine.runner, "run_backtest", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(engine.pipeline, "run_backtest", lambda *a, **k: 1 / 0)
     result = cli("--debug", *run_args(project, tmp_path / "results"))
     assert isinstance(result.exception, ZeroDivisionError)
 
@@ -168,7 +168,7 @@ def test_an_existing_folder_is_never_overwritten(cli, project, tmp_path, monkeyp
     mine.mkdir(parents=True)
     (mine / "notes.txt").write_text("my own work\n")
     (out / "clash-2").write_text("a file that holds the next name\n")
-    monkeypatch.setattr(engine.results, "new_run_id", lambda name, now=None: "clash")
+    monkeypatch.setattr(engine.results.runfolder, "new_run_id", lambda name, now=None: "clash")
     result = cli(*run_args(project, out))
     assert result.exit_code == 0, result.output
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
@@ -186,7 +186,7 @@ def test_an_interrupted_download_leaves_the_cache_consistent(
 ):
     """Ctrl-C between a symbol's data file and its metadata: the half-written entry counts as
     absent, the others verify, no temporary file stays, and the next run completes."""
-    original = engine.cache.atomic_write
+    original = engine.data.cache.atomic_write
     calls = {"n": 0}
 
     def write(path: Path, data: bytes) -> None:
@@ -198,16 +198,16 @@ def test_an_interrupted_download_leaves_the_cache_consistent(
     basket = Basket("US", (Constituent("NVDA", 0.5), Constituent("AMD", 0.5)), "custom")
     study = Study(benchmark="^IXIC", start=pd.Timestamp("2025-01-02").date(),
                   end=pd.Timestamp("2025-02-28").date())
-    monkeypatch.setattr(engine.cache, "atomic_write", write)
+    monkeypatch.setattr(engine.data.cache, "atomic_write", write)
     with pytest.raises(KeyboardInterrupt):
-        engine.runner.run([basket], study, make_source())
+        engine.pipeline.run([basket], study, make_source())
     monkeypatch.undo()
     folder = price_cache.folder
     assert not [p.name for p in folder.rglob("*") if p.name.endswith(".tmp")]
     entries = price_cache.entries()
     assert len(entries) < 3  # the interrupted symbol is not in the cache
     assert all(price_cache.verify(entry.symbol) is None for entry in entries)
-    result = engine.runner.run([basket], study, make_source())
+    result = engine.pipeline.run([basket], study, make_source())
     assert [s.basket for s in result.summary] == ["US", "^IXIC"]
     assert sorted(e.symbol for e in price_cache.entries()) == ["AMD", "NVDA", "^IXIC"]
     assert all(price_cache.verify(entry.symbol) is None for entry in price_cache.entries())
@@ -220,7 +220,7 @@ def test_an_interrupted_download_leaves_the_cache_consistent(
 #: known stretch of time inside the atomic write.
 WRAPPER = """
 import sys, time
-import engine.results as results
+import engine.results.runfolder as results
 slow = float(sys.argv.pop(1))
 results.new_run_id = lambda name, now=None: "clash"
 original = results._write_text

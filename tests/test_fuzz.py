@@ -3,8 +3,8 @@
 * Mutated basket and study files (character and byte edits, deleted, repeated and swapped lines,
   swapped keys, values replaced by random YAML of any type) never end in a traceback: loading
   gives a valid basket or study, or a :class:`~engine.errors.ConfigError` naming the file on one
-  line.  A thousand go straight through :func:`engine.baskets.validate_file`, a smaller sample
-  through ``basket validate``.
+  line.  A thousand go straight through :func:`engine.config.baskets.validate_file`, a smaller
+  sample through ``basket validate``.
 * Backtests of generated prices (random walks on real NASDAQ sessions) keep the invariants of a
   basket: weights sum to one after every rebalance, a one-stock basket is the stock, an
   equal-weight basket of identical stocks is the stock, and with no fees and no rebalancing the
@@ -28,7 +28,7 @@ from conftest import sessions
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from engine.baskets import (
+from engine.config.baskets import (
     BASKET_KEYS,
     CONSTITUENT_KEYS,
     EVENT_STUDY_KEYS,
@@ -38,9 +38,9 @@ from engine.baskets import (
     Study,
     validate_file,
 )
-from engine.data import CsvFolderSource
+from engine.data.csvfolder import CsvFolderSource
 from engine.errors import BasketError, ConfigError
-from engine.runner import run
+from engine.pipeline import run
 
 # -- mutated files --------------------------------------------------------------------------------
 

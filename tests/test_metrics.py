@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from engine import metrics
+from engine.analysis import metrics
 
 
 def test_hand_computed_series():

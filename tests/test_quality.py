@@ -8,10 +8,10 @@ import pytest
 from conftest import flat_history
 from yahoo_fake import SHARED_PRICES, needs_shared_prices
 
-from engine.data import CsvFolderSource, PriceHistory
-from engine.errors import InputError
-from engine.market import calendar as market_calendar
-from engine.quality import (
+from engine.calendars import calendar as market_calendar
+from engine.data.csvfolder import CsvFolderSource
+from engine.data.prices import PriceHistory
+from engine.data.quality import (
     DataQualityError,
     Flag,
     at_least,
@@ -26,6 +26,7 @@ from engine.quality import (
     split_like_jumps,
     stale_quotes,
 )
+from engine.errors import InputError
 
 SHARED = CsvFolderSource(SHARED_PRICES)
 

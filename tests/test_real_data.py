@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.baskets import Basket, Constituent, Study, load_basket, load_study
-from engine.data import CsvFolderSource
-from engine.runner import resolve_study, run
+from engine.config.baskets import Basket, Constituent, Study, load_basket, load_study
+from engine.data.csvfolder import CsvFolderSource
+from engine.pipeline import resolve_study, run
 
 PROJECT = Path(__file__).resolve().parents[1]
 

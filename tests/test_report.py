@@ -16,7 +16,7 @@ from browser import open_page
 from click.testing import CliRunner
 from conftest import PROJECT, sessions, write_yaml
 
-from engine.report import REPORT, write_report
+from engine.results.report import REPORT, write_report
 from engine.symbols import file_stem
 
 NAME = "Tom & Jerry <b>AI</b>"  # HTML in a basket name must be shown, never interpreted
@@ -107,7 +107,8 @@ def test_every_run_folder_has_a_self_contained_escaped_report(run_folder):
 
 
 def test_importing_the_report_module_does_not_import_vectorbt():
-    code = "import sys, engine.report; print('vectorbt' in sys.modules, 'plotly' in sys.modules)"
+    code = ("import sys, engine.results.report; "
+            "print('vectorbt' in sys.modules, 'plotly' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True,
                          text=True, check=True).stdout
     assert out.split() == ["False", "False"]

@@ -8,9 +8,9 @@ import datetime as dt
 import pandas as pd
 from conftest import PROJECT
 
-from engine.baskets import load_basket, load_study
-from engine.data import CsvFolderSource
-from engine.runner import event_options, resolve_study, run_events
+from engine.config.baskets import load_basket, load_study
+from engine.data.csvfolder import CsvFolderSource
+from engine.pipeline import event_options, resolve_study, run_events
 
 
 class RecordingSource(CsvFolderSource):

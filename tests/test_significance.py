@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from engine import significance as sig
+from engine.analysis import significance as sig
 
 CARS = np.array([0.01, 0.03, -0.02, 0.04])
 

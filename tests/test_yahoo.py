@@ -15,11 +15,11 @@ import pytest
 from conftest_yahoo import fake_yahoo, make_source, price_cache, sleeps  # noqa: F401
 from yahoo_fake import FakeYahoo, isolated_yfinance, needs_shared_prices, read_shared
 
-from engine.cache import CacheWarning, PriceCache
-from engine.data import PriceSource
+from engine.data.cache import CacheWarning, PriceCache
+from engine.data.prices import PriceSource
+from engine.data.yahoo import YahooSource, adjustments_revised, classify_error
 from engine.errors import SourceUnavailable
 from engine.symbols import Listing
-from engine.yahoo import YahooSource, adjustments_revised, classify_error
 
 START, END = pd.Timestamp("2024-01-01"), pd.Timestamp("2024-12-31")
 Build = Callable[..., YahooSource]

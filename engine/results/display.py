@@ -101,9 +101,29 @@ def render(
         rows = records if records is not None else frame.reset_index().to_dict(orient="records")
         return json.dumps(json_ready(rows), indent=2) + "\n"
     if fmt == "markdown":
-        from engine.results import markdown_table
-
         return (f"**{title}**\n\n" if title else "") + markdown_table(frame, percent)
     if terminal:
         return rich_table(frame, percent, title)
     return plain_table(frame, percent, title)
+
+
+def markdown_table(frame: pd.DataFrame, percent: Sequence[str] = (), digits: int = 2) -> str:
+    """A GitHub-flavoured Markdown table; columns in ``percent`` shown as percentages."""
+    header = [str(frame.index.name or "")] + [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for index, row in frame.iterrows():
+        cells = [str(index)] + [format_cell(v, c in percent, digits) for c, v in row.items()]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+PERCENT_COLUMNS = (
+    "total_return",
+    "annualized_return",
+    "volatility",
+    "max_drawdown",
+    "alpha",
+    "tracking_error",
+    "benchmark_return",
+    "excess_return",
+)

@@ -1,15 +1,18 @@
-"""A study run: baskets and a study in, aligned prices, backtest, metrics and notes out.
+"""The orchestration: the only module that knows every stage.
 
-This is what ``basket run`` does, as one Python call::
+Baskets and a study in; prices gathered (``data``), aligned (``market``), simulated
+(``portfolio``), measured (``analysis``) and written (``results``).  This is what ``basket run``
+and ``basket event`` do, as Python calls::
 
-    from engine.runner import run
-    from engine.baskets import load_basket, load_study
-    from engine.data import CsvFolderSource
+    from engine.config.baskets import load_basket, load_study
+    from engine.data.csvfolder import CsvFolderSource
+    from engine.pipeline import resolve_study, run, write_run
 
     study = resolve_study(load_study("baskets/studies/deepseek.yaml"), fees=0.0)
     baskets = [load_basket("baskets/domestic_chips.yaml")]
     result = run(baskets, study, CsvFolderSource("../shared/data/prices"))
     result.summary_frame()
+    write_run(result, "results")
 """
 
 from __future__ import annotations
@@ -18,26 +21,19 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
-from engine.backtest import INITIAL_CASH, BacktestResult, run_backtest
-from engine.baskets import EVENT_MODELS, MAX_OFFSET, REBALANCES, Basket, Event, Study
-from engine.data import PriceSet, PriceSource
+from engine.analysis.metrics import Summary, summarize
+from engine.calendars import all_sessions
+from engine.config.baskets import EVENT_MODELS, MAX_OFFSET, REBALANCES, Basket, Event, Study
+from engine.data.prices import PriceSet, PriceSource
+from engine.data.quality import flag_notes, flag_summary, quality_flags
 from engine.errors import ConfigError, DateRangeError, MissingDataError, OptionError
-from engine.market import (
-    LOOKBACK,
-    Panel,
-    align,
-    all_sessions,
-    coverage_problems,
-    fx_symbols_needed,
-    report_currency,
-    resolve_listings,
-    study_sessions,
-)
-from engine.metrics import Summary, summarize
-from engine.quality import flag_notes, flag_summary, quality_flags
+from engine.market.listings import fx_symbols_needed, report_currency, resolve_listings
+from engine.market.panel import LOOKBACK, Panel, align, coverage_problems, study_sessions
+from engine.portfolio.simulation import INITIAL_CASH, BacktestResult, run_backtest
 from engine.symbols import Listing, option_symbol
 
 MIN_SESSIONS = 3
@@ -48,7 +44,7 @@ EVENT_WEIGHTINGS = ("basket", "equal")
 @dataclass(frozen=True)
 class EventOptions:
     """How to study the events: the study file's ``event_study`` section after command-line
-    overrides.  ``model`` is one of :data:`engine.baskets.EVENT_MODELS`; ``market_symbol``
+    overrides.  ``model`` is one of :data:`engine.config.baskets.EVENT_MODELS`; ``market_symbol``
     replaces the per-exchange ``markets`` for every stock; ``currency`` is ``local`` or
     ``USD`` for the stocks' returns."""
 
@@ -292,9 +288,9 @@ def study_events(
     study: Study,
     options: EventOptions,
 ):
-    """Run :func:`engine.events.run_event_study` for ``baskets`` with their portfolio series
-    (constant weights, in the report currency, against the study's benchmark)."""
-    from engine.events import EventBasket, run_event_study
+    """Run :func:`engine.analysis.events.run_event_study` for ``baskets`` with their portfolio
+    series (constant weights, in the report currency, against the study's benchmark)."""
+    from engine.analysis.events import EventBasket, run_event_study
 
     listings = _event_listings(baskets, study)
     start, end = event_span(options, {v.calendar for v in listings.values()})
@@ -455,9 +451,9 @@ def gather_prices(
     estimation and event windows).
 
     The prices kept then go through the data-quality checks
-    (:func:`engine.quality.quality_flags`) over the fetched period: one note per symbol and
+    (:func:`engine.data.quality.quality_flags`) over the fetched period: one note per symbol and
     kind of flag in :attr:`PriceSet.notes`, after the source's own notes; with ``strict`` a
-    warning or worse raises :class:`engine.quality.DataQualityError`.
+    warning or worse raises :class:`engine.data.quality.DataQualityError`.
     """
     overrides = listing_overrides(baskets, study)
     constituents = list(dict.fromkeys(s for b in baskets for s in b.symbols))
@@ -583,3 +579,73 @@ def run(
         events=None if events is None else study_events(prices, baskets, study, events),
         event_options=events,
     )
+
+
+@dataclass
+class StudyNeeds:
+    """What a run of baskets under a study fetches: symbols, explicit listings, the period
+    (None where the study does not say) and notes (symbols rewritten in the files)."""
+
+    symbols: list[str]
+    listings: dict[str, Listing]
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+    notes: list[str] = field(default_factory=list)
+
+
+def study_symbols(baskets: Sequence[Basket], study: Study, *, events: bool = True) -> StudyNeeds:
+    """Every symbol ``basket run`` needs for ``baskets`` under ``study``: constituents, the
+    benchmark, the FX series of their currencies (and the report currency's), and, with
+    ``events`` and a study that has events, the event study's market indices; from the earliest
+    date the run fetches (the event study's estimation window, else a month before the start)
+    to the study's end."""
+    overrides = listing_overrides(baskets, study)
+    constituents = list(dict.fromkeys(s for b in baskets for s in b.symbols))
+    listings = resolve_listings([*constituents, study.benchmark], overrides)
+    currencies = {v.currency for v in listings.values()} | {"USD"}
+    if study.currency.upper() != "LOCAL":
+        currencies.add(study.currency.upper())
+    fx = fx_symbols_needed(currencies)
+    start = None if study.start is None else pd.Timestamp(study.start) - LOOKBACK
+    markets: list[str] = []
+    if events and study.events:
+        options = event_options(study)
+        markets = event_markets(options, {listings[s].calendar for s in constituents})
+        first, _ = event_span(options, {v.calendar for v in listings.values()})
+        start = first if start is None else min(start, first)
+    notes = [f"{b.name}: {note}" for b in baskets for note in b.notes]
+    return StudyNeeds(
+        symbols=list(dict.fromkeys([*constituents, study.benchmark, *fx, *markets])),
+        listings=overrides,
+        start=start,
+        end=None if study.end is None else pd.Timestamp(study.end),
+        notes=notes,
+    )
+
+
+def write_run(
+    result: RunResult,
+    out: str | Path = "results",
+    *,
+    name: str | None = None,
+    argv: Sequence[str] | None = None,
+) -> Path:
+    """Write ``result`` as a run folder under ``out``, its report included; returns the path."""
+    from engine.results.report import write_report
+    from engine.results.runfolder import write_run as write_folder
+
+    return write_folder(result, out, name=name, argv=argv, finish=[write_report])
+
+
+def write_event_run(
+    run: EventRun,
+    out: str | Path = "results",
+    *,
+    name: str | None = None,
+    argv: Sequence[str] | None = None,
+) -> Path:
+    """Write an event study (``basket event``) as a run folder, its report included."""
+    from engine.results.report import write_report
+    from engine.results.runfolder import write_event_run as write_folder
+
+    return write_folder(run, out, name=name, argv=argv, finish=[write_report])

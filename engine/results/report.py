@@ -41,11 +41,11 @@ from typing import Any
 
 import pandas as pd
 
-from engine.compare import Run, flatten, load_run, value_text
-from engine.display import format_cell
 from engine.errors import ResultsError
 from engine.jsonable import json_ready
-from engine.results import PERCENT_COLUMNS
+from engine.results.compare import flatten, value_text
+from engine.results.display import PERCENT_COLUMNS, format_cell
+from engine.results.reader import Run, load_run
 
 REPORT = "report.html"
 PALETTE = (

@@ -1,4 +1,4 @@
-"""Data-quality checks: pure functions over one :class:`~engine.data.PriceHistory` and its
+"""Data-quality checks: pure functions over one :class:`~engine.data.prices.PriceHistory` and its
 exchange calendar, each returning a list of :class:`Flag`.
 
 The checks and their rules:
@@ -38,12 +38,12 @@ no close at all) and ``limit_breach``, which a correct series cannot have; every
 warning.  :func:`raise_if_strict` turns flags at or above a severity into one
 :class:`DataQualityError`.
 
-Runs (:func:`engine.runner.gather_prices`) call :func:`quality_flags` on every history they use,
+Runs (:func:`engine.pipeline.gather_prices`) call :func:`quality_flags` on every history they use,
 restricted to the period they fetched, and keep one note per symbol and kind of flag (see
 :func:`flag_notes`; a terminal gets :func:`flag_summary`), or with ``strict`` one
 :class:`DataQualityError`.  The checks work on
 plain numpy arrays extracted once per history (about 0.5 ms a symbol), so they cost a run of
-60 symbols a few tens of milliseconds.  Calendars are :func:`engine.market.calendar`'s.
+60 symbols a few tens of milliseconds.  Calendars are :func:`engine.calendars.calendar`'s.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.data import PRICE_COLUMNS, PriceHistory
+from engine.data.prices import PRICE_COLUMNS, PriceHistory
 from engine.errors import InputError, SymbolError
 from engine.symbols import Listing, listing_of
 
@@ -199,7 +199,7 @@ def _session_days(calendar: object) -> np.ndarray:
 
 @functools.cache
 def _named_session_days(name: str) -> np.ndarray:
-    from engine.market import calendar
+    from engine.calendars import calendar
 
     return _session_days(calendar(name))
 
@@ -513,7 +513,7 @@ def check_history(
 
     ``calendar_name`` defaults to the symbol's listing (XSHG, XHKG, XNAS ...); when none is known
     (FX rates) the calendar checks are skipped.  Calendars are
-    :func:`engine.market.calendar`'s.  ``start``/``end`` restrict the checks to the bars dated
+    :func:`engine.calendars.calendar`'s.  ``start``/``end`` restrict the checks to the bars dated
     in that period (the first bar's move is then not judged: its previous close is outside).
     """
     if calendar_name is None:

@@ -1,7 +1,7 @@
 """Daily prices from Yahoo Finance (through yfinance), kept in the local cache.
 
-:class:`YahooSource` is a :class:`engine.data.PriceSource`.  For each symbol it asks the cache
-first and downloads only what is missing:
+:class:`YahooSource` is a :class:`engine.data.prices.PriceSource`.  For each symbol it asks the
+cache first and downloads only what is missing:
 
 * nothing cached (or a corrupted entry): the whole range;
 * bars missing at the end (the last bar predates the exchange's last completed session, or the
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.cache import (
+from engine.data.cache import (
     CALENDAR_TIMEZONES,
     CacheCorrupted,
     CachedHistory,
@@ -49,7 +49,7 @@ from engine.cache import (
     session_on_or_after,
     target_session,
 )
-from engine.data import PRICE_COLUMNS, PRICES_ENV, PriceHistory
+from engine.data.prices import PRICE_COLUMNS, PRICES_ENV, PriceHistory
 from engine.errors import OptionError, SourceUnavailable, SymbolError
 from engine.symbols import Listing, listing_of
 
@@ -216,7 +216,7 @@ def adjustments_revised(old: pd.DataFrame, new: pd.DataFrame) -> bool:
 
 
 class YahooSource:
-    """Yahoo Finance through the local :class:`~engine.cache.PriceCache`.
+    """Yahoo Finance through the local :class:`~engine.data.cache.PriceCache`.
 
     Options: ``cache`` (default: the user cache), ``offline`` (cache only: nothing is
     downloaded, missing symbols are problems), ``session`` (an HTTP session handed to yfinance,

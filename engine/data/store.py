@@ -2,19 +2,18 @@
 
 * :func:`resolve_symbols` reads what a user typed (``700.HK`` -> ``0700.HK``, noted) and checks
   each symbol has a known exchange (or one given explicitly);
-* :func:`study_symbols` lists every symbol a run of baskets needs (constituents, benchmark, FX
-  series, event-study market indices) and the period it fetches;
-* :func:`fetch` brings symbols into the cache through :class:`engine.yahoo.YahooSource` and says
-  per symbol what happened (``fetched``, ``updated``, ``cached`` or ``failed``);
+* :func:`fetch` brings symbols into the cache through
+  :class:`engine.data.yahoo.YahooSource` and says per symbol what happened (``fetched``,
+  ``updated``, ``cached`` or ``failed``);
 * :func:`status` reports each cached symbol: range, rows, freshness against its exchange
-  calendar, source, and every data-quality flag of :func:`engine.quality.check_history`;
+  calendar, source, and every data-quality flag of :func:`engine.data.quality.check_history`;
   corrupted entries are reported as ``corrupt`` (with an ``error`` flag), never read as data;
 * :func:`import_folder` and :func:`export_folder` copy CSV folders (the shared layout, and
   yfinance's multi-header exports on import) into and out of the cache.
 
 Example::
 
-    from engine.datastore import fetch, open_cache, resolve_symbols, status
+    from engine.data.store import fetch, open_cache, resolve_symbols, status
 
     cache = open_cache()                    # $BASKET_CACHE, else the user cache folder
     wanted = resolve_symbols(["700.hk", "NVDA"])
@@ -35,8 +34,7 @@ from typing import Any
 
 import pandas as pd
 
-from engine.baskets import Basket, Study
-from engine.cache import (
+from engine.data.cache import (
     CacheCorrupted,
     CacheEntry,
     CacheWarning,
@@ -45,8 +43,8 @@ from engine.cache import (
     last_completed_session,
     symbol_from_stem,
 )
+from engine.data.quality import Flag, check_history, raise_if_strict
 from engine.errors import EngineFailure, OptionError, SymbolError
-from engine.quality import Flag, check_history, raise_if_strict
 from engine.symbols import KNOWN_CALENDARS, Listing, listing_of, normalize_symbol
 
 _FX = re.compile(r"^[A-Z]{3}(?:[A-Z]{3})?=X$")
@@ -137,51 +135,6 @@ def resolve_symbols(
     return found
 
 
-@dataclass
-class StudyNeeds:
-    """What a run of baskets under a study fetches: symbols, explicit listings, the period
-    (None where the study does not say) and notes (symbols rewritten in the files)."""
-
-    symbols: list[str]
-    listings: dict[str, Listing]
-    start: pd.Timestamp | None
-    end: pd.Timestamp | None
-    notes: list[str] = field(default_factory=list)
-
-
-def study_symbols(baskets: Sequence[Basket], study: Study, *, events: bool = True) -> StudyNeeds:
-    """Every symbol ``basket run`` needs for ``baskets`` under ``study``: constituents, the
-    benchmark, the FX series of their currencies (and the report currency's), and, with
-    ``events`` and a study that has events, the event study's market indices; from the earliest
-    date the run fetches (the event study's estimation window, else a month before the start)
-    to the study's end."""
-    from engine.market import LOOKBACK, fx_symbols_needed, resolve_listings
-    from engine.runner import event_markets, event_options, event_span, listing_overrides
-
-    overrides = listing_overrides(baskets, study)
-    constituents = list(dict.fromkeys(s for b in baskets for s in b.symbols))
-    listings = resolve_listings([*constituents, study.benchmark], overrides)
-    currencies = {v.currency for v in listings.values()} | {"USD"}
-    if study.currency.upper() != "LOCAL":
-        currencies.add(study.currency.upper())
-    fx = fx_symbols_needed(currencies)
-    start = None if study.start is None else pd.Timestamp(study.start) - LOOKBACK
-    markets: list[str] = []
-    if events and study.events:
-        options = event_options(study)
-        markets = event_markets(options, {listings[s].calendar for s in constituents})
-        first, _ = event_span(options, {v.calendar for v in listings.values()})
-        start = first if start is None else min(start, first)
-    notes = [f"{b.name}: {note}" for b in baskets for note in b.notes]
-    return StudyNeeds(
-        symbols=list(dict.fromkeys([*constituents, study.benchmark, *fx, *markets])),
-        listings=overrides,
-        start=start,
-        end=None if study.end is None else pd.Timestamp(study.end),
-        notes=notes,
-    )
-
-
 # ---------------------------------------------------------------------------------------------
 # Fetching
 
@@ -263,13 +216,13 @@ def fetch(
     """Bring ``symbols`` (canonical, see :func:`resolve_symbols`) into the cache for
     ``start..end`` (None: from the first bar / through the last completed session).
 
-    ``source`` defaults to a :class:`~engine.yahoo.YahooSource` on ``cache`` (``offline``: the
+    ``source`` defaults to a :class:`~engine.data.yahoo.YahooSource` on ``cache`` (``offline``: the
     cache only).  Raises :class:`~engine.errors.SourceUnavailable` when Yahoo cannot be reached
     at all; symbols that fail individually are ``failed`` rows (see
     :meth:`FetchReport.raise_for_failures`).
     """
     if source is None:
-        from engine.yahoo import YahooSource
+        from engine.data.yahoo import YahooSource
 
         source = YahooSource(cache or open_cache(), offline=offline, listings=listings)
     cache = source.cache
@@ -383,7 +336,7 @@ class StatusReport:
         return [flag for row in self.rows for flag in row.flags]
 
     def raise_if_strict(self, min_severity: str = "warning") -> None:
-        """:func:`engine.quality.raise_if_strict` over every symbol's flags (a corrupted entry
+        """:func:`engine.data.quality.raise_if_strict` over every symbol's flags (a corrupted entry
         is an ``error``)."""
         raise_if_strict(self.flags, min_severity)
 
@@ -461,7 +414,7 @@ def status(
 
 def import_folder(folder: str | Path, cache: PriceCache | None = None) -> ImportReport:
     """Every ``*.csv`` of ``folder`` (shared layout or yfinance export) into the cache; see
-    :meth:`engine.cache.PriceCache.import_folder`.  ``problems`` maps each refused file (or
+    :meth:`engine.data.cache.PriceCache.import_folder`.  ``problems`` maps each refused file (or
     symbol) to the reason."""
     return (cache or open_cache()).import_folder(folder)
 
@@ -497,7 +450,6 @@ __all__ = [
     "FetchReport",
     "FetchRow",
     "StatusReport",
-    "StudyNeeds",
     "SymbolStatus",
     "Symbols",
     "cached_symbols",
@@ -510,6 +462,5 @@ __all__ = [
     "open_cache",
     "resolve_symbols",
     "status",
-    "study_symbols",
     "symbol_status",
 ]

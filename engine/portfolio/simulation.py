@@ -14,53 +14,17 @@ price on a holiday.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from engine.baskets import Basket
-from engine.market import Panel
+from engine.config.baskets import Basket
+from engine.market.panel import Panel
+from engine.portfolio.schedules import SCHEDULES
 
 INITIAL_CASH = 1.0
-
-
-def _first_open_session_per_period(
-    all_open: pd.Series, period: str, after: pd.Timestamp
-) -> list[pd.Timestamp]:
-    open_days = all_open.index[all_open.to_numpy()]
-    open_days = open_days[open_days > after]
-    if open_days.empty:
-        return []
-    first = pd.Series(open_days, index=open_days).groupby(open_days.to_period(period)).min()
-    periods_started_after = first[first.index > after.to_period(period)]
-    return list(periods_started_after)
-
-
-def no_rebalancing(all_open: pd.Series, bought: pd.Timestamp) -> list[pd.Timestamp]:
-    """Buy and hold: never trade after the purchase."""
-    return []
-
-
-def monthly(all_open: pd.Series, bought: pd.Timestamp) -> list[pd.Timestamp]:
-    """The first session of each month after the purchase month on which every exchange of the
-    basket is open (``all_open``: bool per study session)."""
-    return _first_open_session_per_period(all_open, "M", bought)
-
-
-def quarterly(all_open: pd.Series, bought: pd.Timestamp) -> list[pd.Timestamp]:
-    """The first session of each calendar quarter after the purchase quarter on which every
-    exchange of the basket is open."""
-    return _first_open_session_per_period(all_open, "Q", bought)
-
-
-#: Rebalancing schedules by the name a basket file uses.
-SCHEDULES: dict[str, Callable[[pd.Series, pd.Timestamp], list[pd.Timestamp]]] = {
-    "none": no_rebalancing,
-    "monthly": monthly,
-    "quarterly": quarterly,
-}
 
 
 @dataclass

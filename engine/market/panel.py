@@ -13,98 +13,21 @@ units per US dollar), carried forward to each study session:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from engine.data import PriceHistory, PriceSet
-from engine.errors import DateRangeError, MissingDataError, OptionError
-from engine.symbols import FX_SYMBOLS, Listing, listing_of
+from engine.calendars import sessions
+from engine.data.prices import PriceHistory, PriceSet
+from engine.errors import DateRangeError, MissingDataError
+from engine.market.listings import fx_symbols_needed, report_currency, resolve_listings
+from engine.symbols import Listing
 
 #: How far before the start a closed market looks for its last close.
 LOOKBACK = pd.Timedelta(days=31)
 #: FX older than this at a study session is too stale to convert with.
 FX_MAX_AGE = pd.Timedelta(days=7)
-
-
-@functools.cache
-def calendar(name: str):
-    """The ``exchange_calendars`` calendar ``name`` (cached: building one takes ~0.3 s)."""
-    import exchange_calendars as xc
-
-    return xc.get_calendar(name, start="2000-01-01")
-
-
-@functools.cache
-def all_sessions(name: str) -> pd.DatetimeIndex:
-    """Every session calendar ``name`` knows, as tz-naive dates (cached)."""
-    import exchange_calendars as xc
-
-    try:
-        days = calendar(name).sessions
-    except xc.errors.InvalidCalendarName:
-        raise OptionError(
-            "exchange", f"unknown exchange calendar '{name}'", "use XSHG, XHKG, XNAS or XNYS"
-        ) from None
-    return pd.DatetimeIndex(days.tz_localize(None) if days.tz else days, name="date").as_unit("ns")
-
-
-def sessions(name: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
-    """Sessions of calendar ``name`` from ``start`` to ``end`` inclusive, as tz-naive dates."""
-    days = all_sessions(name)
-    if start > days[-1] or end < days[0]:
-        raise DateRangeError(
-            f"{start.date()}..{end.date()} is outside the {name} calendar "
-            f"({days[0].date()}..{days[-1].date()})"
-        )
-    return days[(days >= start) & (days <= end)]
-
-
-def resolve_listings(
-    symbols: Iterable[str], overrides: Mapping[str, Listing] | None = None
-) -> dict[str, Listing]:
-    """Each symbol's exchange and currency: an explicit override, else from its suffix."""
-    overrides = overrides or {}
-    return {s: overrides.get(s) or listing_of(s) for s in symbols}
-
-
-def fx_symbols_needed(currencies: Iterable[str]) -> list[str]:
-    """Yahoo FX symbols needed to convert between the given currencies (through USD); none when
-    there is only one currency."""
-    currencies = set(currencies)
-    needed = []
-    for currency in sorted(currencies - {"USD"} if len(currencies) > 1 else ()):
-        if currency not in FX_SYMBOLS:
-            raise OptionError(
-                "--currency",
-                f"no FX series known for {currency}",
-                f"supported: USD, {', '.join(FX_SYMBOLS)}",
-            )
-        needed.append(FX_SYMBOLS[currency])
-    return needed
-
-
-def report_currency(requested: str, listings: Mapping[str, Listing]) -> str:
-    """The report currency: ``requested`` (``USD``, ``CNY``, ``HKD``), or with ``local`` the one
-    currency every symbol shares (an error if they do not share one)."""
-    requested = requested.upper()
-    if requested != "LOCAL":
-        fx_symbols_needed([requested, "USD"])
-        return requested
-    currencies = sorted({listing.currency for listing in listings.values()})
-    if len(currencies) != 1:
-        by_currency = {
-            c: sorted(s for s, v in listings.items() if v.currency == c) for c in currencies
-        }
-        listed = "; ".join(f"{c}: {', '.join(s[:3])}" for c, s in by_currency.items())
-        raise OptionError(
-            "--currency local",
-            f"the constituents trade in {len(currencies)} currencies ({listed})",
-            "use --currency USD (or CNY/HKD) to convert them into one",
-        )
-    return currencies[0]
 
 
 def study_sessions(

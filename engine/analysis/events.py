@@ -36,7 +36,7 @@ Outputs per window ``W = [a, b]`` (``L = b - a + 1`` sessions)
     (1 + N_it)`` with ``N_it`` the model's normal return, i.e. the benchmark is buy-and-hold of
     ``alpha + beta Rm`` (market model), of the index itself (market-adjusted) or of the
     constant estimation mean (mean-adjusted).  ``SCAR_i = CAR_i / se(CAR_i)`` with the
-    forecast-error corrected standard errors of :mod:`engine.significance`.  The basket's CAR
+    forecast-error corrected standard errors of :mod:`engine.analysis.significance`.  The basket's CAR
     and BHAR are weighted averages over the included stocks, with basket weights renormalised
     over them (``weighting="basket"``) or equal weights (``"equal"``); the tests are about the
     cross-section of included stocks, equally weighted, as in the papers.
@@ -46,7 +46,7 @@ Basket portfolio
     is studied as one security: day 0 is its first date on or after the event, days count its
     rows, the same model and windows apply, and ``t = CAR / (s sqrt(L))``.
 
-Tests (formulas in :mod:`engine.significance`)
+Tests (formulas in :mod:`engine.analysis.significance`)
     Cross-sectional t, Patell, BMP, Kolari-Pynnönen (``rbar`` from the estimation residuals of
     the included stocks aligned on calendar dates), Corrado/Campbell-Wasley rank test (ranks
     of the estimation days and the tested window, rows in event time) and Cowan's generalized
@@ -69,11 +69,11 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from engine import significance as sig
-from engine.data import PriceHistory
+from engine.analysis import significance as sig
+from engine.calendars import all_sessions
+from engine.data.prices import PriceHistory
 from engine.errors import DateRangeError, MissingDataError, OptionError
 from engine.jsonable import json_ready
-from engine.market import all_sessions
 from engine.symbols import FX_SYMBOLS, Listing, listing_of
 
 #: CAR windows (first day, last day) relative to day 0, both inclusive.

@@ -34,9 +34,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from engine.config.yamlfile import Mapping, load_yaml
 from engine.errors import ConfigError, SymbolError
 from engine.symbols import KNOWN_CALENDARS, Listing, listing_of, normalize_symbol
-from engine.yamlfile import Mapping, load_yaml
 
 WEIGHTINGS = ("equal", "custom")
 REBALANCES = ("none", "monthly", "quarterly")

@@ -39,11 +39,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.data import PRICE_COLUMNS, PriceHistory, tidy_frame
+# The engine's one calendar cache (engine.calendars.calendar, sessions from 2000); the name
+from engine.calendars import calendar as exchange_calendar
+from engine.data.prices import PRICE_COLUMNS, PriceHistory, tidy_frame
 from engine.errors import CacheError, PriceFileError, ResultsError, SymbolError
-
-# The engine's one calendar cache (engine.market.calendar, sessions from 2000); the name
-from engine.market import calendar as exchange_calendar
 from engine.symbols import file_stem, listing_of, normalize_symbol
 
 CACHE_ENV = "BASKET_CACHE"
@@ -254,8 +253,9 @@ def atomic_write(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-#: The datetime unit of the date index :func:`engine.data.tidy_frame` produces (``us`` on pandas
-#: 3, ``ns`` before), so cached, downloaded and CSV histories have identical indexes.
+#: The datetime unit of the date index :func:`engine.data.prices.tidy_frame` produces
+#: (``us`` on pandas 3, ``ns`` before), so cached, downloaded and CSV histories have identical
+#: indexes.
 DATE_DTYPE = pd.to_datetime(pd.Series(["2024-01-02"]), format="%Y-%m-%d").dtype
 
 
@@ -596,7 +596,7 @@ class PriceCache:
     def import_folder(self, folder: str | Path) -> ImportReport:
         """Copy every ``*.csv`` of a price folder into the cache, replacing cached entries.
 
-        Accepts the shared layout (:class:`engine.data.CsvFolderSource`) and yfinance's
+        Accepts the shared layout (:class:`engine.data.csvfolder.CsvFolderSource`) and yfinance's
         multi-header export.  A ``SOURCES.md`` summary table next to the files, if present, gives
         each file's adjustment note; the currency and time zone follow from the symbol's suffix.
         """
@@ -642,8 +642,8 @@ class PriceCache:
 
     def export_folder(self, folder: str | Path) -> list[Path]:
         """Write every cached symbol as ``<stem>.csv`` in the shared layout (readable by
-        :class:`engine.data.CsvFolderSource`), plus ``SOURCES.json`` with the cache metadata.
-        Corrupted entries are skipped with a :class:`CacheWarning`."""
+        :class:`engine.data.csvfolder.CsvFolderSource`), plus ``SOURCES.json`` with the cache
+        metadata.  Corrupted entries are skipped with a :class:`CacheWarning`."""
         folder = Path(folder).expanduser()
         try:
             folder.mkdir(parents=True, exist_ok=True)

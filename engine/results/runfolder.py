@@ -34,10 +34,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from engine.display import format_cell
+from engine.analysis.metrics import COLUMNS
 from engine.errors import ResultsError
 from engine.jsonable import json_ready
-from engine.metrics import COLUMNS
+from engine.results.display import PERCENT_COLUMNS, markdown_table
 
 MANIFEST = "manifest.json"
 PACKAGES = ("basket", "vectorbt", "pandas", "numpy", "yfinance", "exchange_calendars", "numba")
@@ -62,28 +62,6 @@ def new_run_id(name: str | None, now: dt.datetime | None = None) -> str:
     """A readable id: UTC time to the second, then ``name`` (or ``run``) as a slug."""
     now = now or dt.datetime.now(dt.UTC)
     return f"{now:%Y%m%d-%H%M%S}-{_slug(name or 'run')}"
-
-
-def markdown_table(frame: pd.DataFrame, percent: Sequence[str] = (), digits: int = 2) -> str:
-    """A GitHub-flavoured Markdown table; columns in ``percent`` shown as percentages."""
-    header = [str(frame.index.name or "")] + [str(c) for c in frame.columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for index, row in frame.iterrows():
-        cells = [str(index)] + [format_cell(v, c in percent, digits) for c, v in row.items()]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-PERCENT_COLUMNS = (
-    "total_return",
-    "annualized_return",
-    "volatility",
-    "max_drawdown",
-    "alpha",
-    "tracking_error",
-    "benchmark_return",
-    "excess_return",
-)
 
 
 def summary_records(summary: pd.DataFrame) -> list[dict[str, Any]]:
@@ -175,8 +153,8 @@ EVENT_TABLES = ("summary", "abnormal_returns", "stock_cars", "excluded", "day0",
 
 
 def write_event_tables(folder: Path, events: Any) -> None:
-    """The tables of an :class:`engine.events.EventStudy` as ``events/*.csv`` (and the summary
-    as JSON)."""
+    """The tables of an :class:`engine.analysis.events.EventStudy` as ``events/*.csv`` (and the
+    summary as JSON)."""
     target = folder / "events"
     target.mkdir()
     for table in EVENT_TABLES:
@@ -208,8 +186,19 @@ def _write_config_and_manifest(
     _write_text(folder / MANIFEST, json.dumps(json_ready(manifest), indent=2) + "\n")
 
 
-def _place(out: str | Path, run_id: str, fill: Callable[[Path], None]) -> Path:
-    folder = write_run_folder(out, run_id, fill)
+#: What the orchestration adds to a staged run folder once its tables are written (the report).
+Finisher = Callable[[Path], object]
+
+
+def _place(
+    out: str | Path, run_id: str, fill: Callable[[Path], None], finish: Sequence[Finisher]
+) -> Path:
+    def fill_and_finish(folder: Path) -> None:
+        fill(folder)
+        for step in finish:  # they read the files above, so they come last
+            step(folder)
+
+    folder = write_run_folder(out, run_id, fill_and_finish)
     if folder.name != run_id:
         # Another run took the id first: the manifest must name the folder it is in.
         manifest = json.loads((folder / MANIFEST).read_text())
@@ -217,9 +206,8 @@ def _place(out: str | Path, run_id: str, fill: Callable[[Path], None]) -> Path:
         staged = folder / f".{MANIFEST}.tmp"
         _write_text(staged, json.dumps(manifest, indent=2) + "\n")
         os.replace(staged, folder / MANIFEST)
-        from engine.report import write_report
-
-        write_report(folder)
+        for step in finish:
+            step(folder)
     return folder
 
 
@@ -229,8 +217,10 @@ def write_run(
     *,
     name: str | None = None,
     argv: Sequence[str] | None = None,
+    finish: Sequence[Finisher] = (),
 ) -> Path:
-    """Write a :class:`engine.runner.RunResult` as a run folder and return its path."""
+    """Write a :class:`engine.pipeline.RunResult` as a run folder and return its path;
+    ``finish`` steps (the report) run on the staged folder once the tables are in it."""
     run_id = new_run_id(name or result.study.name)
     summary = result.summary_frame()
 
@@ -267,11 +257,8 @@ def write_run(
             },
         }
         _write_config_and_manifest(folder, config, manifest)
-        from engine.report import write_report  # reads the files above, so it comes last
 
-        write_report(folder)
-
-    return _place(out, run_id, fill)
+    return _place(out, run_id, fill, finish)
 
 
 def write_event_run(
@@ -280,8 +267,9 @@ def write_event_run(
     *,
     name: str | None = None,
     argv: Sequence[str] | None = None,
+    finish: Sequence[Finisher] = (),
 ) -> Path:
-    """Write a :class:`engine.runner.EventRun` (``basket event``) as a run folder."""
+    """Write a :class:`engine.pipeline.EventRun` (``basket event``) as a run folder."""
     run_id = new_run_id(name or f"{run.study.name} events")
 
     def fill(folder: Path) -> None:
@@ -293,8 +281,5 @@ def write_event_run(
         }
         manifest = {**_common_manifest(run_id, argv, run), "kind": "event"}
         _write_config_and_manifest(folder, config, manifest)
-        from engine.report import write_report  # reads the files above, so it comes last
 
-        write_report(folder)
-
-    return _place(out, run_id, fill)
+    return _place(out, run_id, fill, finish)

@@ -1,0 +1,77 @@
+"""A CSV folder price source: one ``SYMBOL.csv`` per symbol (the layout of shared/data/prices)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from engine.data.prices import PRICES_ENV, PriceHistory, tidy_frame
+from engine.errors import OptionError, PriceFileError
+from engine.symbols import file_stem
+
+
+class CsvFolderSource:
+    """A folder with one ``SYMBOL.csv`` per symbol (``^`` and ``=`` written as ``_``), columns
+    ``date,open,high,low,close,adj_close,volume``: the layout of ``shared/data/prices``."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder).expanduser()
+        if not self.folder.is_dir():
+            raise OptionError(
+                "--prices",
+                f"price folder {self.folder} does not exist or is not a folder",
+                f"point --prices or ${PRICES_ENV} at a folder of SYMBOL.csv files",
+            )
+        self.description = f"CSV folder {self.folder}"
+
+    def path_of(self, symbol: str) -> Path:
+        return self.folder / f"{file_stem(symbol)}.csv"
+
+    def read(self, symbol: str) -> PriceHistory:
+        """Read one symbol's file; raises :class:`PriceFileError` if it is malformed."""
+        path = self.path_of(symbol)
+        try:
+            with warnings.catch_warnings():
+                # A row longer than the header: pandas would silently drop its extra fields.
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                # Numbers are parsed by the C reader; a column with any text in it stays text
+                # and tidy_frame names the first bad cell.
+                raw = pd.read_csv(path, keep_default_na=False, na_values=[""], index_col=False)
+        except pd.errors.EmptyDataError:
+            raise PriceFileError(path, "file is empty") from None
+        except pd.errors.ParserWarning:
+            raise PriceFileError(
+                path,
+                "a row has more fields than the header",
+                "write one value per header column on every row",
+            ) from None
+        except UnicodeDecodeError:
+            raise PriceFileError(path, "is not UTF-8 text", "save it as a UTF-8 CSV file") from None
+        except pd.errors.ParserError as error:
+            detail = str(error).removeprefix("Error tokenizing data. C error: ").strip()
+            raise PriceFileError(path, f"not a readable CSV file ({detail})") from None
+        except OSError as error:
+            raise PriceFileError(path, f"cannot be read ({error.strerror or error})") from None
+        return PriceHistory(symbol, tidy_frame(raw, str(path)), str(path))
+
+    def fetch(
+        self,
+        symbols: Sequence[str],
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+    ) -> tuple[dict[str, PriceHistory], dict[str, str]]:
+        histories: dict[str, PriceHistory] = {}
+        problems: dict[str, str] = {}
+        for symbol in symbols:
+            if not self.path_of(symbol).is_file():
+                problems[symbol] = f"no file {self.path_of(symbol).name}"
+                continue
+            history = self.read(symbol)
+            if history.frame.empty:
+                problems[symbol] = f"{self.path_of(symbol).name} has no closes"
+                continue
+            histories[symbol] = history
+        return histories, problems

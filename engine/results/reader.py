@@ -1,0 +1,244 @@
+"""Run folders read back: find a run, load its manifest, configuration and tables, list runs.
+
+Used by ``compare`` and ``report``; writes nothing.  Nothing here imports vectorbt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from engine.analysis.metrics import COLUMNS
+from engine.errors import InputError, OptionError, ResultsError
+from engine.results.runfolder import MANIFEST
+
+#: Every metric of a run's summary, in the summary's order.
+METRICS: tuple[str, ...] = tuple(c for c in COLUMNS if c != "basket")
+
+
+#: Event-study tables a run folder may hold under ``events/``.
+EVENT_TABLES = ("summary", "car_paths", "abnormal_returns", "stock_cars", "excluded", "day0")
+
+
+class RunNotFound(InputError):
+    """A run id or folder given on the command line does not exist (exit code 2)."""
+
+    def __init__(self, ref: str, looked: Sequence[Path], hint: str | None = None) -> None:
+        self.ref = ref
+        places = " and ".join(str(p) for p in looked)
+        super().__init__(f"run '{ref}' not found: looked for {places}", hint)
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """The run folder's ``manifest.json`` as a dict; :class:`ResultsError` saying why not."""
+    path = Path(folder) / MANIFEST
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(
+            f"{folder} has no {MANIFEST}: not a run folder, or an unfinished one"
+        ) from None
+    except OSError as error:
+        raise ResultsError(f"{path} cannot be read ({error.strerror})") from None
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ResultsError(f"{path} is not valid JSON (line {error.lineno})") from None
+    if not isinstance(manifest, dict):
+        raise ResultsError(f"{path} does not hold a JSON object")
+    return manifest
+
+
+@dataclass
+class Run:
+    """A run folder read back: its manifest, resolved configuration and summary table.
+
+    ``summary`` is indexed by basket (the benchmark's row included) with the columns of
+    :data:`METRICS`; ``config`` is ``{}`` when ``config.yaml`` is absent.  Other tables are read
+    on demand with :meth:`table` and :meth:`events`.
+    """
+
+    path: Path
+    manifest: dict[str, Any]
+    config: dict[str, Any]
+    summary: pd.DataFrame
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return str(self.manifest.get("run_id") or self.path.name)
+
+    @property
+    def benchmark(self) -> str | None:
+        return self.manifest.get("benchmark")
+
+    @property
+    def study(self) -> dict[str, Any]:
+        return self.config.get("study") or {}
+
+    @property
+    def period(self) -> str:
+        return period_text(self.manifest)
+
+    def table(self, name: str, **read_csv: Any) -> pd.DataFrame | None:
+        """``name`` (e.g. ``equity.csv`` or ``events/car_paths.csv``) as a frame; None when the
+        file is absent or unreadable (the reason is added to :attr:`problems`)."""
+        path = self.path / name
+        if not path.is_file():
+            return None
+        try:
+            return pd.read_csv(path, **read_csv)
+        except (OSError, ValueError) as error:
+            self.problems.append(f"{name} cannot be read ({error})")
+            return None
+
+    def events(self) -> dict[str, pd.DataFrame]:
+        """The event-study tables present under ``events/`` (see :data:`EVENT_TABLES`); empty
+        for runs made without events or before event studies were written."""
+        found = {}
+        for name in EVENT_TABLES:
+            frame = self.table(f"events/{name}.csv")
+            if frame is not None:
+                found[name] = frame
+        return found
+
+
+def load_run(folder: str | Path) -> Run:
+    """Read a run folder.  The manifest is required (:class:`ResultsError` otherwise); a
+    missing ``config.yaml`` or ``summary.csv`` leaves an empty config or summary and a note in
+    :attr:`Run.problems`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ResultsError(f"{folder} is not a folder")
+    manifest = read_manifest(folder)
+    problems: list[str] = []
+    config: dict[str, Any] = {}
+    try:
+        loaded = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+        config = loaded if isinstance(loaded, dict) else {}
+    except FileNotFoundError:
+        problems.append("config.yaml is missing")
+    except (OSError, yaml.YAMLError) as error:
+        problems.append(f"config.yaml cannot be read ({type(error).__name__})")
+    summary = pd.DataFrame(columns=list(METRICS), index=pd.Index([], name="basket"))
+    try:
+        # A basket may be called "NA": only the metrics have missing values.
+        frame = pd.read_csv(folder / "summary.csv", dtype={"basket": str},
+                            keep_default_na=False, na_values={m: [""] for m in METRICS})
+        summary = frame.set_index("basket").reindex(columns=list(METRICS)).astype(float)
+    except FileNotFoundError:
+        if manifest.get("kind") != "event":  # an event study has no backtest summary
+            problems.append("summary.csv is missing")
+    except (OSError, ValueError, KeyError) as error:
+        problems.append(f"summary.csv cannot be read ({type(error).__name__})")
+    return Run(folder, manifest, config, summary, problems)
+
+
+def _run_folders(out: Path) -> list[Path]:
+    if not out.is_dir():
+        return []
+    return sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def resolve_run(ref: str | Path, out: str | Path = "results") -> Path:
+    """The folder of a run given as a path to its folder, a run id under ``out``, or a unique
+    prefix of one.  :class:`RunNotFound` names the reference and where it looked."""
+    out = Path(out)
+    text = str(ref)
+    as_path = Path(text)
+    looks_like_path = as_path.is_absolute() or "/" in text or "\\" in text
+    candidates = [as_path] if looks_like_path else [out / text, as_path]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    if not looks_like_path:
+        matches = [p for p in _run_folders(out) if p.name.startswith(text)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            names = ", ".join(p.name for p in matches[:5])
+            raise OptionError("RUN", f"'{text}' matches {len(matches)} runs in {out}: {names}",
+                              "give more of the run id")
+    count = len(_run_folders(out))
+    hint = f"`basket runs --out {out}` lists the {count} run(s) there" if count else (
+        f"{out} holds no runs; pass --out DIR or a path to a run folder"
+    )
+    raise RunNotFound(text, list(dict.fromkeys(candidates)), hint)
+
+
+def period_text(manifest: dict[str, Any]) -> str:
+    """``first..last`` session dates of a run, ``""`` when the manifest does not say."""
+    period = manifest.get("period") or {}
+    first, last = period.get("first_session"), period.get("last_session")
+    if not first or not last:
+        return ""
+    return f"{str(first)[:10]}..{str(last)[:10]}"
+
+
+def rebalancing_text(config: dict[str, Any]) -> str:
+    """The baskets' rebalancing schedules counted, e.g. ``7 none, 1 monthly``."""
+    counts: dict[str, int] = {}
+    for basket in config.get("baskets") or []:
+        schedule = str(basket.get("rebalance") or "none")
+        counts[schedule] = counts.get(schedule, 0) + 1
+    return ", ".join(f"{n} {k}" for k, n in counts.items())
+
+
+def _when(manifest: dict[str, Any] | None, folder: Path) -> str:
+    created = (manifest or {}).get("created_at")
+    if created:
+        return str(created)
+    stamp = dt.datetime.fromtimestamp(folder.stat().st_mtime, dt.UTC)
+    return stamp.isoformat(timespec="microseconds")
+
+
+def list_runs(out: str | Path = "results") -> list[dict[str, Any]]:
+    """One dict per run folder under ``out``, newest first (by the manifest's ``created_at``,
+    else the folder's modification time).
+
+    Keys: ``id, status`` (``ok`` or ``broken``), ``kind`` (``run``, or ``event`` for
+    ``basket event``), ``when`` (ISO time, UTC), ``baskets`` (count),
+    ``basket_names, period, sessions, benchmark, currency, fees, rebalancing, note`` (why a run
+    is broken, or what is missing in it) and ``path``.  Hidden folders (``.<id>.*.partial``,
+    runs being written) are not listed; a folder without a readable manifest is listed as
+    ``broken`` with the reason in ``note``.
+    """
+    rows = []
+    for folder in _run_folders(Path(out)):
+        try:
+            run = load_run(folder)
+        except ResultsError as error:
+            rows.append({
+                "id": folder.name, "status": "broken", "kind": "", "when": _when(None, folder),
+                "baskets": None, "basket_names": "", "period": "", "sessions": None,
+                "benchmark": "", "currency": "", "fees": None, "rebalancing": "",
+                "note": error.message, "path": str(folder),
+            })
+            continue
+        m = run.manifest
+        names = list(m.get("baskets") or [])
+        rows.append({
+            "id": folder.name,
+            "status": "ok",
+            "kind": m.get("kind") or "run",
+            "when": _when(m, folder),
+            "baskets": len(names),
+            "basket_names": ", ".join(names),
+            "period": run.period,
+            "sessions": (m.get("period") or {}).get("sessions"),
+            "benchmark": m.get("benchmark") or "",
+            "currency": m.get("currency") or "",
+            "fees": m.get("fees"),
+            "rebalancing": rebalancing_text(run.config),
+            "note": "; ".join(run.problems),
+            "path": str(folder),
+        })
+    rows.sort(key=lambda r: (r["when"], r["id"]), reverse=True)
+    return rows
