@@ -2,7 +2,8 @@
 
 Event time
     Each stock counts days on the sessions of its own exchange (``exchange_calendars``: XSHG for
-    ``.SS``/``.SZ``, XHKG for ``.HK``, XNAS for US tickers; ``listings`` may override).  Day 0 is
+    ``.SS``/``.SZ``, XHKG for ``.HK``, XNAS for US tickers; ``listings`` may override), less the
+    closures the data show (``closures``: Hong Kong's 2023-09-01 typhoon is no day).  Day 0 is
     the event date if it is a session there, else that exchange's next session; day ``+k`` is
     the ``k``-th session after day 0 and day ``-k`` the ``k``-th before.  Calendar days and
     forward-filled days are never counted.  Around the 2025 Lunar New Year an event on
@@ -70,7 +71,7 @@ import numpy as np
 import pandas as pd
 
 from engine.analysis import significance as sig
-from engine.calendars import all_sessions
+from engine.calendars import Closures
 from engine.data.prices import PriceHistory
 from engine.errors import DateRangeError, MissingDataError, OptionError
 from engine.jsonable import json_ready
@@ -275,8 +276,10 @@ class _Study:
         currency: str,
         min_estimation: int,
         listings: Mapping[str, Listing] | None,
+        closures: Closures,
     ) -> None:
         self.prices = prices
+        self.sessions = closures.all_sessions
         self.estimation = estimation
         self.span = span
         self.model = model
@@ -333,14 +336,14 @@ class _Study:
         key = (symbol, calendar)
         if key not in self._closes:
             listing = self.listing(symbol)
-            own = all_sessions(listing.calendar)
+            own = self.sessions(listing.calendar)
             values = self.prices[symbol].closes().reindex(own).to_numpy(dtype=float)
             fx_symbol = self.fx_symbol(listing.currency)
             if fx_symbol:
                 rate = self.prices[fx_symbol].closes().dropna()
                 values = values / rate.reindex(own, method="ffill").to_numpy(dtype=float)
             if listing.calendar != calendar:
-                target = all_sessions(calendar)
+                target = self.sessions(calendar)
                 values = _take(values, own.searchsorted(target, side="right") - 1)
             self._closes[key] = values
         return self._closes[key]
@@ -353,7 +356,7 @@ class _Study:
 
     def _compute(self, event: pd.Timestamp, symbol: str) -> _StockEvent:
         calendar = self.listing(symbol).calendar
-        sessions = all_sessions(calendar)
+        sessions = self.sessions(calendar)
         p0 = int(sessions.searchsorted(event))
         # Day 0 is kept even when every window ends before it, to report where it fell.
         days = np.arange(self.estimation[0], max(self.span[1], 0) + 1)
@@ -525,7 +528,7 @@ def _check_coverage(
     constituents = list(dict.fromkeys(s for b in baskets for s in b.weights))
     for symbol in constituents:
         calendar = study.listing(symbol).calendar
-        sessions = all_sessions(calendar)
+        sessions = study.sessions(calendar)
         end = int(sessions.searchsorted(event)) + study.span[1]
         last_day = sessions[end] if end < len(sessions) else None
         for needed in study.needed_symbols(symbol):
@@ -662,11 +665,14 @@ def run_event_study(
     weighting: str = "basket",
     min_estimation: int = 100,
     listings: Mapping[str, Listing] | None = None,
+    closures: Closures | None = None,
 ) -> EventStudy:
     """Abnormal returns, CARs, BHARs and their tests for every basket, event and window.
 
     ``prices`` must hold every constituent, every market index used and, with
     ``currency="USD"``, the FX rates (``CNY=X``, ``HKD=X``).  ``events`` are (date, name) pairs.
+    Event time counts the sessions of each exchange less its ``closures`` (days the data show
+    it closed).
 
     Tables of the returned :class:`EventStudy`:
 
@@ -709,6 +715,7 @@ def run_event_study(
         currency=currency,
         min_estimation=min_estimation,
         listings=listings,
+        closures=closures or Closures(),
     )
     constituents = list(dict.fromkeys(s for b in baskets for s in b.weights))
     needed = dict.fromkeys(n for s in constituents for n in study.needed_symbols(s))
@@ -724,7 +731,7 @@ def run_event_study(
         _check_coverage(study, event, name, baskets)
         calendars = dict.fromkeys(study.listing(s).calendar for s in constituents)
         for calendar in calendars:
-            sessions = all_sessions(calendar)
+            sessions = study.sessions(calendar)
             day0 = _iso(sessions[int(sessions.searchsorted(event))])
             rows["day0"].append(
                 {"event": _iso(event), "event_name": name, "calendar": calendar, "day0": day0}
