@@ -37,8 +37,8 @@ Outputs per window ``W = [a, b]`` (``L = b - a + 1`` sessions)
     (1 + N_it)`` with ``N_it`` the model's normal return, i.e. the benchmark is buy-and-hold of
     ``alpha + beta Rm`` (market model), of the index itself (market-adjusted) or of the
     constant estimation mean (mean-adjusted).  ``SCAR_i = CAR_i / se(CAR_i)`` with the
-    forecast-error corrected standard errors of :mod:`engine.analysis.significance`.  The
-    basket's CAR and BHAR are weighted averages over the included stocks, with basket weights renormalised
+    forecast-error corrected standard errors of :mod:`engine.analysis.significance`.  The basket's CAR
+    and BHAR are weighted averages over the included stocks, with basket weights renormalised
     over them (``weighting="basket"``) or equal weights (``"equal"``); the tests are about the
     cross-section of included stocks, equally weighted, as in the papers.
 

@@ -37,9 +37,10 @@ class BacktestResult:
     ``equity``: portfolio value per study session, starting cash 1.0 (cash until the purchase;
     fees count from the first session).  ``bought``: each basket's purchase session.
     ``holdings``: value of each constituent per session (columns ``(basket, symbol)``).
-    ``rebalances``: the sessions each basket traded after its purchase.  ``contributions``: each constituent's share of its basket's total return (index
-    ``(basket, symbol)``; they sum to the basket's total return).  ``fees``: total fees paid, as
-    a fraction of the starting cash.
+    ``rebalances``: the sessions each basket traded after its purchase.  ``contributions``:
+    each constituent's share of its basket's total return (index ``(basket, symbol)``; they sum
+    to the basket's total return).  ``fees``: total fees paid, as a fraction of the starting
+    cash.
     """
 
     equity: pd.DataFrame
