@@ -564,7 +564,7 @@ def run(
         panel, baskets, fees=study.fees, rebalance=rebalance, default_rebalance=study.rebalance
     )
     summary = basket_summaries(panel, backtest, own_sessions, study.benchmark)
-    notes = [*panel.notes, *prices.notes]
+    notes = [*panel.notes, *prices.notes, *backtest.notes]
     for basket in baskets:
         first, bought = own_sessions[basket.name][0], backtest.bought[basket.name]
         if bought > first:
