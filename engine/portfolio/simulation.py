@@ -47,7 +47,7 @@ class BacktestResult:
     schedules: dict[str, str]
 
 
-def _numba_cache_dir() -> None:
+def numba_cache_dir() -> None:
     """Point numba's kernel cache at a writable folder before vectorbt compiles anything."""
     if "NUMBA_CACHE_DIR" not in os.environ:
         import platformdirs
@@ -112,7 +112,7 @@ def run_backtest(
     """
     schedules = {b.name: rebalance or b.rebalance or default_rebalance for b in baskets}
     close, size, rebalances = target_weights(panel, baskets, schedules)
-    _numba_cache_dir()
+    numba_cache_dir()
     import vectorbt as vbt
 
     portfolio = vbt.Portfolio.from_orders(
