@@ -15,7 +15,8 @@ proportional ``fees`` and the default ``update_value=False``:
   (fees on top of the traded value) and, when that exceeds the cash left, is cut to
   ``q = cash / (1 + fees) / p`` (the largest buy cut to the cash left);
 * vectorbt's float tolerances (``rel_tol = 1e-9``, ``abs_tol = 1e-12`` of
-  :mod:`vectorbt.utils.math_`) decide when cash or a position is zero and when an order is empty.
+  :mod:`vectorbt.utils.math_`) decide when cash or a position is zero and when an order is empty;
+  an order of fewer than ``min_size`` (1e-8) shares is refused, as vectorbt 1.2 does.
 
 The value on each session is ``cash + sum_j n_j p_j``.  Baskets are simulated one after another
 in compiled code (numba), so memory is the price matrix plus what the caller keeps per basket;
@@ -28,13 +29,16 @@ import math
 
 import numpy as np
 
-from engine.portfolio.simulation import INITIAL_CASH, numba_cache_dir
+from engine.portfolio.orders import ORDER_DEFAULTS, numba_cache_dir
+from engine.portfolio.simulation import INITIAL_CASH
 
 numba_cache_dir()
 import numba  # noqa: E402  (the cache folder must be set before numba is imported)
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-12
+#: vectorbt 1.2 refuses an order of fewer shares than this (``settings["portfolio"]``).
+MIN_SIZE = float(ORDER_DEFAULTS["min_size"][0])
 #: Columns of :func:`basket_statistics`.
 STATISTICS = ("total_return", "sharpe", "max_drawdown", "volatility")
 
@@ -44,6 +48,11 @@ def _is_close(a: float, b: float) -> bool:
     if a == b:
         return True
     return abs(a - b) <= max(REL_TOL * max(abs(a), abs(b)), ABS_TOL)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _is_less(a: float, b: float) -> bool:
+    return not _is_close(a, b) and a < b
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -95,13 +104,13 @@ def _trade(prices, slots, weights, t, fees, cash, shares, order, order_value):
                 if spendable <= 0:
                     continue
                 bought, paid = spendable / price, cash
-            if _is_close(size, 0.0):
+            if _is_close(size, 0.0) or _is_less(bought, MIN_SIZE):
                 continue
             cash = _add(cash, -paid)
             shares[j] = _add(held, bought)
         else:
             sold = -size
-            if _is_close(sold, 0.0):
+            if _is_close(sold, 0.0) or _is_less(sold, MIN_SIZE):
                 continue
             proceeds = sold * price
             net = _add(proceeds, -proceeds * fees)
