@@ -565,7 +565,7 @@ def run(
     summary = [summarize(b.name, backtest.equity[b.name], bench, INITIAL_CASH) for b in baskets] + [
         summarize(study.benchmark, bench, bench, bench.iloc[0])
     ]
-    notes = [*panel.notes, *prices.notes]
+    notes = [*panel.notes, *prices.notes, *backtest.notes]
     first = panel.sessions[0]
     for symbol in symbols:
         if not panel.open.at[first, symbol]:
