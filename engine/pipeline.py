@@ -36,6 +36,8 @@ from engine.market.listings import fx_symbols_needed, report_currency, resolve_l
 from engine.market.panel import LOOKBACK, Panel, align, coverage_problems, study_sessions
 from engine.market.sessions import detect_closures
 from engine.portfolio.simulation import INITIAL_CASH, BacktestResult, run_backtest
+from engine.portfolio.targets import purchase_weights
+from engine.portfolio.weighting import weighting_history
 from engine.symbols import Listing, option_symbol
 
 MIN_SESSIONS = 3
@@ -491,7 +493,8 @@ def gather_prices(
     fx = fx_symbols_needed({v.currency for v in listings.values()} | {currency})
     start, end = pd.Timestamp(study.start), pd.Timestamp(study.end)  # NaT when not set
     wanted = list(dict.fromkeys([*constituents, study.benchmark, *fx, *also]))
-    firsts = [d for d in (start - LOOKBACK, fetch_span and fetch_span[0]) if not pd.isna(d)]
+    history = max(LOOKBACK, weighting_history(baskets))
+    firsts = [d for d in (start - history, fetch_span and fetch_span[0]) if not pd.isna(d)]
     lasts = [d for d in (end, fetch_span and fetch_span[1]) if not pd.isna(d)]
     first = min(firsts) if firsts else None
     last = max(lasts) if lasts else None
@@ -583,8 +586,16 @@ def run(
                 f"at least {MIN_SESSIONS} are needed for daily statistics",
             )
     backtest = run_backtest(
-        panel, baskets, fees=study.fees, rebalance=rebalance, default_rebalance=study.rebalance
+        panel,
+        baskets,
+        prices,
+        fees=study.fees,
+        rebalance=rebalance,
+        default_rebalance=study.rebalance,
     )
+    # Schemes other than equal and custom are computed per rebalance: attribution and the
+    # event study use each basket's weights at the purchase.
+    baskets = [purchase_weights(b, backtest.targets[b.name]) for b in baskets]
     summary = basket_summaries(panel, backtest, own_sessions, study.benchmark)
     notes = [*panel.notes, *prices.notes, *backtest.notes]
     for basket in baskets:
@@ -599,6 +610,7 @@ def run(
             notes.append(f"{basket_name}: skipped {symbol} ({why}); weights renormalised")
     for basket in baskets:
         notes.extend(f"{basket.name}: {note}" for note in basket.notes)
+        notes.extend(f"{basket.name}: {note}" for note in backtest.targets[basket.name].notes)
     return RunResult(
         study=study,
         baskets=list(baskets),

@@ -22,10 +22,12 @@ import numpy as np
 import pandas as pd
 
 from engine.config.baskets import Basket
+from engine.data.prices import PriceSet
 from engine.errors import DateRangeError
 from engine.market.panel import Panel
 from engine.portfolio.orders import Orders, Simulated, simulate
 from engine.portfolio.schedules import SCHEDULES
+from engine.portfolio.targets import Targets, basket_targets
 
 INITIAL_CASH = 1.0
 
@@ -40,7 +42,8 @@ class BacktestResult:
     ``rebalances``: the sessions each basket traded after its purchase.  ``contributions``:
     each constituent's share of its basket's total return (index ``(basket, symbol)``; they sum
     to the basket's total return).  ``fees``: total fees paid, as a fraction of the starting
-    cash.  ``notes``: what the run should say about how it was simulated.
+    cash.  ``notes``: what the run should say about how it was simulated.  ``targets``: each
+    basket's target weights per trading session, and its membership notes.
     """
 
     equity: pd.DataFrame
@@ -50,6 +53,7 @@ class BacktestResult:
     fees: pd.Series
     schedules: dict[str, str]
     bought: dict[str, pd.Timestamp]
+    targets: dict[str, Targets] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -71,25 +75,33 @@ def target_weights(
     panel: Panel,
     baskets: Sequence[Basket],
     schedules: Mapping[str, str],
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[pd.Timestamp]], dict[str, pd.Timestamp]]:
+    prices: PriceSet,
+) -> tuple[
+    pd.DataFrame,
+    pd.DataFrame,
+    dict[str, list[pd.Timestamp]],
+    dict[str, Targets],
+    dict[str, pd.Timestamp],
+]:
     """Close prices and target-weight orders with ``(basket, symbol)`` columns, each basket's
-    rebalancing sessions and its purchase session.
+    rebalancing sessions, targets and purchase session.
 
-    Orders are NaN (no order) except on the purchase session and each rebalancing session.
+    Orders are NaN (no order) except on the purchase session and each rebalancing or review
+    session (:func:`engine.portfolio.targets.basket_targets` gives the weights).
     """
-    closes, orders, rebalances, purchases = [], [], {}, {}
+    closes, orders, rebalances, targets, purchases = [], [], {}, {}, {}
     for basket in baskets:
         symbols = basket.symbols
         bought = purchases[basket.name] = purchase_session(panel, basket)
         days = SCHEDULES[schedules[basket.name]](panel.all_open(symbols), bought)
-        rebalances[basket.name] = days
-        weights = np.array([basket.weights[s] for s in symbols])
+        plan = targets[basket.name] = basket_targets(basket, panel, prices, bought, days)
+        rebalances[basket.name] = plan.rebalances
         size = np.full((len(panel.sessions), len(symbols)), np.nan)
-        size[panel.sessions.get_indexer([bought, *days])] = weights
+        size[panel.sessions.get_indexer(plan.weights.index)] = plan.weights.to_numpy()
         columns = pd.MultiIndex.from_product([[basket.name], symbols], names=["basket", "symbol"])
         closes.append(pd.DataFrame(panel.prices[symbols].to_numpy(), panel.sessions, columns))
         orders.append(pd.DataFrame(size, panel.sessions, columns))
-    return pd.concat(closes, axis=1), pd.concat(orders, axis=1), rebalances, purchases
+    return pd.concat(closes, axis=1), pd.concat(orders, axis=1), rebalances, targets, purchases
 
 
 def _fees_by_basket(records: np.ndarray, columns: pd.MultiIndex) -> pd.Series:
@@ -102,6 +114,7 @@ def _fees_by_basket(records: np.ndarray, columns: pd.MultiIndex) -> pd.Series:
 def run_backtest(
     panel: Panel,
     baskets: Sequence[Basket],
+    prices: PriceSet,
     *,
     fees: float = 0.0,
     rebalance: str | None = None,
@@ -118,7 +131,7 @@ def run_backtest(
     else ``vbt.Portfolio``).
     """
     schedules = {b.name: rebalance or b.rebalance or default_rebalance for b in baskets}
-    close, size, rebalances, bought = target_weights(panel, baskets, schedules)
+    close, size, rebalances, targets, bought = target_weights(panel, baskets, schedules, prices)
     orders = Orders(
         close=close.to_numpy(),
         size=size.to_numpy(),
@@ -141,5 +154,6 @@ def run_backtest(
         fees=_fees_by_basket(simulated.records, close.columns) / INITIAL_CASH,
         schedules=schedules,
         bought=bought,
+        targets=targets,
         notes=notes,
     )
