@@ -11,8 +11,8 @@ document is measured before anything is constructed, so aliases that would expan
 any scalar longer than :data:`MAX_SCALAR`.
 
 Two YAML 1.1 traps are closed: ``1e-3`` (no dot) is a number, as in YAML 1.2 and JSON; and
-the unquoted words YAML 1.1 reads as booleans or null (``ON``, ``NO``, ``NULL``...) are
-remembered in :attr:`Mapping.words`, so a validator can say "quote it".
+the unquoted words YAML 1.1 reads as booleans or null (``ON``, ``NO``, ``NULL``...) keep their
+text in :attr:`Mapping.value_texts`, so a validator can say "quote it".
 """
 
 from __future__ import annotations
@@ -37,15 +37,19 @@ MAX_SCALAR = 10_000
 
 
 class Mapping(dict):
-    """A YAML mapping that remembers the line (1-based) of each key and of itself, and the
-    unquoted word behind each value YAML 1.1 read as a boolean or null (``{"symbol": "ON"}``)."""
+    """A YAML mapping that remembers the line (1-based) of each key and of itself, and the text
+    each plain value was written as (``1.00`` and ``1.0`` both load as 1.0)."""
 
     line: int | None = None
     key_lines: dict[str, int]
-    words: dict[str, str]
+    value_texts: dict[str, str]
 
     def line_of(self, key: str) -> int | None:
         return self.key_lines.get(key, self.line)
+
+    def text_of(self, key: str) -> str | None:
+        """The value of ``key`` as written in the file, for a scalar; None otherwise."""
+        return getattr(self, "value_texts", {}).get(key)
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -75,10 +79,6 @@ class _BadValue(ConfigError):
 #: YAML 1.2 / JSON floats without a dot (``1e-3``, ``-2E+5``), which YAML 1.1 reads as text.
 _EXPONENT_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
 _LineLoader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789"))
-
-#: Tags of the plain words that YAML 1.1 does not read as text.
-_WORD_TAGS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"}
-
 
 def _check_size(path: str, root: yaml.Node | None) -> None:
     """Refuse a document whose expansion (aliases followed) exceeds :data:`MAX_NODES` nodes or
@@ -161,7 +161,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Mapping:
     mapping = Mapping()
     mapping.line = node.start_mark.line + 1
     mapping.key_lines = {}
-    mapping.words = {}
+    mapping.value_texts = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str):
@@ -180,9 +180,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Mapping:
                 raise
             raise _unreadable(loader.name, value_node, key) from None
         mapping.key_lines[key] = key_node.start_mark.line + 1
-        plain = isinstance(value_node, yaml.ScalarNode) and value_node.style is None
-        if plain and value_node.tag in _WORD_TAGS and value_node.value:
-            mapping.words[key] = value_node.value
+        if isinstance(value_node, yaml.ScalarNode):
+            mapping.value_texts[key] = value_node.value
     return mapping
 
 
