@@ -25,12 +25,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine.analysis.metrics import Summary, summarize
+from engine.analysis.metrics import Summary, summarize, with_deflated_sharpe
 from engine.calendars import all_sessions
 from engine.config.baskets import EVENT_MODELS, MAX_OFFSET, REBALANCES, Basket, Event, Study
 from engine.data.prices import PriceSet, PriceSource
 from engine.data.quality import flag_notes, flag_summary, quality_flags
 from engine.errors import ConfigError, DateRangeError, MissingDataError, OptionError
+from engine.market.benchmarks import local_benchmarks
 from engine.market.listings import fx_symbols_needed, report_currency, resolve_listings
 from engine.market.panel import LOOKBACK, Panel, align, coverage_problems, study_sessions
 from engine.portfolio.simulation import INITIAL_CASH, BacktestResult, run_backtest
@@ -203,6 +204,23 @@ def event_options(
     )
 
 
+def local_indices(baskets: Sequence[Basket], study: Study) -> list[str]:
+    """The market indices of the baskets' exchanges (the study's ``event_study.markets``),
+    which their local benchmarks blend."""
+    held = list(dict.fromkeys(s for b in baskets for s in b.symbols))
+    listings = resolve_listings(held, listing_overrides(baskets, study))
+    markets = study.event_study.markets
+    return sorted({markets[v.calendar] for v in listings.values() if v.calendar in markets})
+
+
+def selected_after(basket: Basket, first_day: dt.date | None) -> str | None:
+    """The basket's ``defined`` date (ISO) when ``first_day`` (a period's start, an event)
+    comes before it: its constituents were chosen after the fact.  None otherwise."""
+    if basket.defined is None or first_day is None or first_day >= basket.defined:
+        return None
+    return basket.defined.isoformat()
+
+
 def listing_overrides(baskets: Sequence[Basket], study: Study) -> dict[str, Listing]:
     """Explicit exchange/currency of symbols: the study's, then each basket's."""
     overrides = {**study.listings}
@@ -367,6 +385,7 @@ def _event_prices(
     skip_missing: bool,
     check_period: bool,
     strict: bool = False,
+    optional: Sequence[str] = (),
 ) -> tuple[PriceSet, list[Basket], dict[str, dict[str, str]]]:
     listings = _event_listings(baskets, study)
     stock_calendars = {listings[s].calendar for b in baskets for s in b.symbols}
@@ -382,6 +401,7 @@ def _event_prices(
         fetch_span=span,
         check_period=check_period,
         strict=strict,
+        optional=optional,
     )
 
 
@@ -440,6 +460,7 @@ def gather_prices(
     fetch_span: tuple[pd.Timestamp, pd.Timestamp] | None = None,
     check_period: bool = True,
     strict: bool = False,
+    optional: Sequence[str] = (),
 ) -> tuple[PriceSet, list[Basket], dict[str, dict[str, str]]]:
     """Fetch every price the run needs and check it covers the period.
 
@@ -447,7 +468,9 @@ def gather_prices(
     before the end) is listed in one :class:`MissingDataError`.  With ``skip_missing``
     constituents with problems are dropped from their baskets (weights renormalised) and
     reported per basket; the benchmark, FX series and the symbols in ``also`` (market indices)
-    are never skipped.  ``fetch_span`` widens the dates asked of the source (the event study's
+    are never skipped.  The symbols in ``optional`` (the local benchmarks' indices) are fetched
+    when the source has them; without data they are left out, never an error.
+    ``fetch_span`` widens the dates asked of the source (the event study's
     estimation and event windows).
 
     The prices kept then go through the data-quality checks
@@ -462,7 +485,7 @@ def gather_prices(
     currency = report_currency(study.currency, {s: listings[s] for s in constituents})
     fx = fx_symbols_needed({v.currency for v in listings.values()} | {currency})
     start, end = pd.Timestamp(study.start), pd.Timestamp(study.end)  # NaT when not set
-    wanted = list(dict.fromkeys([*constituents, study.benchmark, *fx, *also]))
+    wanted = list(dict.fromkeys([*constituents, study.benchmark, *fx, *also, *optional]))
     firsts = [d for d in (start - LOOKBACK, fetch_span and fetch_span[0]) if not pd.isna(d)]
     lasts = [d for d in (end, fetch_span and fetch_span[1]) if not pd.isna(d)]
     first = min(firsts) if firsts else None
@@ -479,6 +502,8 @@ def gather_prices(
         covered = {s: h for s, h in histories.items() if s in listings}
         problems.update(coverage_problems(covered, listings, union[0], union[-1]))
     required = {study.benchmark, *fx, *also}
+    extra = set(optional) - required - set(constituents)
+    problems = {s: why for s, why in problems.items() if s not in extra}
     fatal = {s: why for s, why in problems.items() if s in required or not skip_missing}
     if fatal:
         hint = None if skip_missing else "add the data, or pass --skip-missing to drop them"
@@ -520,14 +545,15 @@ def run(
     if not baskets:
         raise OptionError("BASKET_FILES", "no basket to run")
     _check_names(baskets, study.benchmark)
+    indices = local_indices(baskets, study)
     if events is None:
         prices, baskets, skipped = gather_prices(
-            source, baskets, study, skip_missing=skip_missing, strict=strict
+            source, baskets, study, skip_missing=skip_missing, strict=strict, optional=indices
         )
     else:
         prices, baskets, skipped = _event_prices(
             source, baskets, study, events, skip_missing=skip_missing, check_period=True,
-            strict=strict,
+            strict=strict, optional=indices,
         )
     overrides = listing_overrides(baskets, study)
     held = list(dict.fromkeys(s for b in baskets for s in b.symbols))
@@ -551,10 +577,19 @@ def run(
         panel, baskets, fees=study.fees, rebalance=rebalance, default_rebalance=study.rebalance
     )
     bench = panel.prices[study.benchmark]
-    summary = [summarize(b.name, backtest.equity[b.name], bench, INITIAL_CASH) for b in baskets] + [
-        summarize(study.benchmark, bench, bench, bench.iloc[0])
+    blends, blend_notes = local_benchmarks(
+        prices, baskets, study.event_study.markets, panel, overrides
+    )
+    rows = [
+        summarize(b.name, backtest.equity[b.name], bench, INITIAL_CASH, blends.get(b.name))
+        for b in baskets
     ]
-    notes = [*panel.notes, *prices.notes]
+    rows = [
+        dataclasses.replace(row, selected_after=selected_after(basket, study.start))
+        for row, basket in zip(with_deflated_sharpe(rows), baskets, strict=True)
+    ]
+    summary = [*rows, summarize(study.benchmark, bench, bench, bench.iloc[0])]
+    notes = [*panel.notes, *prices.notes, *blend_notes]
     first = panel.sessions[0]
     for symbol in symbols:
         if not panel.open.at[first, symbol]:

@@ -47,7 +47,10 @@ MAX_OFFSET = 5000
 #: Dates outside these are refused (pandas' nanosecond timestamps end in 1677 and 2262).
 FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
 
-BASKET_KEYS = ("name", "description", "weighting", "normalize", "rebalance", "constituents")
+BASKET_KEYS = (
+    "name", "description", "weighting", "normalize", "rebalance", "defined", "source",
+    "constituents",
+)
 CONSTITUENT_KEYS = ("symbol", "name", "weight", "reason", "exchange", "currency")
 STUDY_KEYS = (
     "name",
@@ -81,7 +84,12 @@ class Constituent:
 
 @dataclass(frozen=True)
 class Basket:
-    """A validated basket: weights always sum to 1, whatever the file's weighting."""
+    """A validated basket: weights always sum to 1, whatever the file's weighting.
+
+    ``defined`` is the date its constituents were chosen and ``source`` who chose them (both
+    optional): a period or an event before ``defined`` was seen when the basket was made, so its
+    results are marked "selected after" (hindsight).
+    """
 
     name: str
     constituents: tuple[Constituent, ...]
@@ -90,6 +98,8 @@ class Basket:
     description: str = ""
     path: str | None = None
     notes: tuple[str, ...] = ()
+    defined: dt.date | None = None
+    source: str = ""
 
     @property
     def symbols(self) -> list[str]:
@@ -121,6 +131,8 @@ class Basket:
             "file": self.path,
             "weighting": self.weighting,
             "rebalance": self.rebalance,
+            "defined": self.defined.isoformat() if self.defined else None,
+            "source": self.source,
             "constituents": [
                 {
                     "symbol": c.symbol,
@@ -458,6 +470,8 @@ def basket_from_mapping(data: Any, path: str) -> Basket:
         description=top.text("description", "") or "",
         path=path,
         notes=tuple(notes),
+        defined=top.date("defined"),
+        source=top.text("source", "") or "",
     )
 
 
