@@ -593,6 +593,68 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
     click.echo(f"results: {folder}", err=True)
 
 
+@main.command("claims")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False), required=True)
+@_prices_option
+@click.option("--asof", type=ISO_DATE, help="The report's price date (default: the file's).")
+@click.option("--infer-asof", is_flag=True,
+              help="Score the sessions before publication and use the best as the as-of date.")
+@click.option("--offline", is_flag=True, help="Yahoo source: use the cache only.")
+@_format_option
+@click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for run folders.")
+@click.option("--name", help="Name in the run id (default: the claims file's).")
+def claims_command(files, prices, asof, infer_asof, offline, fmt, out, name) -> None:
+    """Check a research report's claims (claims YAML FILES) against the price data.
+
+    Each claim is measured from the last close before its 'since' date to the last session on
+    or before the as-of date, on each listing's own exchange and in its listing currency, and
+    judged: holds (within the printed precision), close, does not hold, or cannot be checked
+    (with why).  Writes a run folder with the tables and a report.  Exit code 0 when every
+    claim could be checked, whatever the verdicts; 2 when some could not.
+
+    \b
+    --format json prints one object per claim and listing: claim, symbol, start, end,
+    currency, printed, measured, difference, verdict, matches (the listing the figure
+    matches), claim_verdict, reason, as_multiple and its verdict ("risen N times" read as a
+    price multiple), and more.
+    """
+    import shutil
+
+    from engine.config.claims import load_claims
+    from engine.errors import UncheckedClaims
+    from engine.pipeline import check_claims, write_claims_run
+    from engine.results.claims import claims_frame, claims_text, score_text, spreadsheet_safe
+    from engine.results.display import render
+    from engine.results.runfolder import check_writable
+
+    check_writable(out)
+    loaded = [load_claims(path) for path in files]
+    source = _source(prices, offline)
+    unchecked: dict[str, str] = {}
+    for claims in loaded:
+        run = check_claims(claims, source, asof=asof, infer=infer_asof)
+        folder = write_claims_run(run, out, name=name, argv=["basket", *sys.argv[1:]])
+        records = run.records()
+        if fmt == "table":
+            how = "inferred" if run.inferred and not asof else "given" if asof else "file"
+            published = f", published {claims.published}" if claims.published else ""
+            title = f"{claims.title}{published}: as of {run.asof} ({how}), {claims.path}"
+            width = shutil.get_terminal_size((80, 24)).columns if _is_terminal() else 80
+            click.echo(claims_text(records, title, width), nl=False)
+            if run.scores is not None:
+                click.echo("\n" + score_text(run.scores, run.inferred, run.tied), nl=False)
+        else:
+            frame = claims_frame(records)
+            frame = spreadsheet_safe(frame) if fmt == "csv" else frame
+            click.echo(render(frame, fmt, records=records), nl=False)
+        _notes(run.notes)
+        click.echo(f"results: {folder}", err=True)
+        unchecked.update(run.unchecked())
+    if unchecked:
+        raise UncheckedClaims(unchecked)
+
+
 def _out_option(func):
     return click.option(
         "--out",

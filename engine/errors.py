@@ -111,6 +111,19 @@ class MissingDataError(InputError):
         super().__init__(f"no usable prices for {count} {noun} in {source}: {listed}", hint)
 
 
+class UncheckedClaims(InputError):
+    """Claims the data cannot check (``basket claims``): each claim with the first reason."""
+
+    def __init__(self, reasons: dict[str, str]) -> None:
+        self.reasons = dict(reasons)
+        listed = "; ".join(f"'{claim}' ({why})" for claim, why in self.reasons.items())
+        count = len(self.reasons)
+        super().__init__(
+            f"{count} claim{'' if count == 1 else 's'} cannot be checked: {listed}",
+            "add the missing prices or correct the claims; the results folder has every verdict",
+        )
+
+
 class DateRangeError(InputError):
     """A date or window falls outside the data or the calendar."""
 

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from engine.analysis.metrics import Summary, summarize, with_deflated_sharpe
@@ -266,38 +267,52 @@ def event_span(options: EventOptions, calendars: set[str]) -> tuple[pd.Timestamp
 
 def portfolio_returns(
     prices: PriceSet,
-    basket: Basket,
+    baskets: Sequence[Basket],
     benchmark: str,
     start: pd.Timestamp,
     end: pd.Timestamp,
-    currency: str,
+    currencies: Sequence[str],
     listings: dict[str, Listing],
-) -> tuple[pd.Series, pd.Series]:
-    """The basket's daily return as a constant-weight portfolio, and the benchmark's, on the
-    sessions where at least one of the basket's exchanges trades.
+) -> list[tuple[pd.Series, pd.Series]]:
+    """Each basket's daily return as a constant-weight portfolio, and the benchmark's, on the
+    sessions where at least one of the basket's exchanges trades; basket ``k`` in
+    ``currencies[k]``.
 
     ``r_p,t = sum_i w_i r_i,t / sum_i w_i`` over the constituents with a return that day
-    (calendar-time portfolio: a stock joins when its data start), in ``currency``.
+    (calendar-time portfolio: a stock joins when its data start), ``r_t = P_t / P_{t-1} - 1``
+    between consecutive sessions kept.  The baskets of one currency share one alignment: a
+    session of another basket's exchange only is dropped again, and the price on a session
+    kept is the same last close whichever exchanges the panel also holds.
     """
-    symbols = basket.symbols
-    panel = align(
-        prices,
-        [*symbols, benchmark],
-        start,
-        end,
-        currency=currency,
-        listings=listings,
-        partial=True,
-    )
-    trading = panel.open[symbols].any(axis=1)
-    on_days = panel.prices[trading.to_numpy()]
-    returns = on_days.pct_change().iloc[1:]
-    weights = pd.Series(basket.weights)
-    stock_returns = returns[symbols]
-    available = stock_returns.notna()
-    weight_sum = available.mul(weights, axis=1).sum(axis=1)
-    portfolio = stock_returns.mul(weights, axis=1).sum(axis=1) / weight_sum.where(weight_sum > 0)
-    return portfolio.rename(basket.name), returns[benchmark].rename(benchmark)
+    series: dict[int, tuple[pd.Series, pd.Series]] = {}
+    for currency in dict.fromkeys(currencies):
+        group = [k for k, c in enumerate(currencies) if c == currency]
+        symbols = [*dict.fromkeys(s for k in group for s in baskets[k].symbols), benchmark]
+        panel = align(
+            prices, symbols, start, end, currency=currency, listings=listings, partial=True
+        )
+        columns = {symbol: k for k, symbol in enumerate(panel.prices.columns)}
+        closes, is_open = panel.prices.to_numpy(dtype=float), panel.open.to_numpy(dtype=bool)
+        for k in group:
+            basket = baskets[k]
+            held = [columns[s] for s in basket.symbols]
+            trading = is_open[:, held].any(axis=1)
+            on_days = closes[trading]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                returns = on_days[1:] / on_days[:-1] - 1
+            stock_returns = returns[:, held]
+            weights = np.array([basket.weights[s] for s in basket.symbols], dtype=float)
+            available = ~np.isnan(stock_returns)
+            # Sums over the stocks of each day, one stock after the other (as pandas adds).
+            weight_sum = (available * weights).T.sum(axis=0)
+            weighted = np.where(available, stock_returns * weights, 0.0).T.sum(axis=0)
+            dates = panel.sessions[trading][1:]
+            portfolio = weighted / np.where(weight_sum > 0, weight_sum, np.nan)
+            series[k] = (
+                pd.Series(portfolio, index=dates, name=basket.name),
+                pd.Series(returns[:, columns[benchmark]], index=dates, name=benchmark),
+            )
+    return [series[k] for k in range(len(baskets))]
 
 
 def study_events(
@@ -327,14 +342,15 @@ def study_events(
                 f"event {event.date} is after the last price or before the first of {ranges}",
                 "use an event inside the price data",
             )
-    event_baskets = []
-    for basket in baskets:
-        basket_listings = {s: listings[s] for s in [*basket.symbols, study.benchmark]}
-        currency = report_currency(study.currency, {s: listings[s] for s in basket.symbols})
-        portfolio, market = portfolio_returns(
-            prices, basket, study.benchmark, start, end, currency, basket_listings
-        )
-        event_baskets.append(EventBasket(basket.name, basket.weights, portfolio, market))
+    currencies = [
+        report_currency(study.currency, {s: listings[s] for s in basket.symbols})
+        for basket in baskets
+    ]
+    series = portfolio_returns(prices, baskets, study.benchmark, start, end, currencies, listings)
+    event_baskets = [
+        EventBasket(basket.name, basket.weights, portfolio, market)
+        for basket, (portfolio, market) in zip(baskets, series, strict=True)
+    ]
     return run_event_study(
         prices.histories,
         event_baskets,
@@ -589,7 +605,7 @@ def run(
         for row, basket in zip(with_deflated_sharpe(rows), baskets, strict=True)
     ]
     summary = [*rows, summarize(study.benchmark, bench, bench, bench.iloc[0])]
-    notes = [*panel.notes, *prices.notes, *blend_notes]
+    notes = [*panel.notes, *prices.notes, *backtest.notes, *blend_notes]
     first = panel.sessions[0]
     for symbol in symbols:
         if not panel.open.at[first, symbol]:
@@ -684,3 +700,178 @@ def write_event_run(
     from engine.results.runfolder import write_event_run as write_folder
 
     return write_folder(run, out, name=name, argv=argv, finish=[write_report])
+
+
+#: Sessions before the publication date that ``--infer-asof`` scores.
+INFER_SESSIONS = 15
+#: The benchmark of a basket claim's run when the claim is not a comparison.
+CLAIMS_BENCHMARK = "^IXIC"
+
+
+@dataclass
+class ClaimsRun:
+    """A claims file checked against the data (``basket claims``).
+
+    ``rows`` are the measurements at ``asof`` (one per claim and listing); ``scores`` the
+    per-date score of ``--infer-asof`` (None without it), ``inferred`` its best date and
+    ``tied`` every date as good; ``paths`` the path each row was measured on (for the report).
+    """
+
+    claims: object
+    asof: dt.date
+    rows: list
+    prices: PriceSet
+    paths: dict
+    against: dict
+    scores: pd.DataFrame | None = None
+    inferred: str | None = None
+    tied: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def records(self) -> list[dict[str, object]]:
+        return [row.to_dict() for row in self.rows]
+
+    def unchecked(self) -> dict[str, str]:
+        """Claims that no listing could measure, with the first reason."""
+        from engine.analysis.claims import UNCHECKED
+
+        out: dict[str, str] = {}
+        for row in self.rows:
+            if row.claim_verdict == UNCHECKED:
+                out.setdefault(row.claim.text, row.reason)
+        return out
+
+
+def _claim_currency(claim, listings: dict[str, Listing]) -> str | None:
+    """The currency a claim is measured in: its own, else each listing's (None), except a
+    comparison across currencies, in USD."""
+    if claim.currency:
+        return claim.currency
+    subjects = claim.basket.symbols if claim.basket else list(claim.symbols)
+    involved = {listings[s].currency for s in [*subjects, *filter(None, [claim.outperformed])]}
+    if len(involved) > 1 and (claim.basket or claim.outperformed):
+        return "USD"
+    return None
+
+
+def _claims_span(claims, dates: Sequence[dt.date]) -> tuple[pd.Timestamp, pd.Timestamp]:
+    first = min(c.since for c in claims.claims)
+    last = max([*(c.until for c in claims.claims if c.until), *dates])
+    return pd.Timestamp(first) - LOOKBACK, pd.Timestamp(last)
+
+
+def _basket_claim_path(claim, source: PriceSource, currency: str | None, end: pd.Timestamp):
+    """A basket claim's path: the basket bought at the last close before ``since`` on its
+    exchanges and held (no fees, no rebalancing) through ``end``, by :func:`run`."""
+    from engine.analysis.claims import Unchecked, basket_path
+
+    basket = claim.basket
+    calendars = {v.calendar for v in resolve_listings(basket.symbols, basket.listings()).values()}
+    union = study_sessions(calendars, pd.Timestamp(claim.since) - LOOKBACK, end)
+    before = union[union < pd.Timestamp(claim.since)]
+    if before.empty:
+        raise Unchecked(f"{basket.name}: no session before {claim.since}")
+    study = Study(
+        name=f"claim: {basket.name}",
+        benchmark=claim.outperformed or CLAIMS_BENCHMARK,
+        start=before[-1].date(),
+        end=end.date(),
+        currency=currency or "local",
+        rebalance="none",
+    )
+    try:
+        result = run([dataclasses.replace(basket, rebalance="none")], study, source)
+    except (MissingDataError, DateRangeError, OptionError) as error:
+        raise Unchecked(f"{basket.name}: {error.message}") from None
+    return basket_path(basket.name, result.backtest.equity[basket.name], result.panel.currency)
+
+
+def check_claims(
+    claims,
+    source: PriceSource,
+    *,
+    asof: dt.date | None = None,
+    infer: bool = False,
+    sessions_scored: int = INFER_SESSIONS,
+) -> ClaimsRun:
+    """Check every claim of a :class:`engine.config.claims.ClaimsFile` against ``source``.
+
+    ``asof`` replaces the file's as-of date; with ``infer`` the :data:`INFER_SESSIONS`
+    sessions (of the claims' exchanges) up to the publication date are scored and the best
+    one becomes the as-of date, unless ``asof`` is given.  A symbol without data, or a window
+    the data do not cover, makes its rows *cannot be checked* (with the reason), not an error.
+    """
+    from engine.analysis.claims import Unchecked, best_date, evaluate, listing_path, score_dates
+
+    listings = resolve_listings(claims.symbols())
+    currencies = {c: _claim_currency(c, listings) for c in claims.claims}
+    wanted_fx = fx_symbols_needed(
+        {v.currency for v in listings.values()} | {c for c in currencies.values() if c} | {"USD"}
+    )
+    candidates: list[pd.Timestamp] = []
+    if infer:
+        last = pd.Timestamp(claims.published or claims.asof)
+        calendars = {v.calendar for v in listings.values()}
+        union = study_sessions(calendars, last - pd.Timedelta(days=4 * sessions_scored), last)
+        candidates = list(union[-sessions_scored:])
+    span = _claims_span(
+        claims, [claims.asof, *(d.date() for d in candidates), *filter(None, [asof])]
+    )
+    histories, problems = source.fetch([*claims.symbols(), *wanted_fx], span[0], span[1])
+    prices = PriceSet(histories, source.description, skipped=problems)
+
+    paths: dict[tuple[int, str], object] = {}
+    against: dict[int, object] = {}
+    for index, claim in enumerate(claims.claims):
+        currency = currencies[claim]
+        builds = (
+            [
+                (
+                    claim.basket.name,
+                    lambda c=claim, cur=currency: _basket_claim_path(c, source, cur, span[1]),
+                )
+            ]
+            if claim.basket
+            else [
+                (s, lambda s=s, cur=currency: listing_path(prices, s, cur, span))
+                for s in claim.symbols
+            ]
+        )
+        if claim.outperformed:
+            builds.append(
+                (
+                    None,
+                    lambda cur=currency, o=claim.outperformed: listing_path(prices, o, cur, span),
+                )
+            )
+        for subject, build in builds:
+            try:
+                path = build()
+            except Unchecked as why:
+                path = why
+            if subject is None:
+                against[index] = path
+            else:
+                paths[(index, subject)] = path
+
+    scores, inferred, tied = None, None, []
+    if infer:
+        scores = score_dates(claims, paths, against, candidates)
+        inferred, tied = best_date(scores)
+    chosen = asof or (dt.date.fromisoformat(inferred) if inferred else claims.asof)
+    rows = evaluate(claims, paths, against, chosen)
+    notes = [f"{s}: {why}" for s, why in problems.items()]
+    return ClaimsRun(claims, chosen, rows, prices, paths, against, scores, inferred, tied, notes)
+
+
+def write_claims_run(
+    run: ClaimsRun,
+    out: str | Path = "results",
+    *,
+    name: str | None = None,
+    argv: Sequence[str] | None = None,
+) -> Path:
+    """Write a claims check (``basket claims``) as a run folder; returns its path."""
+    from engine.results.claims import write_claims_run as write_folder
+
+    return write_folder(run, out, name=name, argv=argv)

@@ -16,13 +16,19 @@ from engine.errors import ConfigError
 
 
 class Mapping(dict):
-    """A YAML mapping that remembers the line (1-based) of each key and of itself."""
+    """A YAML mapping that remembers the line (1-based) of each key and of itself, and the text
+    each plain value was written as (``1.00`` and ``1.0`` both load as 1.0)."""
 
     line: int | None = None
     key_lines: dict[str, int]
+    value_texts: dict[str, str]
 
     def line_of(self, key: str) -> int | None:
         return self.key_lines.get(key, self.line)
+
+    def text_of(self, key: str) -> str | None:
+        """The value of ``key`` as written in the file, for a scalar; None otherwise."""
+        return getattr(self, "value_texts", {}).get(key)
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -67,6 +73,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Mapping:
     mapping = Mapping()
     mapping.line = node.start_mark.line + 1
     mapping.key_lines = {}
+    mapping.value_texts = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str):
@@ -85,6 +92,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Mapping:
                 raise
             raise _unreadable(loader.name, value_node, key) from None
         mapping.key_lines[key] = key_node.start_mark.line + 1
+        if isinstance(value_node, yaml.ScalarNode):
+            mapping.value_texts[key] = value_node.value
     return mapping
 
 
