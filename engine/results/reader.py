@@ -14,14 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from engine.analysis.metrics import COLUMNS
+from engine.analysis.metrics import NUMERIC_COLUMNS
 from engine.config.yamlfile import load_yaml
 from engine.errors import ConfigError, InputError, OptionError, ResultsError
 from engine.results.runfolder import MANIFEST
 from engine.text import unescape_frame
 
 #: Every metric of a run's summary, in the summary's order.
-METRICS: tuple[str, ...] = tuple(c for c in COLUMNS if c != "basket")
+METRICS: tuple[str, ...] = NUMERIC_COLUMNS
 
 
 #: Event-study tables a run folder may hold under ``events/``.
