@@ -91,16 +91,19 @@ EVENT_COLUMNS = {
     "car": "CAR",
     "t_kolari_pynnonen": "t KP",
     "p_kolari_pynnonen": "p KP",
-    "t_bmp": "t BMP",
+    "p_kolari_pynnonen_bh": "KP BH",
     "z_rank": "z rank",
-    "z_sign": "z sign",
+    "p_rank": "p rank",
+    "p_rank_bh": "rank BH",
     "portfolio_car": "Port CAR",
 }
 EVENT_JSON_KEYS = (
     "basket", "event", "event_name", "day0", "window", "n_stocks", "car", "bhar",
+    "t_kolari_pynnonen", "p_kolari_pynnonen", "p_kolari_pynnonen_holm", "p_kolari_pynnonen_bh",
+    "z_rank", "p_rank", "p_rank_holm", "p_rank_bh",
     "t_cross_sectional", "p_cross_sectional", "t_patell", "p_patell", "t_bmp", "p_bmp",
-    "t_kolari_pynnonen", "p_kolari_pynnonen", "z_rank", "p_rank", "z_sign", "p_sign",
-    "portfolio_car", "t_portfolio", "p_portfolio",
+    "z_sign", "p_sign", "portfolio_car", "t_portfolio", "p_portfolio", "n_tests",
+    "selected_after",
 )
 
 
@@ -580,6 +583,7 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
     from engine.pipeline import event_options, run_events, write_event_run
     from engine.results.display import render
     from engine.results.runfolder import check_writable
+    from engine.results.summary_tables import event_notes, notes_text
     from engine.symbols import option_symbol
 
     check_writable(out)
@@ -614,6 +618,8 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
                title=title, terminal=_is_terminal()),
         nl=False,
     )
+    if fmt in ("table", "markdown"):
+        click.echo(notes_text(event_notes(summary), fmt), nl=False)
     for row in result.events.excluded.itertuples():
         click.echo(f"note: {row.basket}, event {row.event}: excluded {row.symbol} ({row.reason})",
                    err=True)
