@@ -11,6 +11,9 @@ A **basket** file describes one theme::
     caps: {single: 0.10, top: [5, 0.40]}   # per issuer; the five largest at most 40 %
     rebalance: monthly     # none | monthly | quarterly   (default: the study's, else none)
     reviews: [6, 12]       # months in which membership (from/until) changes take effect
+    costs: market          # statutory costs by market, side and date (or a proportional number)
+    commission: {rate: 0.0003, minimum: 5}   # broker's, minimum in the listing's currency
+    capital: 1000000       # report currency: whole board lots (see engine.portfolio.execution)
     constituents:
       - symbol: 0981.HK
         name: SMIC (H shares)
@@ -23,6 +26,7 @@ A **basket** file describes one theme::
         currency: CNY
         from: 2024-06-01   # joins at the first rebalance (or review) on or after this date
         until: 2025-06-01  # leaves at the first rebalance (or review) on or after this date
+        lot: 200           # board lot (Hong Kong: per stock); st: true for risk-warning shares
 
 A **study** file holds what a run compares the baskets against: benchmark, period, events,
 report currency, fees, default rebalancing, and event-study settings (see :class:`Study`).

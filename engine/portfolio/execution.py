@@ -49,6 +49,8 @@ STAR_MINIMUM = 200
 #: Share of the cash a planned buy leaves unspent so that float rounding never makes vectorbt
 #: cut it (a cut buy would round down a whole lot).
 CASH_MARGIN = 1e-12
+#: Orders worth at most this share of the basket are not placed (the crumbs of float sums).
+DUST = 1e-9
 
 
 @dataclass(frozen=True)
@@ -291,7 +293,7 @@ def plan_orders(
             )
             amount = lots[j].round_down(min(amount, most))
             wanted[j] = np.nan
-            if amount <= 0:
+            if amount * price[t, j] <= DUST * value:
                 continue
             cash -= amount * price[t, j] + pay(t, j, amount, "buy")
             held[j] += amount
