@@ -272,7 +272,10 @@ def test_market_keys_are_read_and_written_back(tmp_path):
             "costs": "market",
             "commission": {"rate": 0.0003, "minimum": 5},
             "capital": 1_000_000,
-            "constituents": [{"symbol": "0700.HK", "lot": 100}, {"symbol": "600000.SS", "st": True}],
+            "constituents": [
+                {"symbol": "0700.HK", "lot": 100},
+                {"symbol": "600000.SS", "st": True},
+            ],
         },
         str(tmp_path / "m.yaml"),
     )
