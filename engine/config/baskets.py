@@ -78,6 +78,8 @@ BASKET_KEYS = (
     "costs",
     "commission",
     "capital",
+    "defined",
+    "source",
     "constituents",
 )
 CONSTITUENT_KEYS = (
@@ -169,7 +171,12 @@ class WeightTable:
 
 @dataclass(frozen=True)
 class Basket:
-    """A validated basket: weights always sum to 1, whatever the file's weighting."""
+    """A validated basket: weights always sum to 1, whatever the file's weighting.
+
+    ``defined`` is the date its constituents were chosen and ``source`` who chose them (both
+    optional): a period or an event before ``defined`` was seen when the basket was made, so its
+    results are marked "selected after" (hindsight).
+    """
 
     name: str
     constituents: tuple[Constituent, ...]
@@ -182,6 +189,8 @@ class Basket:
     table: WeightTable | None = None
     caps: Caps | None = None
     reviews: tuple[int, ...] = ()
+    defined: dt.date | None = None
+    source: str = ""
     costs: str | float | None = None
     commission: Commission | None = None
     capital: float | None = None
@@ -233,6 +242,8 @@ class Basket:
                 else {}
             ),
             **({"capital": self.capital} if self.capital is not None else {}),
+            "defined": self.defined.isoformat() if self.defined else None,
+            "source": self.source,
             "constituents": [
                 {
                     "symbol": c.symbol,
@@ -811,6 +822,8 @@ def basket_from_mapping(data: Any, path: str) -> Basket:
         costs=_costs(top),
         commission=_commission(top),
         capital=_capital(top),
+        defined=top.date("defined"),
+        source=top.text("source", "") or "",
     )
 
 
