@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from engine.analysis.metrics import Summary, summarize
@@ -248,38 +249,52 @@ def event_span(options: EventOptions, calendars: set[str]) -> tuple[pd.Timestamp
 
 def portfolio_returns(
     prices: PriceSet,
-    basket: Basket,
+    baskets: Sequence[Basket],
     benchmark: str,
     start: pd.Timestamp,
     end: pd.Timestamp,
-    currency: str,
+    currencies: Sequence[str],
     listings: dict[str, Listing],
-) -> tuple[pd.Series, pd.Series]:
-    """The basket's daily return as a constant-weight portfolio, and the benchmark's, on the
-    sessions where at least one of the basket's exchanges trades.
+) -> list[tuple[pd.Series, pd.Series]]:
+    """Each basket's daily return as a constant-weight portfolio, and the benchmark's, on the
+    sessions where at least one of the basket's exchanges trades; basket ``k`` in
+    ``currencies[k]``.
 
     ``r_p,t = sum_i w_i r_i,t / sum_i w_i`` over the constituents with a return that day
-    (calendar-time portfolio: a stock joins when its data start), in ``currency``.
+    (calendar-time portfolio: a stock joins when its data start), ``r_t = P_t / P_{t-1} - 1``
+    between consecutive sessions kept.  The baskets of one currency share one alignment: a
+    session of another basket's exchange only is dropped again, and the price on a session
+    kept is the same last close whichever exchanges the panel also holds.
     """
-    symbols = basket.symbols
-    panel = align(
-        prices,
-        [*symbols, benchmark],
-        start,
-        end,
-        currency=currency,
-        listings=listings,
-        partial=True,
-    )
-    trading = panel.open[symbols].any(axis=1)
-    on_days = panel.prices[trading.to_numpy()]
-    returns = on_days.pct_change().iloc[1:]
-    weights = pd.Series(basket.weights)
-    stock_returns = returns[symbols]
-    available = stock_returns.notna()
-    weight_sum = available.mul(weights, axis=1).sum(axis=1)
-    portfolio = stock_returns.mul(weights, axis=1).sum(axis=1) / weight_sum.where(weight_sum > 0)
-    return portfolio.rename(basket.name), returns[benchmark].rename(benchmark)
+    series: dict[int, tuple[pd.Series, pd.Series]] = {}
+    for currency in dict.fromkeys(currencies):
+        group = [k for k, c in enumerate(currencies) if c == currency]
+        symbols = [*dict.fromkeys(s for k in group for s in baskets[k].symbols), benchmark]
+        panel = align(
+            prices, symbols, start, end, currency=currency, listings=listings, partial=True
+        )
+        columns = {symbol: k for k, symbol in enumerate(panel.prices.columns)}
+        closes, is_open = panel.prices.to_numpy(dtype=float), panel.open.to_numpy(dtype=bool)
+        for k in group:
+            basket = baskets[k]
+            held = [columns[s] for s in basket.symbols]
+            trading = is_open[:, held].any(axis=1)
+            on_days = closes[trading]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                returns = on_days[1:] / on_days[:-1] - 1
+            stock_returns = returns[:, held]
+            weights = np.array([basket.weights[s] for s in basket.symbols], dtype=float)
+            available = ~np.isnan(stock_returns)
+            # Sums over the stocks of each day, one stock after the other (as pandas adds).
+            weight_sum = (available * weights).T.sum(axis=0)
+            weighted = np.where(available, stock_returns * weights, 0.0).T.sum(axis=0)
+            dates = panel.sessions[trading][1:]
+            portfolio = weighted / np.where(weight_sum > 0, weight_sum, np.nan)
+            series[k] = (
+                pd.Series(portfolio, index=dates, name=basket.name),
+                pd.Series(returns[:, columns[benchmark]], index=dates, name=benchmark),
+            )
+    return [series[k] for k in range(len(baskets))]
 
 
 def study_events(
@@ -309,14 +324,15 @@ def study_events(
                 f"event {event.date} is after the last price or before the first of {ranges}",
                 "use an event inside the price data",
             )
-    event_baskets = []
-    for basket in baskets:
-        basket_listings = {s: listings[s] for s in [*basket.symbols, study.benchmark]}
-        currency = report_currency(study.currency, {s: listings[s] for s in basket.symbols})
-        portfolio, market = portfolio_returns(
-            prices, basket, study.benchmark, start, end, currency, basket_listings
-        )
-        event_baskets.append(EventBasket(basket.name, basket.weights, portfolio, market))
+    currencies = [
+        report_currency(study.currency, {s: listings[s] for s in basket.symbols})
+        for basket in baskets
+    ]
+    series = portfolio_returns(prices, baskets, study.benchmark, start, end, currencies, listings)
+    event_baskets = [
+        EventBasket(basket.name, basket.weights, portfolio, market)
+        for basket, (portfolio, market) in zip(baskets, series, strict=True)
+    ]
     return run_event_study(
         prices.histories,
         event_baskets,
@@ -554,7 +570,7 @@ def run(
     summary = [summarize(b.name, backtest.equity[b.name], bench, INITIAL_CASH) for b in baskets] + [
         summarize(study.benchmark, bench, bench, bench.iloc[0])
     ]
-    notes = [*panel.notes, *prices.notes]
+    notes = [*panel.notes, *prices.notes, *backtest.notes]
     first = panel.sessions[0]
     for symbol in symbols:
         if not panel.open.at[first, symbol]:

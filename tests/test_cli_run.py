@@ -174,6 +174,25 @@ def test_help_does_not_import_heavy_libraries():
     assert out.strip().endswith("[]")
 
 
+def test_the_main_job_imports_neither_vectorbt_nor_scipy_stats(shared_prices, tmp_path):
+    """vectorbt's compiled engine simulates without the vectorbt package (over a second to
+    import) and the event study's tests need scipy.special only."""
+    import subprocess
+    import sys
+
+    args = ["run", "--prices", str(shared_prices), "--out", str(tmp_path), "--format", "json"]
+    code = (
+        "import sys, cli\n"
+        f"try: cli.main({args!r})\n"
+        "except SystemExit as exit: print(exit.code)\n"
+        "print(sorted(m for m in ('vectorbt', 'scipy.stats', 'sklearn', 'numba') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.split("\n")[-3:] == ["0", "[]", ""], done.stderr
+
+
 def test_a_run_id_that_exists_gets_a_suffix_and_the_old_folder_is_kept(tmp_path):
     from engine.results.runfolder import write_run_folder
 

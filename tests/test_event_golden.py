@@ -7,7 +7,8 @@ The golden file ``tests/golden/event_study_main_job.json`` was written by this m
 g.record()"`` from the project folder, so that this worktree's engine is imported); it holds
 the summary, stock CARs, CAR paths, exclusions and day-0 tables in full, and the abnormal
 returns condensed per basket, event and stock (row count, first and last date, sums of each
-return column and of ``day * abnormal_return``).  Numbers must agree to 1e-12 (relative):
+return column and of ``day * abnormal_return``), and every table's column types (what the CSV
+files show depends on them).  Numbers must agree to 1e-12 (relative):
 a refactor may reorder a sum, not change a result.
 """
 
@@ -68,6 +69,10 @@ def snapshot(events) -> dict[str, object]:
     }
     tables["abnormal_returns"] = condensed_abnormal_returns(events.abnormal_returns)
     tables["settings"] = plain(events.settings)
+    tables["dtypes"] = {
+        name: {c: str(t) for c, t in getattr(events, name).dtypes.items()}
+        for name in (*FULL_TABLES, "abnormal_returns")
+    }
     return tables
 
 

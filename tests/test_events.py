@@ -535,3 +535,35 @@ def test_window_longer_than_the_data_raises(shared: dict[str, PriceHistory]) -> 
 
 def test_default_markets() -> None:
     assert dict(DEFAULT_MARKETS) == {"XSHG": "000300.SS", "XHKG": "^HSI", "XNAS": "^IXIC"}
+
+
+def test_each_stock_is_computed_once_and_shared_by_every_basket_and_window(
+    synthetic: dict[str, PriceHistory], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three overlapping baskets, two events, three windows: each (event, stock) is fitted once
+    and each (event, set of included stocks) has its cross-correlation computed once; the
+    tables are those of each basket studied alone."""
+    from engine.analysis.events import stocks
+
+    fits, rbars = [], []
+    fit, rbar = stocks.fit_normal_returns, stocks.sig.average_cross_correlation
+    monkeypatch.setattr(stocks, "fit_normal_returns", lambda *a: fits.append(1) or fit(*a))
+    monkeypatch.setattr(
+        stocks.sig, "average_cross_correlation", lambda m: rbars.append(1) or rbar(m)
+    )
+    baskets = [
+        EventBasket("ab", {"AAA": 0.5, "BBB": 0.5}),
+        EventBasket("abc", {"AAA": 0.2, "BBB": 0.3, "CCC": 0.5}),
+        EventBasket("ab again", {"AAA": 0.9, "BBB": 0.1}),
+    ]
+    events = [(EVENT, "one"), (SESSIONS[EVENT_POSITION + 40], "two")]
+    windows = [(-1, 1), (0, 5), (0, 10)]
+    together = run_event_study(synthetic, baskets, events, windows=windows)
+    assert len(fits) == 2 * 3  # events x distinct stocks
+    assert len(rbars) == 2 * 2  # events x distinct sets {AAA, BBB}, {AAA, BBB, CCC}
+    for basket in baskets:
+        alone = run_event_study(synthetic, [basket], events, windows=windows)
+        for table in ("summary", "abnormal_returns", "stock_cars", "car_paths"):
+            frame = getattr(together, table)
+            mine = frame[frame.basket == basket.name].reset_index(drop=True)
+            pd.testing.assert_frame_equal(mine, getattr(alone, table), check_exact=True)

@@ -38,3 +38,43 @@ def test_an_event_study_asks_for_its_estimation_and_event_windows(shared_prices)
     nvda = pd.read_csv(shared_prices / "NVDA.csv")["date"].tolist()
     day0 = nvda.index("2025-06-02")
     assert (start, end) == (pd.Timestamp(nvda[day0 - 250]), pd.Timestamp(nvda[day0 + 20]))
+
+
+def test_portfolio_series_of_all_baskets_from_one_alignment_equal_each_alone(shared_prices):
+    """The event study's portfolio series of every basket come from one alignment per
+    currency; each equals the series computed the old way, from an alignment of that basket
+    alone, with pandas (the reference written here), to the bit."""
+    from engine.market.listings import resolve_listings
+    from engine.market.panel import align
+    from engine.pipeline import gather_prices, listing_overrides, portfolio_returns
+
+    study = resolve_study(load_study(PROJECT / "baskets" / "studies" / "deepseek.yaml"))
+    baskets = [load_basket(p) for p in sorted((PROJECT / "baskets").glob("*.yaml"))]
+    source = CsvFolderSource(shared_prices)
+    prices, baskets, _ = gather_prices(source, baskets, study)
+    symbols = [*{s for b in baskets for s in b.symbols}, study.benchmark]
+    listings = resolve_listings(symbols, listing_overrides(baskets, study))
+    start, end = pd.Timestamp("2024-01-02"), pd.Timestamp("2025-02-28")
+    currencies = ["USD"] * (len(baskets) - 1) + ["HKD"]  # two alignments
+    series = portfolio_returns(prices, baskets, study.benchmark, start, end, currencies, listings)
+    for basket, currency, (portfolio, market) in zip(baskets, currencies, series, strict=True):
+        panel = align(
+            prices,
+            [*basket.symbols, study.benchmark],
+            start,
+            end,
+            currency=currency,
+            listings=listings,
+            partial=True,
+        )
+        returns = panel.prices[panel.open[basket.symbols].any(axis=1)].pct_change().iloc[1:]
+        stocks = returns[basket.symbols]
+        weights = pd.Series(basket.weights)
+        weight_sum = stocks.notna().mul(weights, axis=1).sum(axis=1)
+        expected = stocks.mul(weights, axis=1).sum(axis=1) / weight_sum.where(weight_sum > 0)
+        pd.testing.assert_series_equal(
+            portfolio, expected.rename(basket.name), check_exact=True, check_freq=False
+        )
+        pd.testing.assert_series_equal(
+            market, returns[study.benchmark], check_exact=True, check_freq=False
+        )

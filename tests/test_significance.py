@@ -200,3 +200,53 @@ def test_rank_test_ignores_increasing_transforms(seed: int, scale: float, shift:
     base = sig.rank_test(estimation, window).statistic
     moved = sig.rank_test(estimation * scale + shift, window * scale + shift).statistic
     assert moved == pytest.approx(base, rel=1e-9)
+
+
+# p-values written down from scipy.stats 1.17.1 (``2 * stats.norm.sf(|z|)``,
+# ``2 * stats.t.sf(|t|, df)``): the tests use scipy.special, which must give the same numbers.
+NORMAL_PVALUES = [
+    (0.0, 1.0),
+    (0.5, 0.6170750774519738),
+    (1.959963984540054, 0.05),
+    (3.0, 0.0026997960632601866),
+    (8.5, 1.89590696444065e-17),
+    (-2.2, 0.02780689502699719),
+]
+T_PVALUES = [
+    (1.1338934190276817, 3, 0.3392540508564546),
+    (2.5, 218, 0.013156080966429316),
+    (0.3, 1, 0.8144528418445154),
+    (-4.0, 7.5, 0.004506110350185178),
+    (12.0, 30, 5.580185415199261e-13),
+]
+
+
+@pytest.mark.parametrize(("z", "pvalue"), NORMAL_PVALUES)
+def test_normal_pvalues_are_scipy_stats_values(z, pvalue) -> None:
+    assert sig._normal_result(z) == (z, pytest.approx(pvalue, rel=1e-15, abs=0))
+    # and the textbook identity 2 * Phi(-|z|) = erfc(|z| / sqrt 2)
+    erfc = math.erfc(abs(z) / math.sqrt(2))
+    assert sig._normal_result(z).pvalue == pytest.approx(erfc, rel=1e-14)
+
+
+@pytest.mark.parametrize(("t", "df", "pvalue"), T_PVALUES)
+def test_t_pvalues_are_scipy_stats_values(t, df, pvalue) -> None:
+    assert sig._t_result(t, df) == (t, pytest.approx(pvalue, rel=1e-15, abs=0))
+
+
+def test_t_pvalue_with_one_degree_of_freedom_is_the_cauchy_tail() -> None:
+    # Student's t with 1 df is the Cauchy distribution: P(|T| > t) = 1 - 2 atan(t) / pi.
+    cauchy = 1 - 2 * math.atan(0.3) / math.pi
+    assert sig._t_result(0.3, 1).pvalue == pytest.approx(cauchy, rel=1e-14)
+
+
+def test_significance_does_not_import_scipy_stats() -> None:
+    import subprocess
+    import sys
+
+    from conftest import PROJECT
+
+    code = "import sys, engine.analysis.significance; print('scipy.stats' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 
 class TestResult(NamedTuple):
@@ -36,15 +36,19 @@ _NAN_RESULT = TestResult(float("nan"), float("nan"))
 
 
 def _normal_result(z: float) -> TestResult:
+    """Two-sided p-value ``2 * Phi(-|z|)`` under the standard normal: ``special.ndtr`` is what
+    ``scipy.stats.norm.sf`` computes, without importing ``scipy.stats`` (half a second)."""
     if not np.isfinite(z):
         return _NAN_RESULT
-    return TestResult(float(z), float(2.0 * stats.norm.sf(abs(z))))
+    return TestResult(float(z), float(2.0 * special.ndtr(-abs(z))))
 
 
 def _t_result(t: float, df: float) -> TestResult:
+    """Two-sided p-value ``2 * F_df(-|t|)`` under Student's t with ``df`` degrees of freedom
+    (``special.stdtr``, what ``scipy.stats.t.sf`` computes)."""
     if not np.isfinite(t) or not df > 0:
         return _NAN_RESULT
-    return TestResult(float(t), float(2.0 * stats.t.sf(abs(t), df)))
+    return TestResult(float(t), float(2.0 * special.stdtr(df, -abs(t))))
 
 
 def _finite(values: np.ndarray | list[float]) -> np.ndarray:

@@ -13,15 +13,15 @@ price on a holiday.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from engine.config.baskets import Basket
 from engine.market.panel import Panel
+from engine.portfolio.orders import Orders, Simulated, simulate
 from engine.portfolio.schedules import SCHEDULES
 
 INITIAL_CASH = 1.0
@@ -36,7 +36,8 @@ class BacktestResult:
     ``(basket, symbol)``).  ``rebalances``: the sessions each basket traded after its purchase.
     ``contributions``: each constituent's share of its basket's total return (index
     ``(basket, symbol)``; they sum to the basket's total return).  ``fees``: total fees paid, as
-    a fraction of the starting cash.
+    a fraction of the starting cash.  ``notes``: what the run should say about how it was
+    simulated.
     """
 
     equity: pd.DataFrame
@@ -45,14 +46,7 @@ class BacktestResult:
     rebalances: dict[str, list[pd.Timestamp]]
     fees: pd.Series
     schedules: dict[str, str]
-
-
-def _numba_cache_dir() -> None:
-    """Point numba's kernel cache at a writable folder before vectorbt compiles anything."""
-    if "NUMBA_CACHE_DIR" not in os.environ:
-        import platformdirs
-
-        os.environ["NUMBA_CACHE_DIR"] = os.path.join(platformdirs.user_cache_dir("basket"), "numba")
+    notes: list[str] = field(default_factory=list)
 
 
 def target_weights(
@@ -80,19 +74,9 @@ def target_weights(
     return pd.concat(closes, axis=1), pd.concat(orders, axis=1), rebalances
 
 
-def _by_basket(values, names: list[str]):
-    """vectorbt squeezes a single group to a Series (or a scalar): restore the basket axis."""
-    if len(names) > 1:
-        return values[names]
-    if isinstance(values, pd.Series) and isinstance(values.index, pd.DatetimeIndex):
-        return values.to_frame(names[0])
-    return pd.Series([float(values)], index=names)
-
-
-def _fees_by_basket(orders: np.ndarray, columns: pd.MultiIndex) -> pd.Series:
-    """Fees per basket from vectorbt's order records (fields ``col`` and ``fees``); summed
-    with numpy because vectorbt's mapped-array reduction compiles a kernel on every run."""
-    per_column = np.bincount(orders["col"], weights=orders["fees"], minlength=len(columns))
+def _fees_by_basket(records: np.ndarray, columns: pd.MultiIndex) -> pd.Series:
+    """Fees per basket from vectorbt's order records (fields ``col`` and ``fees``)."""
+    per_column = np.bincount(records["col"], weights=records["fees"], minlength=len(columns))
     baskets = columns.get_level_values("basket")
     return pd.Series(per_column, index=baskets).groupby(level=0, sort=False).sum()
 
@@ -104,39 +88,39 @@ def run_backtest(
     fees: float = 0.0,
     rebalance: str | None = None,
     default_rebalance: str = "none",
+    simulator: Callable[[Orders], tuple[Simulated, list[str]]] = simulate,
 ) -> BacktestResult:
-    """Simulate every basket in one ``Portfolio.from_orders`` call.
+    """Simulate every basket in one call of vectorbt's engine, as
+    ``vbt.Portfolio.from_orders(close, size, size_type="targetpercent", group_by="basket",
+    cash_sharing=True, call_seq="auto", fees=fees, init_cash=INITIAL_CASH)`` would.
 
     The schedule of a basket is ``rebalance`` if given (the command line), else the basket's own,
     else ``default_rebalance`` (the study's).  ``fees`` is proportional (0.001 = 10 bp).
+    ``simulator`` runs the orders (:func:`engine.portfolio.orders.simulate`: the compiled engine,
+    else ``vbt.Portfolio``).
     """
     schedules = {b.name: rebalance or b.rebalance or default_rebalance for b in baskets}
     close, size, rebalances = target_weights(panel, baskets, schedules)
-    _numba_cache_dir()
-    import vectorbt as vbt
-
-    portfolio = vbt.Portfolio.from_orders(
-        close,
-        size,
-        size_type="targetpercent",
-        group_by="basket",
-        cash_sharing=True,
-        call_seq="auto",
-        fees=fees,
+    orders = Orders(
+        close=close.to_numpy(),
+        size=size.to_numpy(),
+        group_lens=np.array([len(b.symbols) for b in baskets]),
         init_cash=INITIAL_CASH,
-        freq="1D",
+        size_type="targetpercent",
+        order_args={"fees": fees},
     )
+    simulated, notes = simulator(orders)
     names = [b.name for b in baskets]
-    equity = _by_basket(portfolio.value(), names)
-    holdings = portfolio.asset_value(group_by=False)
+    holdings = pd.DataFrame(simulated.asset_value, close.index, close.columns)
     # Each constituent's profit: what it is worth at the end plus every cash flow it caused
     # (purchases, sales, fees).  These add up to the basket's total return exactly.
-    profit = holdings.iloc[-1] + portfolio.cash_flow(group_by=False).sum()
+    profit = holdings.iloc[-1] + pd.Series(simulated.cash_flow.sum(axis=0), close.columns)
     return BacktestResult(
-        equity=equity,
+        equity=pd.DataFrame(simulated.value, close.index, pd.Index(names)),
         holdings=holdings,
         contributions=profit / INITIAL_CASH,
         rebalances=rebalances,
-        fees=_fees_by_basket(portfolio.orders.values, close.columns) / INITIAL_CASH,
+        fees=_fees_by_basket(simulated.records, close.columns) / INITIAL_CASH,
         schedules=schedules,
+        notes=notes,
     )

@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from engine.analysis import significance as sig
 from engine.analysis.events.eventtime import day0_position, event_label, iso, take
 from engine.analysis.events.models import Fit, fit_normal_returns
 from engine.calendars import all_sessions
@@ -43,9 +45,25 @@ DEFAULT_MARKETS: Mapping[str, str] = MappingProxyType(
 CURRENCIES = ("local", "USD")
 
 
+class WindowResult(NamedTuple):
+    """A stock's CAR over one window: why it is undefined (None if it is not), and else its
+    ``CAR = sum AR``, ``BHAR = prod(1 + R) - prod(1 + N)`` and ``SCAR = CAR / se(CAR)`` (NaN
+    when the standard error is 0), and the window's abnormal returns."""
+
+    gap_reason: str | None
+    car: float
+    bhar: float
+    scar: float
+    abnormal: np.ndarray
+
+
 @dataclass
 class StockEvent:
-    """One stock around one event, on its own exchange's sessions."""
+    """One stock around one event, on its own exchange's sessions.
+
+    Everything derived from it (abnormal returns, each window's CAR, the table rows) is
+    computed on first use and kept: a stock held by many baskets is computed once.
+    """
 
     symbol: str
     calendar: str
@@ -57,8 +75,10 @@ class StockEvent:
     returns: np.ndarray
     market_returns: np.ndarray
     estimation: np.ndarray  # bool per day: an estimation day with a valid observation
+    estimation_days: int  # the first days of ``days`` that are the estimation window
     fit: Fit | None
     reason: str | None
+    _windows: dict[tuple[int, int], WindowResult] = field(default_factory=dict, repr=False)
 
     @property
     def day0(self) -> str | None:
@@ -71,24 +91,48 @@ class StockEvent:
         return self.returns - self.fit.normal
 
     @cached_property
-    def estimation_residuals(self) -> pd.Series:
-        """The abnormal returns of the valid estimation days, on their calendar dates."""
+    def estimation_abnormal(self) -> np.ndarray:
+        """The abnormal returns of the estimation window's days, NaN where not valid."""
+        return np.where(self.estimation, self.abnormal, np.nan)[: self.estimation_days]
+
+    @cached_property
+    def estimation_residuals(self) -> tuple[np.ndarray, np.ndarray]:
+        """The valid estimation days' calendar dates (``datetime64[ns]``) and abnormal
+        returns."""
         index = np.flatnonzero(self.estimation)
-        dates = pd.DatetimeIndex([self.dates[k] for k in index])
-        return pd.Series(self.abnormal[index], index=dates)
+        dates = pd.DatetimeIndex([self.dates[k] for k in index]).as_unit("ns")
+        return dates.to_numpy(), self.abnormal[index]
 
     def window_index(self, window: tuple[int, int]) -> np.ndarray:
         return np.flatnonzero((self.days >= window[0]) & (self.days <= window[1]))
 
-    def window_car(self, window: tuple[int, int]) -> tuple[float, float, float]:
-        """``(CAR, BHAR, SCAR)`` over ``window``: ``CAR = sum AR``, ``BHAR = prod(1 + R) -
-        prod(1 + N)``, ``SCAR = CAR / se(CAR)`` (NaN when the standard error is 0)."""
+    def window(self, window: tuple[int, int]) -> WindowResult:
+        """The stock's CAR over ``window`` (a fitted stock only), computed once."""
+        if window not in self._windows:
+            assert self.fit is not None
+            index = self.window_index(window)
+            abnormal = self.abnormal[index]
+            car = float(abnormal.sum())
+            bhar = float(np.prod(1 + self.returns[index]) - np.prod(1 + self.fit.normal[index]))
+            se = self.fit.car_se(self.market_returns[index])
+            scar = car / se if se > 0 else math.nan
+            self._windows[window] = WindowResult(self.gap_reason(window), car, bhar, scar, abnormal)
+        return self._windows[window]
+
+    def span_columns(self, span: tuple[int, int]) -> dict[str, object]:
+        """The stock's rows of the ``abnormal_returns`` table over ``span``, as columns."""
         assert self.fit is not None
-        index = self.window_index(window)
-        car = float(self.abnormal[index].sum())
-        bhar = float(np.prod(1 + self.returns[index]) - np.prod(1 + self.fit.normal[index]))
-        se = self.fit.car_se(self.market_returns[index])
-        return car, bhar, car / se if se > 0 else math.nan
+        index = self.window_index(span)
+        return {
+            "symbol": self.symbol,
+            "calendar": self.calendar,
+            "day": self.days[index],
+            "date": [iso(self.dates[k]) for k in index],
+            "return": self.returns[index],
+            "market_return": self.market_returns[index],
+            "normal_return": self.fit.normal[index],
+            "abnormal_return": self.abnormal[index],
+        }
 
     def gap_reason(self, window: tuple[int, int]) -> str | None:
         """Why the CAR over ``window`` is undefined, or None if every day has an AR."""
@@ -141,6 +185,7 @@ class StockEvents:
         self.listings = dict(listings or {})
         self._closes: dict[tuple[str, str], np.ndarray] = {}
         self._events: dict[tuple[pd.Timestamp, str], StockEvent] = {}
+        self._rbars: dict[tuple[pd.Timestamp, tuple[str, ...]], float] = {}
 
     @property
     def uses_market(self) -> bool:
@@ -209,6 +254,19 @@ class StockEvents:
             self._events[key] = self._compute(event, symbol)
         return self._events[key]
 
+    def rbar(self, event: pd.Timestamp, stocks: Sequence[StockEvent]) -> float:
+        """The average cross-correlation of the estimation residuals of ``stocks`` (Kolari
+        and Pynnönen's ``rbar``), computed once per event and set of stocks; NaN for fewer
+        than two."""
+        key = (event, tuple(s.symbol for s in stocks))
+        if key not in self._rbars:
+            self._rbars[key] = (
+                sig.average_cross_correlation(dated_residuals(stocks))
+                if len(stocks) > 1
+                else math.nan
+            )
+        return self._rbars[key]
+
     def _compute(self, event: pd.Timestamp, symbol: str) -> StockEvent:
         calendar = self.listing(symbol).calendar
         sessions = all_sessions(calendar)
@@ -255,6 +313,7 @@ class StockEvents:
             returns=returns,
             market_returns=market_returns,
             estimation=valid,
+            estimation_days=self.estimation[1] - self.estimation[0] + 1,
             fit=fit,
             reason=reason,
         )
@@ -321,3 +380,18 @@ class StockEvents:
                     f"'{basket}' (earliest first price {iso(min(firsts))})",
                     "use a later event or longer price histories",
                 )
+
+
+def dated_residuals(stocks: Sequence[StockEvent]) -> np.ndarray:
+    """Estimation-window abnormal returns, one column per stock, rows on the union of their
+    calendar dates (sorted), NaN where a stock has none that date.
+
+    Cross-correlation is a same-day phenomenon, so stocks are aligned on dates (not on event
+    days, which differ across exchanges around holidays).
+    """
+    residuals = [stock.estimation_residuals for stock in stocks]
+    union = np.unique(np.concatenate([dates for dates, _ in residuals]))
+    matrix = np.full((len(union), len(stocks)), np.nan)
+    for column, (dates, values) in enumerate(residuals):
+        matrix[np.searchsorted(union, dates), column] = values
+    return matrix

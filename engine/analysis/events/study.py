@@ -23,7 +23,7 @@ from engine.analysis.events.eventtime import (
 )
 from engine.analysis.events.models import MODELS
 from engine.analysis.events.stocks import CURRENCIES, DEFAULT_MARKETS, StockEvents
-from engine.analysis.events.tables import EventStudy, empty_rows, study_basket, tables_of
+from engine.analysis.events.tables import EventStudy, Rows, study_basket, tables_of
 from engine.data.prices import PriceHistory
 from engine.errors import MissingDataError, OptionError
 from engine.symbols import Listing
@@ -96,18 +96,19 @@ def run_event_study(
         raise MissingDataError(missing, "the event study's prices")
     parsed = [(event_timestamp(date, "event date"), str(name or "")) for date, name in events]
 
-    rows = empty_rows()
+    rows = Rows()
     weights = [(b.name, b.weights) for b in baskets]
     for event, name in parsed:
         study.check_coverage(event, name, weights)
         for calendar in study.calendars_of(constituents):
-            rows["day0"].append(
+            rows.add(
+                "day0",
                 {
                     "event": iso(event),
                     "event_name": name,
                     "calendar": calendar,
                     "day0": day0_date(calendar, event),
-                }
+                },
             )
         for basket in baskets:
             study_basket(study, basket, event, name, windows, weighting, rows)

@@ -103,7 +103,46 @@ TABLE_COLUMNS = {
     "car_paths": PATH_COLUMNS,
 }
 
-Rows = dict[str, list[dict[str, object]]]
+
+class Rows:
+    """The rows of every table as they are made: one dict per row, or a block of rows as
+    columns (arrays, lists, or one value for every row of the block)."""
+
+    def __init__(self) -> None:
+        self._parts: dict[str, list[tuple[int, dict[str, object]]]] = {
+            name: [] for name in TABLE_COLUMNS
+        }
+
+    def add(self, table: str, row: dict[str, object]) -> None:
+        self._parts[table].append((1, {k: [v] for k, v in row.items()}))
+
+    def add_block(self, table: str, length: int, columns: dict[str, object]) -> None:
+        """``length`` rows; a column that is not an array or a list is one value for all."""
+        self._parts[table].append(
+            (
+                length,
+                {
+                    k: v if isinstance(v, np.ndarray | list) else [v] * length
+                    for k, v in columns.items()
+                },
+            )
+        )
+
+    def frame(self, table: str) -> pd.DataFrame:
+        """The table, its columns in :data:`TABLE_COLUMNS` order; column types as pandas
+        infers them from the values (the same as from one dict per row)."""
+        columns = TABLE_COLUMNS[table]
+        parts = [part for length, part in self._parts[table] if length]
+        if not parts:
+            return pd.DataFrame([], columns=list(columns))
+        data = {}
+        for column in columns:
+            pieces = [part[column] for part in parts]
+            if all(isinstance(p, np.ndarray) and p.dtype.kind in "if" for p in pieces):
+                data[column] = np.concatenate(pieces)
+            else:
+                data[column] = [v for p in pieces for v in p]
+        return pd.DataFrame(data, columns=list(columns))
 
 
 @dataclass(frozen=True)
@@ -123,18 +162,9 @@ class EventStudy:
         return [json_ready(row) for row in self.summary.to_dict(orient="records")]
 
 
-def empty_rows() -> Rows:
-    """One empty row list per table of :data:`TABLE_COLUMNS`."""
-    return {name: [] for name in TABLE_COLUMNS}
-
-
 def tables_of(rows: Rows, settings: dict[str, object]) -> EventStudy:
-    """The :class:`EventStudy` of the rows collected, each table with its columns."""
-    frames = {
-        name: pd.DataFrame(rows[name], columns=list(columns))
-        for name, columns in TABLE_COLUMNS.items()
-    }
-    return EventStudy(**frames, settings=settings)
+    """The :class:`EventStudy` of the rows collected."""
+    return EventStudy(**{name: rows.frame(name) for name in TABLE_COLUMNS}, settings=settings)
 
 
 def study_basket(
@@ -152,28 +182,14 @@ def study_basket(
     fitted = [s for s in stocks if s.fit is not None]
     for stock in stocks:
         if stock.fit is None:
-            rows["excluded"].append(
-                {**head, "window": None, "symbol": stock.symbol, "reason": stock.reason}
+            rows.add(
+                "excluded", {**head, "window": None, "symbol": stock.symbol, "reason": stock.reason}
             )
     day0 = {stock.calendar: stock.day0 for stock in stocks}
 
+    span_days = study.span[1] - study.span[0] + 1
     for stock in fitted:
-        assert stock.fit is not None
-        abnormal = stock.abnormal
-        for k in stock.window_index(study.span):
-            rows["abnormal_returns"].append(
-                {
-                    **head,
-                    "symbol": stock.symbol,
-                    "calendar": stock.calendar,
-                    "day": int(stock.days[k]),
-                    "date": iso(stock.dates[k]),
-                    "return": stock.returns[k],
-                    "market_return": stock.market_returns[k],
-                    "normal_return": stock.fit.normal[k],
-                    "abnormal_return": abnormal[k],
-                }
-            )
+        rows.add_block("abnormal_returns", span_days, {**head, **stock.span_columns(study.span)})
 
     portfolio = None
     if basket.portfolio_returns is not None:
@@ -187,30 +203,43 @@ def study_basket(
             study.min_estimation,
         )
         if portfolio.reason:
-            rows["excluded"].append(
-                {**head, "window": None, "symbol": PORTFOLIO, "reason": portfolio.reason}
+            rows.add(
+                "excluded",
+                {**head, "window": None, "symbol": PORTFOLIO, "reason": portfolio.reason},
             )
 
     weights = weights_over(basket, [s.symbol for s in fitted], weighting)
     path, counts = basket_car_path(fitted, weights, study.span)
     portfolio_path = (
-        portfolio.car_path(study.span) if portfolio is not None else np.full(len(path), np.nan)
+        portfolio.car_path(study.span) if portfolio is not None else np.full(span_days, np.nan)
     )
-    for k, day in enumerate(range(study.span[0], study.span[1] + 1)):
-        rows["car_paths"].append(
-            {
-                **head,
-                "day": day,
-                "n_stocks": int(counts[k]),
-                "car": path[k],
-                "portfolio_car": portfolio_path[k],
-            }
-        )
+    rows.add_block(
+        "car_paths",
+        span_days,
+        {
+            **head,
+            "day": np.arange(study.span[0], study.span[1] + 1),
+            "n_stocks": counts.astype(np.int64),
+            "car": path,
+            "portfolio_car": portfolio_path,
+        },
+    )
     for window in windows:
-        rows["summary"].append(
+        rows.add(
+            "summary",
             window_row(
-                study, basket, event, name, window, fitted, stocks, portfolio, weighting, day0, rows
-            )
+                study,
+                basket,
+                event,
+                name,
+                window,
+                fitted,
+                len(stocks),
+                portfolio,
+                weighting,
+                day0,
+                rows,
+            ),
         )
 
 
@@ -221,7 +250,7 @@ def window_row(
     name: str,
     window: tuple[int, int],
     fitted: Sequence[StockEvent],
-    stocks: Sequence[StockEvent],
+    n_stocks: int,
     portfolio: PortfolioEvent | None,
     weighting: str,
     day0: dict[str, str | None],
@@ -230,57 +259,51 @@ def window_row(
     """Stock CARs of one window (appended to ``rows``) and the basket's summary row."""
     a, b = window
     head = {"basket": basket.name, "event": iso(event)}
-    window_head = {**head, "window": [a, b], "window_start": a, "window_end": b}
     included: list[StockEvent] = []
+    results = []
     for stock in fitted:
-        reason = stock.gap_reason(window)
-        if reason:
-            rows["excluded"].append(
-                {**head, "window": [a, b], "symbol": stock.symbol, "reason": reason}
+        result = stock.window(window)
+        if result.gap_reason:
+            rows.add(
+                "excluded",
+                {**head, "window": [a, b], "symbol": stock.symbol, "reason": result.gap_reason},
             )
         else:
             included.append(stock)
+            results.append(result)
     weights = weights_over(basket, [s.symbol for s in included], weighting)
-    cars, bhars, scars, dofs = [], [], [], []
-    for stock, weight in zip(included, weights, strict=True):
-        assert stock.fit is not None
-        car, bhar, scar = stock.window_car(window)
-        cars.append(car)
-        bhars.append(bhar)
-        scars.append(scar)
-        dofs.append(stock.fit.dof)
-        rows["stock_cars"].append(
+    cars = np.array([r.car for r in results])
+    bhars = np.array([r.bhar for r in results])
+    scars = np.array([r.scar for r in results])
+    dofs = np.array([s.fit.dof for s in included if s.fit is not None])
+    if included:
+        rows.add_block(
+            "stock_cars",
+            len(included),
             {
-                **window_head,
-                "symbol": stock.symbol,
-                "weight": float(weight),
-                "car": car,
-                "bhar": bhar,
-                "scar": scar,
-            }
+                **head,
+                "window": [[a, b] for _ in included],
+                "window_start": a,
+                "window_end": b,
+                "symbol": [s.symbol for s in included],
+                "weight": weights.astype(float),
+                "car": cars,
+                "bhar": bhars,
+                "scar": scars,
+            },
         )
 
-    # Every stock's day range starts at the first estimation day.
-    n_est_days = study.estimation[1] - study.estimation[0] + 1
     estimation_ar = (
-        np.column_stack([np.where(s.estimation, s.abnormal, np.nan)[:n_est_days] for s in included])
-        if included
-        else np.empty((0, 0))
+        np.column_stack([s.estimation_abnormal for s in included]) if included else np.empty((0, 0))
     )
-    window_ar = (
-        np.column_stack([s.abnormal[s.window_index(window)] for s in included])
-        if included
-        else np.empty((0, 0))
-    )
-    rbar = (
-        sig.average_cross_correlation(dated_residuals(included)) if len(included) > 1 else math.nan
-    )
-    t_cs = sig.cross_sectional_t_test(np.array(cars))
-    patell = sig.patell_test(np.array(scars), np.array(dofs))
-    bmp = sig.bmp_test(np.array(scars))
-    kp = sig.kolari_pynnonen_test(np.array(scars), rbar)
+    window_ar = np.column_stack([r.abnormal for r in results]) if included else np.empty((0, 0))
+    rbar = study.rbar(event, included)
+    t_cs = sig.cross_sectional_t_test(cars)
+    patell = sig.patell_test(scars, dofs)
+    bmp = sig.bmp_test(scars)
+    kp = sig.kolari_pynnonen_test(scars, rbar)
     rank = sig.rank_test(estimation_ar, window_ar)
-    sign = sig.generalized_sign_test(np.array(cars), estimation_ar)
+    sign = sig.generalized_sign_test(cars, estimation_ar)
 
     portfolio_car, portfolio_t = math.nan, sig.TestResult(math.nan, math.nan)
     if portfolio is not None and portfolio.fit is not None:
@@ -291,13 +314,14 @@ def window_row(
                 portfolio_car, portfolio.fit.sigma, len(portfolio_ar), portfolio.fit.dof
             )
         else:
-            rows["excluded"].append(
+            rows.add(
+                "excluded",
                 {
                     **head,
                     "window": [a, b],
                     "symbol": PORTFOLIO,
                     "reason": f"missing portfolio or market return in [{a}, {b}]; CAR undefined",
-                }
+                },
             )
 
     return {
@@ -308,7 +332,7 @@ def window_row(
         "window_start": a,
         "window_end": b,
         "n_stocks": len(included),
-        "n_excluded": len(stocks) - len(included),
+        "n_excluded": n_stocks - len(included),
         "car": float(np.dot(weights, cars)) if included else math.nan,
         "mean_car": float(np.mean(cars)) if included else math.nan,
         "bhar": float(np.dot(weights, bhars)) if included else math.nan,
@@ -330,13 +354,3 @@ def window_row(
         "t_portfolio": portfolio_t.statistic,
         "p_portfolio": portfolio_t.pvalue,
     }
-
-
-def dated_residuals(stocks: Sequence[StockEvent]) -> np.ndarray:
-    """Estimation-window abnormal returns, one column per stock, rows on calendar dates.
-
-    Cross-correlation is a same-day phenomenon, so stocks are aligned on dates (not on event
-    days, which differ across exchanges around holidays).
-    """
-    columns = {stock.symbol: stock.estimation_residuals for stock in stocks}
-    return pd.DataFrame(columns).to_numpy(dtype=float)
