@@ -156,10 +156,15 @@ def _study(path: str | None):
 
 
 def _source(prices: str | None, offline: bool = False):
+    """The price source of ``--prices``, with the ``--universe``/``--symbols`` of the current
+    command looked up after it."""
     from engine.data.sources import open_source
 
     _quiet_cache_warnings()
-    return open_source(prices, offline=offline)
+    meta = click.get_current_context().meta
+    return open_source(
+        prices, offline=offline, universe=meta.get("universe"), symbols_file=meta.get("symbols")
+    )
 
 
 def _quiet_cache_warnings() -> None:
@@ -229,12 +234,35 @@ def list_command(folder: str, fmt: str) -> None:
     click.echo(render(frame, fmt, terminal=_is_terminal()), nl=False)
 
 
+def _remember(ctx: click.Context, param: click.Parameter, value):
+    """Keep an option for :func:`_source` without adding it to every command's signature."""
+    ctx.meta[param.name] = value
+    return value
+
+
 def _prices_option(func):
+    """``--prices DIR|FILE``, ``--universe FILE`` and ``--symbols FILE``."""
+    func = click.option(
+        "--symbols",
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        callback=_remember,
+        help="Symbols table of the universe (default: symbols.csv beside it).",
+    )(func)
+    func = click.option(
+        "--universe",
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        callback=_remember,
+        help="Long-format universe file (parquet, or CSV with a symbol column): symbols not in "
+        "--prices are looked up there.",
+    )(func)
     return click.option(
         "--prices",
         type=click.Path(),
         envvar="BASKET_PRICES",
-        help="CSV price folder (SYMBOL.csv files); default: Yahoo through the local cache.",
+        help="CSV price folder (SYMBOL.csv files) or a long-format price file (parquet, or CSV "
+        "with a symbol column); default: Yahoo through the local cache.",
     )(func)
 
 

@@ -247,7 +247,7 @@ def simulate_compiled(orders: Orders) -> Simulated:
     return Simulated(records, value, asset_value, cash_flow)
 
 
-def _numba_cache_dir() -> None:
+def numba_cache_dir() -> None:
     """Point numba's kernel cache at a writable folder before vectorbt compiles anything."""
     if "NUMBA_CACHE_DIR" not in os.environ:
         import platformdirs
@@ -257,7 +257,7 @@ def _numba_cache_dir() -> None:
 
 def simulate_portfolio(orders: Orders) -> Simulated:
     """Simulate ``orders`` with ``vbt.Portfolio.from_orders``: the reference."""
-    _numba_cache_dir()
+    numba_cache_dir()
     import pandas as pd
     import vectorbt as vbt
 
