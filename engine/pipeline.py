@@ -35,6 +35,8 @@ from engine.errors import ConfigError, DateRangeError, MissingDataError, OptionE
 from engine.market.listings import fx_symbols_needed, report_currency, resolve_listings
 from engine.market.panel import LOOKBACK, Panel, align, coverage_problems, study_sessions
 from engine.portfolio.simulation import INITIAL_CASH, BacktestResult, run_backtest
+from engine.portfolio.targets import purchase_weights
+from engine.portfolio.weighting import weighting_history
 from engine.symbols import Listing, option_symbol
 
 MIN_SESSIONS = 3
@@ -479,7 +481,8 @@ def gather_prices(
     fx = fx_symbols_needed({v.currency for v in listings.values()} | {currency})
     start, end = pd.Timestamp(study.start), pd.Timestamp(study.end)  # NaT when not set
     wanted = list(dict.fromkeys([*constituents, study.benchmark, *fx, *also]))
-    firsts = [d for d in (start - LOOKBACK, fetch_span and fetch_span[0]) if not pd.isna(d)]
+    history = max(LOOKBACK, weighting_history(baskets))
+    firsts = [d for d in (start - history, fetch_span and fetch_span[0]) if not pd.isna(d)]
     lasts = [d for d in (end, fetch_span and fetch_span[1]) if not pd.isna(d)]
     first = min(firsts) if firsts else None
     last = max(lasts) if lasts else None
@@ -564,8 +567,16 @@ def run(
             f"at least {MIN_SESSIONS} are needed for daily statistics",
         )
     backtest = run_backtest(
-        panel, baskets, fees=study.fees, rebalance=rebalance, default_rebalance=study.rebalance
+        panel,
+        baskets,
+        prices,
+        fees=study.fees,
+        rebalance=rebalance,
+        default_rebalance=study.rebalance,
     )
+    # Schemes other than equal and custom are computed per rebalance: attribution and the
+    # event study use each basket's weights at the purchase.
+    baskets = [purchase_weights(b, backtest.targets[b.name]) for b in baskets]
     bench = panel.prices[study.benchmark]
     summary = [summarize(b.name, backtest.equity[b.name], bench, INITIAL_CASH) for b in baskets] + [
         summarize(study.benchmark, bench, bench, bench.iloc[0])
@@ -583,6 +594,7 @@ def run(
             notes.append(f"{basket_name}: skipped {symbol} ({why}); weights renormalised")
     for basket in baskets:
         notes.extend(f"{basket.name}: {note}" for note in basket.notes)
+        notes.extend(f"{basket.name}: {note}" for note in backtest.targets[basket.name].notes)
     return RunResult(
         study=study,
         baskets=list(baskets),

@@ -199,9 +199,9 @@ def _session_days(calendar: object) -> np.ndarray:
 
 @functools.cache
 def _named_session_days(name: str) -> np.ndarray:
-    from engine.calendars import calendar
+    from engine.calendars import all_sessions
 
-    return _session_days(calendar(name))
+    return all_sessions(name).to_numpy()
 
 
 def _is_in(values: np.ndarray, sorted_days: np.ndarray) -> np.ndarray:
@@ -513,7 +513,7 @@ def check_history(
 
     ``calendar_name`` defaults to the symbol's listing (XSHG, XHKG, XNAS ...); when none is known
     (FX rates) the calendar checks are skipped.  Calendars are
-    :func:`engine.calendars.calendar`'s.  ``start``/``end`` restrict the checks to the bars dated
+    :func:`engine.calendars.all_sessions`.  ``start``/``end`` restrict the checks to the bars dated
     in that period (the first bar's move is then not judged: its previous close is outside).
     """
     if calendar_name is None:

@@ -20,9 +20,11 @@ import numpy as np
 import pandas as pd
 
 from engine.config.baskets import Basket
+from engine.data.prices import PriceSet
 from engine.market.panel import Panel
 from engine.portfolio.orders import Orders, Simulated, simulate
 from engine.portfolio.schedules import SCHEDULES
+from engine.portfolio.targets import Targets, basket_targets
 
 INITIAL_CASH = 1.0
 
@@ -37,7 +39,8 @@ class BacktestResult:
     ``contributions``: each constituent's share of its basket's total return (index
     ``(basket, symbol)``; they sum to the basket's total return).  ``fees``: total fees paid, as
     a fraction of the starting cash.  ``notes``: what the run should say about how it was
-    simulated.
+    simulated.  ``targets``: each basket's target weights per trading session, and its
+    membership notes.
     """
 
     equity: pd.DataFrame
@@ -46,6 +49,7 @@ class BacktestResult:
     rebalances: dict[str, list[pd.Timestamp]]
     fees: pd.Series
     schedules: dict[str, str]
+    targets: dict[str, Targets] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -53,25 +57,26 @@ def target_weights(
     panel: Panel,
     baskets: Sequence[Basket],
     schedules: Mapping[str, str],
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[pd.Timestamp]]]:
+    prices: PriceSet,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[pd.Timestamp]], dict[str, Targets]]:
     """Close prices and target-weight orders with ``(basket, symbol)`` columns.
 
-    Orders are NaN (no order) except on the purchase session and each rebalancing session.
+    Orders are NaN (no order) except on the purchase session and each rebalancing or review
+    session (:func:`engine.portfolio.targets.basket_targets` gives the weights).
     """
-    closes, orders, rebalances = [], [], {}
+    closes, orders, rebalances, targets = [], [], {}, {}
     bought = panel.sessions[0]
     for basket in baskets:
         symbols = basket.symbols
         days = SCHEDULES[schedules[basket.name]](panel.all_open(symbols), bought)
-        rebalances[basket.name] = days
-        weights = np.array([basket.weights[s] for s in symbols])
+        plan = targets[basket.name] = basket_targets(basket, panel, prices, bought, days)
+        rebalances[basket.name] = plan.rebalances
         size = np.full((len(panel.sessions), len(symbols)), np.nan)
-        size[0] = weights
-        size[panel.sessions.get_indexer(days)] = weights
+        size[panel.sessions.get_indexer(plan.weights.index)] = plan.weights.to_numpy()
         columns = pd.MultiIndex.from_product([[basket.name], symbols], names=["basket", "symbol"])
         closes.append(pd.DataFrame(panel.prices[symbols].to_numpy(), panel.sessions, columns))
         orders.append(pd.DataFrame(size, panel.sessions, columns))
-    return pd.concat(closes, axis=1), pd.concat(orders, axis=1), rebalances
+    return pd.concat(closes, axis=1), pd.concat(orders, axis=1), rebalances, targets
 
 
 def _fees_by_basket(records: np.ndarray, columns: pd.MultiIndex) -> pd.Series:
@@ -84,6 +89,7 @@ def _fees_by_basket(records: np.ndarray, columns: pd.MultiIndex) -> pd.Series:
 def run_backtest(
     panel: Panel,
     baskets: Sequence[Basket],
+    prices: PriceSet,
     *,
     fees: float = 0.0,
     rebalance: str | None = None,
@@ -100,7 +106,7 @@ def run_backtest(
     else ``vbt.Portfolio``).
     """
     schedules = {b.name: rebalance or b.rebalance or default_rebalance for b in baskets}
-    close, size, rebalances = target_weights(panel, baskets, schedules)
+    close, size, rebalances, targets = target_weights(panel, baskets, schedules, prices)
     orders = Orders(
         close=close.to_numpy(),
         size=size.to_numpy(),
@@ -122,5 +128,6 @@ def run_backtest(
         rebalances=rebalances,
         fees=_fees_by_basket(simulated.records, close.columns) / INITIAL_CASH,
         schedules=schedules,
+        targets=targets,
         notes=notes,
     )
