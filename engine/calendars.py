@@ -134,3 +134,50 @@ def sessions(name: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIn
             f"({days[0].date()}..{days[-1].date()})"
         )
     return days[(days >= start) & (days <= end)]
+
+
+class Closures:
+    """Sessions the data show closed, per calendar, and the sessions that remain.
+
+    ``exchange_calendars`` does not know ad-hoc closures (Hong Kong's typhoon and black-rainstorm
+    days); :func:`engine.market.sessions.detect_closures` finds them in the data.  A closed day
+    is no session: every stage that counts sessions (alignment, purchase, rebalancing,
+    statistics, event time, missing-bar checks) asks this object instead of the calendar.
+    """
+
+    def __init__(self, days: dict[str, pd.DatetimeIndex] | None = None) -> None:
+        self.days = {
+            name: pd.DatetimeIndex(d, name="date").as_unit("ns")
+            for name, d in (days or {}).items()
+            if len(d)
+        }
+        self._sessions: dict[str, pd.DatetimeIndex] = {}
+
+    def all_sessions(self, name: str) -> pd.DatetimeIndex:
+        """Every session of calendar ``name`` less its closures (cached)."""
+        if name not in self._sessions:
+            days = all_sessions(name)
+            closed = self.days.get(name)
+            self._sessions[name] = days if closed is None else days[~days.isin(closed)]
+        return self._sessions[name]
+
+    def sessions(self, name: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+        """Sessions of ``name`` from ``start`` to ``end`` inclusive, less its closures."""
+        days = sessions(name, start, end)
+        closed = self.days.get(name)
+        return days if closed is None else days[~days.isin(closed)]
+
+    def notes(
+        self, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
+    ) -> list[str]:
+        """One line per closure from ``start`` to ``end`` (None: unbounded), in calendar then
+        date order."""
+        start = pd.Timestamp.min if start is None else start
+        end = pd.Timestamp.max if end is None else end
+        return [
+            f"{name}: closed on {day.date()} (no bar for any of its symbols although "
+            "exchange_calendars lists a session); not a session of this run"
+            for name in sorted(self.days)
+            for day in self.days[name]
+            if start <= day <= end
+        ]
