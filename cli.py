@@ -797,10 +797,10 @@ def report_command(run: str, out: str, open_it: bool) -> None:
     RUN is a run id under --out (or a unique prefix of one) or a path to a run folder.  The
     page is self-contained (plotly.js embedded) and works offline.
     """
+    from engine.pipeline import rewrite_report
     from engine.results.reader import resolve_run
-    from engine.results.report import write_report
 
-    path = write_report(resolve_run(run, out))
+    path = rewrite_report(resolve_run(run, out))
     click.echo(str(path))
     if open_it:
         import webbrowser

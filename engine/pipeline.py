@@ -979,7 +979,20 @@ def write_claims_run(
     name: str | None = None,
     argv: Sequence[str] | None = None,
 ) -> Path:
-    """Write a claims check (``basket claims``) as a run folder; returns its path."""
+    """Write a claims check (``basket claims``) as a run folder, its report included."""
     from engine.results.claims import write_claims_run as write_folder
+    from engine.results.claims_report import write_claims_report
 
-    return write_folder(run, out, name=name, argv=argv)
+    return write_folder(run, out, name=name, argv=argv, finish=[write_claims_report])
+
+
+def rewrite_report(folder: str | Path) -> Path:
+    """(Re)write the ``report.html`` of any run folder (``basket report``): a claims check's
+    or a backtest's and event study's, by the kind its manifest names."""
+    from engine.results.claims_report import write_claims_report
+    from engine.results.reader import read_manifest
+    from engine.results.report import write_report
+
+    if read_manifest(folder).get("kind") == "claims":
+        return write_claims_report(folder)
+    return write_report(folder)
