@@ -945,7 +945,11 @@ def _sweep_output(result, fmt: str) -> str:
         f"{result.study.name}: each theme against {options.n_random} random baskets matched on "
         f"{', '.join(options.matched_on)} (seed {options.seed})"
     )
-    return render(shown.set_index("basket"), "table", title=title, terminal=_is_terminal())
+    if _is_terminal():
+        from engine.results.display import fitted_table
+
+        return fitted_table(shown.set_index("basket"), title)
+    return render(shown.set_index("basket"), "table", title=title)
 
 
 def _sweep_notes(result) -> list[str]:

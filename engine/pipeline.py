@@ -938,7 +938,8 @@ def _strata(
 
     strata = []
     for symbol in basket.symbols:
-        key: list[object] = [meta.at[symbol, "market"] if symbol in meta.index else market_of(symbol)]
+        known = symbol in meta.index
+        key: list[object] = [meta.at[symbol, "market"] if known else market_of(symbol)]
         for what in match:
             if what == "listed":
                 continue

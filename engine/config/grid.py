@@ -28,7 +28,9 @@ def _value(key: str, text: str) -> object:
         try:
             fees = float(text)
         except ValueError:
-            raise OptionError("--grid", f"fees '{text}' is not a number", "e.g. fees=0,0.001") from None
+            raise OptionError(
+                "--grid", f"fees '{text}' is not a number", "e.g. fees=0,0.001"
+            ) from None
         if not math.isfinite(fees) or not 0 <= fees < 0.1:
             raise OptionError("--grid", f"fees {text} is not in [0, 0.1)", "0.001 = 10 bp")
         return fees
@@ -62,7 +64,9 @@ def parse_grid(items: Sequence[str]) -> list[dict[str, object]]:
 
 def point_label(point: dict[str, object]) -> str:
     """``rebalance=monthly fees=0.001`` (empty for the single point of no grid)."""
-    return " ".join(
-        f"{k}={v.isoformat() if isinstance(v, dt.date) else f'{v:g}' if isinstance(v, float) else v}"
-        for k, v in point.items()
-    )
+    def text(value: object) -> str:
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    return " ".join(f"{k}={text(v)}" for k, v in point.items())

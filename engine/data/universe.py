@@ -304,7 +304,9 @@ def _arrow_frame(table) -> pd.DataFrame:
                 encoded.indices.to_numpy(zero_copy_only=False),
                 encoded.dictionary.to_pylist(),
             )
-        elif name == "date" and (pa.types.is_date(column.type) or pa.types.is_timestamp(column.type)):
+        elif name == "date" and (
+            pa.types.is_date(column.type) or pa.types.is_timestamp(column.type)
+        ):
             columns[name] = pc.cast(column, pa.timestamp("ns")).to_numpy()
         else:
             columns[name] = column.to_numpy()
