@@ -35,7 +35,10 @@ from engine.data.quality import flag_notes, flag_summary, quality_flags
 from engine.errors import ConfigError, DateRangeError, MissingDataError, OptionError
 from engine.market.listings import fx_symbols_needed, report_currency, resolve_listings
 from engine.market.panel import LOOKBACK, Panel, align, coverage_problems, study_sessions
+from engine.market.sessions import detect_closures
 from engine.portfolio.simulation import INITIAL_CASH, BacktestResult, run_backtest
+from engine.portfolio.targets import purchase_weights
+from engine.portfolio.weighting import weighting_history
 from engine.symbols import Listing, option_symbol
 
 MIN_SESSIONS = 3
@@ -105,11 +108,12 @@ class RunResult:
         return frame
 
     def attribution_frame(self) -> pd.DataFrame:
-        """Per constituent: target weight, local and report-currency returns over the period,
-        and contribution to the basket's total return."""
+        """Per constituent: target weight, local and report-currency returns from the basket's
+        purchase to the end, and contribution to the basket's total return."""
         rows = []
-        prices, local = self.panel.prices, self.panel.local
         for basket in self.baskets:
+            bought = self.backtest.bought[basket.name]
+            prices, local = self.panel.prices.loc[bought:], self.panel.local.loc[bought:]
             for c in basket.constituents:
                 rows.append(
                     {
@@ -272,7 +276,14 @@ def portfolio_returns(
         group = [k for k, c in enumerate(currencies) if c == currency]
         symbols = [*dict.fromkeys(s for k in group for s in baskets[k].symbols), benchmark]
         panel = align(
-            prices, symbols, start, end, currency=currency, listings=listings, partial=True
+            prices,
+            symbols,
+            start,
+            end,
+            currency=currency,
+            listings=listings,
+            partial=True,
+            closures=prices.closures,
         )
         columns = {symbol: k for k, symbol in enumerate(panel.prices.columns)}
         closes, is_open = panel.prices.to_numpy(dtype=float), panel.open.to_numpy(dtype=bool)
@@ -347,6 +358,7 @@ def study_events(
         weighting=options.weighting,
         min_estimation=options.min_estimation,
         listings=listings,
+        closures=prices.closures,
     )
 
 
@@ -469,8 +481,10 @@ def gather_prices(
 
     The prices kept then go through the data-quality checks
     (:func:`engine.data.quality.quality_flags`) over the fetched period: one note per symbol and
-    kind of flag in :attr:`PriceSet.notes`, after the source's own notes; with ``strict`` a
-    warning or worse raises :class:`engine.data.quality.DataQualityError`.
+    kind of flag in :attr:`PriceSet.notes`, after the source's own notes and one note per
+    exchange closure the data show (:func:`engine.market.sessions.detect_closures`: no session,
+    no missing-bar flag); with ``strict`` a warning or worse raises
+    :class:`engine.data.quality.DataQualityError`.
     """
     overrides = listing_overrides(baskets, study)
     constituents = list(dict.fromkeys(s for b in baskets for s in b.symbols))
@@ -480,7 +494,8 @@ def gather_prices(
     fx = fx_symbols_needed({v.currency for v in listings.values()} | {currency})
     start, end = pd.Timestamp(study.start), pd.Timestamp(study.end)  # NaT when not set
     wanted = list(dict.fromkeys([*constituents, study.benchmark, *fx, *also]))
-    firsts = [d for d in (start - LOOKBACK, fetch_span and fetch_span[0]) if not pd.isna(d)]
+    history = max(LOOKBACK, weighting_history(baskets))
+    firsts = [d for d in (start - history, fetch_span and fetch_span[0]) if not pd.isna(d)]
     lasts = [d for d in (end, fetch_span and fetch_span[1]) if not pd.isna(d)]
     first = min(firsts) if firsts else None
     last = max(lasts) if lasts else None
@@ -491,10 +506,11 @@ def gather_prices(
         for symbol, listing in overrides.items():
             expected.setdefault(symbol, listing)
     histories, problems = source.fetch(wanted, first, last)
+    closures = detect_closures(histories, overrides)
     if check_period:
-        union = study_sessions({v.calendar for v in listings.values()}, start, end)
+        union = study_sessions({v.calendar for v in listings.values()}, start, end, closures)
         covered = {s: h for s, h in histories.items() if s in listings}
-        problems.update(coverage_problems(covered, listings, union[0], union[-1]))
+        problems.update(coverage_problems(covered, listings, union[0], union[-1], closures))
     required = {study.benchmark, *fx, *also}
     fatal = {s: why for s, why in problems.items() if s in required or not skip_missing}
     if fatal:
@@ -510,9 +526,12 @@ def gather_prices(
         kept.append(basket)
     usable = {s: h for s, h in histories.items() if s not in problems}
     notes = list(getattr(source, "notes", ()))
-    flags = quality_flags(usable, first, last, overrides, strict=strict)
+    notes += closures.notes(first, last)
+    flags = quality_flags(usable, first, last, overrides, strict=strict, closures=closures)
     notes += flag_notes(flags)
-    prices = PriceSet(usable, source.description, skipped=problems, notes=notes, flags=flags)
+    prices = PriceSet(
+        usable, source.description, skipped=problems, notes=notes, flags=flags, closures=closures
+    )
     return prices, kept, skipped
 
 
@@ -557,33 +576,42 @@ def run(
         pd.Timestamp(study.end),
         currency=report_currency(study.currency, constituents),
         listings=overrides,
+        closures=prices.closures,
     )
-    if len(panel.sessions) < MIN_SESSIONS:
-        raise OptionError(
-            "--start/--end",
-            f"{study.start}..{study.end} has {len(panel.sessions)} session(s); "
-            f"at least {MIN_SESSIONS} are needed for daily statistics",
-        )
+    own_sessions = basket_sessions(panel, baskets, study.benchmark)
+    for name, days in own_sessions.items():
+        if len(days) < MIN_SESSIONS:
+            raise OptionError(
+                "--start/--end",
+                f"{study.start}..{study.end} has {len(days)} session(s) for {name}; "
+                f"at least {MIN_SESSIONS} are needed for daily statistics",
+            )
     backtest = run_backtest(
-        panel, baskets, fees=study.fees, rebalance=rebalance, default_rebalance=study.rebalance
+        panel,
+        baskets,
+        prices,
+        fees=study.fees,
+        rebalance=rebalance,
+        default_rebalance=study.rebalance,
     )
-    bench = panel.prices[study.benchmark]
-    summary = [summarize(b.name, backtest.equity[b.name], bench, INITIAL_CASH) for b in baskets] + [
-        summarize(study.benchmark, bench, bench, bench.iloc[0])
-    ]
+    # Schemes other than equal and custom are computed per rebalance: attribution and the
+    # event study use each basket's weights at the purchase.
+    baskets = [purchase_weights(b, backtest.targets[b.name]) for b in baskets]
+    summary = basket_summaries(panel, backtest, own_sessions, study.benchmark)
     notes = [*panel.notes, *prices.notes, *backtest.notes]
-    first = panel.sessions[0]
-    for symbol in symbols:
-        if not panel.open.at[first, symbol]:
+    for basket in baskets:
+        first, bought = own_sessions[basket.name][0], backtest.bought[basket.name]
+        if bought > first:
             notes.append(
-                f"{symbol}: its exchange is closed on the first session {first.date()}; "
-                "valued at its last close before it"
+                f"{basket.name}: bought on {bought.date()}, the first session on which all its "
+                f"exchanges trade (held as cash from {first.date()})"
             )
     for basket_name, dropped in skipped.items():
         for symbol, why in dropped.items():
             notes.append(f"{basket_name}: skipped {symbol} ({why}); weights renormalised")
     for basket in baskets:
         notes.extend(f"{basket.name}: {note}" for note in basket.notes)
+        notes.extend(f"{basket.name}: {note}" for note in backtest.targets[basket.name].notes)
     return RunResult(
         study=study,
         baskets=list(baskets),
@@ -596,6 +624,39 @@ def run(
         events=None if events is None else study_events(prices, baskets, study, events),
         event_options=events,
     )
+
+
+def basket_sessions(
+    panel: Panel, baskets: Sequence[Basket], benchmark: str
+) -> dict[str, pd.DatetimeIndex]:
+    """Each basket's own sessions, then the benchmark's (keyed by its symbol).
+
+    A basket's sessions are the study sessions on which one of its constituents' exchanges or
+    the benchmark's trades (:meth:`Panel.sessions_of`), the benchmark's those of its exchange:
+    the other baskets of a run never add a row, so a basket's statistics are the same run alone
+    or with any others.
+    """
+    days = {b.name: panel.sessions_of([*b.symbols, benchmark]) for b in baskets}
+    days[benchmark] = panel.sessions_of([benchmark])
+    return days
+
+
+def basket_summaries(
+    panel: Panel,
+    backtest: BacktestResult,
+    sessions: dict[str, pd.DatetimeIndex],
+    benchmark: str,
+) -> list[Summary]:
+    """The statistics of each basket of ``sessions`` (:func:`basket_sessions`) on its own
+    sessions against the benchmark sampled there, then the benchmark's on its own sessions."""
+    bench = panel.prices[benchmark]
+    rows = [
+        summarize(name, backtest.equity[name].loc[days], bench.loc[days], INITIAL_CASH)
+        for name, days in sessions.items()
+        if name != benchmark
+    ]
+    own = bench.loc[sessions[benchmark]]
+    return [*rows, summarize(benchmark, own, own, own.iloc[0])]
 
 
 @dataclass

@@ -223,7 +223,8 @@ def test_local_currency_needs_one_currency(cli, small_project, tmp_path):
 
 def test_local_currency_converts_the_benchmark_into_it(cli, small_project, price_folder, tmp_path):
     folder, write = price_folder
-    # Hong Kong is closed 2025-01-29..31: the stock is bought at its 2025-01-28 close.
+    # Hong Kong is closed 2025-01-29..31: the stock is bought on 2025-02-03, the first session
+    # of the study on which its exchange trades, at 52 (the basket holds cash until then).
     write("0001.HK", ["2025-01-28", "2025-02-03", "2025-02-04"], [50.0, 52.0, 53.0])
     write("HKD=X", DAYS, [7.80, 7.90, 7.90, 7.70])
     basket = write_yaml(tmp_path / "hk.yaml", "name: HK\nconstituents:\n  - symbol: 1.HK\n")
@@ -231,7 +232,10 @@ def test_local_currency_converts_the_benchmark_into_it(cli, small_project, price
                  small_project["out"], "--currency", "local", "--format", "json", "--fees", "0")
     assert result.exit_code == 0, result.output
     hk, nasdaq = json.loads(result.stdout)
-    assert hk["total_return"] == pytest.approx(53 / 50 - 1)
+    assert hk["total_return"] == pytest.approx(53 / 52 - 1)
+    assert "HK: bought on 2025-02-03, the first session on which all its exchanges trade" in (
+        result.stderr
+    )
     # ^IXIC in Hong Kong dollars: 100 USD at 7.80 HKD, then 100 USD at 7.70 HKD.
     assert nasdaq["total_return"] == pytest.approx(100 * 7.70 / (100 * 7.80) - 1)
 

@@ -58,6 +58,10 @@ def _sampled_baskets(count: int, seed: int) -> list[tuple[list[str], np.ndarray]
     return chosen
 
 
+#: Custom weights need no prices beyond the panel's.
+NO_PRICES = PriceSet({}, "generated")
+
+
 def _basket(name: str, symbols: list[str], weights: np.ndarray, rebalance: str) -> Basket:
     constituents = tuple(Constituent(s, float(w)) for s, w in zip(symbols, weights, strict=True))
     return Basket(name, constituents, weighting="custom", rebalance=rebalance)
@@ -68,7 +72,7 @@ def _basket(name: str, symbols: list[str], weights: np.ndarray, rebalance: str) 
 def test_kernel_equals_vectorbt_on_sampled_baskets(panel, fees, rebalance):
     drawn = _sampled_baskets(12, seed=int(fees * 1e4) + len(rebalance))
     baskets = [_basket(f"b{i}", s, w, rebalance) for i, (s, w) in enumerate(drawn)]
-    reference = run_backtest(panel, baskets, fees=fees)
+    reference = run_backtest(panel, baskets, NO_PRICES, fees=fees)
     columns = {s: i for i, s in enumerate(panel.prices.columns)}
     for basket, (symbols, weights) in zip(baskets, drawn, strict=True):
         trade = panel.sessions.isin(reference.rebalances[basket.name])
@@ -86,7 +90,9 @@ def test_rebalancing_with_fees_cuts_the_last_buy_to_the_cash_left(panel):
     symbols = ["600001.SS", "0005.HK", "AAAA"]
     weights = np.array([0.5, 0.3, 0.2])
     fees = 0.01
-    reference = run_backtest(panel, [_basket("cut", symbols, weights, "monthly")], fees=fees)
+    reference = run_backtest(
+        panel, [_basket("cut", symbols, weights, "monthly")], NO_PRICES, fees=fees
+    )
     columns = [list(panel.prices.columns).index(s) for s in symbols]
     trade = panel.sessions.isin(reference.rebalances["cut"])
     values = basket_values(panel.prices.to_numpy(), np.array([columns]), weights, trade, fees)

@@ -233,16 +233,20 @@ def test_compiled_engine_equals_the_portfolio_on_real_and_generated_baskets(
     baskets = result.baskets + _generated_baskets(result.panel, result.baskets, 40, seed=17)
     for rebalance in (None, "monthly"):
         common = {"fees": result.study.fees, "rebalance": rebalance}
-        compiled = run_backtest(result.panel, baskets, **common)
+        compiled = run_backtest(result.panel, baskets, result.prices, **common)
         reference = run_backtest(
-            result.panel, baskets, **common, simulator=lambda o: (simulate_portfolio(o), [])
+            result.panel,
+            baskets,
+            result.prices,
+            **common,
+            simulator=lambda o: (simulate_portfolio(o), []),
         )
         assert_same_backtest(compiled, reference)
         assert compiled.notes == []
     # The run's own backtest is the compiled one.
     assert_same_backtest(
         result.backtest,
-        run_backtest(result.panel, result.baskets, fees=result.study.fees,
+        run_backtest(result.panel, result.baskets, result.prices, fees=result.study.fees,
                      default_rebalance=result.study.rebalance,
                      simulator=lambda o: (simulate_portfolio(o), [])),
     )

@@ -3,18 +3,26 @@
 A **basket** file describes one theme::
 
     name: Domestic chips
-    weighting: custom      # equal | custom   (default: equal, or custom when every weight is given)
+    weighting: custom      # equal | custom | inverse_vol | liquidity | file | market_cap | shares
+                           # (default: equal, or custom when every weight is given)
     normalize: false       # true: custom weights are divided by their sum (else must sum to 1)
+    lookback: 60           # inverse_vol, liquidity: sessions measured before each rebalance
+    table: caps.csv        # file, market_cap, shares: CSV date,symbol,weight|market_cap|shares
+    caps: {single: 0.10, top: [5, 0.40]}   # per issuer; the five largest at most 40 %
     rebalance: monthly     # none | monthly | quarterly   (default: the study's, else none)
+    reviews: [6, 12]       # months in which membership (from/until) changes take effect
     constituents:
       - symbol: 0981.HK
         name: SMIC (H shares)
         reason: China's largest foundry
         weight: 0.6
+        issuer: SMIC       # constituents of one issuer share one cap
       - symbol: 688256.SS
         weight: 0.4
         exchange: XSHG     # optional: calendar and currency for symbols without a known suffix
         currency: CNY
+        from: 2024-06-01   # joins at the first rebalance (or review) on or after this date
+        until: 2025-06-01  # leaves at the first rebalance (or review) on or after this date
 
 A **study** file holds what a run compares the baskets against: benchmark, period, events,
 report currency, fees, default rebalancing, and event-study settings (see :class:`Study`).
@@ -25,6 +33,7 @@ Every error is a :class:`~engine.errors.ConfigError` naming the file, line and f
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import difflib
 import math
@@ -38,7 +47,12 @@ from engine.config.yamlfile import Mapping, load_yaml
 from engine.errors import ConfigError, SymbolError
 from engine.symbols import KNOWN_CALENDARS, Listing, listing_of, normalize_symbol
 
-WEIGHTINGS = ("equal", "custom")
+WEIGHTINGS = ("equal", "custom", "inverse_vol", "liquidity", "file", "market_cap", "shares")
+#: The column a weighting's ``table`` CSV holds next to ``date`` and ``symbol``.
+TABLE_COLUMNS = {"file": "weight", "market_cap": "market_cap", "shares": "shares"}
+#: Weightings measured over ``lookback`` sessions before each rebalance.
+LOOKBACK_WEIGHTINGS = ("inverse_vol", "liquidity")
+DEFAULT_LOOKBACK = 60
 REBALANCES = ("none", "monthly", "quarterly")
 WEIGHT_TOLERANCE = 1e-6
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -47,8 +61,30 @@ MAX_OFFSET = 5000
 #: Dates outside these are refused (pandas' nanosecond timestamps end in 1677 and 2262).
 FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
 
-BASKET_KEYS = ("name", "description", "weighting", "normalize", "rebalance", "constituents")
-CONSTITUENT_KEYS = ("symbol", "name", "weight", "reason", "exchange", "currency")
+BASKET_KEYS = (
+    "name",
+    "description",
+    "weighting",
+    "normalize",
+    "lookback",
+    "table",
+    "caps",
+    "rebalance",
+    "reviews",
+    "constituents",
+)
+CONSTITUENT_KEYS = (
+    "symbol",
+    "name",
+    "weight",
+    "reason",
+    "exchange",
+    "currency",
+    "issuer",
+    "from",
+    "until",
+)
+CAPS_KEYS = ("single", "top")
 STUDY_KEYS = (
     "name",
     "description",
@@ -70,13 +106,42 @@ LISTING_KEYS = ("exchange", "currency")
 
 @dataclass(frozen=True)
 class Constituent:
-    """One holding of a basket; ``weight`` is its target weight (the weights sum to 1)."""
+    """One holding of a basket; ``weight`` is its target weight (the weights sum to 1) under
+    ``equal`` or ``custom`` weighting, and its weight at the purchase once a run has computed
+    the other schemes.  ``issuer`` groups constituents under one cap; ``joins``/``leaves`` are
+    the file's ``from``/``until`` dates."""
 
     symbol: str
     weight: float
     name: str = ""
     reason: str = ""
     listing: Listing | None = None
+    issuer: str | None = None
+    joins: dt.date | None = None
+    leaves: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Weight caps applied after the weighting scheme: ``single`` per issuer, and ``top``
+    ``(n, cap)``: the ``n`` largest issuers weigh at most ``cap`` together."""
+
+    single: float | None = None
+    top: tuple[int, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"single": self.single, "top": list(self.top) if self.top else None}
+
+
+@dataclass(frozen=True)
+class WeightTable:
+    """A point-in-time table of one value per symbol and date (``weight``, ``market_cap`` or
+    ``shares``), read from the basket's ``table`` CSV; ``rows`` are ``(date, symbol, value)``
+    in file order."""
+
+    path: str
+    column: str
+    rows: tuple[tuple[dt.date, str, float], ...]
 
 
 @dataclass(frozen=True)
@@ -90,6 +155,10 @@ class Basket:
     description: str = ""
     path: str | None = None
     notes: tuple[str, ...] = ()
+    lookback: int = DEFAULT_LOOKBACK
+    table: WeightTable | None = None
+    caps: Caps | None = None
+    reviews: tuple[int, ...] = ()
 
     @property
     def symbols(self) -> list[str]:
@@ -120,7 +189,11 @@ class Basket:
             "name": self.name,
             "file": self.path,
             "weighting": self.weighting,
+            **({"lookback": self.lookback} if self.weighting in LOOKBACK_WEIGHTINGS else {}),
+            **({"table": self.table.path} if self.table else {}),
+            **({"caps": self.caps.to_dict()} if self.caps else {}),
             "rebalance": self.rebalance,
+            **({"reviews": list(self.reviews)} if self.reviews else {}),
             "constituents": [
                 {
                     "symbol": c.symbol,
@@ -131,6 +204,9 @@ class Basket:
                         if c.listing
                         else {}
                     ),
+                    **({"issuer": c.issuer} if c.issuer else {}),
+                    **({"from": c.joins.isoformat()} if c.joins else {}),
+                    **({"until": c.leaves.isoformat()} if c.leaves else {}),
                 }
                 for c in self.constituents
             ],
@@ -372,6 +448,168 @@ def _symbol(fields: _Fields, key: str, notes: list[str]) -> str:
     return symbol
 
 
+def _caps(top: _Fields, issuers: int) -> Caps | None:
+    """The ``caps`` mapping, checked feasible for ``issuers`` issuers (a run checks again on
+    each rebalance, when fewer constituents may be members)."""
+    if not top.has("caps"):
+        return None
+    sub = _Fields(top.path, top.mapping["caps"], "caps", CAPS_KEYS, line=top.line("caps"))
+    single = sub.number("single")
+    if single is not None and not 0 < single <= 1:
+        raise sub.error("single", f"{single:g} is not a weight in (0, 1]", "0.10 = 10 %")
+    if single is not None and single * issuers < 1 - WEIGHT_TOLERANCE:
+        raise sub.error(
+            "single",
+            f"a cap of {single:g} cannot hold {issuers} issuer(s) (they weigh at most "
+            f"{single * issuers:g})",
+            f"raise it to at least {1 / issuers:.4g} or add constituents",
+        )
+    top_rule = None
+    if sub.has("top"):
+        value = sub.mapping["top"]
+        ok = (
+            isinstance(value, list)
+            and len(value) == 2
+            and isinstance(value[0], int)
+            and not isinstance(value[0], bool)
+            and value[0] >= 1
+            and isinstance(value[1], int | float)
+            and not isinstance(value[1], bool)
+            and 0 < value[1] <= 1
+        )
+        if not ok:
+            raise sub.error("top", f"{_shown(value)} is not [count, cap]", "e.g. [5, 0.40]")
+        count, cap = value[0], float(value[1])
+        if count / issuers > cap + WEIGHT_TOLERANCE:
+            raise sub.error(
+                "top",
+                f"the {count} largest of {issuers} issuer(s) cannot weigh at most {cap:g} "
+                f"(equal weights already give {min(count / issuers, 1):.4g})",
+                "raise the cap, lower the count or add constituents",
+            )
+        top_rule = (count, cap)
+    if single is None and top_rule is None:
+        raise top.error("caps", "is empty", "set 'single' and/or 'top'")
+    return Caps(single, top_rule)
+
+
+def _months(top: _Fields, key: str) -> tuple[int, ...]:
+    months = top.sequence(key)
+    for month in months:
+        if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
+            raise top.error(key, f"{_shown(month)} is not a month number 1..12", "e.g. [6, 12]")
+    if len(set(months)) != len(months):
+        raise top.error(key, "lists a month twice")
+    return tuple(sorted(months))
+
+
+def read_weight_table(path: Path, column: str, symbols: Iterable[str]) -> WeightTable:
+    """A ``date,symbol,<column>`` CSV of point-in-time values of the basket's ``symbols``;
+    every error names the file and line."""
+    known = set(symbols)
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(
+            shown, "table file not found", hint="a path relative to the basket file"
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(shown, f"cannot read the table ({error.__class__.__name__})") from None
+    reader = csv.reader(text.splitlines())
+    header = [h.strip().lower() for h in next(reader, [])]
+    wanted = ["date", "symbol", column]
+    if sorted(header) != sorted(wanted):
+        raise ConfigError(
+            shown,
+            f"header is {','.join(header) or 'empty'}",
+            line=1,
+            hint=f"expected {','.join(wanted)}",
+        )
+    at = {name: header.index(name) for name in wanted}
+    rows = []
+    for line, cells in enumerate(reader, start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            raise ConfigError(shown, f"{len(cells)} cells, expected {len(header)}", line=line)
+
+        def bad(message: str, name: str, line: int = line) -> ConfigError:
+            return ConfigError(shown, message, line=line, field=name)
+
+        date = parse_date(cells[at["date"]], lambda message: bad(message, "date"))
+        try:
+            symbol, _ = normalize_symbol(cells[at["symbol"]])
+        except SymbolError as error:
+            raise bad(error.message, "symbol") from None
+        if symbol not in known:
+            raise bad(
+                f"{symbol} is not a constituent of the basket",
+                "symbol",
+            )
+        try:
+            value = float(cells[at[column]])
+        except ValueError:
+            raise bad(f"{_shown(cells[at[column]])} is not a number", column) from None
+        if not math.isfinite(value) or value < 0 or (value == 0 and column != "weight"):
+            raise bad(
+                f"{value:g} must be a finite number > 0"
+                + (" (or 0)" if column == "weight" else ""),
+                column,
+            )
+        rows.append((date, symbol, value))
+    if not rows:
+        raise ConfigError(
+            shown, "table has no rows", hint=f"one line per date and symbol: {','.join(wanted)}"
+        )
+    return WeightTable(shown, column, tuple(rows))
+
+
+def _weighting_inputs(
+    top: _Fields, weighting: str, symbols: list[str]
+) -> tuple[int, WeightTable | None]:
+    """``lookback`` and ``table`` of the basket, each allowed only for the schemes using it."""
+    if top.has("lookback") and weighting not in LOOKBACK_WEIGHTINGS:
+        raise top.error(
+            "lookback",
+            f"is not used by weighting {weighting}",
+            f"only by {', '.join(LOOKBACK_WEIGHTINGS)}",
+        )
+    lookback = top.number("lookback", DEFAULT_LOOKBACK)
+    if lookback != int(lookback) or not 2 <= lookback <= MAX_OFFSET:
+        raise top.error(
+            "lookback", f"{lookback:g} is not a whole number of sessions in 2..{MAX_OFFSET}"
+        )
+    column = TABLE_COLUMNS.get(weighting)
+    if column is None:
+        if top.has("table"):
+            raise top.error(
+                "table",
+                f"is not used by weighting {weighting}",
+                f"only by {', '.join(TABLE_COLUMNS)}",
+            )
+        return int(lookback), None
+    if not top.has("table"):
+        raise top.error(
+            "weighting",
+            f"{weighting} needs 'table': a CSV date,symbol,{column}",
+            "the shared price data have no shares outstanding or market caps"
+            if weighting != "file"
+            else "e.g. an index factsheet's weight history",
+        )
+    location = Path(top.text("table") or "")
+    if not location.is_absolute():
+        location = Path(top.path).parent / location
+    return int(lookback), read_weight_table(location, column, symbols)
+
+
+def _membership(fields: _Fields) -> tuple[dt.date | None, dt.date | None]:
+    joins, leaves = fields.date("from"), fields.date("until")
+    if joins and leaves and leaves <= joins:
+        raise fields.error("until", f"{leaves} is not after from {joins}")
+    return joins, leaves
+
+
 def basket_from_mapping(data: Any, path: str) -> Basket:
     """Validate a parsed basket file into a :class:`Basket`."""
     if data is None:
@@ -419,12 +657,16 @@ def basket_from_mapping(data: Any, path: str) -> Basket:
     given = [weight is not None for _, _, weight, _ in rows]
     if weighting is None:
         weighting = "custom" if all(given) else "equal"
-    if weighting == "equal":
+    if weighting != "custom":
         if any(given):
             fields = rows[given.index(True)][0]
             raise fields.error(
-                "weight", "weights are given but weighting is equal", "set 'weighting: custom'"
+                "weight",
+                f"weights are given but weighting is {weighting}",
+                "set 'weighting: custom'",
             )
+        # Schemes other than equal are computed by a run on each rebalance; until then the
+        # constituents carry equal weights.
         weights = [1.0 / len(rows)] * len(rows)
     else:
         for fields, _, weight, _ in rows:
@@ -440,6 +682,8 @@ def basket_from_mapping(data: Any, path: str) -> Basket:
                 f"custom weights sum to {total:.6g}, not 1",
                 "fix the weights or set 'normalize: true'",
             )
+    symbols = [symbol for _, symbol, _, _ in rows]
+    lookback, table = _weighting_inputs(top, weighting, symbols)
     constituents = tuple(
         Constituent(
             symbol=symbol,
@@ -447,9 +691,14 @@ def basket_from_mapping(data: Any, path: str) -> Basket:
             name=fields.text("name", "") or "",
             reason=fields.text("reason", "") or "",
             listing=listing,
+            issuer=fields.text("issuer"),
+            joins=joins,
+            leaves=leaves,
         )
         for (fields, symbol, _, listing), weight in zip(rows, weights, strict=True)
+        for joins, leaves in [_membership(fields)]
     )
+    issuers = len({c.issuer or c.symbol for c in constituents})
     return Basket(
         name=name,
         constituents=constituents,
@@ -458,6 +707,10 @@ def basket_from_mapping(data: Any, path: str) -> Basket:
         description=top.text("description", "") or "",
         path=path,
         notes=tuple(notes),
+        lookback=lookback,
+        table=table,
+        caps=_caps(top, issuers),
+        reviews=_months(top, "reviews"),
     )
 
 

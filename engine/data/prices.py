@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import pandas as pd
 
+from engine.calendars import Closures
 from engine.errors import PriceFileError
 
 if TYPE_CHECKING:
@@ -81,8 +82,9 @@ class PriceSource(Protocol):
 
 @dataclass
 class PriceSet:
-    """The histories a run uses, plus what was dropped and why, and what the source and the
-    data-quality checks noted about them (one line each)."""
+    """The histories a run uses, plus what was dropped and why, what the source and the
+    data-quality checks noted about them (one line each), and the exchange closures the
+    histories show (:func:`engine.market.sessions.detect_closures`)."""
 
     histories: dict[str, PriceHistory]
     source: str
@@ -90,6 +92,7 @@ class PriceSet:
     notes: list[str] = field(default_factory=list)
     #: :class:`engine.data.quality.Flag` of the data-quality checks (their notes are in ``notes``).
     flags: list = field(default_factory=list)
+    closures: Closures = field(default_factory=Closures)
 
     def __getitem__(self, symbol: str) -> PriceHistory:
         return self.histories[symbol]

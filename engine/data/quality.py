@@ -56,6 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from engine.calendars import Closures
 from engine.data.prices import PRICE_COLUMNS, PriceHistory
 from engine.errors import InputError, SymbolError
 from engine.symbols import Listing, listing_of
@@ -199,9 +200,9 @@ def _session_days(calendar: object) -> np.ndarray:
 
 @functools.cache
 def _named_session_days(name: str) -> np.ndarray:
-    from engine.calendars import calendar
+    from engine.calendars import all_sessions
 
-    return _session_days(calendar(name))
+    return all_sessions(name).to_numpy()
 
 
 def _is_in(values: np.ndarray, sorted_days: np.ndarray) -> np.ndarray:
@@ -508,13 +509,15 @@ def check_history(
     listing_sessions: int = 5,
     start: pd.Timestamp | None = None,
     end: pd.Timestamp | None = None,
+    closures: Closures | None = None,
 ) -> list[Flag]:
     """Run every check on one history; flags sorted by first date then kind.
 
     ``calendar_name`` defaults to the symbol's listing (XSHG, XHKG, XNAS ...); when none is known
     (FX rates) the calendar checks are skipped.  Calendars are
-    :func:`engine.calendars.calendar`'s.  ``start``/``end`` restrict the checks to the bars dated
+    :func:`engine.calendars.all_sessions`.  ``start``/``end`` restrict the checks to the bars dated
     in that period (the first bar's move is then not judged: its previous close is outside).
+    ``closures`` (days the data show an exchange closed) are no sessions: no missing-bar flag.
     """
     if calendar_name is None:
         try:
@@ -524,7 +527,11 @@ def check_history(
     bars = _Bars.of(history).between(start, end)
     flags: list[Flag] = []
     if calendar_name is not None and len(bars.days):
-        sessions = _named_session_days(calendar_name)
+        sessions = (
+            _named_session_days(calendar_name)
+            if closures is None
+            else closures.all_sessions(calendar_name).to_numpy("datetime64[ns]")
+        )
         flags += _missing_sessions(bars, sessions, calendar_name)
         flags += _closed_day_bars(bars, sessions, calendar_name)
     flags += _bad_closes(bars)
@@ -540,18 +547,21 @@ def check_prices(
     start: pd.Timestamp | None = None,
     end: pd.Timestamp | None = None,
     listings: Mapping[str, Listing] | None = None,
+    closures: Closures | None = None,
 ) -> list[Flag]:
     """:func:`check_history` of every history over ``start..end``, in symbol order.
 
     ``listings`` overrides the exchange (so the calendar) of symbols; symbols without a known
-    listing (FX rates) get the value checks only.
+    listing (FX rates) get the value checks only.  ``closures`` are no sessions.
     """
     listings = listings or {}
     flags: list[Flag] = []
     for symbol in sorted(histories):
         listing = listings.get(symbol)
         calendar_name = listing.calendar if listing is not None else None
-        flags += check_history(histories[symbol], calendar_name, start=start, end=end)
+        flags += check_history(
+            histories[symbol], calendar_name, start=start, end=end, closures=closures
+        )
     return flags
 
 
@@ -614,10 +624,12 @@ def quality_flags(
     listings: Mapping[str, Listing] | None = None,
     *,
     strict: bool = False,
+    closures: Closures | None = None,
 ) -> list[Flag]:
     """The data-quality checks of a run (:func:`check_prices`); with ``strict`` any flag of
-    severity warning or worse raises :class:`DataQualityError` instead."""
-    flags = check_prices(histories, start, end, listings)
+    severity warning or worse raises :class:`DataQualityError` instead.  ``closures`` are no
+    sessions (a closed day is no missing bar)."""
+    flags = check_prices(histories, start, end, listings, closures)
     if strict:
         raise_if_strict(flags)
     return flags

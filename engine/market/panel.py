@@ -1,10 +1,14 @@
 """Market alignment: exchange calendars and FX turn per-symbol prices into one panel.
 
-The **study calendar** is the union of the sessions (from ``exchange_calendars``) of every
-exchange involved, benchmark included.  On a study session where a symbol's own exchange is
-closed, the symbol keeps its last close: a closed market contributes a zero return, never a
-fabricated move.  A session of the symbol's own exchange with no bar in the data is a *gap*: the
-last close is carried too, and the gap is reported in the panel's notes.
+The **study calendar** is the union of the sessions (from ``exchange_calendars``, less the
+closures the data show: :mod:`engine.market.sessions`) of every exchange involved, benchmark
+included.  On a study session where a symbol's own exchange is closed, the symbol keeps its last
+close: a closed market contributes a zero return, never a fabricated move.  A session of the
+symbol's own exchange with no bar for that symbol while others of its exchange trade is a
+*suspension*: the last close is carried too, and the panel's notes say so.
+
+Each basket's statistics use only the rows on which one of its own exchanges or the benchmark's
+trades (:meth:`Panel.sessions_of`), so they do not depend on the other baskets of the run.
 
 Prices are converted to the report currency with daily FX closes (``CNY=X``, ``HKD=X``: local
 units per US dollar), carried forward to each study session:
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from engine.calendars import sessions
+from engine.calendars import Closures
 from engine.data.prices import PriceHistory, PriceSet
 from engine.errors import DateRangeError, MissingDataError
 from engine.market.listings import fx_symbols_needed, report_currency, resolve_listings
@@ -31,12 +35,17 @@ FX_MAX_AGE = pd.Timedelta(days=7)
 
 
 def study_sessions(
-    calendars: Iterable[str], start: pd.Timestamp, end: pd.Timestamp
+    calendars: Iterable[str],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    closures: Closures | None = None,
 ) -> pd.DatetimeIndex:
-    """The study calendar: the union of the sessions of ``calendars`` from start to end."""
+    """The study calendar: the union of the sessions of ``calendars`` from start to end, less
+    their ``closures``."""
+    closures = closures or Closures()
     union = pd.DatetimeIndex([], name="date").as_unit("ns")
     for name in sorted(set(calendars)):
-        union = union.union(sessions(name, start, end))
+        union = union.union(closures.sessions(name, start, end))
     if union.empty:
         raise DateRangeError(f"no trading session between {start.date()} and {end.date()}")
     return union
@@ -47,17 +56,19 @@ def coverage_problems(
     listings: Mapping[str, Listing],
     start: pd.Timestamp,
     end: pd.Timestamp,
+    closures: Closures | None = None,
 ) -> dict[str, str]:
     """Symbols whose data do not cover the study period, with the reason.
 
     A symbol is bought at the close of ``start``, the first study session: it needs a bar on a
     session of its own exchange on or before ``start`` (at most :data:`LOOKBACK` earlier, when
     its exchange is closed on ``start``), and a bar on its exchange's last session of the
-    period (else the end would be a carried, stale price).
+    period (else the end would be a carried, stale price).  Sessions are ``closures``-aware.
     """
+    closures = closures or Closures()
     problems = {}
     for symbol, history in histories.items():
-        own = sessions(listings[symbol].calendar, start - LOOKBACK, end)
+        own = closures.sessions(listings[symbol].calendar, start - LOOKBACK, end)
         own_in_period = own[own >= start]
         if own_in_period.empty:
             continue
@@ -85,7 +96,8 @@ class Panel:
 
     ``prices`` (report currency) and ``local`` (listing currency) have one column per symbol and
     one row per study session; ``open`` tells whether each symbol's exchange traded that session.
-    ``notes`` lists what alignment did to the data (gaps carried, bars on closed days dropped).
+    ``notes`` lists what alignment did to the data (suspensions carried, bars on closed days
+    dropped).  ``open`` already leaves out the ``closures``.
     """
 
     prices: pd.DataFrame
@@ -94,6 +106,7 @@ class Panel:
     listings: dict[str, Listing]
     currency: str
     notes: list[str] = field(default_factory=list)
+    closures: Closures = field(default_factory=Closures)
 
     @property
     def sessions(self) -> pd.DatetimeIndex:
@@ -107,12 +120,18 @@ class Panel:
         """Whether every exchange of ``symbols`` traded on each study session."""
         return self.open[list(symbols)].all(axis=1)
 
+    def sessions_of(self, symbols: Iterable[str]) -> pd.DatetimeIndex:
+        """The study sessions on which at least one exchange of ``symbols`` trades: a basket's
+        own calendar when ``symbols`` are its constituents and its benchmark."""
+        return self.sessions[self.open[list(symbols)].any(axis=1).to_numpy()]
+
 
 def _closes_on_own_sessions(
     history: PriceHistory, own: pd.DatetimeIndex, notes: list[str]
 ) -> pd.Series:
-    """Closes on the sessions of the symbol's exchange; a session without a bar carries the
-    last close (and is noted), sessions outside the data's range stay NaN."""
+    """Closes on the sessions of the symbol's exchange; a session without a bar (a suspension:
+    closures are no sessions) carries the last close and is noted, sessions outside the data's
+    range stay NaN."""
     closes = history.closes()
     closes = closes[(closes.index >= own[0]) & (closes.index <= own[-1])]
     off_calendar = closes.index.difference(own)
@@ -126,8 +145,8 @@ def _closes_on_own_sessions(
     gaps = own[inside & on_own.isna().to_numpy()]
     if len(gaps):
         notes.append(
-            f"{history.symbol}: no bar on {_count_days(gaps)} session(s) of its exchange; "
-            "last close carried"
+            f"{history.symbol}: suspended (no bar while its exchange traded) on "
+            f"{_count_days(gaps)} session(s); last close carried"
         )
     return on_own.ffill().where(inside)
 
@@ -153,8 +172,11 @@ def align(
     currency: str = "USD",
     listings: Mapping[str, Listing] | None = None,
     partial: bool = False,
+    closures: Closures | None = None,
 ) -> Panel:
     """Align ``symbols`` (constituents and benchmark) onto the study calendar in ``currency``.
+
+    ``closures`` (from :func:`engine.market.sessions.detect_closures`) are no sessions.
 
     ``prices`` must hold every symbol and the FX series the conversion needs.  Raises
     :class:`MissingDataError` for symbols whose data do not cover the period (unless
@@ -164,15 +186,18 @@ def align(
     symbols = list(dict.fromkeys(symbols))
     listings = resolve_listings(symbols, listings)
     currency = report_currency(currency, listings)
-    union = study_sessions({v.calendar for v in listings.values()}, start, end)
-    problems = coverage_problems({s: prices[s] for s in symbols}, listings, union[0], union[-1])
+    closures = closures or Closures()
+    union = study_sessions({v.calendar for v in listings.values()}, start, end, closures)
+    problems = coverage_problems(
+        {s: prices[s] for s in symbols}, listings, union[0], union[-1], closures
+    )
     if problems and not partial:
         raise MissingDataError(problems, prices.source, "choose a period the data cover")
 
     notes: list[str] = []
     local, is_open = {}, {}
     for symbol in symbols:
-        own = sessions(listings[symbol].calendar, union[0] - LOOKBACK, union[-1])
+        own = closures.sessions(listings[symbol].calendar, union[0] - LOOKBACK, union[-1])
         own_closes = _closes_on_own_sessions(prices[symbol], own, notes)
         local[symbol] = _as_of(own_closes, union)
         is_open[symbol] = union.isin(own)
@@ -188,6 +213,7 @@ def align(
         listings=listings,
         currency=currency,
         notes=notes,
+        closures=closures,
     )
 
 

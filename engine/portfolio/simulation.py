@@ -2,13 +2,15 @@
 
 Each basket is a column group with shared cash; its constituents are columns holding the
 basket's target weights on the days it trades (``size_type="targetpercent"``; sells run before
-buys).  The basket is bought at the close of the first study session and rebalanced on the
-sessions its schedule picks.
+buys).  A basket is bought at the close of its *purchase session*, the first study session on
+which every exchange of its constituents trades (:func:`purchase_session`; baskets of one call
+may start on different rows: their orders are NaN before), and rebalanced on the sessions its
+schedule picks.
 
 vectorbt silently skips an order whose price is NaN while the rest of the group trades; the panel
-carries last closes so prices are never NaN, and the rebalancing schedules only pick sessions on
-which *every* exchange of the basket is open, so no part of a basket is ever traded at a stale
-price on a holiday.
+carries last closes so prices are never NaN, and the purchase and the rebalancing schedules only
+pick sessions on which *every* exchange of the basket is open (closures the data show are no
+sessions), so no part of a basket is ever traded at a stale price on a holiday.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ import numpy as np
 import pandas as pd
 
 from engine.config.baskets import Basket
+from engine.data.prices import PriceSet
+from engine.errors import DateRangeError
 from engine.market.panel import Panel
 from engine.portfolio.orders import Orders, Simulated, simulate
 from engine.portfolio.schedules import SCHEDULES
+from engine.portfolio.targets import Targets, basket_targets
 
 INITIAL_CASH = 1.0
 
@@ -31,13 +36,14 @@ INITIAL_CASH = 1.0
 class BacktestResult:
     """What the simulation produced, per basket (columns named by basket).
 
-    ``equity``: portfolio value per study session, starting cash 1.0 (so fees count from the
-    first session).  ``holdings``: value of each constituent per session (columns
-    ``(basket, symbol)``).  ``rebalances``: the sessions each basket traded after its purchase.
-    ``contributions``: each constituent's share of its basket's total return (index
-    ``(basket, symbol)``; they sum to the basket's total return).  ``fees``: total fees paid, as
-    a fraction of the starting cash.  ``notes``: what the run should say about how it was
-    simulated.
+    ``equity``: portfolio value per study session, starting cash 1.0 (cash until the purchase;
+    fees count from the first session).  ``bought``: each basket's purchase session.
+    ``holdings``: value of each constituent per session (columns ``(basket, symbol)``).
+    ``rebalances``: the sessions each basket traded after its purchase.  ``contributions``:
+    each constituent's share of its basket's total return (index ``(basket, symbol)``; they sum
+    to the basket's total return).  ``fees``: total fees paid, as a fraction of the starting
+    cash.  ``notes``: what the run should say about how it was simulated.  ``targets``: each
+    basket's target weights per trading session, and its membership notes.
     """
 
     equity: pd.DataFrame
@@ -46,32 +52,56 @@ class BacktestResult:
     rebalances: dict[str, list[pd.Timestamp]]
     fees: pd.Series
     schedules: dict[str, str]
+    bought: dict[str, pd.Timestamp]
+    targets: dict[str, Targets] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+def purchase_session(panel: Panel, basket: Basket) -> pd.Timestamp:
+    """The first study session on which every exchange of the basket's constituents trades.
+
+    Raises :class:`DateRangeError` when the period has none."""
+    all_open = panel.all_open(basket.symbols)
+    if not all_open.any():
+        raise DateRangeError(
+            f"basket '{basket.name}': no session from {panel.sessions[0].date()} to "
+            f"{panel.sessions[-1].date()} on which all its exchanges trade",
+            "choose a longer period",
+        )
+    return all_open.index[all_open.to_numpy()][0]
 
 
 def target_weights(
     panel: Panel,
     baskets: Sequence[Basket],
     schedules: Mapping[str, str],
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[pd.Timestamp]]]:
-    """Close prices and target-weight orders with ``(basket, symbol)`` columns.
+    prices: PriceSet,
+) -> tuple[
+    pd.DataFrame,
+    pd.DataFrame,
+    dict[str, list[pd.Timestamp]],
+    dict[str, Targets],
+    dict[str, pd.Timestamp],
+]:
+    """Close prices and target-weight orders with ``(basket, symbol)`` columns, each basket's
+    rebalancing sessions, targets and purchase session.
 
-    Orders are NaN (no order) except on the purchase session and each rebalancing session.
+    Orders are NaN (no order) except on the purchase session and each rebalancing or review
+    session (:func:`engine.portfolio.targets.basket_targets` gives the weights).
     """
-    closes, orders, rebalances = [], [], {}
-    bought = panel.sessions[0]
+    closes, orders, rebalances, targets, purchases = [], [], {}, {}, {}
     for basket in baskets:
         symbols = basket.symbols
+        bought = purchases[basket.name] = purchase_session(panel, basket)
         days = SCHEDULES[schedules[basket.name]](panel.all_open(symbols), bought)
-        rebalances[basket.name] = days
-        weights = np.array([basket.weights[s] for s in symbols])
+        plan = targets[basket.name] = basket_targets(basket, panel, prices, bought, days)
+        rebalances[basket.name] = plan.rebalances
         size = np.full((len(panel.sessions), len(symbols)), np.nan)
-        size[0] = weights
-        size[panel.sessions.get_indexer(days)] = weights
+        size[panel.sessions.get_indexer(plan.weights.index)] = plan.weights.to_numpy()
         columns = pd.MultiIndex.from_product([[basket.name], symbols], names=["basket", "symbol"])
         closes.append(pd.DataFrame(panel.prices[symbols].to_numpy(), panel.sessions, columns))
         orders.append(pd.DataFrame(size, panel.sessions, columns))
-    return pd.concat(closes, axis=1), pd.concat(orders, axis=1), rebalances
+    return pd.concat(closes, axis=1), pd.concat(orders, axis=1), rebalances, targets, purchases
 
 
 def _fees_by_basket(records: np.ndarray, columns: pd.MultiIndex) -> pd.Series:
@@ -84,6 +114,7 @@ def _fees_by_basket(records: np.ndarray, columns: pd.MultiIndex) -> pd.Series:
 def run_backtest(
     panel: Panel,
     baskets: Sequence[Basket],
+    prices: PriceSet,
     *,
     fees: float = 0.0,
     rebalance: str | None = None,
@@ -100,7 +131,7 @@ def run_backtest(
     else ``vbt.Portfolio``).
     """
     schedules = {b.name: rebalance or b.rebalance or default_rebalance for b in baskets}
-    close, size, rebalances = target_weights(panel, baskets, schedules)
+    close, size, rebalances, targets, bought = target_weights(panel, baskets, schedules, prices)
     orders = Orders(
         close=close.to_numpy(),
         size=size.to_numpy(),
@@ -122,5 +153,7 @@ def run_backtest(
         rebalances=rebalances,
         fees=_fees_by_basket(simulated.records, close.columns) / INITIAL_CASH,
         schedules=schedules,
+        bought=bought,
+        targets=targets,
         notes=notes,
     )

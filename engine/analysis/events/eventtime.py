@@ -1,7 +1,9 @@
 """Event time: day 0 and day ``k`` counted on an exchange's sessions, CAR and estimation windows.
 
 Day 0 is the event date if it is a session of the exchange, else that exchange's next session;
-day ``+k`` is the ``k``-th session after day 0 and day ``-k`` the ``k``-th before.  Windows are
+day ``+k`` is the ``k``-th session after day 0 and day ``-k`` the ``k``-th before.  Sessions are
+the exchange's less the closures the data show (:class:`engine.calendars.Closures`: Hong Kong's
+typhoon day 2023-09-01 is no day).  Windows are
 ``(first day, last day)`` pairs, both inclusive.  May use the ground floor only.
 """
 
@@ -12,7 +14,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from engine.calendars import all_sessions
 from engine.errors import OptionError
 
 #: CAR windows (first day, last day) relative to day 0, both inclusive.
@@ -39,15 +40,15 @@ def take(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return out
 
 
-def day0_position(calendar: str, event: pd.Timestamp) -> int:
-    """Position of day 0 among ``calendar``'s sessions: the event date or the next session."""
-    return int(all_sessions(calendar).searchsorted(event))
+def day0_position(sessions: pd.DatetimeIndex, event: pd.Timestamp) -> int:
+    """Position of day 0 among an exchange's ``sessions``: the event date or the next session."""
+    return int(sessions.searchsorted(event))
 
 
-def day0_date(calendar: str, event: pd.Timestamp) -> str | None:
-    """The ISO date of day 0 on ``calendar`` (None past the last session the calendar knows)."""
-    sessions = all_sessions(calendar)
-    position = day0_position(calendar, event)
+def day0_date(sessions: pd.DatetimeIndex, event: pd.Timestamp) -> str | None:
+    """The ISO date of day 0 among ``sessions`` (None past the last session the calendar
+    knows)."""
+    position = day0_position(sessions, event)
     return iso(sessions[position]) if position < len(sessions) else None
 
 

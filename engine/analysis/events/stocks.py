@@ -33,7 +33,7 @@ import pandas as pd
 from engine.analysis import significance as sig
 from engine.analysis.events.eventtime import day0_position, event_label, iso, take
 from engine.analysis.events.models import Fit, fit_normal_returns
-from engine.calendars import all_sessions
+from engine.calendars import Closures
 from engine.data.prices import PriceHistory
 from engine.errors import DateRangeError, OptionError
 from engine.symbols import FX_SYMBOLS, Listing, listing_of
@@ -173,8 +173,11 @@ class StockEvents:
         currency: str,
         min_estimation: int,
         listings: Mapping[str, Listing] | None,
+        closures: Closures,
     ) -> None:
         self.prices = prices
+        #: Every session of an exchange less its closures: the days event time counts.
+        self.sessions = closures.all_sessions
         self.estimation = estimation
         self.span = span
         self.model = model
@@ -236,14 +239,14 @@ class StockEvents:
         key = (symbol, calendar)
         if key not in self._closes:
             listing = self.listing(symbol)
-            own = all_sessions(listing.calendar)
+            own = self.sessions(listing.calendar)
             values = self.prices[symbol].closes().reindex(own).to_numpy(dtype=float)
             fx_symbol = self.fx_symbol(listing.currency)
             if fx_symbol:
                 rate = self.prices[fx_symbol].closes().dropna()
                 values = values / rate.reindex(own, method="ffill").to_numpy(dtype=float)
             if listing.calendar != calendar:
-                target = all_sessions(calendar)
+                target = self.sessions(calendar)
                 values = take(values, own.searchsorted(target, side="right") - 1)
             self._closes[key] = values
         return self._closes[key]
@@ -269,8 +272,8 @@ class StockEvents:
 
     def _compute(self, event: pd.Timestamp, symbol: str) -> StockEvent:
         calendar = self.listing(symbol).calendar
-        sessions = all_sessions(calendar)
-        p0 = day0_position(calendar, event)
+        sessions = self.sessions(calendar)
+        p0 = day0_position(sessions, event)
         # Day 0 is kept even when every window ends before it, to report where it fell.
         days = np.arange(self.estimation[0], max(self.span[1], 0) + 1)
         positions = p0 + days
@@ -336,8 +339,8 @@ class StockEvents:
         constituents = list(dict.fromkeys(s for _, weights in baskets for s in weights))
         for symbol in constituents:
             calendar = self.listing(symbol).calendar
-            sessions = all_sessions(calendar)
-            end = day0_position(calendar, event) + self.span[1]
+            sessions = self.sessions(calendar)
+            end = day0_position(sessions, event) + self.span[1]
             last_day = sessions[end] if end < len(sessions) else None
             for needed in self.needed_symbols(symbol):
                 history = self.prices[needed]

@@ -24,6 +24,7 @@ from engine.analysis.events.eventtime import (
 from engine.analysis.events.models import MODELS
 from engine.analysis.events.stocks import CURRENCIES, DEFAULT_MARKETS, StockEvents
 from engine.analysis.events.tables import EventStudy, Rows, study_basket, tables_of
+from engine.calendars import Closures
 from engine.data.prices import PriceHistory
 from engine.errors import MissingDataError, OptionError
 from engine.symbols import Listing
@@ -43,11 +44,14 @@ def run_event_study(
     weighting: str = "basket",
     min_estimation: int = 100,
     listings: Mapping[str, Listing] | None = None,
+    closures: Closures | None = None,
 ) -> EventStudy:
     """Abnormal returns, CARs, BHARs and their tests for every basket, event and window.
 
     ``prices`` must hold every constituent, every market index used and, with
     ``currency="USD"``, the FX rates (``CNY=X``, ``HKD=X``).  ``events`` are (date, name) pairs.
+    Event time counts each exchange's sessions less its ``closures`` (days the data show it
+    closed).
 
     Tables of the returned :class:`EventStudy`:
 
@@ -88,6 +92,7 @@ def run_event_study(
         currency=currency,
         min_estimation=min_estimation,
         listings=listings,
+        closures=closures or Closures(),
     )
     constituents = list(dict.fromkeys(s for b in baskets for s in b.weights))
     needed = dict.fromkeys(n for s in constituents for n in study.needed_symbols(s))
@@ -107,7 +112,7 @@ def run_event_study(
                     "event": iso(event),
                     "event_name": name,
                     "calendar": calendar,
-                    "day0": day0_date(calendar, event),
+                    "day0": day0_date(study.sessions(calendar), event),
                 },
             )
         for basket in baskets:
