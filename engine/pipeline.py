@@ -1036,17 +1036,14 @@ def _rng(seed: int, *parts: str) -> np.random.Generator:
 
 
 class _UniverseCars:
-    """Universe stocks' CARs per (event, window) from the same market model as the theme's
-    event study: a :class:`engine.analysis.events.stocks.StockEvents` with the study's
-    settings gives the market series and the model, :func:`engine.analysis.null.universe_cars`
-    applies them to the universe's columns, each column computed once for every theme."""
+    """Universe stocks' CARs per (event, window) from the same market model as a theme's event
+    study: a :class:`engine.analysis.events.stocks.StockEvents` with the study's settings and
+    the theme's closures gives the market series, event time and the model, and
+    :func:`engine.analysis.null.universe_cars` applies them to the universe's columns."""
 
     def __init__(self, matrix, meta: pd.DataFrame, source: PriceSource, study: Study,
                  options: EventOptions) -> None:
-        from engine.analysis.events.eventtime import window_span
-        from engine.analysis.events.stocks import StockEvents
-
-        self.options, self.matrix, self.meta = options, matrix, meta
+        self.options, self.matrix, self.meta, self.study = options, matrix, meta, study
         markets = (
             [options.market_symbol] if options.market_symbol else list(options.markets.values())
         )
@@ -1054,11 +1051,21 @@ class _UniverseCars:
             markets = []
         fx = fx_symbols_needed(set(meta["currency"]) | {"USD"}) if options.currency == "USD" else []
         wanted = list(dict.fromkeys([*markets, *fx]))
-        found, problems = source.fetch(wanted, None, None)
+        self.series, problems = source.fetch(wanted, None, None)
         if problems:
             raise MissingDataError(problems, source.description, "the event study needs them")
-        self.stocks = StockEvents(
-            found,
+
+    def cars(self, columns: np.ndarray, closures) -> dict[tuple[pd.Timestamp, tuple[int, int]],
+                                                           np.ndarray]:
+        """Per (event, window): one CAR per universe column (NaN where excluded or not in
+        ``columns``), event time counted on the sessions less ``closures``."""
+        from engine.analysis.events.eventtime import window_span
+        from engine.analysis.events.stocks import StockEvents
+        from engine.analysis.null import universe_cars
+
+        options = self.options
+        stocks = StockEvents(
+            self.series,
             estimation=options.estimation,
             span=window_span(options.windows),
             model=options.model.replace("-", "_"),
@@ -1066,35 +1073,23 @@ class _UniverseCars:
             market_symbol=options.market_symbol,
             currency=options.currency,
             min_estimation=options.min_estimation,
-            listings=listing_overrides([], study),
+            listings=listing_overrides([], self.study),
+            closures=closures,
         )
-        self.done = np.zeros(len(matrix.symbols), bool)
-        self.values: dict[tuple[pd.Timestamp, tuple[int, int]], np.ndarray] = {}
-
-    def cars(self, columns: np.ndarray) -> dict[tuple[pd.Timestamp, tuple[int, int]], np.ndarray]:
-        """Per (event, window): one CAR per universe column (NaN where excluded)."""
-        from engine.analysis.null import universe_cars
-
-        todo = columns[~self.done[columns]]
-        if len(todo):
-            computed = universe_cars(
-                self.matrix.dates, self.matrix.closes, self.meta["calendar"].to_numpy(),
-                self.meta["currency"].to_numpy(), todo, self.stocks,
-                [pd.Timestamp(e.date) for e in self.options.events], self.options.windows,
-            )
-            for key, values in computed.items():
-                known = self.values.setdefault(key, np.full(len(self.done), np.nan))
-                known[todo] = values[todo]
-            self.done[todo] = True
-        return self.values
+        return universe_cars(
+            self.matrix.dates, self.matrix.closes, self.meta["calendar"].to_numpy(),
+            self.meta["currency"].to_numpy(), columns, stocks,
+            [pd.Timestamp(e.date) for e in options.events], options.windows,
+        )
 
 
 def _verify(aligned, draws: np.ndarray, weights: np.ndarray, trade: np.ndarray, fees: float,
-            schedule: str, listings: dict[str, Listing], currency: str, count: int) -> float:
+            schedule: str, listings: dict[str, Listing], panel: Panel, theme: Basket,
+            count: int) -> float:
     """The largest difference between the values the kernel gave the first ``count`` random
     baskets (traded on ``trade``) and vectorbt's for them (the engine's :func:`run_backtest`
-    with the theme's ``schedule``); infinite if vectorbt would trade them on other days."""
-    from engine.calendars import sessions as calendar_sessions
+    with the theme's ``schedule``, each exchange open when it is for the theme's ``panel``);
+    infinite if vectorbt would trade them on other days."""
     from engine.config.baskets import Constituent
     from engine.portfolio.kernel import basket_values
 
@@ -1105,28 +1100,45 @@ def _verify(aligned, draws: np.ndarray, weights: np.ndarray, trade: np.ndarray, 
     columns = [aligned.symbols.index(s) for s in symbols]
     index = aligned.sessions
     frame = pd.DataFrame(aligned.prices[:, columns], index=index, columns=symbols)
+    open_by_calendar = {panel.listings[s].calendar: panel.open[s] for s in theme.symbols}
     is_open = pd.DataFrame(
-        {s: index.isin(calendar_sessions(listings[s].calendar, index[0], index[-1]))
-         for s in symbols}, index=index,
+        {s: open_by_calendar[listings[s].calendar].to_numpy() for s in symbols}, index=index
     )
-    panel = Panel(frame, frame, is_open, {s: listings[s] for s in symbols}, currency)
+    verified = Panel(frame, frame, is_open, {s: listings[s] for s in symbols}, panel.currency,
+                     closures=panel.closures)
     baskets = [
         Basket(f"random {b}", tuple(Constituent(aligned.symbols[c], float(w))
                                     for c, w in zip(row, weights, strict=True)),
                weighting="custom")
         for b, row in enumerate(chosen)
     ]
-    reference = run_backtest(panel, baskets, fees=fees, rebalance=schedule)
+    reference = run_backtest(verified, baskets, PriceSet({}, "universe"), fees=fees,
+                             rebalance=schedule)
     values = basket_values(aligned.prices, chosen, weights, trade, fees)
     worst = 0.0
     for b, basket in enumerate(baskets):
-        days = index.isin(reference.rebalances[basket.name])
-        days[0] = True
+        days = index.isin([reference.bought[basket.name], *reference.rebalances[basket.name]])
         if not np.array_equal(days, trade):
             return math.inf
         difference = np.abs(values[b] - reference.equity[basket.name].to_numpy())
         worst = max(worst, float(difference.max()))
     return worst
+
+
+def _constant_targets(theme: Basket, backtest: BacktestResult) -> tuple[np.ndarray, list]:
+    """The theme's target weights in constituent order and its trading sessions; an error
+    when its targets change over time (weighting schemes of prices, caps, membership
+    dates, reviews): random baskets copy constant weights only."""
+    targets = backtest.targets[theme.name].weights
+    first = targets.iloc[0].to_numpy(dtype=float)
+    if not np.allclose(targets.to_numpy(dtype=float), first, rtol=0, atol=1e-12):
+        raise OptionError(
+            "sweep",
+            f"basket '{theme.name}' has target weights that change over time (weighting "
+            f"{theme.weighting}, caps or membership dates)",
+            "sweep baskets with equal or custom weights and fixed constituents",
+        )
+    return first, list(targets.index)
 
 
 def _liquidity(matrix, meta: pd.DataFrame, start: pd.Timestamp, theme: Basket,
@@ -1242,15 +1254,17 @@ def sweep(
             runs.append(result)
             theme = result.baskets[0]
             panel = result.panel
-            trade = panel.sessions.isin(result.backtest.rebalances[theme.name])
-            trade[0] = True
+            weights, trading = _constant_targets(theme, result.backtest)
+            trade = panel.sessions.isin(trading)
+            days = basket_sessions(panel, [theme], point_study.benchmark)[theme.name]
+            own_rows = panel.sessions.get_indexer(days)
             factors: dict[str, np.ndarray] = {}
             for symbol in theme.symbols:
                 ratio = (panel.prices[symbol] / panel.local[symbol]).to_numpy()
                 factors.setdefault(panel.listings[symbol].currency, ratio)
             aligned = align_universe(
                 matrix, meta["calendar"].to_numpy(), meta["currency"].to_numpy(),
-                panel.sessions, factors,
+                panel.sessions, factors, panel.closures,
             )
             candidates = aligned.eligible.copy()
             if "listed" in options.match:
@@ -1270,20 +1284,20 @@ def sweep(
             period = f"{panel.sessions[0].date()}..{panel.sessions[-1].date()}"
             draws = draw_baskets(strata, pools, options.n_random, _rng(options.seed, theme.name,
                                                                            period))
-            weights = np.array([theme.weights[s] for s in theme.symbols])
             fees = point_study.fees
 
             def advance(count: int, before: int = done) -> None:
                 if progress is not None:
                     progress(before + count, total)
 
-            stats = basket_statistics(aligned.prices, draws, weights, trade, fees,
+            # The statistics use the basket's own sessions, as its summary does.
+            stats = basket_statistics(aligned.prices[own_rows], draws, weights, trade[own_rows], fees,
                                       periods_per_year=PERIODS_PER_YEAR, progress=advance)
             done += options.n_random
-            summary, bench = result.summary[0], result.summary[-1]
+            summary = result.summary[0]
             random = {
                 "total_return": stats[:, 0],
-                "excess_return": stats[:, 0] - bench.total_return,
+                "excess_return": stats[:, 0] - summary.benchmark_return,
                 "sharpe": stats[:, 1],
                 "max_drawdown": stats[:, 2],
             }
@@ -1296,7 +1310,7 @@ def sweep(
                 nulls.append(random[statistic])
             if with_events is not None and cars is not None:
                 table = result.events.summary
-                stock_cars = cars.cars(np.flatnonzero(pool))
+                stock_cars = cars.cars(np.flatnonzero(pool), result.prices.closures)
                 for (day, window), values in stock_cars.items():
                     event = day.date().isoformat()
                     match = table[(table["basket"] == theme.name) & (table["event"] == event)
@@ -1309,7 +1323,7 @@ def sweep(
                     nulls.append(random_cars)
             schedule = result.backtest.schedules[theme.name]
             worst = max(worst, _verify(aligned, draws, weights, trade, fees, schedule,
-                                       listings, panel.currency, options.verify))
+                                       listings, panel, theme, options.verify))
             drawn[f"{theme.name} | {label}" if label else theme.name] = (
                 np.array(matrix.symbols, dtype=object)[draws]
             )

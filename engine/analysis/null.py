@@ -37,7 +37,6 @@ import pandas as pd
 from engine.analysis.events.eventtime import day0_position, take
 from engine.analysis.events.models import fit_normal_returns
 from engine.analysis.events.stocks import StockEvents
-from engine.calendars import all_sessions
 from engine.errors import OptionError
 
 #: What random baskets can be matched on besides the market mix.
@@ -190,8 +189,8 @@ def universe_cars(
 ) -> dict[tuple[pd.Timestamp, tuple[int, int]], np.ndarray]:
     """Each universe stock's CAR per (event, window), as the event study computes it for a
     constituent (:meth:`engine.analysis.events.stocks.StockEvents.stock_event`), for many
-    stocks at once: closes on the sessions of the stock's exchange (a session without a bar
-    is a gap), in ``stocks.currency`` (local, or USD with the last known FX rate), returns
+    stocks at once: closes on the sessions of the stock's exchange less its closures
+    (``stocks.sessions``; a session without a bar is a gap), in ``stocks.currency`` (local, or USD with the last known FX rate), returns
     between consecutive sessions, the market index of ``stocks`` on the same sessions
     (:meth:`StockEvents.closes_on`), the normal-return model of
     :func:`engine.analysis.events.models.fit_normal_returns` on the valid estimation days (at
@@ -209,7 +208,7 @@ def universe_cars(
         for window in windows
     }
     for calendar in np.unique(calendars[columns]):
-        own = all_sessions(calendar)
+        own = stocks.sessions(calendar)
         for currency in np.unique(currencies[columns][calendars[columns] == calendar]):
             chosen = columns[(calendars[columns] == calendar) & (currencies[columns] == currency)]
             fx = stocks.fx_symbol(str(currency))
@@ -220,7 +219,7 @@ def universe_cars(
             market = stocks.market_of(calendar) if stocks.uses_market else None
             market_closes = stocks.closes_on(market, calendar) if market else None
             for event in events:
-                p0 = day0_position(calendar, event)
+                p0 = day0_position(own, event)
                 positions = np.concatenate([[p0 + days[0] - 1], p0 + days])
                 inside = (positions >= 0) & (positions < len(own))
                 wanted = pd.DatetimeIndex(own[positions[inside]])

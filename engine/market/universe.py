@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.calendars import sessions
+from engine.calendars import Closures
 from engine.data.universe import UniverseMatrix
 from engine.market.panel import LOOKBACK
 
@@ -39,19 +39,22 @@ def align_universe(
     currencies: Sequence[str],
     union: pd.DatetimeIndex,
     factors: Mapping[str, np.ndarray],
+    closures: Closures | None = None,
 ) -> UniversePrices:
     """``matrix`` (dates x symbols, local closes) on the basket's sessions ``union``.
 
     ``calendars``/``currencies``: each symbol's exchange and currency; ``factors``: per
     currency, the factor turning local prices into report-currency prices on each session of
-    ``union`` (symbols of a currency without a factor are not eligible)."""
+    ``union`` (symbols of a currency without a factor are not eligible); ``closures``: the
+    closures the basket's data show (no session there, as in its panel)."""
+    closures = closures or Closures()
     start, end = union[0], union[-1]
     prices = np.full((len(union), len(matrix.symbols)), np.nan)
     eligible = np.zeros(len(matrix.symbols), bool)
     calendars = np.asarray(calendars)
     currencies = np.asarray(currencies)
     for calendar in np.unique(calendars):
-        own = sessions(calendar, start - LOOKBACK, end)
+        own = closures.sessions(calendar, start - LOOKBACK, end)
         in_period = own[own >= start]
         if in_period.empty:
             continue
