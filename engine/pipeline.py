@@ -1358,8 +1358,10 @@ def sweep(
                     progress(before + count, total)
 
             # The statistics use the basket's own sessions, as its summary does.
-            stats = basket_statistics(aligned.prices[own_rows], draws, weights, trade[own_rows], fees,
-                                      periods_per_year=PERIODS_PER_YEAR, progress=advance)
+            stats = basket_statistics(
+                aligned.prices[own_rows], draws, weights, trade[own_rows], fees,
+                periods_per_year=PERIODS_PER_YEAR, progress=advance,
+            )
             done += options.n_random
             summary = result.summary[0]
             random = {

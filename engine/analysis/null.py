@@ -190,9 +190,9 @@ def universe_cars(
     """Each universe stock's CAR per (event, window), as the event study computes it for a
     constituent (:meth:`engine.analysis.events.stocks.StockEvents.stock_event`), for many
     stocks at once: closes on the sessions of the stock's exchange less its closures
-    (``stocks.sessions``; a session without a bar is a gap), in ``stocks.currency`` (local, or USD with the last known FX rate), returns
-    between consecutive sessions, the market index of ``stocks`` on the same sessions
-    (:meth:`StockEvents.closes_on`), the normal-return model of
+    (``stocks.sessions``; a session without a bar is a gap), in ``stocks.currency`` (local,
+    or USD with the last known FX rate), returns between consecutive sessions, the market
+    index of ``stocks`` on the same sessions (:meth:`StockEvents.closes_on`), the model of
     :func:`engine.analysis.events.models.fit_normal_returns` on the valid estimation days (at
     least ``stocks.min_estimation``), ``CAR = sum AR`` over the window.  NaN where the stock
     is excluded (too few estimation returns, an unidentified model, an AR missing in the

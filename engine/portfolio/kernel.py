@@ -4,8 +4,8 @@ Every basket is a row of column indices into one price matrix (``prices``, shape
 ``(n_sessions, n_symbols)``, report currency, no NaN from the purchase on) with target weights
 per slot.  It is bought at the close of the first session where ``trade`` is true (cash until
 then) and traded back to its weights at the close of every later one, exactly as
-:func:`vectorbt.Portfolio.from_orders` does with ``size_type="targetpercent"``, one group with shared cash, ``call_seq="auto"``,
-proportional ``fees`` and the default ``update_value=False``:
+:func:`vectorbt.Portfolio.from_orders` does with ``size_type="targetpercent"``, one group with
+shared cash, ``call_seq="auto"``, proportional ``fees`` and the default ``update_value=False``:
 
 * the group's value ``V = cash + sum_j n_j p_j`` is taken once, at the session's closes, before
   any order; slot ``j``'s order is ``w_j V / p_j - n_j`` shares;
