@@ -285,6 +285,13 @@ def test_every_bad_claims_file_is_one_clear_error(tmp_path, text, fragment):
     assert fragment in caught.value.one_line()
 
 
+def test_validate_knows_claims_files(cli):
+    result = cli("validate", CITIC, PROJECT / "baskets" / "aidc.yaml")
+    assert result.exit_code == 0, result.output
+    assert f"ok   {CITIC}: claims 'CITIC Securities: DeepSeek" in result.stdout
+    assert "aidc.yaml: basket 'AI data centres'" in result.stdout
+
+
 def test_basket_discovery_does_not_take_claims_files():
     found = discover_baskets(PROJECT / "baskets")
     assert found and all(path.parent.name == "baskets" for path in found)
