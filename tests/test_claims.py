@@ -552,6 +552,18 @@ def test_infer_asof_names_the_one_date_on_which_the_claims_hold(tmp_path, prices
     assert (scores[[HOLDS, CLOSE, FAILS, UNCHECKED]].sum(axis=1) == 2).all()
 
 
+def test_an_asof_before_the_window_cannot_be_checked(tmp_path, prices):
+    run = check(
+        tmp_path,
+        prices,
+        "  - {text: a, symbols: AAA, since: 2025-01-01, printed: 0.51}\n",
+        asof=pd.Timestamp("2024-12-31").date(),
+    )
+    assert only(run)["reason"] == (
+        "no XNAS session from 2025-01-01 to 2024-12-31 (the window ends before it starts)"
+    )
+
+
 def test_an_explicit_asof_wins_over_the_inferred_one(tmp_path, prices):
     run = check(
         tmp_path,

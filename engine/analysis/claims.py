@@ -85,6 +85,11 @@ class Path:
     ) -> tuple[pd.Timestamp, pd.Timestamp, float]:
         """``(start, end, P_end / P_start - 1)`` over :meth:`window`."""
         start, end = self.window(since, until)
+        if end <= start:
+            raise Unchecked(
+                f"no {self.calendar} session from {since} to {until} (the window ends before "
+                "it starts)"
+            )
         values, first, last = self.values, self.first, self.last
         for day, role in ((start, "start"), (end, "end")):
             if day < first:
