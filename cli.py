@@ -170,13 +170,13 @@ def _is_terminal() -> bool:
 @main.command("validate")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False), required=True)
 def validate_command(files: tuple[str, ...]) -> None:
-    """Check basket and study files; report every problem, one line each."""
-    from engine.config.baskets import validate_file
+    """Check basket, study and claims files; report every problem, one line each."""
+    from engine.config.claims import validate_any
 
     failures = 0
     for path in files:
         try:
-            kind, item = validate_file(path)
+            kind, item = validate_any(path)
         except BasketError as error:
             failures += 1
             click.echo(f"FAIL {error.one_line()}", err=True)

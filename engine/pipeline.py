@@ -938,7 +938,14 @@ def check_claims(
         claims, [claims.asof, *(d.date() for d in candidates), *filter(None, [asof])]
     )
     histories, problems = source.fetch([*claims.symbols(), *wanted_fx], span[0], span[1])
-    prices = PriceSet(histories, source.description, skipped=problems)
+    closures = detect_closures(histories)
+    prices = PriceSet(
+        histories,
+        source.description,
+        skipped=problems,
+        notes=closures.notes(*span),
+        closures=closures,
+    )
 
     paths: dict[tuple[int, str], object] = {}
     against: dict[int, object] = {}
@@ -980,7 +987,7 @@ def check_claims(
         inferred, tied = best_date(scores)
     chosen = asof or (dt.date.fromisoformat(inferred) if inferred else claims.asof)
     rows = evaluate(claims, paths, against, chosen)
-    notes = [f"{s}: {why}" for s, why in problems.items()]
+    notes = [*(f"{s}: {why}" for s, why in problems.items()), *prices.notes]
     return ClaimsRun(claims, chosen, rows, prices, paths, against, scores, inferred, tied, notes)
 
 
