@@ -138,7 +138,7 @@ def load_run(folder: str | Path) -> Run:
         frame = unescape_frame(frame.set_index("basket"))
         summary = frame.reindex(columns=list(METRICS)).astype(float)
     except FileNotFoundError:
-        if manifest.get("kind") != "event":  # an event study has no backtest summary
+        if manifest.get("kind") not in ("event", "claims"):  # they have no backtest summary
             problems.append("summary.csv is missing")
     except (OSError, ValueError, KeyError) as error:
         problems.append(f"summary.csv cannot be read ({type(error).__name__})")
