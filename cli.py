@@ -324,7 +324,7 @@ def run_command(
     from engine.pipeline import event_options, resolve_study, run, write_run
     from engine.results.display import PERCENT_COLUMNS, render
     from engine.results.runfolder import check_writable, summary_records
-    from engine.results.summary_tables import render_summary
+    from engine.results.summary_tables import notes_text, render_summary, themes_note
 
     check_writable(out)
     baskets = [load_basket(path) for path in _basket_files(files)]
@@ -353,6 +353,8 @@ def run_command(
         text = render_summary(
             summary, (last - first).days, fmt, title=title, terminal=_is_terminal()
         )
+        if len(result.baskets) > 1:
+            text += notes_text([themes_note(result.effective_themes(), len(result.baskets))], fmt)
     else:
         text = render(summary, fmt, records=summary_records(summary), percent=PERCENT_COLUMNS)
     click.echo(text, nl=False)

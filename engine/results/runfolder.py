@@ -5,6 +5,8 @@ A run folder holds::
     summary.csv / summary.md / summary.json   one row per basket, plus the benchmark
     equity.csv                                daily values rebased to 1 (baskets and benchmark)
     attribution.csv                           per constituent: weight, returns, contribution
+    correlation.csv / overlap.csv             baskets' daily-return correlations, symbols held
+                                              in common
     config.yaml                               the study and baskets as run (after defaults)
     manifest.json                             command, time, versions, data source, fingerprints,
                                               notes, skipped symbols
@@ -236,6 +238,8 @@ def write_run(
         result.attribution_frame().to_csv(
             folder / "attribution.csv", index=False, float_format="%.10g"
         )
+        result.correlation_frame().to_csv(folder / "correlation.csv", float_format="%.10g")
+        result.overlap_frame().to_csv(folder / "overlap.csv")
         if result.events is not None:
             write_event_tables(folder, result.events)
         config = {
@@ -256,6 +260,7 @@ def write_run(
             },
             "currency": result.panel.currency,
             "fees": result.study.fees,
+            "effective_themes": result.effective_themes(),
             "rebalances": {
                 k: [str(d.date()) for d in v] for k, v in result.backtest.rebalances.items()
             },
