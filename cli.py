@@ -725,20 +725,11 @@ def report_command(run: str, out: str, open_it: bool) -> None:
         webbrowser.open(path.resolve().as_uri())
 
 
-SWEEP_COLUMNS = ("value", "random_p05", "random_p50", "random_p95", "percentile", "p_value")
-SWEEP_JSON_KEYS = (
-    "basket", "grid", "statistic", "value", "random_mean", "random_p05", "random_p50",
-    "random_p95", "percentile", "p_value", "n_random", "matched_on", "seed",
-)
-
-
 @main.command("sweep")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @_prices_option
-@click.option("--study", "study_file", type=click.Path(dir_okay=False),
-              help=f"Study file [default: {DEFAULT_STUDY}].")
-@click.option("--start", type=ISO_DATE, help="First day of the period (the study's by default).")
-@click.option("--end", type=ISO_DATE, help="Last day of the period.")
+@_study_option
+@_period_options("the study's")
 @click.option("--benchmark", help="Benchmark symbol, e.g. ^IXIC.")
 @click.option("--currency", help="Report currency: USD, CNY, HKD or local.")
 @click.option("--fees", type=float, help="Proportional fees, 0.001 = 10 bp.")
@@ -757,17 +748,12 @@ SWEEP_JSON_KEYS = (
               help="Run every combination: rebalance, fees, start, end (repeatable).")
 @click.option("--verify", type=click.IntRange(min=0), default=3, show_default=True,
               help="Random baskets per theme checked against the full vectorbt simulation.")
-@click.option("--skip-missing", is_flag=True, help="Drop symbols without data, renormalise.")
-@click.option("--offline", is_flag=True, help="Yahoo source: use the cache only.")
-@_format_option
-@_out_option
-@click.option("--name", help="Name in the run id (default: the study's).")
+@_data_options
+@_output_options
 @click.option("--no-events", is_flag=True, help="Rank returns only, not the events' CARs.")
-@click.option("--strict", is_flag=True,
-              help="Fail (exit 2, no run folder) on data-quality warnings instead of noting them.")
 def sweep_command(files, prices, study_file, start, end, benchmark, currency, fees, rebalance,
                   n_random, match, seed, include_theme, grid, verify, skip_missing, offline,
-                  fmt, out, name, no_events, strict) -> None:
+                  strict, fmt, out, name, no_events) -> None:
     """Rank each theme against matched random baskets from a universe.
 
     Every basket (default: all of baskets/) is backtested as `basket run` would, then
@@ -785,21 +771,18 @@ def sweep_command(files, prices, study_file, start, end, benchmark, currency, fe
     """
     from engine.config.baskets import load_basket
     from engine.config.grid import parse_grid
-    from engine.data.sources import open_source
-    from engine.data.universe import UniverseSource, is_universe_file
+    from engine.data.sources import open_sweep_sources
     from engine.pipeline import SweepOptions, event_options, resolve_study, sweep
+    from engine.results.console import sweep_notes, sweep_summary
     from engine.results.runfolder import check_writable
     from engine.results.sweepfolder import write_sweep
 
     check_writable(out)
     meta = click.get_current_context().meta
-    universe_file = meta.get("universe") or (prices if prices and is_universe_file(prices)
-                                             else None)
-    universe = UniverseSource(universe_file, meta.get("symbols")) if universe_file else None
     _quiet_cache_warnings()
-    source = open_source(prices, offline=offline, universe=universe) if prices else universe
-    if source is None:
-        source = open_source(None, offline=offline)
+    source, universe = open_sweep_sources(
+        prices, offline=offline, universe=meta.get("universe"), symbols_file=meta.get("symbols")
+    )
     baskets = [load_basket(path) for path in _basket_files(files)]
     study = resolve_study(
         _study(study_file), start=start, end=end, benchmark=benchmark, currency=currency, fees=fees
@@ -816,51 +799,9 @@ def sweep_command(files, prices, study_file, start, end, benchmark, currency, fe
     result = sweep(baskets, study, source, universe, options, events=events, rebalance=rebalance,
                    skip_missing=skip_missing, strict=strict, progress=_progress_bar())
     folder = write_sweep(result, out, name=name, argv=["basket", *sys.argv[1:]])
-    click.echo(_sweep_output(result, fmt), nl=False)
-    _notes(_sweep_notes(result))
+    click.echo(sweep_summary(result, fmt, terminal=_is_terminal()), nl=False)
+    _notes(sweep_notes(result))
     click.echo(f"results: {folder}", err=True)
-
-
-def _sweep_output(result, fmt: str) -> str:
-    import pandas as pd
-
-    from engine.results.display import render
-    from engine.results.sweepfolder import is_percent
-
-    records = [{k: r[k] for k in SWEEP_JSON_KEYS} for r in result.records()]
-    frame = pd.DataFrame(records)
-    if fmt != "table":
-        return render(frame.set_index("basket"), fmt, records=records)
-    shown = frame[["basket", "grid", "statistic", *SWEEP_COLUMNS]].copy()
-    if not shown["grid"].astype(bool).any():
-        shown = shown.drop(columns="grid")
-    for column in SWEEP_COLUMNS[:4]:
-        shown[column] = [
-            "" if v is None else f"{v:.1%}" if is_percent(s) else f"{v:.2f}"
-            for s, v in zip(frame["statistic"], frame[column], strict=True)
-        ]
-    shown["percentile"] = [("" if v is None else f"{v:.1f}") for v in frame["percentile"]]
-    shown["p_value"] = [("" if v is None else f"{v:.4f}") for v in frame["p_value"]]
-    shown = shown.rename(columns={"value": "theme", "random_p05": "p5", "random_p50": "p50",
-                                  "random_p95": "p95", "percentile": "pctile", "p_value": "p"})
-    options = result.options
-    title = (
-        f"{result.study.name}: each theme against {options.n_random} random baskets matched on "
-        f"{', '.join(options.matched_on)} (seed {options.seed})"
-    )
-    if _is_terminal():
-        from engine.results.display import fitted_table
-
-        return fitted_table(shown.set_index("basket"), title)
-    return render(shown.set_index("basket"), "table", title=title)
-
-
-def _sweep_notes(result) -> list[str]:
-    notes = [f"verified {result.options.verify} random basket(s) per theme against vectorbt: "
-             f"largest difference {result.verified:.1e}"]
-    for run in result.runs:
-        notes.extend(n for n in run.console_notes() if n not in notes)
-    return [result.notes[0], *(n for n in notes if n != result.notes[0])]
 
 
 def _progress_bar():

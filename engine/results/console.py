@@ -174,6 +174,70 @@ def claims_output(run: Any, fmt: str, *, asof_given: bool = False, width: int = 
     return text
 
 
+#: The sweep's columns in a terminal table, after basket, grid point and statistic.
+SWEEP_COLUMNS = ("value", "random_p05", "random_p50", "random_p95", "percentile", "p_value")
+#: The sweep's keys in ``--format json``, in order.
+SWEEP_JSON_KEYS = (
+    "basket", "grid", "statistic", "value", "random_mean", "random_p05", "random_p50",
+    "random_p95", "percentile", "p_value", "n_random", "matched_on", "seed",
+)  # fmt: skip
+
+
+def sweep_summary(result: Any, fmt: str, *, terminal: bool = False) -> str:
+    """``basket sweep``: per theme, grid point and statistic of a
+    :class:`engine.pipeline.SweepResult` the theme's value, the random baskets' 5th/50th/95th
+    percentiles, the theme's percentile and p-value (percent statistics as percentages), under
+    a title naming the number of random baskets, what they are matched on and the seed; the
+    grid column only when there is a grid; csv/json give :data:`SWEEP_JSON_KEYS`."""
+    from engine.results.display import fitted_table
+    from engine.results.sweepfolder import is_percent
+
+    records = [{k: r[k] for k in SWEEP_JSON_KEYS} for r in result.records()]
+    frame = pd.DataFrame(records)
+    if fmt != "table":
+        return render(frame.set_index("basket"), fmt, records=records)
+    shown = frame[["basket", "grid", "statistic", *SWEEP_COLUMNS]].copy()
+    if not shown["grid"].astype(bool).any():
+        shown = shown.drop(columns="grid")
+    for column in SWEEP_COLUMNS[:4]:
+        shown[column] = [
+            "" if v is None else f"{v:.1%}" if is_percent(s) else f"{v:.2f}"
+            for s, v in zip(frame["statistic"], frame[column], strict=True)
+        ]
+    shown["percentile"] = [("" if v is None else f"{v:.1f}") for v in frame["percentile"]]
+    shown["p_value"] = [("" if v is None else f"{v:.4f}") for v in frame["p_value"]]
+    shown = shown.rename(
+        columns={
+            "value": "theme",
+            "random_p05": "p5",
+            "random_p50": "p50",
+            "random_p95": "p95",
+            "percentile": "pctile",
+            "p_value": "p",
+        }
+    )
+    options = result.options
+    title = (
+        f"{result.study.name}: each theme against {options.n_random} random baskets matched on "
+        f"{', '.join(options.matched_on)} (seed {options.seed})"
+    )
+    if terminal:
+        return fitted_table(shown.set_index("basket"), title)
+    return render(shown.set_index("basket"), "table", title=title)
+
+
+def sweep_notes(result: Any) -> list[str]:
+    """The sweep's notes: its first, how the random baskets were verified against vectorbt,
+    then each run's terminal notes, once each."""
+    notes = [
+        f"verified {result.options.verify} random basket(s) per theme against vectorbt: "
+        f"largest difference {result.verified:.1e}"
+    ]
+    for run in result.runs:
+        notes.extend(n for n in run.console_notes() if n not in notes)
+    return [result.notes[0], *(n for n in notes if n != result.notes[0])]
+
+
 def notes_text(notes: Sequence[str]) -> str:
     """Notes as the commands print them on stderr: ``note: ...``, one line each."""
     return "".join(f"note: {note}\n" for note in notes)
