@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from engine.errors import BasketError
+from engine.text import printable
 
 DEFAULT_BASKETS = Path("baskets")
 DEFAULT_STUDY = DEFAULT_BASKETS / "studies" / "deepseek.yaml"
@@ -224,7 +225,7 @@ def validate_command(files: tuple[str, ...]) -> None:
             failures += 1
             click.echo(f"FAIL {error.one_line()}", err=True)
             continue
-        click.echo(f"ok   {path}: {kind} '{item.name}'")
+        click.echo(printable(f"ok   {path}: {kind} '{item.name}'"))
     if failures:
         raise click.exceptions.Exit(2)
 
@@ -375,9 +376,9 @@ def _data_cache(ctx: click.Context):
 
 
 def _notes(notes) -> None:
-    from engine.results.console import notes_text
+    from engine.results.console import note_lines
 
-    click.echo(notes_text(notes), err=True, nl=False)
+    click.echo(note_lines(notes), err=True, nl=False)
 
 
 @data_group.command("fetch")
@@ -481,7 +482,7 @@ def data_import_command(ctx, folder) -> None:
                 f"imported {symbol}: {entry.rows} rows {entry.first_date}..{entry.last_date}"
             )
     for name, why in report.problems.items():
-        click.echo(f"refused {name}: {why}", err=True)
+        click.echo(printable(f"refused {name}: {why}"), err=True)
     click.echo(f"{len(report.imported)} imported into {cache.folder}, "
                f"{len(report.problems)} refused", err=True)
     if report.problems:
@@ -643,7 +644,7 @@ def runs_command(out: str, fmt: str) -> None:
         click.echo(render(frame, fmt, records=rows), nl=False)
     for row in rows:
         if row["note"]:
-            click.echo(f"note: {row['id']}: {row['note']}", err=True)
+            _notes([f"{row['id']}: {row['note']}"])
 
 
 @main.command("compare")

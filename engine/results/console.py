@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from engine.results.display import PERCENT_COLUMNS, render
+from engine.text import printable
 
 #: The event summary's columns in a terminal table, with their headers.
 EVENT_COLUMNS = {
@@ -24,17 +25,20 @@ EVENT_COLUMNS = {
     "car": "CAR",
     "t_kolari_pynnonen": "t KP",
     "p_kolari_pynnonen": "p KP",
-    "t_bmp": "t BMP",
+    "p_kolari_pynnonen_bh": "KP BH",
     "z_rank": "z rank",
-    "z_sign": "z sign",
+    "p_rank": "p rank",
+    "p_rank_bh": "rank BH",
     "portfolio_car": "Port CAR",
 }
 #: The event summary's keys in ``--format json``, in order.
 EVENT_JSON_KEYS = (
     "basket", "event", "event_name", "day0", "window", "n_stocks", "car", "bhar",
+    "t_kolari_pynnonen", "p_kolari_pynnonen", "p_kolari_pynnonen_holm", "p_kolari_pynnonen_bh",
+    "z_rank", "p_rank", "p_rank_holm", "p_rank_bh",
     "t_cross_sectional", "p_cross_sectional", "t_patell", "p_patell", "t_bmp", "p_bmp",
-    "t_kolari_pynnonen", "p_kolari_pynnonen", "z_rank", "p_rank", "z_sign", "p_sign",
-    "portfolio_car", "t_portfolio", "p_portfolio",
+    "z_sign", "p_sign", "portfolio_car", "t_portfolio", "p_portfolio", "n_tests",
+    "selected_after",
 )  # fmt: skip
 EVENT_PERCENT = ["CAR", "BHAR", "Port CAR", "car", "bhar", "portfolio_car"]
 #: How many characters of the symbols the basket list shows in a terminal table.
@@ -86,8 +90,12 @@ def run_summary(result: Any, fmt: str, *, terminal: bool = False) -> str:
 
 def event_summary(events: Any, fmt: str, *, terminal: bool = False) -> str:
     """``basket event``: an :class:`engine.analysis.events.EventStudy`'s summary under one line
-    per event naming its day 0 on each exchange; a table shows :data:`EVENT_COLUMNS`, json the
-    keys :data:`EVENT_JSON_KEYS`."""
+    per event naming its day 0 on each exchange; a table shows :data:`EVENT_COLUMNS` and, with
+    markdown, is followed by the notes on the multiple-test adjustments and hindsight
+    (:func:`engine.results.summary_tables.event_notes`); json gives the keys
+    :data:`EVENT_JSON_KEYS`."""
+    from engine.results.summary_tables import event_notes, notes_text
+
     summary = events.summary
     records = [{k: row.get(k) for k in EVENT_JSON_KEYS} for row in events.summary_records()]
     frame = summary.assign(window=summary["window"].map(lambda w: f"[{w[0]}, {w[1]}]"))
@@ -99,9 +107,12 @@ def event_summary(events: Any, fmt: str, *, terminal: bool = False) -> str:
         + ", ".join(f"{c} {d}" for c, d in zip(group["calendar"], group["day0"], strict=True))
         for event, group in events.day0.groupby("event", sort=False)
     )
-    return render(
+    text = render(
         frame, fmt, records=records, percent=EVENT_PERCENT, title=title, terminal=terminal
     )
+    if fmt in ("table", "markdown"):
+        text += notes_text(event_notes(summary), fmt)
+    return text
 
 
 def event_exclusions(events: Any) -> list[str]:
@@ -157,14 +168,12 @@ def claims_output(run: Any, fmt: str, *, asof_given: bool = False, width: int = 
     """``basket claims``: a :class:`engine.pipeline.ClaimsRun` as text ``width`` characters
     wide under a title (the claims' title, publication, as-of date and how it was chosen:
     inferred, given or the file's) with the as-of scores when they were computed, or as a
-    csv/json/markdown table (csv cells never spreadsheet formulas)."""
-    from engine.results.claims import claims_frame, claims_text, score_text, spreadsheet_safe
+    csv/json/markdown table."""
+    from engine.results.claims import claims_frame, claims_text, score_text
 
     claims, records = run.claims, run.records()
     if fmt != "table":
-        frame = claims_frame(records)
-        frame = spreadsheet_safe(frame) if fmt == "csv" else frame
-        return render(frame, fmt, records=records)
+        return render(claims_frame(records), fmt, records=records)
     how = "inferred" if run.inferred and not asof_given else "given" if asof_given else "file"
     published = f", published {claims.published}" if claims.published else ""
     title = f"{claims.title}{published}: as of {run.asof} ({how}), {claims.path}"
@@ -238,6 +247,7 @@ def sweep_notes(result: Any) -> list[str]:
     return [result.notes[0], *(n for n in notes if n != result.notes[0])]
 
 
-def notes_text(notes: Sequence[str]) -> str:
-    """Notes as the commands print them on stderr: ``note: ...``, one line each."""
-    return "".join(f"note: {note}\n" for note in notes)
+def note_lines(notes: Sequence[str]) -> str:
+    """Notes as the commands print them on stderr: ``note: ...``, one line each, control
+    characters made visible (:func:`engine.text.printable`)."""
+    return "".join(f"note: {printable(note)}\n" for note in notes)
