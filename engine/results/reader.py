@@ -17,7 +17,7 @@ import yaml
 
 from engine.analysis.metrics import COLUMNS
 from engine.errors import InputError, OptionError, ResultsError
-from engine.results.runfolder import MANIFEST
+from engine.results.runfolder import MANIFEST, YAML_LOADER
 
 #: Every metric of a run's summary, in the summary's order.
 METRICS: tuple[str, ...] = tuple(c for c in COLUMNS if c != "basket")
@@ -121,7 +121,7 @@ def load_run(folder: str | Path) -> Run:
     problems: list[str] = []
     config: dict[str, Any] = {}
     try:
-        loaded = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+        loaded = yaml.load((folder / "config.yaml").read_text(encoding="utf-8"), YAML_LOADER)
         config = loaded if isinstance(loaded, dict) else {}
     except FileNotFoundError:
         problems.append("config.yaml is missing")

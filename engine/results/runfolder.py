@@ -40,6 +40,10 @@ from engine.jsonable import json_ready
 from engine.results.display import PERCENT_COLUMNS, markdown_table
 
 MANIFEST = "manifest.json"
+#: libyaml's C emitter and parser where PyYAML has them: the same text as the pure-Python
+#: SafeDumper/SafeLoader (tests/test_runfolder_yaml.py), ten times faster.
+YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PACKAGES = ("basket", "vectorbt", "pandas", "numpy", "yfinance", "exchange_calendars", "numba")
 
 
@@ -182,7 +186,8 @@ def _common_manifest(run_id: str, argv: Sequence[str] | None, run: Any) -> dict[
 def _write_config_and_manifest(
     folder: Path, config: dict[str, Any], manifest: dict[str, Any]
 ) -> None:
-    _write_text(folder / "config.yaml", yaml.safe_dump(json_ready(config), sort_keys=False))
+    text = yaml.dump(json_ready(config), Dumper=YAML_DUMPER, sort_keys=False)
+    _write_text(folder / "config.yaml", text)
     _write_text(folder / MANIFEST, json.dumps(json_ready(manifest), indent=2) + "\n")
 
 
