@@ -17,18 +17,6 @@ from engine.errors import BasketError
 
 DEFAULT_BASKETS = Path("baskets")
 DEFAULT_STUDY = DEFAULT_BASKETS / "studies" / "deepseek.yaml"
-SHORT_COLUMNS = {
-    "total_return": "Total",
-    "annualized_return": "Ann.",
-    "volatility": "Vol",
-    "sharpe": "Sharpe",
-    "max_drawdown": "MaxDD",
-    "beta": "Beta",
-    "alpha": "Alpha",
-    "tracking_error": "TE",
-    "information_ratio": "IR",
-    "excess_return": "Excess",
-}
 
 
 class BasketGroup(click.Group):
@@ -327,6 +315,7 @@ def run_command(
     from engine.pipeline import event_options, resolve_study, run, write_run
     from engine.results.display import PERCENT_COLUMNS, render
     from engine.results.runfolder import check_writable, summary_records
+    from engine.results.summary_tables import render_summary
 
     check_writable(out)
     baskets = [load_basket(path) for path in _basket_files(files)]
@@ -345,21 +334,18 @@ def run_command(
     )
     folder = write_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
     summary = result.summary_frame()
-    records = summary_records(summary)
-    if fmt == "table":
-        summary = summary.drop(columns="benchmark_return").rename(columns=SHORT_COLUMNS)
     first, last = result.panel.sessions[0].date(), result.panel.sessions[-1].date()
     title = (
         f"{study.name}: {first}..{last}, {result.panel.currency}, vs {study.benchmark} "
         f"({result.summary[-1].total_return:+.2%}), fees {study.fees:g}"
     )
-    percent = [SHORT_COLUMNS.get(c, c) for c in PERCENT_COLUMNS]
-    click.echo(
-        render(
-            summary, fmt, records=records, percent=percent, title=title, terminal=_is_terminal()
-        ),
-        nl=False,
-    )
+    if fmt in ("table", "markdown"):
+        text = render_summary(
+            summary, (last - first).days, fmt, title=title, terminal=_is_terminal()
+        )
+    else:
+        text = render(summary, fmt, records=summary_records(summary), percent=PERCENT_COLUMNS)
+    click.echo(text, nl=False)
     _notes(result.console_notes())
     if result.events is not None:
         click.echo(f"event study: {folder / 'events' / 'summary.csv'}", err=True)

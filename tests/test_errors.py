@@ -152,6 +152,8 @@ CASES = [
         "symbol '1234.XX': has no known exchange"),
     row("symbol-is-a-number",       2, basket(BASKET.replace("BBB", "700")),
         "symbol '700': must be text, got the int 700 (hint: YAML reads unquoted digits"),
+    row("defined-not-a-date",       2, basket("defined: February 2025\n" + BASKET),
+        "b.yaml:1, field 'defined': 'February 2025' is not an ISO date (YYYY-MM-DD)"),
     row("python-object-refused",    2, basket(f"{PYTHON}\n"),
         "b.yaml:1: tag not allowed"),
     row("python-object-in-value",   2, basket(f"name: {PYTHON}\n"),

@@ -71,6 +71,8 @@ BASKET_KEYS = (
     "caps",
     "rebalance",
     "reviews",
+    "defined",
+    "source",
     "constituents",
 )
 CONSTITUENT_KEYS = (
@@ -146,7 +148,12 @@ class WeightTable:
 
 @dataclass(frozen=True)
 class Basket:
-    """A validated basket: weights always sum to 1, whatever the file's weighting."""
+    """A validated basket: weights always sum to 1, whatever the file's weighting.
+
+    ``defined`` is the date its constituents were chosen and ``source`` who chose them (both
+    optional): a period or an event before ``defined`` was seen when the basket was made, so its
+    results are marked "selected after" (hindsight).
+    """
 
     name: str
     constituents: tuple[Constituent, ...]
@@ -159,6 +166,8 @@ class Basket:
     table: WeightTable | None = None
     caps: Caps | None = None
     reviews: tuple[int, ...] = ()
+    defined: dt.date | None = None
+    source: str = ""
 
     @property
     def symbols(self) -> list[str]:
@@ -194,6 +203,8 @@ class Basket:
             **({"caps": self.caps.to_dict()} if self.caps else {}),
             "rebalance": self.rebalance,
             **({"reviews": list(self.reviews)} if self.reviews else {}),
+            "defined": self.defined.isoformat() if self.defined else None,
+            "source": self.source,
             "constituents": [
                 {
                     "symbol": c.symbol,
@@ -711,6 +722,8 @@ def basket_from_mapping(data: Any, path: str) -> Basket:
         table=table,
         caps=_caps(top, issuers),
         reviews=_months(top, "reviews"),
+        defined=top.date("defined"),
+        source=top.text("source", "") or "",
     )
 
 

@@ -15,12 +15,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from engine.analysis.metrics import COLUMNS
+from engine.analysis.metrics import NUMERIC_COLUMNS
 from engine.errors import InputError, OptionError, ResultsError
 from engine.results.runfolder import MANIFEST, YAML_LOADER
 
 #: Every metric of a run's summary, in the summary's order.
-METRICS: tuple[str, ...] = tuple(c for c in COLUMNS if c != "basket")
+METRICS: tuple[str, ...] = NUMERIC_COLUMNS
 
 
 #: Event-study tables a run folder may hold under ``events/``.
