@@ -269,6 +269,11 @@ def _prices_option(func):
 @click.option("--currency", help="Report currency: USD, CNY, HKD or local.")
 @click.option("--fees", type=float, help="Proportional fees, 0.001 = 10 bp.")
 @click.option(
+    "--capital",
+    type=float,
+    help="Starting capital (report currency) for every basket: whole board lots, cash drag.",
+)
+@click.option(
     "--rebalance",
     type=click.Choice(["none", "monthly", "quarterly"]),
     help="Rebalancing for every basket (overrides the files).",
@@ -296,6 +301,7 @@ def run_command(
     benchmark,
     currency,
     fees,
+    capital,
     rebalance,
     skip_missing,
     offline,
@@ -331,6 +337,7 @@ def run_command(
         rebalance=rebalance,
         events=events,
         strict=strict,
+        capital=capital,
     )
     folder = write_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
     summary = result.summary_frame()
@@ -797,10 +804,10 @@ def report_command(run: str, out: str, open_it: bool) -> None:
     RUN is a run id under --out (or a unique prefix of one) or a path to a run folder.  The
     page is self-contained (plotly.js embedded) and works offline.
     """
+    from engine.pipeline import rewrite_report
     from engine.results.reader import resolve_run
-    from engine.results.report import write_report
 
-    path = write_report(resolve_run(run, out))
+    path = rewrite_report(resolve_run(run, out))
     click.echo(str(path))
     if open_it:
         import webbrowser

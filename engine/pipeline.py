@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -568,15 +569,22 @@ def run(
     rebalance: str | None = None,
     events: EventOptions | None = None,
     strict: bool = False,
+    capital: float | None = None,
 ) -> RunResult:
     """Backtest ``baskets`` over the ``study`` (already resolved with :func:`resolve_study`),
     and study ``events`` if given.
 
     ``rebalance`` overrides every basket's own schedule (the command line's ``--rebalance``).
-    ``strict`` makes data-quality warnings an error (see :func:`gather_prices`).
+    ``strict`` makes data-quality warnings an error (see :func:`gather_prices`).  ``capital``
+    (report currency; the command line's ``--capital``) trades every basket in whole board lots
+    of that starting capital (see :mod:`engine.portfolio.execution`).
     """
     if rebalance is not None and rebalance not in REBALANCES:
         raise OptionError("--rebalance", f"'{rebalance}' is not one of {', '.join(REBALANCES)}")
+    if capital is not None:
+        if not capital > 0 or not math.isfinite(capital):
+            raise OptionError("--capital", f"{capital:g} is not a positive amount", "e.g. 1000000")
+        baskets = [dataclasses.replace(b, capital=capital) for b in baskets]
     if not baskets:
         raise OptionError("BASKET_FILES", "no basket to run")
     _check_names(baskets, study.benchmark)
@@ -644,6 +652,10 @@ def run(
     for basket in baskets:
         notes.extend(f"{basket.name}: {note}" for note in basket.notes)
         notes.extend(f"{basket.name}: {note}" for note in backtest.targets[basket.name].notes)
+        if basket.name in backtest.executions:
+            execution = backtest.executions[basket.name]
+            equity = backtest.equity[basket.name]
+            notes.extend(f"{basket.name}: {note}" for note in execution.summary_notes(equity))
     return RunResult(
         study=study,
         baskets=list(baskets),
@@ -940,7 +952,20 @@ def write_claims_run(
     name: str | None = None,
     argv: Sequence[str] | None = None,
 ) -> Path:
-    """Write a claims check (``basket claims``) as a run folder; returns its path."""
+    """Write a claims check (``basket claims``) as a run folder, its report included."""
     from engine.results.claims import write_claims_run as write_folder
+    from engine.results.claims_report import write_claims_report
 
-    return write_folder(run, out, name=name, argv=argv)
+    return write_folder(run, out, name=name, argv=argv, finish=[write_claims_report])
+
+
+def rewrite_report(folder: str | Path) -> Path:
+    """(Re)write the ``report.html`` of any run folder (``basket report``): a claims check's
+    or a backtest's and event study's, by the kind its manifest names."""
+    from engine.results.claims_report import write_claims_report
+    from engine.results.reader import read_manifest
+    from engine.results.report import write_report
+
+    if read_manifest(folder).get("kind") == "claims":
+        return write_claims_report(folder)
+    return write_report(folder)

@@ -134,7 +134,7 @@ def load_run(folder: str | Path) -> Run:
                             keep_default_na=False, na_values={m: [""] for m in METRICS})
         summary = frame.set_index("basket").reindex(columns=list(METRICS)).astype(float)
     except FileNotFoundError:
-        if manifest.get("kind") != "event":  # an event study has no backtest summary
+        if manifest.get("kind") not in ("event", "claims"):  # they have no backtest summary
             problems.append("summary.csv is missing")
     except (OSError, ValueError, KeyError) as error:
         problems.append(f"summary.csv cannot be read ({type(error).__name__})")

@@ -83,7 +83,12 @@ def write_report(folder: str | Path) -> Path:
     path.  The page is written to a temporary file and renamed, so a reader never sees half
     a report."""
     folder = Path(folder)
-    page = build_report(load_run(folder))
+    return write_page(folder, build_report(load_run(folder)))
+
+
+def write_page(folder: Path, page: str) -> Path:
+    """Write ``page`` as the folder's ``report.html`` through a temporary file and a rename,
+    so a reader never sees half a report; returns its path."""
     path = folder / REPORT
     staged = folder / f".{REPORT}.tmp"
     try:
