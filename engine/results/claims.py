@@ -193,7 +193,7 @@ def score_text(scores: pd.DataFrame, inferred: str, tied: Sequence[str]) -> str:
         mark = "  <- as of" if row["date"] == inferred else ""
         lines.append(
             f"{row['date']:<10}  {row[HOLDS]:>4}  {row[CLOSE]:>5}  {row[FAILS]:>4}  "
-            f"{row[UNCHECKED]:>3}  {row['claims_holding']}{mark}"
+            f"{row[UNCHECKED]:>3}  {row['claims_holding']}{mark}".rstrip()
         )
     others = [d for d in tied if d != inferred]
     also = f" (as good: {', '.join(others)})" if others else ""

@@ -133,3 +133,43 @@ PERCENT_COLUMNS = (
     "excess_ci_low",
     "excess_ci_high",
 )
+
+
+def fitted_table(frame: pd.DataFrame, title: str | None = None, width: int | None = None) -> str:
+    """An already formatted text table (every cell a string) drawn by ``rich`` to fit
+    ``width`` (default: the terminal's): columns of numbers never wrap nor shrink, text
+    columns (the index and the first ``object`` columns whose cells are not numbers) fold
+    onto more lines.  Cells are plain text, never markup."""
+    import shutil
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    def numeric(column: str) -> bool:
+        cells = [c for c in frame[column] if c]
+        return bool(cells) and all(_looks_numeric(c) for c in cells)
+
+    table = Table(title=Text(title) if title else None, title_justify="left",
+                  header_style="bold")
+    table.add_column(str(frame.index.name or ""), overflow="fold", ratio=2)
+    for column in frame.columns:
+        if numeric(column):
+            table.add_column(str(column), justify="right", no_wrap=True,
+                             min_width=max(len(str(column)), *(len(c) for c in frame[column])))
+        else:
+            table.add_column(str(column), overflow="fold", ratio=2)
+    for index, row in frame.iterrows():
+        table.add_row(Text(str(index)), *(Text(str(c)) for c in row))
+    buffer = io.StringIO()
+    columns = width or shutil.get_terminal_size((100, 24)).columns
+    Console(file=buffer, width=columns, force_terminal=True).print(table)
+    return buffer.getvalue()
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text.rstrip("%"))
+    except ValueError:
+        return False
+    return True
