@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from engine.errors import BasketError
+from engine.text import printable
 
 DEFAULT_BASKETS = Path("baskets")
 DEFAULT_STUDY = DEFAULT_BASKETS / "studies" / "deepseek.yaml"
@@ -91,16 +92,19 @@ EVENT_COLUMNS = {
     "car": "CAR",
     "t_kolari_pynnonen": "t KP",
     "p_kolari_pynnonen": "p KP",
-    "t_bmp": "t BMP",
+    "p_kolari_pynnonen_bh": "KP BH",
     "z_rank": "z rank",
-    "z_sign": "z sign",
+    "p_rank": "p rank",
+    "p_rank_bh": "rank BH",
     "portfolio_car": "Port CAR",
 }
 EVENT_JSON_KEYS = (
     "basket", "event", "event_name", "day0", "window", "n_stocks", "car", "bhar",
+    "t_kolari_pynnonen", "p_kolari_pynnonen", "p_kolari_pynnonen_holm", "p_kolari_pynnonen_bh",
+    "z_rank", "p_rank", "p_rank_holm", "p_rank_bh",
     "t_cross_sectional", "p_cross_sectional", "t_patell", "p_patell", "t_bmp", "p_bmp",
-    "t_kolari_pynnonen", "p_kolari_pynnonen", "z_rank", "p_rank", "z_sign", "p_sign",
-    "portfolio_car", "t_portfolio", "p_portfolio",
+    "z_sign", "p_sign", "portfolio_car", "t_portfolio", "p_portfolio", "n_tests",
+    "selected_after",
 )
 
 
@@ -181,7 +185,7 @@ def validate_command(files: tuple[str, ...]) -> None:
             failures += 1
             click.echo(f"FAIL {error.one_line()}", err=True)
             continue
-        click.echo(f"ok   {path}: {kind} '{item.name}'")
+        click.echo(printable(f"ok   {path}: {kind} '{item.name}'"))
     if failures:
         raise click.exceptions.Exit(2)
 
@@ -381,7 +385,7 @@ def _data_cache(ctx: click.Context):
 
 def _notes(notes) -> None:
     for note in notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(f"note: {printable(note)}", err=True)
 
 
 @data_group.command("fetch")
@@ -517,7 +521,7 @@ def data_import_command(ctx, folder) -> None:
                 f"imported {symbol}: {entry.rows} rows {entry.first_date}..{entry.last_date}"
             )
     for name, why in report.problems.items():
-        click.echo(f"refused {name}: {why}", err=True)
+        click.echo(printable(f"refused {name}: {why}"), err=True)
     click.echo(f"{len(report.imported)} imported into {cache.folder}, "
                f"{len(report.problems)} refused", err=True)
     if report.problems:
@@ -587,6 +591,7 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
     from engine.pipeline import event_options, run_events, write_event_run
     from engine.results.display import render
     from engine.results.runfolder import check_writable
+    from engine.results.summary_tables import event_notes, notes_text
     from engine.symbols import option_symbol
 
     check_writable(out)
@@ -621,6 +626,8 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
                title=title, terminal=_is_terminal()),
         nl=False,
     )
+    if fmt in ("table", "markdown"):
+        click.echo(notes_text(event_notes(summary), fmt), nl=False)
     for row in result.events.excluded.itertuples():
         click.echo(f"note: {row.basket}, event {row.event}: excluded {row.symbol} ({row.reason})",
                    err=True)
@@ -659,7 +666,7 @@ def claims_command(files, prices, asof, infer_asof, offline, fmt, out, name) -> 
     from engine.config.claims import load_claims
     from engine.errors import UncheckedClaims
     from engine.pipeline import check_claims, write_claims_run
-    from engine.results.claims import claims_frame, claims_text, score_text, spreadsheet_safe
+    from engine.results.claims import claims_frame, claims_text, score_text
     from engine.results.display import render
     from engine.results.runfolder import check_writable
 
@@ -680,9 +687,7 @@ def claims_command(files, prices, asof, infer_asof, offline, fmt, out, name) -> 
             if run.scores is not None:
                 click.echo("\n" + score_text(run.scores, run.inferred, run.tied), nl=False)
         else:
-            frame = claims_frame(records)
-            frame = spreadsheet_safe(frame) if fmt == "csv" else frame
-            click.echo(render(frame, fmt, records=records), nl=False)
+            click.echo(render(claims_frame(records), fmt, records=records), nl=False)
         _notes(run.notes)
         click.echo(f"results: {folder}", err=True)
         unchecked.update(run.unchecked())
@@ -727,7 +732,7 @@ def runs_command(out: str, fmt: str) -> None:
         click.echo(render(frame, fmt, records=rows), nl=False)
     for row in rows:
         if row["note"]:
-            click.echo(f"note: {row['id']}: {row['note']}", err=True)
+            _notes([f"{row['id']}: {row['note']}"])
 
 
 @main.command("compare")

@@ -346,7 +346,8 @@ def study_events(
     listings: RunListings | None = None,
 ):
     """Run :func:`engine.analysis.events.run_event_study` for ``baskets`` with their portfolio
-    series (constant weights, in the report currency, against the study's benchmark).
+    series (constant weights, in the report currency, against the study's benchmark); the
+    summary gets each row's ``selected_after`` (:func:`with_hindsight`).
 
     ``listings`` are the run's (:func:`run_listings`; resolved here when not given)."""
     from engine.analysis.events import EventBasket, run_event_study
@@ -376,7 +377,7 @@ def study_events(
         EventBasket(basket.name, basket.weights, portfolio, market)
         for basket, (portfolio, market) in zip(baskets, series, strict=True)
     ]
-    return run_event_study(
+    events = run_event_study(
         prices.histories,
         event_baskets,
         [(pd.Timestamp(e.date), e.name) for e in options.events],
@@ -391,6 +392,18 @@ def study_events(
         listings=listings,
         closures=prices.closures,
     )
+    return dataclasses.replace(events, summary=with_hindsight(events.summary, baskets))
+
+
+def with_hindsight(summary: pd.DataFrame, baskets: Sequence[Basket]) -> pd.DataFrame:
+    """The event summary with ``selected_after``: the basket's ``defined`` date on the rows of
+    events before it (constituents chosen after the fact), else None."""
+    by_name = {b.name: b for b in baskets}
+    chosen = [
+        selected_after(by_name[name], dt.date.fromisoformat(event))
+        for name, event in zip(summary["basket"], summary["event"], strict=True)
+    ]
+    return summary.assign(selected_after=pd.Series(chosen, index=summary.index, dtype=object))
 
 
 def console_notes(notes: Sequence[str], prices: PriceSet) -> list[str]:

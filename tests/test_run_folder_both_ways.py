@@ -1,6 +1,6 @@
 """A run folder made the fast way (vectorbt's compiled engine called directly, YAML through
 libyaml, the report written with the run) is the run folder of the reference way (the full
-``vbt.Portfolio`` simulation, PyYAML's pure-Python dumper and loader, the report re-rendered
+``vbt.Portfolio`` simulation, PyYAML's pure-Python dumper, the report re-rendered
 from the folder by ``basket report``): every table, the configuration, the manifest but for its
 time and run id, and the report."""
 
@@ -14,7 +14,7 @@ import yaml
 
 from engine.portfolio import simulation
 from engine.portfolio.orders import simulate_portfolio
-from engine.results import reader, runfolder
+from engine.results import runfolder
 
 #: Manifest fields that differ between any two runs.
 PER_RUN = ("run_id", "created_at", "command")
@@ -48,7 +48,6 @@ def report_without_run(text: bytes, folder: Path) -> str:
 def reference_way(monkeypatch):
     monkeypatch.setattr(simulation, "simulate", lambda orders: (simulate_portfolio(orders), []))
     monkeypatch.setattr(runfolder, "YAML_DUMPER", yaml.SafeDumper)
-    monkeypatch.setattr(reader, "YAML_LOADER", yaml.SafeLoader)
 
 
 def test_the_main_job_writes_the_same_run_folder_both_ways(cli, shared_prices, tmp_path, request):
