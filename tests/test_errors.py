@@ -13,6 +13,7 @@ ids, exit codes and fragments).
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import tempfile
@@ -95,6 +96,10 @@ def row(case_id: str, exit_code: int, given: Input, fragment: str):
 
 
 PYTHON = "!!python/object/apply:os.system ['touch pwned']"
+#: "Billion laughs": nine levels of nine aliases, 440 bytes that expand to 9**9 strings.
+LAUGHS = "name: B\nconstituents:\n  - symbol: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+LAUGHS += "".join(f"  - symbol: &{q} [{', '.join(['*' + p] * 9)}]\n"
+                  for p, q in zip("abcdefgh", "bcdefghi", strict=True))
 W = "name: B\nconstituents:\n  - symbol: AAA\n    weight: {}\n  - symbol: BBB\n    weight: {}\n"
 S = "name: S\nbenchmark: ^IXIC\nstart: {}\nend: {}\n"
 
@@ -183,6 +188,26 @@ CASES = [
         "b.yaml:1: not valid YAML: character #x0000 is not allowed"),
     row("not-utf8",                 2, basket("name: Bé\n".encode("latin-1")),
         "b.yaml: is not UTF-8 text"),
+    row("yaml-alias-bomb",          2, basket(LAUGHS),
+        "b.yaml:8: the YAML expands to more than 200,000 values or 4,000,000 characters"),
+    row("yaml-alias-loop",          2, basket("name: &n [*n]\nconstituents: [{symbol: AAA}]\n"),
+        "b.yaml:1: an alias refers to the value that contains it"),
+    row("yaml-value-too-long",      2, basket(BASKET.replace("name: B", "name: " + "B" * 20_000)),
+        "b.yaml:1: a value of 20,000 characters is longer than the limit of 10,000"),
+    row("yaml-file-too-large",      2, basket(BASKET + "# padding\n" * 110_000),
+        "b.yaml: is larger than the limit of 1 MB"),
+    row("symbol-yaml-word-on",      2, basket(BASKET.replace("BBB", "ON")),
+        "must be text, got the bool True (hint: YAML reads the unquoted word ON as true: "
+        "quote it, e.g. symbol: 'ON')"),
+    row("symbol-yaml-word-null",    2, basket(BASKET.replace("BBB", "NULL")),
+        "field 'constituents[1].symbol': is required (hint: YAML reads the unquoted word NULL "
+        "as nothing"),
+    row("name-yaml-word-yes",       2, basket(BASKET.replace("name: B", "name: YES")),
+        "field 'name': must be text, got a boolean (hint: YAML reads the unquoted word YES"),
+    row("study-is-a-fifo",          2, run_args("--study", "{tmp}/fifo.yaml"),
+        "fifo.yaml: is a FIFO (named pipe), not a file"),
+    row("study-is-a-device",        2, run_args("--study", "/dev/zero"),
+        "/dev/zero: is a device, not a file"),
     row("study-as-basket",          2, basket(STUDY),
         "b.yaml: is a study file, not a basket"),
     row("date-not-iso-yaml",        2, study(S.format("2025/01/02", "2025-03-31")),
@@ -282,6 +307,7 @@ def make_project(root: Path) -> dict[str, Path]:
     (root / "b.yaml").write_text(BASKET, encoding="utf-8")
     (root / "study.yaml").write_text(STUDY, encoding="utf-8")
     (root / "a_file").write_text("not a folder\n", encoding="utf-8")
+    os.mkfifo(root / "fifo.yaml")  # opened for reading with no writer, it would block forever
     return {"prices": prices, "basket": root / "b.yaml", "study": root / "study.yaml"}
 
 

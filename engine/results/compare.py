@@ -34,6 +34,7 @@ from engine.errors import OptionError
 from engine.jsonable import json_ready
 from engine.results.display import PERCENT_COLUMNS
 from engine.results.reader import METRICS, Run, rebalancing_text
+from engine.text import printable
 
 #: The metrics the terminal and Markdown comparison shows unless ``--metric`` says otherwise.
 DEFAULT_METRICS = ("total_return", "excess_return", "sharpe", "max_drawdown", "volatility")
@@ -519,7 +520,7 @@ def runs_table(rows: Sequence[dict[str, Any]]) -> str:
     for row in rows:
         period = "(broken)" if row["status"] != "ok" else row["period"] or f"({row['kind']})"
         schedules = [part.split(" ", 1)[-1] for part in row["rebalancing"].split(", ") if part]
-        lines.append([
+        lines.append([printable(cell) for cell in (
             row["id"],
             "" if row["baskets"] is None else str(row["baskets"]),
             period,
@@ -527,7 +528,7 @@ def runs_table(rows: Sequence[dict[str, Any]]) -> str:
             row["currency"],
             "" if row["fees"] is None else value_text(row["fees"]),
             "/".join(schedules),
-        ])
+        )])
     widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
     right = {1, 5}
 
