@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 
 from engine.jsonable import json_ready
-from engine.results.claims import spreadsheet_safe
 from engine.results.display import markdown_table
 from engine.results.report import STYLE, Charts, _axis, esc, html_table, label
 from engine.results.runfolder import (
@@ -39,6 +38,7 @@ from engine.results.runfolder import (
     package_versions,
     write_run_folder,
 )
+from engine.text import spreadsheet_frame
 
 SUMMARY_COLUMNS = (
     "basket", "grid", "statistic", "value", "random_mean", "random_p05", "random_p50",
@@ -69,7 +69,7 @@ def write_sweep(
 
     def fill(folder: Path) -> None:
         summary = summary_table(result)
-        safe = spreadsheet_safe(summary)
+        safe = spreadsheet_frame(summary)
         safe.to_csv(folder / "summary.csv", index=False)
         _write_text(folder / "summary.md", markdown_table(summary.set_index("basket")))
         _write_text(folder / "summary.json",
