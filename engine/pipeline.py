@@ -836,6 +836,43 @@ def study_symbols(baskets: Sequence[Basket], study: Study, *, events: bool = Tru
     )
 
 
+def fetch_needs(
+    symbols: Sequence[str] = (),
+    *,
+    exchange: str | None = None,
+    currency: str | None = None,
+    baskets: Sequence[Basket] | None = None,
+    study: Study | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> StudyNeeds:
+    """What ``basket data fetch`` downloads: ``symbols`` (normalised; ``exchange`` and
+    ``currency`` their explicit listing) and, with ``baskets``, everything their run under
+    ``study`` needs (:func:`study_symbols`); over ``start..end`` where given, else the period
+    the baskets' run fetches, else the study's period (None: all the source has)."""
+    from engine.data.store import resolve_symbols
+
+    wanted = resolve_symbols(symbols, exchange=exchange, currency=currency)
+    names, listings, notes = list(wanted.symbols), dict(wanted.listings), list(wanted.notes)
+    first = last = None
+    if baskets is not None:
+        needs = study_symbols(baskets, study or Study())
+        names = list(dict.fromkeys([*names, *needs.symbols]))
+        listings = {**needs.listings, **listings}
+        first, last = needs.start, needs.end
+        notes += needs.notes
+    elif study is not None:
+        first = pd.Timestamp(study.start) if study.start else None
+        last = pd.Timestamp(study.end) if study.end else None
+    return StudyNeeds(
+        symbols=names,
+        listings=listings,
+        start=pd.Timestamp(start) if start else first,
+        end=pd.Timestamp(end) if end else last,
+        notes=notes,
+    )
+
+
 def write_run(
     result: RunResult,
     out: str | Path = "results",
