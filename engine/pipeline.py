@@ -129,6 +129,35 @@ class RunResult:
         frame[self.study.benchmark] = bench / bench.iloc[0]
         return frame
 
+    def weights_frame(self) -> pd.DataFrame:
+        """Each basket's target weights on each session it trades (purchase, rebalances,
+        reviews): after the scheme, the caps and the membership of that session."""
+        frames = [
+            targets.weights.rename_axis("date").reset_index().melt(
+                id_vars="date", var_name="symbol", value_name="weight"
+            ).assign(basket=name).sort_values("date", kind="stable")
+            for name, targets in self.backtest.targets.items()
+        ]
+        return pd.concat(frames)[["basket", "date", "symbol", "weight"]].reset_index(drop=True)
+
+    def costs_frame(self) -> pd.DataFrame:
+        """Per basket traded like the market: its starting capital, the costs paid by kind
+        (report currency), and its cash as a share of its value, on average and at the end."""
+        rows = []
+        for name, execution in self.backtest.executions.items():
+            share = execution.cash / (self.backtest.equity[name].to_numpy() * execution.capital)
+            rows.append(
+                {
+                    "basket": name,
+                    "capital": execution.capital,
+                    **execution.costs,
+                    "total": sum(execution.costs.values()),
+                    "cash_mean": share.mean(),
+                    "cash_end": share[-1],
+                }
+            )
+        return pd.DataFrame(rows)
+
     def attribution_frame(self) -> pd.DataFrame:
         """Per constituent: target weight, local and report-currency returns from the basket's
         purchase to the end, and contribution to the basket's total return."""
