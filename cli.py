@@ -229,8 +229,6 @@ def list_command(folder: str, fmt: str) -> None:
             }
         )
     frame = pd.DataFrame(rows).set_index("basket")
-    if fmt == "table":
-        frame["symbols"] = frame["symbols"].str.slice(0, 40)
     click.echo(render(frame, fmt, terminal=_is_terminal()), nl=False)
 
 
@@ -728,7 +726,7 @@ def runs_command(out: str, fmt: str) -> None:
         click.echo(f"no runs in {out}", err=True)
         return
     if fmt == "table":
-        click.echo(runs_table(rows), nl=False)
+        click.echo(runs_table(rows, terminal=_is_terminal()), nl=False)
     else:
         frame = runs_frame(rows, text=fmt == "markdown")
         click.echo(render(frame, fmt, records=rows), nl=False)
