@@ -17,18 +17,6 @@ from engine.errors import BasketError
 
 DEFAULT_BASKETS = Path("baskets")
 DEFAULT_STUDY = DEFAULT_BASKETS / "studies" / "deepseek.yaml"
-SHORT_COLUMNS = {
-    "total_return": "Total",
-    "annualized_return": "Ann.",
-    "volatility": "Vol",
-    "sharpe": "Sharpe",
-    "max_drawdown": "MaxDD",
-    "beta": "Beta",
-    "alpha": "Alpha",
-    "tracking_error": "TE",
-    "information_ratio": "IR",
-    "excess_return": "Excess",
-}
 
 
 class BasketGroup(click.Group):
@@ -279,6 +267,11 @@ def _prices_option(func):
 @click.option("--currency", help="Report currency: USD, CNY, HKD or local.")
 @click.option("--fees", type=float, help="Proportional fees, 0.001 = 10 bp.")
 @click.option(
+    "--capital",
+    type=float,
+    help="Starting capital (report currency) for every basket: whole board lots, cash drag.",
+)
+@click.option(
     "--rebalance",
     type=click.Choice(["none", "monthly", "quarterly"]),
     help="Rebalancing for every basket (overrides the files).",
@@ -306,6 +299,7 @@ def run_command(
     benchmark,
     currency,
     fees,
+    capital,
     rebalance,
     skip_missing,
     offline,
@@ -325,6 +319,7 @@ def run_command(
     from engine.pipeline import event_options, resolve_study, run, write_run
     from engine.results.display import PERCENT_COLUMNS, render
     from engine.results.runfolder import check_writable, summary_records
+    from engine.results.summary_tables import render_summary
 
     check_writable(out)
     baskets = [load_basket(path) for path in _basket_files(files)]
@@ -340,24 +335,22 @@ def run_command(
         rebalance=rebalance,
         events=events,
         strict=strict,
+        capital=capital,
     )
     folder = write_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
     summary = result.summary_frame()
-    records = summary_records(summary)
-    if fmt == "table":
-        summary = summary.drop(columns="benchmark_return").rename(columns=SHORT_COLUMNS)
     first, last = result.panel.sessions[0].date(), result.panel.sessions[-1].date()
     title = (
         f"{study.name}: {first}..{last}, {result.panel.currency}, vs {study.benchmark} "
         f"({result.summary[-1].total_return:+.2%}), fees {study.fees:g}"
     )
-    percent = [SHORT_COLUMNS.get(c, c) for c in PERCENT_COLUMNS]
-    click.echo(
-        render(
-            summary, fmt, records=records, percent=percent, title=title, terminal=_is_terminal()
-        ),
-        nl=False,
-    )
+    if fmt in ("table", "markdown"):
+        text = render_summary(
+            summary, (last - first).days, fmt, title=title, terminal=_is_terminal()
+        )
+    else:
+        text = render(summary, fmt, records=summary_records(summary), percent=PERCENT_COLUMNS)
+    click.echo(text, nl=False)
     _notes(result.console_notes())
     if result.events is not None:
         click.echo(f"event study: {folder / 'events' / 'summary.csv'}", err=True)
@@ -809,10 +802,10 @@ def report_command(run: str, out: str, open_it: bool) -> None:
     RUN is a run id under --out (or a unique prefix of one) or a path to a run folder.  The
     page is self-contained (plotly.js embedded) and works offline.
     """
+    from engine.pipeline import rewrite_report
     from engine.results.reader import resolve_run
-    from engine.results.report import write_report
 
-    path = write_report(resolve_run(run, out))
+    path = rewrite_report(resolve_run(run, out))
     click.echo(str(path))
     if open_it:
         import webbrowser

@@ -42,6 +42,9 @@ _EXPORTS = {
     "run_events": "engine.pipeline",
     "write_run": "engine.pipeline",
     "write_event_run": "engine.pipeline",
+    "load_claims": "engine.config.claims",
+    "check_claims": "engine.pipeline",
+    "write_claims_run": "engine.pipeline",
     "compare_runs": "engine.results.compare",
     "write_report": "engine.results.report",
 }

@@ -19,19 +19,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from engine.analysis.metrics import Summary, summarize
+from engine.analysis.metrics import Summary, summarize, with_deflated_sharpe
 from engine.calendars import all_sessions
 from engine.config.baskets import EVENT_MODELS, MAX_OFFSET, REBALANCES, Basket, Event, Study
 from engine.data.prices import PriceSet, PriceSource
 from engine.data.quality import flag_notes, flag_summary, quality_flags
 from engine.errors import ConfigError, DateRangeError, MissingDataError, OptionError
+from engine.market.benchmarks import local_benchmarks
 from engine.market.listings import fx_symbols_needed, report_currency, resolve_listings
 from engine.market.panel import LOOKBACK, Panel, align, coverage_problems, study_sessions
 from engine.market.sessions import detect_closures
@@ -206,6 +208,23 @@ def event_options(
         weighting=weighting,
         min_estimation=settings.min_estimation,
     )
+
+
+def local_indices(baskets: Sequence[Basket], study: Study) -> list[str]:
+    """The market indices of the baskets' exchanges (the study's ``event_study.markets``),
+    which their local benchmarks blend."""
+    held = list(dict.fromkeys(s for b in baskets for s in b.symbols))
+    listings = resolve_listings(held, listing_overrides(baskets, study))
+    markets = study.event_study.markets
+    return sorted({markets[v.calendar] for v in listings.values() if v.calendar in markets})
+
+
+def selected_after(basket: Basket, first_day: dt.date | None) -> str | None:
+    """The basket's ``defined`` date (ISO) when ``first_day`` (a period's start, an event)
+    comes before it: its constituents were chosen after the fact.  None otherwise."""
+    if basket.defined is None or first_day is None or first_day >= basket.defined:
+        return None
+    return basket.defined.isoformat()
 
 
 def listing_overrides(baskets: Sequence[Basket], study: Study) -> dict[str, Listing]:
@@ -395,6 +414,7 @@ def _event_prices(
     skip_missing: bool,
     check_period: bool,
     strict: bool = False,
+    optional: Sequence[str] = (),
 ) -> tuple[PriceSet, list[Basket], dict[str, dict[str, str]]]:
     listings = _event_listings(baskets, study)
     stock_calendars = {listings[s].calendar for b in baskets for s in b.symbols}
@@ -410,6 +430,7 @@ def _event_prices(
         fetch_span=span,
         check_period=check_period,
         strict=strict,
+        optional=optional,
     )
 
 
@@ -468,6 +489,7 @@ def gather_prices(
     fetch_span: tuple[pd.Timestamp, pd.Timestamp] | None = None,
     check_period: bool = True,
     strict: bool = False,
+    optional: Sequence[str] = (),
 ) -> tuple[PriceSet, list[Basket], dict[str, dict[str, str]]]:
     """Fetch every price the run needs and check it covers the period.
 
@@ -475,7 +497,9 @@ def gather_prices(
     before the end) is listed in one :class:`MissingDataError`.  With ``skip_missing``
     constituents with problems are dropped from their baskets (weights renormalised) and
     reported per basket; the benchmark, FX series and the symbols in ``also`` (market indices)
-    are never skipped.  ``fetch_span`` widens the dates asked of the source (the event study's
+    are never skipped.  The symbols in ``optional`` (the local benchmarks' indices) are fetched
+    when the source has them; without data they are left out, never an error.
+    ``fetch_span`` widens the dates asked of the source (the event study's
     estimation and event windows).
 
     The prices kept then go through the data-quality checks
@@ -492,7 +516,7 @@ def gather_prices(
     currency = report_currency(study.currency, {s: listings[s] for s in constituents})
     fx = fx_symbols_needed({v.currency for v in listings.values()} | {currency})
     start, end = pd.Timestamp(study.start), pd.Timestamp(study.end)  # NaT when not set
-    wanted = list(dict.fromkeys([*constituents, study.benchmark, *fx, *also]))
+    wanted = list(dict.fromkeys([*constituents, study.benchmark, *fx, *also, *optional]))
     history = max(LOOKBACK, weighting_history(baskets))
     firsts = [d for d in (start - history, fetch_span and fetch_span[0]) if not pd.isna(d)]
     lasts = [d for d in (end, fetch_span and fetch_span[1]) if not pd.isna(d)]
@@ -511,6 +535,8 @@ def gather_prices(
         covered = {s: h for s, h in histories.items() if s in listings}
         problems.update(coverage_problems(covered, listings, union[0], union[-1], closures))
     required = {study.benchmark, *fx, *also}
+    extra = set(optional) - required - set(constituents)
+    problems = {s: why for s, why in problems.items() if s not in extra}
     fatal = {s: why for s, why in problems.items() if s in required or not skip_missing}
     if fatal:
         hint = None if skip_missing else "add the data, or pass --skip-missing to drop them"
@@ -543,26 +569,34 @@ def run(
     rebalance: str | None = None,
     events: EventOptions | None = None,
     strict: bool = False,
+    capital: float | None = None,
 ) -> RunResult:
     """Backtest ``baskets`` over the ``study`` (already resolved with :func:`resolve_study`),
     and study ``events`` if given.
 
     ``rebalance`` overrides every basket's own schedule (the command line's ``--rebalance``).
-    ``strict`` makes data-quality warnings an error (see :func:`gather_prices`).
+    ``strict`` makes data-quality warnings an error (see :func:`gather_prices`).  ``capital``
+    (report currency; the command line's ``--capital``) trades every basket in whole board lots
+    of that starting capital (see :mod:`engine.portfolio.execution`).
     """
     if rebalance is not None and rebalance not in REBALANCES:
         raise OptionError("--rebalance", f"'{rebalance}' is not one of {', '.join(REBALANCES)}")
+    if capital is not None:
+        if not capital > 0 or not math.isfinite(capital):
+            raise OptionError("--capital", f"{capital:g} is not a positive amount", "e.g. 1000000")
+        baskets = [dataclasses.replace(b, capital=capital) for b in baskets]
     if not baskets:
         raise OptionError("BASKET_FILES", "no basket to run")
     _check_names(baskets, study.benchmark)
+    indices = local_indices(baskets, study)
     if events is None:
         prices, baskets, skipped = gather_prices(
-            source, baskets, study, skip_missing=skip_missing, strict=strict
+            source, baskets, study, skip_missing=skip_missing, strict=strict, optional=indices
         )
     else:
         prices, baskets, skipped = _event_prices(
             source, baskets, study, events, skip_missing=skip_missing, check_period=True,
-            strict=strict,
+            strict=strict, optional=indices,
         )
     overrides = listing_overrides(baskets, study)
     held = list(dict.fromkeys(s for b in baskets for s in b.symbols))
@@ -596,8 +630,15 @@ def run(
     # Schemes other than equal and custom are computed per rebalance: attribution and the
     # event study use each basket's weights at the purchase.
     baskets = [purchase_weights(b, backtest.targets[b.name]) for b in baskets]
-    summary = basket_summaries(panel, backtest, own_sessions, study.benchmark)
-    notes = [*panel.notes, *prices.notes, *backtest.notes]
+    blends, blend_notes = local_benchmarks(
+        prices, baskets, study.event_study.markets, panel, overrides
+    )
+    chosen = {b.name: selected_after(b, study.start) for b in baskets}
+    summary = [
+        dataclasses.replace(row, selected_after=chosen.get(row.basket))
+        for row in basket_summaries(panel, backtest, own_sessions, study.benchmark, blends)
+    ]
+    notes = [*panel.notes, *prices.notes, *backtest.notes, *blend_notes]
     for basket in baskets:
         first, bought = own_sessions[basket.name][0], backtest.bought[basket.name]
         if bought > first:
@@ -611,6 +652,10 @@ def run(
     for basket in baskets:
         notes.extend(f"{basket.name}: {note}" for note in basket.notes)
         notes.extend(f"{basket.name}: {note}" for note in backtest.targets[basket.name].notes)
+        if basket.name in backtest.executions:
+            execution = backtest.executions[basket.name]
+            equity = backtest.equity[basket.name]
+            notes.extend(f"{basket.name}: {note}" for note in execution.summary_notes(equity))
     return RunResult(
         study=study,
         baskets=list(baskets),
@@ -645,17 +690,27 @@ def basket_summaries(
     backtest: BacktestResult,
     sessions: dict[str, pd.DatetimeIndex],
     benchmark: str,
+    blends: Mapping[str, pd.Series] | None = None,
 ) -> list[Summary]:
     """The statistics of each basket of ``sessions`` (:func:`basket_sessions`) on its own
-    sessions against the benchmark sampled there, then the benchmark's on its own sessions."""
+    sessions against the benchmark and its local blend (``blends``, by basket) sampled there,
+    with the deflated Sharpe ratio over these baskets; then the benchmark's on its own
+    sessions."""
     bench = panel.prices[benchmark]
+    blends = blends or {}
     rows = [
-        summarize(name, backtest.equity[name].loc[days], bench.loc[days], INITIAL_CASH)
+        summarize(
+            name,
+            backtest.equity[name].loc[days],
+            bench.loc[days],
+            INITIAL_CASH,
+            blends[name].loc[days] if name in blends else None,
+        )
         for name, days in sessions.items()
         if name != benchmark
     ]
     own = bench.loc[sessions[benchmark]]
-    return [*rows, summarize(benchmark, own, own, own.iloc[0])]
+    return [*with_deflated_sharpe(rows), summarize(benchmark, own, own, own.iloc[0])]
 
 
 @dataclass
@@ -897,7 +952,20 @@ def write_claims_run(
     name: str | None = None,
     argv: Sequence[str] | None = None,
 ) -> Path:
-    """Write a claims check (``basket claims``) as a run folder; returns its path."""
+    """Write a claims check (``basket claims``) as a run folder, its report included."""
     from engine.results.claims import write_claims_run as write_folder
+    from engine.results.claims_report import write_claims_report
 
-    return write_folder(run, out, name=name, argv=argv)
+    return write_folder(run, out, name=name, argv=argv, finish=[write_claims_report])
+
+
+def rewrite_report(folder: str | Path) -> Path:
+    """(Re)write the ``report.html`` of any run folder (``basket report``): a claims check's
+    or a backtest's and event study's, by the kind its manifest names."""
+    from engine.results.claims_report import write_claims_report
+    from engine.results.reader import read_manifest
+    from engine.results.report import write_report
+
+    if read_manifest(folder).get("kind") == "claims":
+        return write_claims_report(folder)
+    return write_report(folder)

@@ -7,8 +7,16 @@ January" measured as of 2025-02-14 is 151 / 100 - 1 = +51 % exactly, and +20 % a
 
 from __future__ import annotations
 
+import fcntl
+import io
 import json
 import math
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
 from pathlib import Path
 
 import pandas as pd
@@ -593,7 +601,7 @@ def test_cli_csv_cells_are_never_formulas(cli, tmp_path, prices):
     )
     result = cli("claims", path, "--prices", prices, "--out", tmp_path / "out", "--format", "csv")
     assert result.exit_code == 0, result.output
-    frame = pd.read_csv(__import__("io").StringIO(result.stdout))
+    frame = pd.read_csv(io.StringIO(result.stdout))
     assert frame["claim"].iloc[0] == "'=HYPERLINK(1)"
 
 
@@ -678,3 +686,133 @@ def test_citic_cli_names_the_price_date(cli, shared_prices, tmp_path):
     assert result.exit_code == 0, result.output
     assert "price date inferred: 2025-02-14" in result.stdout
     assert " * 0981.HK    HKD  2024-12-31..2025-02-14        +43.7%" in result.stdout
+
+
+# --------------------------------------------------------------------------- report and terminal
+
+
+def test_the_report_shows_every_claim_escaped_and_is_rebuilt_by_basket_report(
+    cli, tmp_path, prices
+):
+    path = claims_file(
+        tmp_path,
+        """\
+  - {text: "<b>AAA</b> rose 51%", symbols: [AAA, BBB], since: 2025-01-01, printed: 0.51}
+  - {text: "TTT has risen 2 times", symbols: TTT, since: 2023-01-01, printed: 2.0}
+  - {text: "ZZZ rose", symbols: ZZZ, since: 2025-01-01, at_least: 0}
+""",
+    )
+    result = cli("claims", path, "--prices", prices, "--out", tmp_path / "out", "--infer-asof")
+    assert result.exit_code == 2
+    folder = next((tmp_path / "out").iterdir())
+    page = (folder / "report.html").read_text()
+    assert "<b>AAA</b>" not in page and "&lt;b&gt;AAA&lt;/b&gt; rose 51%" in page
+    assert 'data-chart="claim-1"' in page and 'data-chart="claim-2"' in page
+    assert 'data-chart="claim-3"' not in page  # nothing measured, nothing to draw
+    assert 'data-chart="asof"' in page and "ZZZ: no file ZZZ.csv" in page
+    assert "read as a price multiple 3.00x, does not hold" in page
+    (folder / "report.html").unlink()
+    rebuilt = cli("report", folder.name, "--out", tmp_path / "out")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert (folder / "report.html").read_text().count('data-chart="claim-') == 2
+    listed = cli("runs", "--out", tmp_path / "out")
+    assert listed.exit_code == 0 and folder.name in listed.stdout
+    assert "summary.csv is missing" not in listed.stderr
+
+
+@pytest.mark.browser
+def test_the_claims_report_renders_in_a_real_browser(cli, tmp_path, prices):
+    from browser import open_page
+
+    path = claims_file(
+        tmp_path,
+        """\
+  - {text: "AAA rose 51%", symbols: [AAA, BBB], since: 2025-01-01, printed: 0.51}
+  - {text: "Two rose", basket: b.yaml, since: 2025-01-01, at_least: 0.1}
+""",
+    )
+    write_yaml(
+        tmp_path / "claims" / "b.yaml",
+        "name: Two\nconstituents:\n  - symbol: AAA\n  - symbol: BBB\n",
+    )
+    result = cli("claims", path, "--prices", prices, "--out", tmp_path / "out", "--infer-asof")
+    assert result.exit_code == 0, result.output
+    folder = next((tmp_path / "out").iterdir())
+    with open_page(folder / "report.html") as opened:
+        page = opened.page
+        page.wait_for_function(
+            "document.querySelectorAll('[data-rendered]').length == "
+            "Number(document.body.dataset.charts)",
+            timeout=30_000,
+        )
+        assert page.evaluate("Number(document.body.dataset.charts)") == 3
+        lines = page.evaluate(
+            "document.querySelectorAll('[data-chart=claim-1] .scatterlayer path.js-line').length"
+        )
+        assert lines == 2  # AAA and BBB
+        shapes = page.evaluate(
+            "document.querySelectorAll('[data-chart=claim-1] .shapelayer path').length"
+        )
+        assert shapes >= 3  # the window, the holds band, the printed figure
+        opened.screenshot("claims-report.png")
+        assert opened.errors == [] and opened.requests == []
+
+
+@pytest.mark.parametrize("columns", [80, 100, 160])
+def test_the_terminal_text_fits_and_never_cuts_a_number(tmp_path, prices, columns):
+    path = claims_file(
+        tmp_path,
+        """\
+  - text: "A long quoted claim that goes on and on about how AAA and BBB rose by 51 percent since
+      the start of the year, to see it wrap at every width without touching the figures"
+    symbols: [AAA, BBB]
+    since: 2025-01-01
+    printed: 0.51
+  - {text: "TTT has risen 2 times", symbols: TTT, since: 2023-01-01, printed: 2.00}
+  - {text: "ZZZ rose", symbols: ZZZ, since: 2025-01-01, at_least: 0}
+""",
+    )
+    parent, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "claims",
+            str(path),
+            "--prices",
+            str(prices),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=PROJECT,
+        stdout=child,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(parent, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    process.wait(timeout=120)
+    os.close(parent)
+    text = b"".join(chunks).decode().replace("\r\n", "\n")
+    lines = text.splitlines()
+    assert process.returncode == 2
+    assert max(len(line) for line in lines) <= columns
+    aaa = next(line for line in lines if line.lstrip(" *").startswith("AAA "))
+    assert aaa.split()[-4:] == ["+51.0%", "+0.0", "pt", "holds"]
+    ttt = next(line for line in lines if line.lstrip(" *").startswith("TTT "))
+    assert ttt.split()[-4:] == ["2.000", "times", "+0.000", "holds"]
+    assert "read as a price multiple: 3.00x, does not hold" in text
+    assert "ZZZ: no file ZZZ.csv" in text
+    heading = [line for line in lines if line.startswith("1. A long quoted claim")]
+    assert heading and heading[0].rstrip().endswith("HOLDS")

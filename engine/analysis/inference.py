@@ -10,7 +10,9 @@ Conventions (shared by every function, as in :mod:`engine.analysis.metrics`):
 
 The references are given per function.  Where a formula exists in a library it is tested
 against that library (statsmodels' HAC covariance and ``multipletests``); the others against a
-published worked example or an independent computation written out in the tests.
+published worked example or an independent computation written out in the tests.  Normal and
+Student-t distributions come from ``scipy.special`` (``ndtr``, ``ndtri``, ``stdtr``: what
+``scipy.stats`` computes, without its import cost).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 #: Euler-Mascheroni constant, in the expected maximum of many Sharpe ratios.
 EULER_GAMMA = 0.5772156649015329
@@ -82,7 +84,7 @@ def hac_mean_test(values: np.ndarray, lags: int | None = None) -> MeanTest:
     if not variance > 0:
         return MeanTest(mean, math.nan, math.nan)
     t = mean / math.sqrt(variance)
-    return MeanTest(mean, float(t), float(2.0 * stats.t.sf(abs(t), n - 1)))
+    return MeanTest(mean, float(t), float(2.0 * special.stdtr(n - 1, -abs(t))))
 
 
 def stationary_bootstrap_indices(
@@ -167,8 +169,10 @@ def sample_moments(returns: np.ndarray) -> tuple[float, float, float]:
     sd = r.std(ddof=1) if r.size > 1 else 0.0
     if not sd > 0:
         return math.nan, math.nan, math.nan
-    skew = float(stats.skew(r, bias=True))
-    kurt = float(stats.kurtosis(r, fisher=False, bias=True))
+    deviations = r - r.mean()
+    m2 = float(np.mean(deviations**2))
+    skew = float(np.mean(deviations**3)) / m2**1.5
+    kurt = float(np.mean(deviations**4)) / m2**2
     return float(r.mean() / sd), skew, kurt
 
 
@@ -210,7 +214,7 @@ def probabilistic_sharpe_ratio(
     if not factor > 0:
         return math.nan
     z = (sharpe - benchmark) * math.sqrt(n_obs - 1) / math.sqrt(factor)
-    return float(stats.norm.cdf(z))
+    return float(special.ndtr(z))
 
 
 def expected_maximum_sharpe(n_trials: int, trials_variance: float) -> float:
@@ -227,8 +231,8 @@ def expected_maximum_sharpe(n_trials: int, trials_variance: float) -> float:
         return 0.0
     if not trials_variance >= 0:
         return math.nan
-    quantiles = (1.0 - EULER_GAMMA) * stats.norm.ppf(1.0 - 1.0 / n_trials) + EULER_GAMMA * (
-        stats.norm.ppf(1.0 - 1.0 / (n_trials * math.e))
+    quantiles = (1.0 - EULER_GAMMA) * special.ndtri(1.0 - 1.0 / n_trials) + EULER_GAMMA * (
+        special.ndtri(1.0 - 1.0 / (n_trials * math.e))
     )
     return float(math.sqrt(trials_variance) * quantiles)
 

@@ -13,10 +13,13 @@ Conventions (shared by every function):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
+
+from engine.analysis import inference
 
 PERIODS_PER_YEAR = 252
 DAYS_PER_YEAR = 365.25
@@ -90,7 +93,18 @@ def information_ratio(returns: np.ndarray, benchmark: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class Summary:
-    """One row of the comparison table (decimals: 0.05 means 5 %)."""
+    """One row of the comparison table (decimals: 0.05 means 5 %).
+
+    The first block is the performance against the primary benchmark; then the same against
+    the basket's *local* blend of its markets' indices (NaN when there is none), and the
+    uncertainty on the figures (:mod:`engine.analysis.inference`): the Dimson beta, the mean
+    daily excess return over the primary benchmark with its Newey-West t and p, a
+    stationary-bootstrap 95 % interval of the total excess return, the Sharpe ratio's standard
+    error (annualised like it), the probabilistic and deflated Sharpe ratios (against 0; the
+    DSR over the run's baskets, filled in by :func:`with_deflated_sharpe`), the daily returns'
+    skewness, raw kurtosis and count, and ``selected_after``: the basket's ``defined`` date
+    when the period starts before it (constituents chosen after the fact), else None.
+    """
 
     basket: str
     total_return: float
@@ -104,6 +118,23 @@ class Summary:
     information_ratio: float
     benchmark_return: float
     excess_return: float
+    beta_dimson: float = math.nan
+    local_return: float = math.nan
+    excess_return_local: float = math.nan
+    beta_local: float = math.nan
+    alpha_local: float = math.nan
+    excess_mean_daily: float = math.nan
+    t_excess_hac: float = math.nan
+    p_excess_hac: float = math.nan
+    excess_ci_low: float = math.nan
+    excess_ci_high: float = math.nan
+    sharpe_se: float = math.nan
+    psr: float = math.nan
+    dsr: float = math.nan
+    skew: float = math.nan
+    kurtosis: float = math.nan
+    n_returns: int = 0
+    selected_after: str | None = None
 
     def to_dict(self) -> dict[str, float | str | None]:
         """JSON-ready: NaN becomes None."""
@@ -114,20 +145,47 @@ class Summary:
 
 
 COLUMNS = tuple(Summary.__dataclass_fields__)
+#: The columns holding numbers (the others are the basket's name and a date).
+NUMERIC_COLUMNS = tuple(c for c in COLUMNS if c not in ("basket", "selected_after"))
 
 
-def summarize(name: str, values: pd.Series, benchmark_values: pd.Series, initial: float) -> Summary:
+def _returns(values: np.ndarray) -> np.ndarray:
+    return values[1:] / values[:-1] - 1.0
+
+
+def summarize(
+    name: str,
+    values: pd.Series,
+    benchmark_values: pd.Series,
+    initial: float,
+    local_values: pd.Series | None = None,
+) -> Summary:
     """Every measure of a value series against the benchmark's, on the same sessions.
 
     ``values`` starts at the purchase session; ``initial`` is the cash before it (for the
     benchmark itself pass its first value).  Daily returns are taken from the second session.
+    ``local_values``, on the same sessions, is the basket's local benchmark (its markets'
+    blend, see :func:`engine.market.benchmarks.blend_values`); without it the local figures are NaN.
     """
     v = values.to_numpy(dtype=float)
     b = benchmark_values.to_numpy(dtype=float)
-    r, rb = v[1:] / v[:-1] - 1.0, b[1:] / b[:-1] - 1.0
+    r, rb = _returns(v), _returns(b)
     total = total_return(v, initial)
     bench_total = total_return(b, b[0])
     days = (values.index[-1] - values.index[0]).days
+    sharpe, skew, kurt = inference.sample_moments(r)
+    excess = inference.hac_mean_test(r - rb)
+    ci_low, ci_high = inference.excess_return_interval(r, rb)
+    local = {}
+    if local_values is not None:
+        blend = local_values.to_numpy(dtype=float)
+        rl = _returns(blend)
+        local = {
+            "local_return": total_return(blend, blend[0]),
+            "excess_return_local": total - total_return(blend, blend[0]),
+            "beta_local": beta(r, rl),
+            "alpha_local": alpha(r, rl),
+        }
     return Summary(
         basket=name,
         total_return=total,
@@ -141,4 +199,38 @@ def summarize(name: str, values: pd.Series, benchmark_values: pd.Series, initial
         information_ratio=information_ratio(r, rb),
         benchmark_return=bench_total,
         excess_return=total - bench_total,
+        beta_dimson=inference.dimson_beta(r, rb),
+        **local,
+        excess_mean_daily=excess.mean,
+        t_excess_hac=excess.statistic,
+        p_excess_hac=excess.pvalue,
+        excess_ci_low=ci_low,
+        excess_ci_high=ci_high,
+        sharpe_se=inference.sharpe_standard_error(sharpe, skew, kurt, r.size)
+        * math.sqrt(PERIODS_PER_YEAR),
+        psr=inference.probabilistic_sharpe_ratio(sharpe, skew, kurt, r.size),
+        skew=skew,
+        kurtosis=kurt,
+        n_returns=int(r.size),
     )
+
+
+def with_deflated_sharpe(rows: Sequence[Summary], n_trials: int | None = None) -> list[Summary]:
+    """``rows`` with their deflated Sharpe ratio: each row is one trial of the run (the
+    baskets, not the benchmark), ``n_trials`` of them (default: the rows), and the variance of
+    the trials' daily Sharpe ratios (``ddof=1``) sets the Sharpe ratio the best of them would
+    show by luck (:func:`engine.analysis.inference.deflated_sharpe_ratio`)."""
+    daily = np.array([row.sharpe for row in rows], dtype=float) / math.sqrt(PERIODS_PER_YEAR)
+    finite = daily[np.isfinite(daily)]
+    variance = float(np.var(finite, ddof=1)) if finite.size > 1 else math.nan
+    trials = len(rows) if n_trials is None else n_trials
+    return [
+        replace(
+            row,
+            dsr=inference.deflated_sharpe_ratio(
+                sharpe, row.skew, row.kurtosis, row.n_returns, trials, variance
+            ),
+        )
+        for row, sharpe in zip(rows, daily, strict=True)
+    ]
+

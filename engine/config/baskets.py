@@ -11,6 +11,9 @@ A **basket** file describes one theme::
     caps: {single: 0.10, top: [5, 0.40]}   # per issuer; the five largest at most 40 %
     rebalance: monthly     # none | monthly | quarterly   (default: the study's, else none)
     reviews: [6, 12]       # months in which membership (from/until) changes take effect
+    costs: market          # statutory costs by market, side and date (or a proportional number)
+    commission: {rate: 0.0003, minimum: 5}   # broker's, minimum in the listing's currency
+    capital: 1000000       # report currency: whole board lots (see engine.portfolio.execution)
     constituents:
       - symbol: 0981.HK
         name: SMIC (H shares)
@@ -23,6 +26,7 @@ A **basket** file describes one theme::
         currency: CNY
         from: 2024-06-01   # joins at the first rebalance (or review) on or after this date
         until: 2025-06-01  # leaves at the first rebalance (or review) on or after this date
+        lot: 200           # board lot (Hong Kong: per stock); st: true for risk-warning shares
 
 A **study** file holds what a run compares the baskets against: benchmark, period, events,
 report currency, fees, default rebalancing, and event-study settings (see :class:`Study`).
@@ -71,6 +75,11 @@ BASKET_KEYS = (
     "caps",
     "rebalance",
     "reviews",
+    "costs",
+    "commission",
+    "capital",
+    "defined",
+    "source",
     "constituents",
 )
 CONSTITUENT_KEYS = (
@@ -83,8 +92,13 @@ CONSTITUENT_KEYS = (
     "issuer",
     "from",
     "until",
+    "lot",
+    "st",
 )
 CAPS_KEYS = ("single", "top")
+COMMISSION_KEYS = ("rate", "minimum")
+#: Proportional costs and fees are refused from this fraction up (10 %: surely a typo).
+MAX_FEE = 0.1
 STUDY_KEYS = (
     "name",
     "description",
@@ -119,6 +133,8 @@ class Constituent:
     issuer: str | None = None
     joins: dt.date | None = None
     leaves: dt.date | None = None
+    lot: int | None = None
+    st: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +150,15 @@ class Caps:
 
 
 @dataclass(frozen=True)
+class Commission:
+    """A broker's commission: ``rate`` of each order's value, at least ``minimum`` per order in
+    the listing's currency."""
+
+    rate: float
+    minimum: float = 0.0
+
+
+@dataclass(frozen=True)
 class WeightTable:
     """A point-in-time table of one value per symbol and date (``weight``, ``market_cap`` or
     ``shares``), read from the basket's ``table`` CSV; ``rows`` are ``(date, symbol, value)``
@@ -146,7 +171,12 @@ class WeightTable:
 
 @dataclass(frozen=True)
 class Basket:
-    """A validated basket: weights always sum to 1, whatever the file's weighting."""
+    """A validated basket: weights always sum to 1, whatever the file's weighting.
+
+    ``defined`` is the date its constituents were chosen and ``source`` who chose them (both
+    optional): a period or an event before ``defined`` was seen when the basket was made, so its
+    results are marked "selected after" (hindsight).
+    """
 
     name: str
     constituents: tuple[Constituent, ...]
@@ -159,6 +189,17 @@ class Basket:
     table: WeightTable | None = None
     caps: Caps | None = None
     reviews: tuple[int, ...] = ()
+    defined: dt.date | None = None
+    source: str = ""
+    costs: str | float | None = None
+    commission: Commission | None = None
+    capital: float | None = None
+
+    @property
+    def trades_like_the_market(self) -> bool:
+        """Whether the basket is traded with market rules (statutory costs, commissions,
+        board lots, price limits, suspensions) rather than as frictionless fractions."""
+        return self.costs == "market" or self.commission is not None or self.capital is not None
 
     @property
     def symbols(self) -> list[str]:
@@ -194,6 +235,15 @@ class Basket:
             **({"caps": self.caps.to_dict()} if self.caps else {}),
             "rebalance": self.rebalance,
             **({"reviews": list(self.reviews)} if self.reviews else {}),
+            **({"costs": self.costs} if self.costs is not None else {}),
+            **(
+                {"commission": {"rate": self.commission.rate, "minimum": self.commission.minimum}}
+                if self.commission
+                else {}
+            ),
+            **({"capital": self.capital} if self.capital is not None else {}),
+            "defined": self.defined.isoformat() if self.defined else None,
+            "source": self.source,
             "constituents": [
                 {
                     "symbol": c.symbol,
@@ -207,6 +257,8 @@ class Basket:
                     **({"issuer": c.issuer} if c.issuer else {}),
                     **({"from": c.joins.isoformat()} if c.joins else {}),
                     **({"until": c.leaves.isoformat()} if c.leaves else {}),
+                    **({"lot": c.lot} if c.lot else {}),
+                    **({"st": True} if c.st else {}),
                 }
                 for c in self.constituents
             ],
@@ -603,6 +655,60 @@ def _weighting_inputs(
     return int(lookback), read_weight_table(location, column, symbols)
 
 
+def _lot(fields: _Fields) -> int | None:
+    lot = fields.number("lot")
+    if lot is not None and (lot != int(lot) or lot < 1):
+        raise fields.error("lot", f"{lot:g} is not a whole number of shares >= 1", "e.g. 100")
+    return None if lot is None else int(lot)
+
+
+def _costs(top: _Fields) -> str | float | None:
+    """``market`` (statutory costs by exchange, side and date) or a proportional fee."""
+    if not top.has("costs"):
+        return None
+    value = top.mapping["costs"]
+    if isinstance(value, str) and value.strip().lower() == "market":
+        return "market"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise top.error("costs", f"{_shown(value)} is neither 'market' nor a proportional fee")
+    fee = top.number("costs")
+    if not 0 <= fee < MAX_FEE:
+        raise top.error(
+            "costs", f"{fee:g} is not a proportional fee in [0, {MAX_FEE:g})", "0.001 = 10 bp"
+        )
+    return fee
+
+
+def _commission(top: _Fields) -> Commission | None:
+    """``commission: 0.00025`` or ``commission: {rate: 0.00025, minimum: 5}``."""
+    if not top.has("commission"):
+        return None
+    value = top.mapping["commission"]
+    if isinstance(value, dict):
+        sub = _Fields(top.path, value, "commission", COMMISSION_KEYS, line=top.line("commission"))
+        rate, minimum, key = sub.number("rate"), sub.number("minimum", 0.0), "rate"
+        if rate is None:
+            raise sub.error("rate", "is required", "e.g. {rate: 0.00025, minimum: 5}")
+        if minimum < 0:
+            raise sub.error("minimum", f"must be >= 0, got {minimum:g}")
+    else:
+        sub, rate, minimum, key = top, top.number("commission"), 0.0, "commission"
+    if not 0 <= rate < MAX_FEE:
+        raise sub.error(
+            key, f"{rate:g} is not a proportional rate in [0, {MAX_FEE:g})", "0.00025 = 2.5 bp"
+        )
+    return Commission(rate, minimum)
+
+
+def _capital(top: _Fields) -> float | None:
+    capital = top.number("capital")
+    if capital is not None and capital <= 0:
+        raise top.error(
+            "capital", f"must be > 0, got {capital:g}", "in the report currency, e.g. 1000000"
+        )
+    return capital
+
+
 def _membership(fields: _Fields) -> tuple[dt.date | None, dt.date | None]:
     joins, leaves = fields.date("from"), fields.date("until")
     if joins and leaves and leaves <= joins:
@@ -694,6 +800,8 @@ def basket_from_mapping(data: Any, path: str) -> Basket:
             issuer=fields.text("issuer"),
             joins=joins,
             leaves=leaves,
+            lot=_lot(fields),
+            st=fields.boolean("st", False),
         )
         for (fields, symbol, _, listing), weight in zip(rows, weights, strict=True)
         for joins, leaves in [_membership(fields)]
@@ -711,6 +819,11 @@ def basket_from_mapping(data: Any, path: str) -> Basket:
         table=table,
         caps=_caps(top, issuers),
         reviews=_months(top, "reviews"),
+        costs=_costs(top),
+        commission=_commission(top),
+        capital=_capital(top),
+        defined=top.date("defined"),
+        source=top.text("source", "") or "",
     )
 
 

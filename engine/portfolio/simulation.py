@@ -25,6 +25,7 @@ from engine.config.baskets import Basket
 from engine.data.prices import PriceSet
 from engine.errors import DateRangeError
 from engine.market.panel import Panel
+from engine.portfolio.execution import Execution, simulate_baskets
 from engine.portfolio.orders import Orders, Simulated, simulate
 from engine.portfolio.schedules import SCHEDULES
 from engine.portfolio.targets import Targets, basket_targets
@@ -43,7 +44,9 @@ class BacktestResult:
     each constituent's share of its basket's total return (index ``(basket, symbol)``; they sum
     to the basket's total return).  ``fees``: total fees paid, as a fraction of the starting
     cash.  ``notes``: what the run should say about how it was simulated.  ``targets``: each
-    basket's target weights per trading session, and its membership notes.
+    basket's target weights per trading session, and its membership notes.  ``executions``: the
+    planned orders, costs and cash of the baskets traded like the market
+    (:mod:`engine.portfolio.execution`).
     """
 
     equity: pd.DataFrame
@@ -54,6 +57,7 @@ class BacktestResult:
     schedules: dict[str, str]
     bought: dict[str, pd.Timestamp]
     targets: dict[str, Targets] = field(default_factory=dict)
+    executions: dict[str, Execution] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -132,15 +136,17 @@ def run_backtest(
     """
     schedules = {b.name: rebalance or b.rebalance or default_rebalance for b in baskets}
     close, size, rebalances, targets, bought = target_weights(panel, baskets, schedules, prices)
-    orders = Orders(
-        close=close.to_numpy(),
-        size=size.to_numpy(),
-        group_lens=np.array([len(b.symbols) for b in baskets]),
+    simulated, notes, executions = simulate_baskets(
+        close.to_numpy(),
+        size.to_numpy(),
+        baskets,
+        targets,
+        panel,
+        prices,
+        fees=fees,
         init_cash=INITIAL_CASH,
-        size_type="targetpercent",
-        order_args={"fees": fees},
+        simulator=simulator,
     )
-    simulated, notes = simulator(orders)
     names = [b.name for b in baskets]
     holdings = pd.DataFrame(simulated.asset_value, close.index, close.columns)
     # Each constituent's profit: what it is worth at the end plus every cash flow it caused
@@ -156,4 +162,5 @@ def run_backtest(
         bought=bought,
         targets=targets,
         notes=notes,
+        executions=executions,
     )

@@ -222,4 +222,10 @@ PERCENT_COLUMNS = (
     "tracking_error",
     "benchmark_return",
     "excess_return",
+    "local_return",
+    "excess_return_local",
+    "alpha_local",
+    "excess_mean_daily",
+    "excess_ci_low",
+    "excess_ci_high",
 )

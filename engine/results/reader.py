@@ -15,12 +15,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from engine.analysis.metrics import COLUMNS
+from engine.analysis.metrics import NUMERIC_COLUMNS
 from engine.errors import InputError, OptionError, ResultsError
 from engine.results.runfolder import MANIFEST
 
 #: Every metric of a run's summary, in the summary's order.
-METRICS: tuple[str, ...] = tuple(c for c in COLUMNS if c != "basket")
+METRICS: tuple[str, ...] = NUMERIC_COLUMNS
 
 
 #: Event-study tables a run folder may hold under ``events/``.
@@ -134,7 +134,7 @@ def load_run(folder: str | Path) -> Run:
                             keep_default_na=False, na_values={m: [""] for m in METRICS})
         summary = frame.set_index("basket").reindex(columns=list(METRICS)).astype(float)
     except FileNotFoundError:
-        if manifest.get("kind") != "event":  # an event study has no backtest summary
+        if manifest.get("kind") not in ("event", "claims"):  # they have no backtest summary
             problems.append("summary.csv is missing")
     except (OSError, ValueError, KeyError) as error:
         problems.append(f"summary.csv cannot be read ({type(error).__name__})")

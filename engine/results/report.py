@@ -44,8 +44,9 @@ import pandas as pd
 from engine.errors import ResultsError
 from engine.jsonable import json_ready
 from engine.results.compare import flatten, value_text
-from engine.results.display import PERCENT_COLUMNS, format_cell
+from engine.results.display import format_cell
 from engine.results.reader import Run, load_run
+from engine.results.summary_tables import YEAR_DAYS, summary_tables
 
 REPORT = "report.html"
 PALETTE = (
@@ -54,19 +55,6 @@ PALETTE = (
 )
 BENCHMARK_COLOR = "#222222"
 POSITIVE, NEGATIVE = "#2e7d32", "#c62828"
-HEADERS = {
-    "total_return": "Total return",
-    "annualized_return": "Ann. return",
-    "volatility": "Volatility",
-    "sharpe": "Sharpe",
-    "max_drawdown": "Max drawdown",
-    "beta": "Beta",
-    "alpha": "Alpha",
-    "tracking_error": "Tracking error",
-    "information_ratio": "Info. ratio",
-    "benchmark_return": "Benchmark",
-    "excess_return": "Excess",
-}
 EVENT_COLUMNS = {
     "basket": "Basket",
     "window": "Window",
@@ -95,7 +83,12 @@ def write_report(folder: str | Path) -> Path:
     path.  The page is written to a temporary file and renamed, so a reader never sees half
     a report."""
     folder = Path(folder)
-    page = build_report(load_run(folder))
+    return write_page(folder, build_report(load_run(folder)))
+
+
+def write_page(folder: Path, page: str) -> Path:
+    """Write ``page`` as the folder's ``report.html`` through a temporary file and a rename,
+    so a reader never sees half a report; returns its path."""
     path = folder / REPORT
     staged = folder / f".{REPORT}.tmp"
     try:
@@ -421,20 +414,34 @@ def _section(anchor: str, title: str, body: str) -> str:
 
 
 def summary_section(run: Run) -> str:
+    """The run's summary as its three tables (:mod:`engine.results.summary_tables`): the
+    performance, against the markets, and the uncertainty, with their footnotes."""
     if run.summary.empty:
         return _section("summary", "Summary", _note("summary.csv is not in this run folder."))
     frame = run.summary.copy()
     frame.index.name = "Basket"
-    table = html_table(
-        frame, percent=PERCENT_COLUMNS, headers=HEADERS,
-        row_class={run.benchmark: "benchmark"}, css="summary",
-    )
+    written = run.table("summary.csv", dtype=str, keep_default_na=False)
+    if written is not None and "selected_after" in written.columns:
+        chosen = written.set_index("basket")["selected_after"].replace("", None)
+        frame["selected_after"] = chosen[~chosen.index.duplicated()].reindex(frame.index)
+    days = YEAR_DAYS  # a period the manifest does not give is not marked short
+    if run.period:
+        first, last = run.period.split("..")
+        days = (pd.Timestamp(last) - pd.Timestamp(first)).days
+    parts = []
+    for table in summary_tables(frame, days):
+        parts.append(f"<h3>{esc(table.title.capitalize())}</h3>")
+        parts.append(html_table(
+            table.frame, percent=table.percent, row_class={run.benchmark: "benchmark"},
+            css="summary",
+        ))
+        parts += [f'<p class="caption">{esc(note)}</p>' for note in table.footnotes]
     caption = (
         "<p class=\"caption\">Returns in the report currency; annualised figures use 252 "
         "sessions (volatility, Sharpe, tracking error, information ratio) and 365.25 days "
         "(annualised return). Alpha and beta are against the benchmark, risk-free rate 0.</p>"
     )
-    return _section("summary", "Summary", table + caption)
+    return _section("summary", "Summary", "".join(parts) + caption)
 
 
 def equity_sections(run: Run, charts: Charts, colors: dict[str, str]) -> str:

@@ -37,7 +37,7 @@ import yaml
 from engine.analysis.metrics import COLUMNS
 from engine.errors import ResultsError
 from engine.jsonable import json_ready
-from engine.results.display import PERCENT_COLUMNS, markdown_table
+from engine.results.summary_tables import render_summary
 
 MANIFEST = "manifest.json"
 PACKAGES = ("basket", "vectorbt", "pandas", "numpy", "yfinance", "exchange_calendars", "numba")
@@ -226,7 +226,11 @@ def write_run(
 
     def fill(folder: Path) -> None:
         summary.to_csv(folder / "summary.csv", float_format="%.10g")
-        _write_text(folder / "summary.md", markdown_table(summary, PERCENT_COLUMNS))
+        sessions = result.panel.sessions
+        _write_text(
+            folder / "summary.md",
+            render_summary(summary, (sessions[-1] - sessions[0]).days, "markdown"),
+        )
         _write_text(folder / "summary.json", json.dumps(summary_records(summary), indent=2) + "\n")
         result.equity_frame().to_csv(folder / "equity.csv", float_format="%.10g")
         result.attribution_frame().to_csv(

@@ -69,7 +69,7 @@ class StockEvent:
     calendar: str
     market: str | None
     days: np.ndarray
-    dates: list[pd.Timestamp | None]
+    dates: pd.DatetimeIndex  # the session of each day, NaT past the calendar's sessions
     closes: np.ndarray  # closes of days[0] - 1 .. days[-1] (one more than days)
     market_closes: np.ndarray
     returns: np.ndarray
@@ -79,6 +79,7 @@ class StockEvent:
     fit: Fit | None
     reason: str | None
     _windows: dict[tuple[int, int], WindowResult] = field(default_factory=dict, repr=False)
+    _spans: dict[tuple[int, int], dict[str, object]] = field(default_factory=dict, repr=False)
 
     @property
     def day0(self) -> str | None:
@@ -100,8 +101,7 @@ class StockEvent:
         """The valid estimation days' calendar dates (``datetime64[ns]``) and abnormal
         returns."""
         index = np.flatnonzero(self.estimation)
-        dates = pd.DatetimeIndex([self.dates[k] for k in index]).as_unit("ns")
-        return dates.to_numpy(), self.abnormal[index]
+        return self.dates[index].to_numpy(), self.abnormal[index]
 
     def window_index(self, window: tuple[int, int]) -> np.ndarray:
         return np.flatnonzero((self.days >= window[0]) & (self.days <= window[1]))
@@ -120,19 +120,23 @@ class StockEvent:
         return self._windows[window]
 
     def span_columns(self, span: tuple[int, int]) -> dict[str, object]:
-        """The stock's rows of the ``abnormal_returns`` table over ``span``, as columns."""
-        assert self.fit is not None
-        index = self.window_index(span)
-        return {
-            "symbol": self.symbol,
-            "calendar": self.calendar,
-            "day": self.days[index],
-            "date": [iso(self.dates[k]) for k in index],
-            "return": self.returns[index],
-            "market_return": self.market_returns[index],
-            "normal_return": self.fit.normal[index],
-            "abnormal_return": self.abnormal[index],
-        }
+        """The stock's rows of the ``abnormal_returns`` table over ``span``, as columns
+        (made once: every basket holding the stock shows the same rows)."""
+        if span not in self._spans:
+            assert self.fit is not None
+            index = self.window_index(span)
+            dates = np.datetime_as_string(self.dates[index].to_numpy(), unit="D")
+            self._spans[span] = {
+                "symbol": self.symbol,
+                "calendar": self.calendar,
+                "day": self.days[index],
+                "date": [None if d == "NaT" else str(d) for d in dates],
+                "return": self.returns[index],
+                "market_return": self.market_returns[index],
+                "normal_return": self.fit.normal[index],
+                "abnormal_return": self.abnormal[index],
+            }
+        return self._spans[span]
 
     def gap_reason(self, window: tuple[int, int]) -> str | None:
         """Why the CAR over ``window`` is undefined, or None if every day has an AR."""
@@ -277,7 +281,10 @@ class StockEvents:
         # Day 0 is kept even when every window ends before it, to report where it fell.
         days = np.arange(self.estimation[0], max(self.span[1], 0) + 1)
         positions = p0 + days
-        dates = [sessions[p] if 0 <= p < len(sessions) else None for p in positions]
+        inside = (positions >= 0) & (positions < len(sessions))
+        session_dates = np.full(len(positions), np.datetime64("NaT"), dtype="datetime64[ns]")
+        session_dates[inside] = sessions.to_numpy()[positions[inside]]
+        dates = pd.DatetimeIndex(session_dates)
         with_previous = np.concatenate([[positions[0] - 1], positions])
         closes = take(self.closes_on(symbol, calendar), with_previous)
         returns = closes[1:] / closes[:-1] - 1

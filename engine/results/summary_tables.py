@@ -1,0 +1,159 @@
+"""The run's summary as people read it: three narrow tables instead of one too wide to see.
+
+* **performance** against the primary benchmark (the classic columns);
+* **against the markets**: excess over the primary benchmark and over the basket's local blend
+  of its markets' indices, same-day, Dimson and local betas, local alpha;
+* **is it real?**: the Newey-West t and p of the mean daily excess return, the bootstrap 95 %
+  interval of the total excess return, the Sharpe ratio's standard error, PSR, DSR, and whether
+  the constituents were chosen after the period began.
+
+Annualised columns over a period shorter than a year get a ``*`` and a footnote; the JSON and
+CSV keep the plain keys and numbers.  Used by the CLI, ``summary.md`` and the report.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from engine.results.display import PERCENT_COLUMNS, render
+
+PERFORMANCE = {
+    "total_return": "Total",
+    "annualized_return": "Ann.",
+    "volatility": "Vol",
+    "sharpe": "Sharpe",
+    "max_drawdown": "MaxDD",
+    "beta": "Beta",
+    "alpha": "Alpha",
+    "tracking_error": "TE",
+    "information_ratio": "IR",
+    "excess_return": "Excess",
+}
+MARKETS = {
+    "excess_return": "Excess",
+    "local_return": "Local",
+    "excess_return_local": "Ex.local",
+    "beta": "Beta",
+    "beta_dimson": "Dimson",
+    "beta_local": "B.local",
+    "alpha_local": "A.local",
+}
+UNCERTAINTY = {
+    "t_excess_hac": "t HAC",
+    "p_excess_hac": "p HAC",
+    "excess_ci_low": "CI lo",
+    "excess_ci_high": "CI hi",
+    "sharpe_se": "SR se",
+    "psr": "PSR",
+    "dsr": "DSR",
+    "selected_after": "Chosen",
+}
+#: Columns that scale a period's figure to a year.
+ANNUALISED = (
+    "annualized_return", "volatility", "sharpe", "alpha", "tracking_error",
+    "information_ratio", "alpha_local", "sharpe_se",
+)
+#: Periods shorter than this many calendar days get their annualised columns marked.
+YEAR_DAYS = 365
+MARK = "*"
+#: Footnotes under terminal tables are wrapped to this width.
+NOTE_WIDTH = 80
+
+
+@dataclass
+class SummaryTable:
+    """One table to print: a title, its frame (columns renamed for people), the renamed
+    percentage columns and the footnotes that go under it."""
+
+    title: str
+    frame: pd.DataFrame
+    percent: list[str]
+    footnotes: list[str] = field(default_factory=list)
+
+
+def short_period(days: int) -> bool:
+    """Whether annualised figures over ``days`` calendar days need a mark (under a year)."""
+    return days < YEAR_DAYS
+
+
+def annualised_note(days: int) -> str:
+    """The footnote of marked columns."""
+    return f"Marked {MARK}: annualised from {days} calendar days (less than a year); read with care"
+
+
+def _table(
+    summary: pd.DataFrame, columns: dict[str, str], title: str, days: int
+) -> SummaryTable:
+    marked = short_period(days)
+    names = {
+        key: name + (MARK if marked and key in ANNUALISED else "")
+        for key, name in columns.items()
+        if key in summary.columns
+    }
+    frame = summary[list(names)].rename(columns=names)
+    percent = [names[key] for key in names if key in PERCENT_COLUMNS]
+    notes = [annualised_note(days)] if marked and set(names) & set(ANNUALISED) else []
+    return SummaryTable(title, frame, percent, notes)
+
+
+def hindsight_note(summary: pd.DataFrame) -> str | None:
+    """``chosen after the fact: 2025-02-18 Report headliners; ...`` for the baskets whose
+    constituents were picked after the period began, grouped by that date; None if none."""
+    if "selected_after" not in summary.columns:
+        return None
+    picked = summary["selected_after"].dropna()
+    if picked.empty:
+        return None
+    groups = picked.groupby(picked.astype(str), sort=True)
+    parts = [f"{date} {', '.join(map(str, names.index))}" for date, names in groups]
+    return "Chosen: constituents picked after the period began, on: " + "; ".join(parts)
+
+
+def summary_tables(summary: pd.DataFrame, days: int) -> list[SummaryTable]:
+    """The three tables of a run's summary (index: basket; the summary's keys as columns),
+    ``days`` the calendar days of the period."""
+    performance = _table(summary, PERFORMANCE, "performance", days)
+    markets = _table(summary, MARKETS, "against the primary benchmark and the local markets", days)
+    markets.footnotes.append(
+        "Local: each basket's blend of its markets' indices (the study's event_study.markets), "
+        "weighted by its market mix, in the report currency; Dimson: beta on the benchmark's "
+        "previous, same and next session, summed"
+    )
+    uncertainty = _table(summary, UNCERTAINTY, "is it real?", days)
+    if "Chosen" in uncertainty.frame.columns:
+        uncertainty.frame["Chosen"] = uncertainty.frame["Chosen"].map(
+            lambda v: "after" if isinstance(v, str) and v else ""
+        )
+    uncertainty.footnotes.append(
+        "t/p HAC: Newey-West test of the mean daily excess return over the primary benchmark; "
+        "CI: stationary-bootstrap 95 % interval of the total excess return; SR se: Mertens "
+        "standard error of the Sharpe ratio; PSR: P(true Sharpe > 0); DSR: the same deflated "
+        "for the number of baskets run"
+    )
+    hindsight = hindsight_note(summary)
+    if hindsight:
+        uncertainty.footnotes.append(hindsight)
+    return [performance, markets, uncertainty]
+
+
+def render_summary(
+    summary: pd.DataFrame, days: int, fmt: str, *, title: str | None = None,
+    terminal: bool = False,
+) -> str:
+    """The three tables as text (``table``) or Markdown (``markdown``), each with its title
+    (the first one ``title`` when given), then their footnotes once each, wrapped to
+    :data:`NOTE_WIDTH` columns in text."""
+    tables = summary_tables(summary, days)
+    parts = [
+        render(table.frame, fmt, percent=table.percent, terminal=terminal,
+               title=title if number == 0 and title else table.title)
+        for number, table in enumerate(tables)
+    ]
+    notes = list(dict.fromkeys(note for table in tables for note in table.footnotes))
+    if fmt == "markdown":
+        return "\n".join(parts) + "".join(f"\n{note}\n" for note in notes)
+    wrapped = [textwrap.fill(note, NOTE_WIDTH, subsequent_indent="  ") for note in notes]
+    return "\n".join(parts) + "".join(f"{note}\n" for note in wrapped)
