@@ -34,7 +34,7 @@ from engine.data.prices import PriceSet, PriceSource
 from engine.data.quality import flag_notes, flag_summary, quality_flags
 from engine.errors import ConfigError, DateRangeError, MissingDataError, OptionError
 from engine.market.benchmarks import local_benchmarks
-from engine.market.listings import fx_symbols_needed, report_currency, resolve_listings
+from engine.market.listings import RunListings, fx_symbols_needed, report_currency, resolve_listings
 from engine.market.panel import LOOKBACK, Panel, align, coverage_problems, study_sessions
 from engine.market.sessions import detect_closures
 from engine.portfolio.simulation import INITIAL_CASH, BacktestResult, run_backtest
@@ -210,13 +210,12 @@ def event_options(
     )
 
 
-def local_indices(baskets: Sequence[Basket], study: Study) -> list[str]:
+def local_indices(baskets: Sequence[Basket], study: Study, listings: RunListings) -> list[str]:
     """The market indices of the baskets' exchanges (the study's ``event_study.markets``),
     which their local benchmarks blend."""
-    held = list(dict.fromkeys(s for b in baskets for s in b.symbols))
-    listings = resolve_listings(held, listing_overrides(baskets, study))
     markets = study.event_study.markets
-    return sorted({markets[v.calendar] for v in listings.values() if v.calendar in markets})
+    calendars = listings.calendars(held_symbols(baskets))
+    return sorted({markets[c] for c in calendars if c in markets})
 
 
 def selected_after(basket: Basket, first_day: dt.date | None) -> str | None:
@@ -235,10 +234,22 @@ def listing_overrides(baskets: Sequence[Basket], study: Study) -> dict[str, List
     return overrides
 
 
-def _event_listings(baskets: Sequence[Basket], study: Study) -> dict[str, Listing]:
-    """Listings of every constituent and of the benchmark."""
-    symbols = [*(s for b in baskets for s in b.symbols), study.benchmark]
-    return resolve_listings(symbols, listing_overrides(baskets, study))
+def held_symbols(baskets: Sequence[Basket]) -> list[str]:
+    """Every constituent of ``baskets``, once, in their order."""
+    return list(dict.fromkeys(s for b in baskets for s in b.symbols))
+
+
+def run_listings(
+    baskets: Sequence[Basket], study: Study, options: EventOptions | None = None
+) -> RunListings:
+    """The run's listings, resolved once and passed to every stage: each constituent's and the
+    benchmark's (the study's and the baskets' explicit listings, else from the suffix) and,
+    with ``options``, the event study's market indices for the constituents' exchanges."""
+    held = held_symbols(baskets)
+    listings = RunListings.resolve([*held, study.benchmark], listing_overrides(baskets, study))
+    if options is None:
+        return listings
+    return listings.including(event_markets(options, listings.calendars(held)))
 
 
 def event_markets(options: EventOptions, calendars: set[str]) -> list[str]:
@@ -332,31 +343,33 @@ def study_events(
     baskets: Sequence[Basket],
     study: Study,
     options: EventOptions,
+    listings: RunListings | None = None,
 ):
     """Run :func:`engine.analysis.events.run_event_study` for ``baskets`` with their portfolio
-    series (constant weights, in the report currency, against the study's benchmark)."""
+    series (constant weights, in the report currency, against the study's benchmark).
+
+    ``listings`` are the run's (:func:`run_listings`; resolved here when not given)."""
     from engine.analysis.events import EventBasket, run_event_study
 
-    listings = _event_listings(baskets, study)
-    start, end = event_span(options, {v.calendar for v in listings.values()})
+    listings = listings or run_listings(baskets, study, options)
+    symbols = [*held_symbols(baskets), study.benchmark]
+    start, end = event_span(options, listings.calendars(symbols))
     # The portfolio series stops where the benchmark or FX data stop; whether that is too
     # early for an event is for the event study itself to say, with its own message.
-    series = [study.benchmark, *fx_symbols_needed({v.currency for v in listings.values()})]
+    series = [study.benchmark, *fx_symbols_needed(listings.currencies(symbols))]
     start = max(start, *(prices[s].first_date for s in series))
     end = min(end, *(prices[s].last_date for s in series))
     for event in options.events:
         if not start < pd.Timestamp(event.date) <= end:
             ranges = "; ".join(
-                f"{s} ({prices[s].first_date.date()}..{prices[s].last_date.date()})"
-                for s in series
+                f"{s} ({prices[s].first_date.date()}..{prices[s].last_date.date()})" for s in series
             )
             raise DateRangeError(
                 f"event {event.date} is after the last price or before the first of {ranges}",
                 "use an event inside the price data",
             )
     currencies = [
-        report_currency(study.currency, {s: listings[s] for s in basket.symbols})
-        for basket in baskets
+        report_currency(study.currency, listings.of(basket.symbols)) for basket in baskets
     ]
     series = portfolio_returns(prices, baskets, study.benchmark, start, end, currencies, listings)
     event_baskets = [
@@ -410,21 +423,23 @@ def _event_prices(
     baskets: Sequence[Basket],
     study: Study,
     options: EventOptions,
+    listings: RunListings,
     *,
     skip_missing: bool,
     check_period: bool,
     strict: bool = False,
     optional: Sequence[str] = (),
 ) -> tuple[PriceSet, list[Basket], dict[str, dict[str, str]]]:
-    listings = _event_listings(baskets, study)
-    stock_calendars = {listings[s].calendar for b in baskets for s in b.symbols}
-    markets = event_markets(options, stock_calendars)
-    span = event_span(options, {v.calendar for v in listings.values()})
-    fx = fx_symbols_needed({v.currency for v in listings.values()} | {"USD"})
+    held = held_symbols(baskets)
+    symbols = [*held, study.benchmark]
+    markets = event_markets(options, listings.calendars(held))
+    span = event_span(options, listings.calendars(symbols))
+    fx = fx_symbols_needed(listings.currencies(symbols) | {"USD"})
     return gather_prices(
         source,
         baskets,
         study,
+        listings=listings,
         skip_missing=skip_missing,
         also=[*markets, *fx],
         fetch_span=span,
@@ -450,11 +465,18 @@ def run_events(
     if not baskets:
         raise OptionError("BASKET_FILES", "no basket to study")
     _check_names(baskets, study.benchmark)
+    listings = run_listings(baskets, study, options)
     prices, baskets, skipped = _event_prices(
-        source, baskets, study, options, skip_missing=skip_missing, check_period=False,
+        source,
+        baskets,
+        study,
+        options,
+        listings,
+        skip_missing=skip_missing,
+        check_period=False,
         strict=strict,
     )
-    events = study_events(prices, baskets, study, options)
+    events = study_events(prices, baskets, study, options, listings)
     notes = [
         f"{name}: skipped {symbol} ({why})"
         for name, d in skipped.items()
@@ -484,6 +506,7 @@ def gather_prices(
     baskets: Sequence[Basket],
     study: Study,
     *,
+    listings: RunListings | None = None,
     skip_missing: bool = False,
     also: Sequence[str] = (),
     fetch_span: tuple[pd.Timestamp, pd.Timestamp] | None = None,
@@ -507,14 +530,16 @@ def gather_prices(
     kind of flag in :attr:`PriceSet.notes`, after the source's own notes and one note per
     exchange closure the data show (:func:`engine.market.sessions.detect_closures`: no session,
     no missing-bar flag); with ``strict`` a warning or worse raises
-    :class:`engine.data.quality.DataQualityError`.
+    :class:`engine.data.quality.DataQualityError`.  ``listings`` are the run's
+    (:func:`run_listings`; resolved here when not given).
     """
-    overrides = listing_overrides(baskets, study)
-    constituents = list(dict.fromkeys(s for b in baskets for s in b.symbols))
-    listings = resolve_listings([*constituents, study.benchmark], overrides)
+    listings = listings or run_listings(baskets, study)
+    overrides = listings.explicit
+    constituents = held_symbols(baskets)
+    run_symbols = [*constituents, study.benchmark]
     # "local" is the constituents' one currency; the benchmark is converted into it.
-    currency = report_currency(study.currency, {s: listings[s] for s in constituents})
-    fx = fx_symbols_needed({v.currency for v in listings.values()} | {currency})
+    currency = report_currency(study.currency, listings.of(constituents))
+    fx = fx_symbols_needed(listings.currencies(run_symbols) | {currency})
     start, end = pd.Timestamp(study.start), pd.Timestamp(study.end)  # NaT when not set
     wanted = list(dict.fromkeys([*constituents, study.benchmark, *fx, *also, *optional]))
     history = max(LOOKBACK, weighting_history(baskets))
@@ -529,10 +554,11 @@ def gather_prices(
         for symbol, listing in overrides.items():
             expected.setdefault(symbol, listing)
     histories, problems = source.fetch(wanted, first, last)
-    closures = detect_closures(histories, overrides)
+    closures = detect_closures(histories, listings)
     if check_period:
-        union = study_sessions({v.calendar for v in listings.values()}, start, end, closures)
-        covered = {s: h for s, h in histories.items() if s in listings}
+        union = study_sessions(listings.calendars(run_symbols), start, end, closures)
+        in_run = set(run_symbols)
+        covered = {s: h for s, h in histories.items() if s in in_run}
         problems.update(coverage_problems(covered, listings, union[0], union[-1], closures))
     required = {study.benchmark, *fx, *also}
     extra = set(optional) - required - set(constituents)
@@ -552,7 +578,7 @@ def gather_prices(
     usable = {s: h for s, h in histories.items() if s not in problems}
     notes = list(getattr(source, "notes", ()))
     notes += closures.notes(first, last)
-    flags = quality_flags(usable, first, last, overrides, strict=strict, closures=closures)
+    flags = quality_flags(usable, first, last, listings, strict=strict, closures=closures)
     notes += flag_notes(flags)
     prices = PriceSet(
         usable, source.description, skipped=problems, notes=notes, flags=flags, closures=closures
@@ -588,27 +614,40 @@ def run(
     if not baskets:
         raise OptionError("BASKET_FILES", "no basket to run")
     _check_names(baskets, study.benchmark)
-    indices = local_indices(baskets, study)
+    listings = run_listings(baskets, study, events)
+    indices = local_indices(baskets, study, listings)
+    listings = listings.including(indices)
     if events is None:
         prices, baskets, skipped = gather_prices(
-            source, baskets, study, skip_missing=skip_missing, strict=strict, optional=indices
+            source,
+            baskets,
+            study,
+            listings=listings,
+            skip_missing=skip_missing,
+            strict=strict,
+            optional=indices,
         )
     else:
         prices, baskets, skipped = _event_prices(
-            source, baskets, study, events, skip_missing=skip_missing, check_period=True,
-            strict=strict, optional=indices,
+            source,
+            baskets,
+            study,
+            events,
+            listings,
+            skip_missing=skip_missing,
+            check_period=True,
+            strict=strict,
+            optional=indices,
         )
-    overrides = listing_overrides(baskets, study)
-    held = list(dict.fromkeys(s for b in baskets for s in b.symbols))
+    held = held_symbols(baskets)
     symbols = list(dict.fromkeys([*held, study.benchmark]))
-    constituents = resolve_listings(held, overrides)
     panel = align(
         prices,
         symbols,
         pd.Timestamp(study.start),
         pd.Timestamp(study.end),
-        currency=report_currency(study.currency, constituents),
-        listings=overrides,
+        currency=report_currency(study.currency, listings.of(held)),
+        listings=listings,
         closures=prices.closures,
     )
     own_sessions = basket_sessions(panel, baskets, study.benchmark)
@@ -631,7 +670,7 @@ def run(
     # event study use each basket's weights at the purchase.
     baskets = [purchase_weights(b, backtest.targets[b.name]) for b in baskets]
     blends, blend_notes = local_benchmarks(
-        prices, baskets, study.event_study.markets, panel, overrides
+        prices, baskets, study.event_study.markets, panel, listings
     )
     chosen = {b.name: selected_after(b, study.start) for b in baskets}
     summary = [
@@ -665,7 +704,7 @@ def run(
         prices=prices,
         skipped=skipped,
         notes=notes,
-        events=None if events is None else study_events(prices, baskets, study, events),
+        events=None if events is None else study_events(prices, baskets, study, events, listings),
         event_options=events,
     )
 
@@ -731,10 +770,10 @@ def study_symbols(baskets: Sequence[Basket], study: Study, *, events: bool = Tru
     ``events`` and a study that has events, the event study's market indices; from the earliest
     date the run fetches (the event study's estimation window, else a month before the start)
     to the study's end."""
-    overrides = listing_overrides(baskets, study)
-    constituents = list(dict.fromkeys(s for b in baskets for s in b.symbols))
-    listings = resolve_listings([*constituents, study.benchmark], overrides)
-    currencies = {v.currency for v in listings.values()} | {"USD"}
+    listings = run_listings(baskets, study)
+    constituents = held_symbols(baskets)
+    run_symbols = [*constituents, study.benchmark]
+    currencies = listings.currencies(run_symbols) | {"USD"}
     if study.currency.upper() != "LOCAL":
         currencies.add(study.currency.upper())
     fx = fx_symbols_needed(currencies)
@@ -742,13 +781,13 @@ def study_symbols(baskets: Sequence[Basket], study: Study, *, events: bool = Tru
     markets: list[str] = []
     if events and study.events:
         options = event_options(study)
-        markets = event_markets(options, {listings[s].calendar for s in constituents})
-        first, _ = event_span(options, {v.calendar for v in listings.values()})
+        markets = event_markets(options, listings.calendars(constituents))
+        first, _ = event_span(options, listings.calendars(run_symbols))
         start = first if start is None else min(start, first)
     notes = [f"{b.name}: {note}" for b in baskets for note in b.notes]
     return StudyNeeds(
         symbols=list(dict.fromkeys([*constituents, study.benchmark, *fx, *markets])),
-        listings=overrides,
+        listings=dict(listings.explicit),
         start=start,
         end=None if study.end is None else pd.Timestamp(study.end),
         notes=notes,

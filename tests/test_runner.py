@@ -78,3 +78,29 @@ def test_portfolio_series_of_all_baskets_from_one_alignment_equal_each_alone(sha
         pd.testing.assert_series_equal(
             market, returns[study.benchmark], check_exact=True, check_freq=False
         )
+
+
+def test_a_run_resolves_each_listing_once(shared_prices, monkeypatch):
+    """Resolve once, pass down: during a run with its event study, every symbol's listing is
+    derived from its suffix at most once (engine.pipeline.run_listings), whichever stages use
+    it (fetching, quality checks, alignment, portfolio series, event study)."""
+    import engine.analysis.events.stocks as event_stocks
+    import engine.market.listings as listings_module
+    from engine.pipeline import run
+    from engine.symbols import listing_of
+
+    resolved: list[str] = []
+
+    def counted(symbol):
+        resolved.append(symbol)
+        return listing_of(symbol)
+
+    monkeypatch.setattr(listings_module, "listing_of", counted)
+    monkeypatch.setattr(event_stocks, "listing_of", counted)
+    study = resolve_study(load_study(PROJECT / "baskets" / "studies" / "deepseek.yaml"))
+    baskets = [load_basket(p) for p in sorted((PROJECT / "baskets").glob("*.yaml"))]
+    result = run(baskets, study, CsvFolderSource(shared_prices), events=event_options(study))
+    assert not result.events.summary.empty
+    held = {s for b in baskets for s in b.symbols}
+    assert sorted(resolved) == sorted(set(resolved))  # none twice
+    assert held | {"^IXIC", "000300.SS", "^HSI"} == set(resolved)

@@ -199,7 +199,10 @@ class StockEvents:
         return self.model != "mean_adjusted"
 
     def listing(self, symbol: str) -> Listing:
-        return self.listings.get(symbol) or listing_of(symbol)
+        """The symbol's listing: the run's (``listings``), else from its suffix, resolved once."""
+        if symbol not in self.listings:
+            self.listings[symbol] = listing_of(symbol)
+        return self.listings[symbol]
 
     def market_of(self, calendar: str) -> str:
         if self.market_symbol:
