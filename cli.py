@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from engine.errors import BasketError
+from engine.text import printable
 
 DEFAULT_BASKETS = Path("baskets")
 DEFAULT_STUDY = DEFAULT_BASKETS / "studies" / "deepseek.yaml"
@@ -91,16 +92,19 @@ EVENT_COLUMNS = {
     "car": "CAR",
     "t_kolari_pynnonen": "t KP",
     "p_kolari_pynnonen": "p KP",
-    "t_bmp": "t BMP",
+    "p_kolari_pynnonen_bh": "KP BH",
     "z_rank": "z rank",
-    "z_sign": "z sign",
+    "p_rank": "p rank",
+    "p_rank_bh": "rank BH",
     "portfolio_car": "Port CAR",
 }
 EVENT_JSON_KEYS = (
     "basket", "event", "event_name", "day0", "window", "n_stocks", "car", "bhar",
+    "t_kolari_pynnonen", "p_kolari_pynnonen", "p_kolari_pynnonen_holm", "p_kolari_pynnonen_bh",
+    "z_rank", "p_rank", "p_rank_holm", "p_rank_bh",
     "t_cross_sectional", "p_cross_sectional", "t_patell", "p_patell", "t_bmp", "p_bmp",
-    "t_kolari_pynnonen", "p_kolari_pynnonen", "z_rank", "p_rank", "z_sign", "p_sign",
-    "portfolio_car", "t_portfolio", "p_portfolio",
+    "z_sign", "p_sign", "portfolio_car", "t_portfolio", "p_portfolio", "n_tests",
+    "selected_after",
 )
 
 
@@ -170,18 +174,18 @@ def _is_terminal() -> bool:
 @main.command("validate")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False), required=True)
 def validate_command(files: tuple[str, ...]) -> None:
-    """Check basket and study files; report every problem, one line each."""
-    from engine.config.baskets import validate_file
+    """Check basket, study and claims files; report every problem, one line each."""
+    from engine.config.claims import validate_any
 
     failures = 0
     for path in files:
         try:
-            kind, item = validate_file(path)
+            kind, item = validate_any(path)
         except BasketError as error:
             failures += 1
             click.echo(f"FAIL {error.one_line()}", err=True)
             continue
-        click.echo(f"ok   {path}: {kind} '{item.name}'")
+        click.echo(printable(f"ok   {path}: {kind} '{item.name}'"))
     if failures:
         raise click.exceptions.Exit(2)
 
@@ -379,7 +383,7 @@ def _data_cache(ctx: click.Context):
 
 def _notes(notes) -> None:
     for note in notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(f"note: {printable(note)}", err=True)
 
 
 @data_group.command("fetch")
@@ -515,7 +519,7 @@ def data_import_command(ctx, folder) -> None:
                 f"imported {symbol}: {entry.rows} rows {entry.first_date}..{entry.last_date}"
             )
     for name, why in report.problems.items():
-        click.echo(f"refused {name}: {why}", err=True)
+        click.echo(printable(f"refused {name}: {why}"), err=True)
     click.echo(f"{len(report.imported)} imported into {cache.folder}, "
                f"{len(report.problems)} refused", err=True)
     if report.problems:
@@ -585,6 +589,7 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
     from engine.pipeline import event_options, run_events, write_event_run
     from engine.results.display import render
     from engine.results.runfolder import check_writable
+    from engine.results.summary_tables import event_notes, notes_text
     from engine.symbols import option_symbol
 
     check_writable(out)
@@ -619,6 +624,8 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
                title=title, terminal=_is_terminal()),
         nl=False,
     )
+    if fmt in ("table", "markdown"):
+        click.echo(notes_text(event_notes(summary), fmt), nl=False)
     for row in result.events.excluded.itertuples():
         click.echo(f"note: {row.basket}, event {row.event}: excluded {row.symbol} ({row.reason})",
                    err=True)
@@ -657,7 +664,7 @@ def claims_command(files, prices, asof, infer_asof, offline, fmt, out, name) -> 
     from engine.config.claims import load_claims
     from engine.errors import UncheckedClaims
     from engine.pipeline import check_claims, write_claims_run
-    from engine.results.claims import claims_frame, claims_text, score_text, spreadsheet_safe
+    from engine.results.claims import claims_frame, claims_text, score_text
     from engine.results.display import render
     from engine.results.runfolder import check_writable
 
@@ -678,9 +685,7 @@ def claims_command(files, prices, asof, infer_asof, offline, fmt, out, name) -> 
             if run.scores is not None:
                 click.echo("\n" + score_text(run.scores, run.inferred, run.tied), nl=False)
         else:
-            frame = claims_frame(records)
-            frame = spreadsheet_safe(frame) if fmt == "csv" else frame
-            click.echo(render(frame, fmt, records=records), nl=False)
+            click.echo(render(claims_frame(records), fmt, records=records), nl=False)
         _notes(run.notes)
         click.echo(f"results: {folder}", err=True)
         unchecked.update(run.unchecked())
@@ -725,7 +730,7 @@ def runs_command(out: str, fmt: str) -> None:
         click.echo(render(frame, fmt, records=rows), nl=False)
     for row in rows:
         if row["note"]:
-            click.echo(f"note: {row['id']}: {row['note']}", err=True)
+            _notes([f"{row['id']}: {row['note']}"])
 
 
 @main.command("compare")
@@ -811,6 +816,162 @@ def report_command(run: str, out: str, open_it: bool) -> None:
         import webbrowser
 
         webbrowser.open(path.resolve().as_uri())
+
+
+SWEEP_COLUMNS = ("value", "random_p05", "random_p50", "random_p95", "percentile", "p_value")
+SWEEP_JSON_KEYS = (
+    "basket", "grid", "statistic", "value", "random_mean", "random_p05", "random_p50",
+    "random_p95", "percentile", "p_value", "n_random", "matched_on", "seed",
+)
+
+
+@main.command("sweep")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@_prices_option
+@click.option("--study", "study_file", type=click.Path(dir_okay=False),
+              help=f"Study file [default: {DEFAULT_STUDY}].")
+@click.option("--start", type=ISO_DATE, help="First day of the period (the study's by default).")
+@click.option("--end", type=ISO_DATE, help="Last day of the period.")
+@click.option("--benchmark", help="Benchmark symbol, e.g. ^IXIC.")
+@click.option("--currency", help="Report currency: USD, CNY, HKD or local.")
+@click.option("--fees", type=float, help="Proportional fees, 0.001 = 10 bp.")
+@click.option("--rebalance", type=click.Choice(["none", "monthly", "quarterly"]),
+              help="Rebalancing for every basket (overrides the files).")
+@click.option("--random", "n_random", type=click.IntRange(min=1), default=10_000,
+              show_default=True, help="Random baskets per theme (and grid point).")
+@click.option("--match", "match", multiple=True,
+              help="Match the random baskets on more than the market mix: industry, "
+              "liquidity, listed, board (repeatable or comma-separated).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the draws: the same seed gives the same baskets on any machine.")
+@click.option("--include-theme", is_flag=True,
+              help="Let the random baskets hold the theme's own stocks.")
+@click.option("--grid", "grid", multiple=True, metavar="KEY=V1,V2",
+              help="Run every combination: rebalance, fees, start, end (repeatable).")
+@click.option("--verify", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Random baskets per theme checked against the full vectorbt simulation.")
+@click.option("--skip-missing", is_flag=True, help="Drop symbols without data, renormalise.")
+@click.option("--offline", is_flag=True, help="Yahoo source: use the cache only.")
+@_format_option
+@_out_option
+@click.option("--name", help="Name in the run id (default: the study's).")
+@click.option("--no-events", is_flag=True, help="Rank returns only, not the events' CARs.")
+@click.option("--strict", is_flag=True,
+              help="Fail (exit 2, no run folder) on data-quality warnings instead of noting them.")
+def sweep_command(files, prices, study_file, start, end, benchmark, currency, fees, rebalance,
+                  n_random, match, seed, include_theme, grid, verify, skip_missing, offline,
+                  fmt, out, name, no_events, strict) -> None:
+    """Rank each theme against matched random baskets from a universe.
+
+    Every basket (default: all of baskets/) is backtested as `basket run` would, then
+    compared with --random baskets drawn from --universe with its number of names and market
+    mix (and --match characteristics), the same weights, rebalancing, fees, currency and
+    period: total and excess return, Sharpe, maximum drawdown and each event window's CAR
+    (same market model).  Prints, per theme, grid point and statistic, the random 5th/50th/
+    95th percentiles, the theme's percentile and the empirical p-value (1 + #random >= theme)
+    / (1 + N); writes a run folder with the null distributions and a report.
+
+    \b
+    --format json prints one object per basket, grid point and statistic with the keys
+    basket, grid, statistic, value, random_mean, random_p05, random_p50, random_p95,
+    percentile, p_value, n_random, matched_on, seed.
+    """
+    from engine.config.baskets import load_basket
+    from engine.config.grid import parse_grid
+    from engine.data.sources import open_source
+    from engine.data.universe import UniverseSource, is_universe_file
+    from engine.pipeline import SweepOptions, event_options, resolve_study, sweep
+    from engine.results.runfolder import check_writable
+    from engine.results.sweepfolder import write_sweep
+
+    check_writable(out)
+    meta = click.get_current_context().meta
+    universe_file = meta.get("universe") or (prices if prices and is_universe_file(prices)
+                                             else None)
+    universe = UniverseSource(universe_file, meta.get("symbols")) if universe_file else None
+    _quiet_cache_warnings()
+    source = open_source(prices, offline=offline, universe=universe) if prices else universe
+    if source is None:
+        source = open_source(None, offline=offline)
+    baskets = [load_basket(path) for path in _basket_files(files)]
+    study = resolve_study(
+        _study(study_file), start=start, end=end, benchmark=benchmark, currency=currency, fees=fees
+    )
+    events = None if no_events or not study.events else event_options(study)
+    options = SweepOptions(
+        n_random=n_random,
+        match=tuple(m.strip() for item in match for m in item.split(",") if m.strip()),
+        seed=seed,
+        include_theme=include_theme,
+        verify=verify,
+        grid=tuple(parse_grid(grid)),
+    )
+    result = sweep(baskets, study, source, universe, options, events=events, rebalance=rebalance,
+                   skip_missing=skip_missing, strict=strict, progress=_progress_bar())
+    folder = write_sweep(result, out, name=name, argv=["basket", *sys.argv[1:]])
+    click.echo(_sweep_output(result, fmt), nl=False)
+    _notes(_sweep_notes(result))
+    click.echo(f"results: {folder}", err=True)
+
+
+def _sweep_output(result, fmt: str) -> str:
+    import pandas as pd
+
+    from engine.results.display import render
+    from engine.results.sweepfolder import is_percent
+
+    records = [{k: r[k] for k in SWEEP_JSON_KEYS} for r in result.records()]
+    frame = pd.DataFrame(records)
+    if fmt != "table":
+        return render(frame.set_index("basket"), fmt, records=records)
+    shown = frame[["basket", "grid", "statistic", *SWEEP_COLUMNS]].copy()
+    if not shown["grid"].astype(bool).any():
+        shown = shown.drop(columns="grid")
+    for column in SWEEP_COLUMNS[:4]:
+        shown[column] = [
+            "" if v is None else f"{v:.1%}" if is_percent(s) else f"{v:.2f}"
+            for s, v in zip(frame["statistic"], frame[column], strict=True)
+        ]
+    shown["percentile"] = [("" if v is None else f"{v:.1f}") for v in frame["percentile"]]
+    shown["p_value"] = [("" if v is None else f"{v:.4f}") for v in frame["p_value"]]
+    shown = shown.rename(columns={"value": "theme", "random_p05": "p5", "random_p50": "p50",
+                                  "random_p95": "p95", "percentile": "pctile", "p_value": "p"})
+    options = result.options
+    title = (
+        f"{result.study.name}: each theme against {options.n_random} random baskets matched on "
+        f"{', '.join(options.matched_on)} (seed {options.seed})"
+    )
+    if _is_terminal():
+        from engine.results.display import fitted_table
+
+        return fitted_table(shown.set_index("basket"), title)
+    return render(shown.set_index("basket"), "table", title=title)
+
+
+def _sweep_notes(result) -> list[str]:
+    notes = [f"verified {result.options.verify} random basket(s) per theme against vectorbt: "
+             f"largest difference {result.verified:.1e}"]
+    for run in result.runs:
+        notes.extend(n for n in run.console_notes() if n not in notes)
+    return [result.notes[0], *(n for n in notes if n != result.notes[0])]
+
+
+def _progress_bar():
+    """A progress callback drawing a bar on a terminal's standard error (None elsewhere)."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.progress import Progress
+
+    progress = Progress(transient=True)
+    task = progress.add_task("random baskets", total=None)
+    progress.start()
+
+    def update(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+        if done >= total:
+            progress.stop()
+
+    return update
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.text import printable
+
 
 class BasketError(Exception):
     """Base class of every error the engine raises on purpose."""
@@ -32,7 +34,7 @@ class BasketError(Exception):
         text = " ".join(self.message.split())
         if self.hint:
             text += f" (hint: {' '.join(self.hint.split())})"
-        return text
+        return printable(text)
 
 
 class InputError(BasketError):

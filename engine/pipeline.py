@@ -346,7 +346,8 @@ def study_events(
     listings: RunListings | None = None,
 ):
     """Run :func:`engine.analysis.events.run_event_study` for ``baskets`` with their portfolio
-    series (constant weights, in the report currency, against the study's benchmark).
+    series (constant weights, in the report currency, against the study's benchmark); the
+    summary gets each row's ``selected_after`` (:func:`with_hindsight`).
 
     ``listings`` are the run's (:func:`run_listings`; resolved here when not given)."""
     from engine.analysis.events import EventBasket, run_event_study
@@ -376,7 +377,7 @@ def study_events(
         EventBasket(basket.name, basket.weights, portfolio, market)
         for basket, (portfolio, market) in zip(baskets, series, strict=True)
     ]
-    return run_event_study(
+    events = run_event_study(
         prices.histories,
         event_baskets,
         [(pd.Timestamp(e.date), e.name) for e in options.events],
@@ -391,6 +392,18 @@ def study_events(
         listings=listings,
         closures=prices.closures,
     )
+    return dataclasses.replace(events, summary=with_hindsight(events.summary, baskets))
+
+
+def with_hindsight(summary: pd.DataFrame, baskets: Sequence[Basket]) -> pd.DataFrame:
+    """The event summary with ``selected_after``: the basket's ``defined`` date on the rows of
+    events before it (constituents chosen after the fact), else None."""
+    by_name = {b.name: b for b in baskets}
+    chosen = [
+        selected_after(by_name[name], dt.date.fromisoformat(event))
+        for name, event in zip(summary["basket"], summary["event"], strict=True)
+    ]
+    return summary.assign(selected_after=pd.Series(chosen, index=summary.index, dtype=object))
 
 
 def console_notes(notes: Sequence[str], prices: PriceSet) -> list[str]:
@@ -938,7 +951,14 @@ def check_claims(
         claims, [claims.asof, *(d.date() for d in candidates), *filter(None, [asof])]
     )
     histories, problems = source.fetch([*claims.symbols(), *wanted_fx], span[0], span[1])
-    prices = PriceSet(histories, source.description, skipped=problems)
+    closures = detect_closures(histories)
+    prices = PriceSet(
+        histories,
+        source.description,
+        skipped=problems,
+        notes=closures.notes(*span),
+        closures=closures,
+    )
 
     paths: dict[tuple[int, str], object] = {}
     against: dict[int, object] = {}
@@ -980,7 +1000,7 @@ def check_claims(
         inferred, tied = best_date(scores)
     chosen = asof or (dt.date.fromisoformat(inferred) if inferred else claims.asof)
     rows = evaluate(claims, paths, against, chosen)
-    notes = [f"{s}: {why}" for s, why in problems.items()]
+    notes = [*(f"{s}: {why}" for s, why in problems.items()), *prices.notes]
     return ClaimsRun(claims, chosen, rows, prices, paths, against, scores, inferred, tied, notes)
 
 
@@ -1008,3 +1028,463 @@ def rewrite_report(folder: str | Path) -> Path:
     if read_manifest(folder).get("kind") == "claims":
         return write_claims_report(folder)
     return write_report(folder)
+
+
+# -- basket sweep: themes against matched random baskets, over a parameter grid --------------
+
+#: Statistics of the backtest that are ranked (more is better for each).
+SWEEP_STATISTICS = ("total_return", "excess_return", "sharpe", "max_drawdown")
+#: Largest difference allowed between the kernel and vectorbt on a verified basket.
+VERIFY_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """How to draw and rank: ``n_random`` baskets per theme, matched on the market mix and
+    ``match`` (:data:`engine.analysis.null.MATCHES`), drawn with ``seed``, the theme's own
+    stocks excluded unless ``include_theme``; ``verify`` random baskets per theme and grid
+    point are checked against vectorbt; ``grid`` the points of ``--grid``."""
+
+    n_random: int = 10_000
+    match: tuple[str, ...] = ()
+    seed: int = 0
+    include_theme: bool = False
+    verify: int = 3
+    grid: tuple[dict[str, object], ...] = ({},)
+
+    @property
+    def matched_on(self) -> list[str]:
+        return ["market", *self.match]
+
+
+@dataclass
+class SweepResult:
+    """What ``basket sweep`` produced.
+
+    ``rows``: one dict per theme, grid point and statistic with the keys of
+    :data:`engine.analysis.null.RANK_KEYS` plus ``basket, grid, statistic, matched_on, seed``.
+    ``nulls``: the random values behind each row (same order).  ``draws``: per theme and
+    period, the symbols of each random basket (``n_random x k``).  ``verified``: the largest
+    difference between the kernel and vectorbt over the verified baskets."""
+
+    study: Study
+    baskets: list[Basket]
+    options: SweepOptions
+    universe: str
+    rows: list[dict[str, object]]
+    nulls: list[np.ndarray]
+    draws: dict[str, np.ndarray]
+    verified: float
+    notes: list[str] = field(default_factory=list)
+    events: EventOptions | None = None
+    runs: list[RunResult] = field(default_factory=list)
+
+    def summary_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+    def records(self) -> list[dict[str, object]]:
+        from engine.jsonable import json_ready
+
+        return [json_ready(row) for row in self.rows]
+
+
+def _universe_meta(universe, symbols: Sequence[str]) -> pd.DataFrame:
+    """Calendar and currency of every universe symbol as the engine reads any symbol (from
+    its suffix, so a US stock is on XNAS like a basket's), and its market, industry and board
+    from the symbols table (the market from the suffix where the table does not say)."""
+    from engine.data.universe import market_of
+    from engine.symbols import listing_of
+
+    table = universe.symbols_table().reindex(list(symbols)).fillna("")
+    listings = [listing_of(s) for s in symbols]
+    by_suffix = [market_of(s) for s in symbols]
+    return pd.DataFrame(
+        {
+            "calendar": [x.calendar for x in listings],
+            "currency": [x.currency for x in listings],
+            "market": table["market"].where(table["market"] != "", by_suffix).to_numpy(),
+            "industry": table["industry"].to_numpy(),
+            "board": table["board"].to_numpy(),
+        },
+        index=pd.Index(list(symbols), name="symbol"),
+    )
+
+
+def _universe_listings(meta: pd.DataFrame) -> dict[str, Listing]:
+    return {
+        s: Listing(c, k)
+        for s, c, k in zip(meta.index, meta["calendar"], meta["currency"], strict=True)
+    }
+
+
+def _strata(
+    basket: Basket, meta: pd.DataFrame, match: Sequence[str], quintiles: pd.Series | None
+) -> list[tuple]:
+    """Each constituent's stratum: its market and the matched characteristics."""
+    from engine.data.universe import market_of
+
+    strata = []
+    for symbol in basket.symbols:
+        known = symbol in meta.index
+        key: list[object] = [meta.at[symbol, "market"] if known else market_of(symbol)]
+        for what in match:
+            if what == "listed":
+                continue
+            if what == "liquidity":
+                value = quintiles.get(symbol, 0) if quintiles is not None else 0
+                if not value:
+                    raise OptionError(
+                        "--match liquidity",
+                        f"{basket.name}: {symbol} has no traded value in the universe over the "
+                        "60 sessions before the start",
+                        "the universe must hold the theme's stocks with their volume",
+                    )
+                key.append(f"liquidity Q{value}")
+                continue
+            value = meta.at[symbol, what] if symbol in meta.index else ""
+            if not value:
+                raise OptionError(
+                    f"--match {what}",
+                    f"{basket.name}: {symbol} has no {what} in the universe's symbols table",
+                    f"add its {what} to the symbols table, or do not match on {what}",
+                )
+            key.append(value)
+        strata.append(tuple(key))
+    return strata
+
+
+def _rng(seed: int, *parts: str) -> np.random.Generator:
+    """A generator for ``seed`` and the labels ``parts`` (a theme, a period): the same on any
+    machine (CRC-32 of the labels, not Python's salted hash)."""
+    import zlib
+
+    return np.random.default_rng([seed, *(zlib.crc32(p.encode("utf-8")) for p in parts)])
+
+
+class _UniverseCars:
+    """Universe stocks' CARs per (event, window) from the same market model as a theme's event
+    study: a :class:`engine.analysis.events.stocks.StockEvents` with the study's settings and
+    the theme's closures gives the market series, event time and the model, and
+    :func:`engine.analysis.null.universe_cars` applies them to the universe's columns."""
+
+    def __init__(self, matrix, meta: pd.DataFrame, source: PriceSource, study: Study,
+                 options: EventOptions) -> None:
+        self.options, self.matrix, self.meta, self.study = options, matrix, meta, study
+        markets = (
+            [options.market_symbol] if options.market_symbol else list(options.markets.values())
+        )
+        if options.model == "mean-adjusted":
+            markets = []
+        fx = fx_symbols_needed(set(meta["currency"]) | {"USD"}) if options.currency == "USD" else []
+        wanted = list(dict.fromkeys([*markets, *fx]))
+        self.series, problems = source.fetch(wanted, None, None)
+        if problems:
+            raise MissingDataError(problems, source.description, "the event study needs them")
+
+    def cars(self, columns: np.ndarray, closures) -> dict[tuple[pd.Timestamp, tuple[int, int]],
+                                                           np.ndarray]:
+        """Per (event, window): one CAR per universe column (NaN where excluded or not in
+        ``columns``), event time counted on the sessions less ``closures``."""
+        from engine.analysis.events.eventtime import window_span
+        from engine.analysis.events.stocks import StockEvents
+        from engine.analysis.null import universe_cars
+
+        options = self.options
+        stocks = StockEvents(
+            self.series,
+            estimation=options.estimation,
+            span=window_span(options.windows),
+            model=options.model.replace("-", "_"),
+            markets=options.markets,
+            market_symbol=options.market_symbol,
+            currency=options.currency,
+            min_estimation=options.min_estimation,
+            listings=listing_overrides([], self.study),
+            closures=closures,
+        )
+        return universe_cars(
+            self.matrix.dates, self.matrix.closes, self.meta["calendar"].to_numpy(),
+            self.meta["currency"].to_numpy(), columns, stocks,
+            [pd.Timestamp(e.date) for e in options.events], options.windows,
+        )
+
+
+def _verify(aligned, draws: np.ndarray, weights: np.ndarray, trade: np.ndarray, fees: float,
+            schedule: str, listings: dict[str, Listing], panel: Panel, theme: Basket,
+            count: int) -> float:
+    """The largest difference between the values the kernel gave the first ``count`` random
+    baskets (traded on ``trade``) and vectorbt's for them (the engine's :func:`run_backtest`
+    with the theme's ``schedule``, each exchange open when it is for the theme's ``panel``);
+    infinite if vectorbt would trade them on other days."""
+    from engine.config.baskets import Constituent
+    from engine.portfolio.kernel import basket_values
+
+    chosen = draws[:count]
+    if not len(chosen):
+        return 0.0
+    symbols = list(dict.fromkeys(aligned.symbols[c] for c in chosen.ravel()))
+    columns = [aligned.symbols.index(s) for s in symbols]
+    index = aligned.sessions
+    frame = pd.DataFrame(aligned.prices[:, columns], index=index, columns=symbols)
+    open_by_calendar = {panel.listings[s].calendar: panel.open[s] for s in theme.symbols}
+    is_open = pd.DataFrame(
+        {s: open_by_calendar[listings[s].calendar].to_numpy() for s in symbols}, index=index
+    )
+    verified = Panel(frame, frame, is_open, {s: listings[s] for s in symbols}, panel.currency,
+                     closures=panel.closures)
+    baskets = [
+        Basket(f"random {b}", tuple(Constituent(aligned.symbols[c], float(w))
+                                    for c, w in zip(row, weights, strict=True)),
+               weighting="custom")
+        for b, row in enumerate(chosen)
+    ]
+    reference = run_backtest(verified, baskets, PriceSet({}, "universe"), fees=fees,
+                             rebalance=schedule)
+    values = basket_values(aligned.prices, chosen, weights, trade, fees)
+    worst = 0.0
+    for b, basket in enumerate(baskets):
+        days = index.isin([reference.bought[basket.name], *reference.rebalances[basket.name]])
+        if not np.array_equal(days, trade):
+            return math.inf
+        difference = np.abs(values[b] - reference.equity[basket.name].to_numpy())
+        worst = max(worst, float(difference.max()))
+    return worst
+
+
+def _constant_targets(theme: Basket, backtest: BacktestResult) -> tuple[np.ndarray, list]:
+    """The theme's target weights in constituent order and its trading sessions; an error
+    when its targets change over time (weighting schemes of prices, caps, membership
+    dates, reviews): random baskets copy constant weights only."""
+    targets = backtest.targets[theme.name].weights
+    first = targets.iloc[0].to_numpy(dtype=float)
+    if not np.allclose(targets.to_numpy(dtype=float), first, rtol=0, atol=1e-12):
+        raise OptionError(
+            "sweep",
+            f"basket '{theme.name}' has target weights that change over time (weighting "
+            f"{theme.weighting}, caps or membership dates)",
+            "sweep baskets with equal or custom weights and fixed constituents",
+        )
+    return first, list(targets.index)
+
+
+def _liquidity(matrix, meta: pd.DataFrame, start: pd.Timestamp, theme: Basket,
+               candidates: np.ndarray) -> pd.Series:
+    """Each universe stock's liquidity quintile within its market (0: unknown), from the
+    median traded value over the :data:`engine.analysis.null.LIQUIDITY_SESSIONS` sessions of
+    its exchange before ``start``; an error where the theme's markets have no volume."""
+    from engine.analysis.null import LIQUIDITY_SESSIONS, liquidity_quintiles, median_traded_value
+    from engine.calendars import sessions as calendar_sessions
+
+    traded = np.full(len(matrix.symbols), np.nan)
+    for calendar in meta["calendar"].unique():
+        columns = np.flatnonzero((meta["calendar"] == calendar).to_numpy())
+        own = calendar_sessions(calendar, start - pd.Timedelta(days=200), start)
+        own = own[own < start][-LIQUIDITY_SESSIONS:]
+        rows = matrix.dates.isin(own)
+        traded[columns] = median_traded_value(
+            matrix.closes[:, columns], matrix.volume[:, columns], rows
+        )
+    markets = meta["market"].to_numpy()
+    for market in {meta.at[s, "market"] for s in theme.symbols if s in meta.index}:
+        if not np.isfinite(traded[markets == market]).any():
+            raise OptionError(
+                "--match liquidity",
+                f"the universe has no volume for market {market} (needed by {theme.name})",
+                "match on liquidity only themes of markets with volume data",
+            )
+    member = meta.index.isin(theme.symbols)
+    quintiles = liquidity_quintiles(traded, markets, candidates | member)
+    return pd.Series(quintiles, index=meta.index)
+
+
+def sweep(
+    baskets: Sequence[Basket],
+    study: Study,
+    source: PriceSource,
+    universe,
+    options: SweepOptions,
+    *,
+    events: EventOptions | None = None,
+    rebalance: str | None = None,
+    skip_missing: bool = False,
+    strict: bool = False,
+    progress=None,
+) -> SweepResult:
+    """Rank every theme of ``baskets`` against ``options.n_random`` matched random baskets of
+    ``universe`` (a :class:`engine.data.universe.UniverseSource`), for every point of
+    ``options.grid``: total and excess return, Sharpe and maximum drawdown of the backtest and,
+    with ``events``, each event and window's CAR.
+
+    Each theme runs as ``basket run`` would run it alone (its own sessions, schedule, fees,
+    currency); its random baskets are simulated by :mod:`engine.portfolio.kernel` on the
+    universe's closes aligned to those sessions, and ``options.verify`` of them through
+    vectorbt (an :class:`EngineFailure` if they differ by more than
+    :data:`VERIFY_TOLERANCE`).  ``progress(done, total)`` is called as baskets are simulated.
+    """
+    from engine.analysis.metrics import PERIODS_PER_YEAR
+    from engine.analysis.null import MATCHES, basket_cars, draw_baskets, rank_against
+    from engine.config.grid import point_label
+    from engine.data.universe import SURVIVORSHIP_NOTE
+    from engine.errors import EngineFailure
+    from engine.market.universe import align_universe
+    from engine.portfolio.kernel import basket_statistics
+
+    if universe is None:
+        raise OptionError("--universe", "a sweep draws its random baskets from a universe file",
+                          "pass --universe FILE (e.g. ../shared/data/universe/prices.parquet)")
+    if not baskets:
+        raise OptionError("BASKET_FILES", "no basket to sweep")
+    if options.n_random < 1:
+        raise OptionError("--random", f"{options.n_random} is not a positive number of baskets")
+    if options.verify < 0:
+        raise OptionError("--verify", f"{options.verify} is not a number of baskets (0 or more)")
+    unknown = [m for m in options.match if m not in MATCHES]
+    if unknown:
+        raise OptionError("--match", f"'{unknown[0]}' is not one of {', '.join(MATCHES)}")
+    if rebalance is not None and rebalance not in REBALANCES:
+        raise OptionError("--rebalance", f"'{rebalance}' is not one of {', '.join(REBALANCES)}")
+    _check_names(baskets, study.benchmark)
+    studies = [
+        resolve_study(study, start=p.get("start"), end=p.get("end"), fees=p.get("fees"))
+        for p in options.grid
+    ]
+    first = min(pd.Timestamp(s.start) for s in studies) - LOOKBACK - pd.Timedelta(days=200)
+    last = max(pd.Timestamp(s.end) for s in studies)
+    listed_from = None
+    if events is not None:
+        calendars = {"XSHG", "XHKG", "XNAS"}
+        span_first, span_last = event_span(events, calendars)
+        listed_from = span_first
+        # The first estimation return needs the close of the session before the window.
+        first, last = min(first, span_first - LOOKBACK), max(last, span_last)
+    matrix = universe.matrix(first, last)
+    meta = _universe_meta(universe, matrix.symbols)
+    column_of = {s: i for i, s in enumerate(matrix.symbols)}
+    first_bar = np.argmax(np.isfinite(matrix.closes), axis=0)
+    listings = _universe_listings(meta)
+    cars = _UniverseCars(matrix, meta, source, study, events) if events is not None else None
+
+    rows: list[dict[str, object]] = []
+    nulls: list[np.ndarray] = []
+    drawn: dict[str, np.ndarray] = {}
+    runs: list[RunResult] = []
+    worst = 0.0
+    total = len(baskets) * len(options.grid) * options.n_random
+    done = 0
+    for basket in baskets:
+        for index, (point, point_study) in enumerate(zip(options.grid, studies, strict=True)):
+            with_events = events if index == 0 else None
+            result = run([basket], point_study, source, skip_missing=skip_missing,
+                         rebalance=point.get("rebalance") or rebalance, events=with_events,
+                         strict=strict)
+            runs.append(result)
+            theme = result.baskets[0]
+            panel = result.panel
+            weights, trading = _constant_targets(theme, result.backtest)
+            trade = panel.sessions.isin(trading)
+            days = basket_sessions(panel, [theme], point_study.benchmark)[theme.name]
+            own_rows = panel.sessions.get_indexer(days)
+            factors: dict[str, np.ndarray] = {}
+            for symbol in theme.symbols:
+                ratio = (panel.prices[symbol] / panel.local[symbol]).to_numpy()
+                factors.setdefault(panel.listings[symbol].currency, ratio)
+            aligned = align_universe(
+                matrix, meta["calendar"].to_numpy(), meta["currency"].to_numpy(),
+                panel.sessions, factors, panel.closures,
+            )
+            candidates = aligned.eligible.copy()
+            if "listed" in options.match:
+                since = listed_from or panel.sessions[0] - LOOKBACK
+                candidates &= matrix.dates[first_bar] <= since
+            quintiles = (
+                _liquidity(matrix, meta, panel.sessions[0], theme, candidates)
+                if "liquidity" in options.match else None
+            )
+            strata = _strata(theme, meta, options.match, quintiles)
+            pool = candidates.copy()
+            if not options.include_theme:
+                pool[[column_of[s] for s in theme.symbols if s in column_of]] = False
+            keys = _stratum_keys(meta, options.match, quintiles)
+            pools = {stratum: np.flatnonzero(pool & (keys == _key_text(stratum)))
+                     for stratum in dict.fromkeys(strata)}
+            period = f"{panel.sessions[0].date()}..{panel.sessions[-1].date()}"
+            draws = draw_baskets(strata, pools, options.n_random, _rng(options.seed, theme.name,
+                                                                           period))
+            fees = point_study.fees
+
+            def advance(count: int, before: int = done) -> None:
+                if progress is not None:
+                    progress(before + count, total)
+
+            # The statistics use the basket's own sessions, as its summary does.
+            stats = basket_statistics(
+                aligned.prices[own_rows], draws, weights, trade[own_rows], fees,
+                periods_per_year=PERIODS_PER_YEAR, progress=advance,
+            )
+            done += options.n_random
+            summary = result.summary[0]
+            random = {
+                "total_return": stats[:, 0],
+                "excess_return": stats[:, 0] - summary.benchmark_return,
+                "sharpe": stats[:, 1],
+                "max_drawdown": stats[:, 2],
+            }
+            label = point_label(point)
+            common = {"basket": theme.name, "grid": label,
+                      "matched_on": ",".join(options.matched_on), "seed": options.seed}
+            for statistic in SWEEP_STATISTICS:
+                ranking = rank_against(getattr(summary, statistic), random[statistic])
+                rows.append({**common, "statistic": statistic, **ranking.to_dict()})
+                nulls.append(random[statistic])
+            if with_events is not None and cars is not None:
+                table = result.events.summary
+                stock_cars = cars.cars(np.flatnonzero(pool), result.prices.closures)
+                for (day, window), values in stock_cars.items():
+                    event = day.date().isoformat()
+                    match = table[(table["basket"] == theme.name) & (table["event"] == event)
+                                  & (table["window"].map(tuple) == window)]
+                    value = float(match["car"].iloc[0]) if len(match) else math.nan
+                    random_cars = basket_cars(values, draws, weights, events.weighting)
+                    statistic = f"car {event} [{window[0]}, {window[1]}]"
+                    ranking = rank_against(value, random_cars)
+                    rows.append({**common, "statistic": statistic, **ranking.to_dict()})
+                    nulls.append(random_cars)
+            schedule = result.backtest.schedules[theme.name]
+            worst = max(worst, _verify(aligned, draws, weights, trade, fees, schedule,
+                                       listings, panel, theme, options.verify))
+            drawn[f"{theme.name} | {label}" if label else theme.name] = (
+                np.array(matrix.symbols, dtype=object)[draws]
+            )
+    if worst > VERIFY_TOLERANCE:
+        raise EngineFailure(
+            f"the fast kernel and vectorbt differ by {worst:.3g} on verified random baskets",
+            "this is a bug in basket; rerun with --verify 0 to skip the check (not advised)",
+        )
+    notes = [SURVIVORSHIP_NOTE]
+    for result in runs:
+        notes.extend(n for n in result.notes if n not in notes)
+    return SweepResult(
+        study=study, baskets=list(baskets), options=options, universe=universe.description,
+        rows=rows, nulls=nulls, draws=drawn, verified=worst, notes=notes, events=events,
+        runs=runs,
+    )
+
+
+def _key_text(stratum: tuple) -> str:
+    return " / ".join(str(p) for p in stratum)
+
+
+def _stratum_keys(
+    meta: pd.DataFrame, match: Sequence[str], quintiles: pd.Series | None
+) -> np.ndarray:
+    """Every universe stock's stratum as text (market, then the matched characteristics)."""
+    keys = meta["market"].astype(str)
+    for what in match:
+        if what == "listed":
+            continue
+        if what == "liquidity":
+            assert quintiles is not None
+            keys = keys + " / liquidity Q" + quintiles.astype(str)
+        else:
+            keys = keys + " / " + meta[what].astype(str)
+    return keys.to_numpy()

@@ -285,6 +285,13 @@ def test_every_bad_claims_file_is_one_clear_error(tmp_path, text, fragment):
     assert fragment in caught.value.one_line()
 
 
+def test_validate_knows_claims_files(cli):
+    result = cli("validate", CITIC, PROJECT / "baskets" / "aidc.yaml")
+    assert result.exit_code == 0, result.output
+    assert f"ok   {CITIC}: claims 'CITIC Securities: DeepSeek" in result.stdout
+    assert "aidc.yaml: basket 'AI data centres'" in result.stdout
+
+
 def test_basket_discovery_does_not_take_claims_files():
     found = discover_baskets(PROJECT / "baskets")
     assert found and all(path.parent.name == "baskets" for path in found)
@@ -318,6 +325,23 @@ def _price_set(folder, symbols):
 
     histories, problems = CsvFolderSource(folder).fetch([*symbols, "HKD=X"])
     return PriceSet(histories, "test", skipped=problems)
+
+
+def test_a_closure_the_data_show_is_no_session(tmp_path, price_folder):
+    folder, write = price_folder
+    # No Hong Kong symbol has a bar on 2025-01-02 (a typhoon day, say): since 2025-01-03 then
+    # starts at the 2024-12-31 close, not at a carried 2025-01-02 price.
+    closed = [d for d in HK_DAYS if d != "2025-01-02"]
+    write("0001.HK", closed, steps(closed, {"2024-11-01": 10, "2025-02-14": 12}))
+    write("0002.HK", closed, steps(closed, {"2024-11-01": 20, "2025-02-14": 30}))
+    run = check(
+        tmp_path,
+        folder,
+        "  - {text: t, symbols: [0001.HK, 0002.HK], since: 2025-01-03, printed: 0.5}\n",
+    )
+    rows = {r.subject: r.to_dict() for r in run.rows}
+    assert rows["0002.HK"]["start"] == "2024-12-31" and rows["0002.HK"]["verdict"] == HOLDS
+    assert any("XHKG: closed on 2025-01-02" in note for note in run.notes)
 
 
 def test_the_end_is_the_last_session_on_or_before_the_asof_date_on_each_exchange():
@@ -450,7 +474,9 @@ def test_bounds(tmp_path, prices):
             "AAA: its data start 2024-11-01, after the start 2023-12-29 (XNAS session)",
         ),
         (
-            "  - {text: t, symbols: GAP, since: 2025-01-01, printed: 0.5}\n",
+            # AAA trades on 2025-02-14: GAP's missing bar is a suspension, not a closure.
+            "  - {text: t, symbols: GAP, since: 2025-01-01, printed: 0.5}\n"
+            "  - {text: u, symbols: AAA, since: 2025-01-01, printed: 0.5}\n",
             "GAP: no close on 2025-02-14, the end (XNAS session)",
         ),
         (
@@ -464,9 +490,18 @@ def test_bounds(tmp_path, prices):
     ],
 )
 def test_cannot_be_checked_says_why(tmp_path, prices, body, reason):
-    row = only(check(tmp_path, prices, body))
+    row = check(tmp_path, prices, body).rows[0].to_dict()
     assert row["verdict"] == UNCHECKED and row["claim_verdict"] == UNCHECKED
     assert row["reason"] == reason and row["measured"] is None
+
+
+def test_a_lone_symbol_without_a_bar_reads_as_a_closure_and_says_so(tmp_path, prices):
+    # Closures are detected from the data (engine.market.sessions): with GAP the only symbol
+    # of its exchange, its missing 2025-02-14 bar is a closure and the end the session before.
+    run = check(tmp_path, prices, "  - {text: t, symbols: GAP, since: 2025-01-01, printed: 0.1}\n")
+    row = only(run)
+    assert (row["end"], row["verdict"]) == ("2025-02-13", HOLDS)
+    assert any("XNAS: closed on 2025-02-14" in note for note in run.notes)
 
 
 def test_one_listing_without_data_does_not_stop_the_others(tmp_path, prices):
@@ -515,6 +550,18 @@ def test_infer_asof_names_the_one_date_on_which_the_claims_hold(tmp_path, prices
     assert scores.loc["2025-02-14", "claims_holding"] == "1 2"
     # The claim with its own 'until' does not depend on the as-of date and is not scored.
     assert (scores[[HOLDS, CLOSE, FAILS, UNCHECKED]].sum(axis=1) == 2).all()
+
+
+def test_an_asof_before_the_window_cannot_be_checked(tmp_path, prices):
+    run = check(
+        tmp_path,
+        prices,
+        "  - {text: a, symbols: AAA, since: 2025-01-01, printed: 0.51}\n",
+        asof=pd.Timestamp("2024-12-31").date(),
+    )
+    assert only(run)["reason"] == (
+        "no XNAS session from 2025-01-01 to 2024-12-31 (the window ends before it starts)"
+    )
 
 
 def test_an_explicit_asof_wins_over_the_inferred_one(tmp_path, prices):

@@ -13,6 +13,7 @@ ids, exit codes and fragments).
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import tempfile
@@ -42,8 +43,11 @@ class Input:
     price: tuple[str, str | bytes] | None = None
     args: tuple[str, ...] = ()
     command: str = "run"
+    claims: str | None = None
 
     def describe(self) -> str:
+        if self.claims is not None:
+            return f"claim `{_shown(self.claims.removeprefix(CLAIMS_HEAD))}`"
         if self.basket is not None:
             return f"basket file `{_shown(self.basket)}`"
         if self.study is not None:
@@ -79,11 +83,23 @@ def event_args(*args: str) -> Input:
     return Input(args=("--market", "^IXIC", *args), command="event")
 
 
+def claims(body: str) -> Input:
+    """A claims file (``basket claims c.yaml``) with ``body`` as its list of claims."""
+    return Input(claims=CLAIMS_HEAD + body, command="claims")
+
+
+CLAIMS_HEAD = "source: {title: R, published: 2025-03-31}\nclaims:\n"
+
+
 def row(case_id: str, exit_code: int, given: Input, fragment: str):
     return pytest.param(given, fragment, exit_code, id=case_id)
 
 
 PYTHON = "!!python/object/apply:os.system ['touch pwned']"
+#: "Billion laughs": nine levels of nine aliases, 440 bytes that expand to 9**9 strings.
+LAUGHS = "name: B\nconstituents:\n  - symbol: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+LAUGHS += "".join(f"  - symbol: &{q} [{', '.join(['*' + p] * 9)}]\n"
+                  for p, q in zip("abcdefgh", "bcdefghi", strict=True))
 W = "name: B\nconstituents:\n  - symbol: AAA\n    weight: {}\n  - symbol: BBB\n    weight: {}\n"
 S = "name: S\nbenchmark: ^IXIC\nstart: {}\nend: {}\n"
 
@@ -172,6 +188,26 @@ CASES = [
         "b.yaml:1: not valid YAML: character #x0000 is not allowed"),
     row("not-utf8",                 2, basket("name: Bé\n".encode("latin-1")),
         "b.yaml: is not UTF-8 text"),
+    row("yaml-alias-bomb",          2, basket(LAUGHS),
+        "b.yaml:8: the YAML expands to more than 200,000 values or 4,000,000 characters"),
+    row("yaml-alias-loop",          2, basket("name: &n [*n]\nconstituents: [{symbol: AAA}]\n"),
+        "b.yaml:1: an alias refers to the value that contains it"),
+    row("yaml-value-too-long",      2, basket(BASKET.replace("name: B", "name: " + "B" * 20_000)),
+        "b.yaml:1: a value of 20,000 characters is longer than the limit of 10,000"),
+    row("yaml-file-too-large",      2, basket(BASKET + "# padding\n" * 110_000),
+        "b.yaml: is larger than the limit of 1 MB"),
+    row("symbol-yaml-word-on",      2, basket(BASKET.replace("BBB", "ON")),
+        "must be text, got the bool True (hint: YAML reads the unquoted word ON as true: "
+        "quote it, e.g. symbol: 'ON')"),
+    row("symbol-yaml-word-null",    2, basket(BASKET.replace("BBB", "NULL")),
+        "field 'constituents[1].symbol': is required (hint: YAML reads the unquoted word NULL "
+        "as nothing"),
+    row("name-yaml-word-yes",       2, basket(BASKET.replace("name: B", "name: YES")),
+        "field 'name': must be text, got a boolean (hint: YAML reads the unquoted word YES"),
+    row("study-is-a-fifo",          2, run_args("--study", "{tmp}/fifo.yaml"),
+        "fifo.yaml: is a FIFO (named pipe), not a file"),
+    row("study-is-a-device",        2, run_args("--study", "/dev/zero"),
+        "/dev/zero: is a device, not a file"),
     row("study-as-basket",          2, basket(STUDY),
         "b.yaml: is a study file, not a basket"),
     row("date-not-iso-yaml",        2, study(S.format("2025/01/02", "2025-03-31")),
@@ -235,6 +271,18 @@ CASES = [
         "AAA.csv: a row has more fields than the header"),
     row("price-column-twice",       2, price("AAA", "date,Close,close\n2025-01-02,1,2\n"),
         "AAA.csv: column close appears more than once in the header"),
+    # -- claims files (basket claims) -----------------------------------------------------------
+    row("claim-figure-unparsable",  2, claims("  - {text: t, symbols: AAA, since: 2025-01-02, "
+                                              "printed: fifty}\n"),
+        "c.yaml:3, field 'claims[0].printed': 'fifty' is not a figure"),
+    row("claim-symbol-malformed",   2, claims("  - {text: t, symbols: 'A A', since: 2025-01-02, "
+                                              "printed: 0.1}\n"),
+        "c.yaml:3, field 'claims[0].symbols': symbol 'A A': contains spaces or is empty"),
+    row("claim-since-after-asof",   2, claims("  - {text: t, symbols: AAA, since: 2025-04-01, "
+                                              "printed: 0.1}\n"),
+        "c.yaml:3, field 'claims[0].since': since 2025-04-01 is after the as-of date 2025-03-31"),
+    row("claim-without-figure",     2, claims("  - {text: t, symbols: AAA, since: 2025-01-02}\n"),
+        "c.yaml:3, field 'claims[0].printed': is required"),
     # -- folders ----------------------------------------------------------------------------------
     row("price-folder-missing",     2, run_args("--prices", "{tmp}/nowhere"),
         "--prices: price folder {tmp}/nowhere does not exist or is not a folder"),
@@ -259,6 +307,7 @@ def make_project(root: Path) -> dict[str, Path]:
     (root / "b.yaml").write_text(BASKET, encoding="utf-8")
     (root / "study.yaml").write_text(STUDY, encoding="utf-8")
     (root / "a_file").write_text("not a folder\n", encoding="utf-8")
+    os.mkfifo(root / "fifo.yaml")  # opened for reading with no writer, it would block forever
     return {"prices": prices, "basket": root / "b.yaml", "study": root / "study.yaml"}
 
 
@@ -276,11 +325,14 @@ def invoke(root: Path, given: Input):
         symbol, text = given.price
         data = text.encode() if isinstance(text, str) else text
         (project["prices"] / f"{symbol.replace('^', '_')}.csv").write_bytes(data)
+    if given.claims is not None:
+        (root / "c.yaml").write_text(given.claims, encoding="utf-8")
+    subject = [str(root / "c.yaml")] if given.claims is not None else [
+        str(project["basket"]), "--study", str(project["study"])
+    ]
     base = [
         given.command,
-        str(project["basket"]),
-        "--study",
-        str(project["study"]),
+        *subject,
         "--prices",
         str(project["prices"]),
         "--out",
@@ -345,7 +397,8 @@ def write_errors_md() -> None:
         "Generated by `python tests/test_errors.py` from the table in `tests/test_errors.py`;",
         "every row is a test (`pytest tests/test_errors.py`).  Each row starts from a valid",
         "project (`b.yaml` with AAA and BBB, `study.yaml` with ^IXIC over 2025-01-02..2025-03-31,",
-        "a CSV price folder), changes one thing and runs `basket run` (or `basket event`).",
+        "a CSV price folder), changes one thing and runs `basket run` (or `basket event`, or",
+        "`basket claims c.yaml` for a claims file).",
         "Exit code 2: the input is wrong; 1: a run-time failure.  `<tmp>` is the project folder.",
         "",
         "| id | input | exit | message (stderr) |",

@@ -14,6 +14,7 @@ a refactor may reorder a sum, not change a result.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -63,6 +64,13 @@ def condensed_abnormal_returns(frame: pd.DataFrame) -> list[dict[str, object]]:
 
 
 def snapshot(events) -> dict[str, object]:
+    from engine.analysis.events.multiple import adjusted_columns
+
+    # Columns added to the summary after the recording are derived from it and checked by
+    # their own tests (tests/test_multiple_tests.py): the multiple-test count and adjusted
+    # p-values, and the hindsight date.
+    added = [*adjusted_columns(), "selected_after"]
+    events = dataclasses.replace(events, summary=events.summary.drop(columns=added))
     tables = {
         name: [plain(r) for r in getattr(events, name).to_dict(orient="records")]
         for name in FULL_TABLES

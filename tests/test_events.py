@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from engine.analysis.events import DEFAULT_MARKETS, EventBasket, EventStudy, run_event_study
+from engine.analysis.events.multiple import adjusted_columns
 from engine.data.csvfolder import CsvFolderSource
 from engine.data.prices import PRICE_COLUMNS, PriceHistory
 from engine.errors import DateRangeError, MissingDataError, OptionError
@@ -566,4 +567,7 @@ def test_each_stock_is_computed_once_and_shared_by_every_basket_and_window(
         for table in ("summary", "abnormal_returns", "stock_cars", "car_paths"):
             frame = getattr(together, table)
             mine = frame[frame.basket == basket.name].reset_index(drop=True)
-            pd.testing.assert_frame_equal(mine, getattr(alone, table), check_exact=True)
+            theirs = getattr(alone, table)
+            if table == "summary":  # the multiple-test adjustments are about the whole family
+                mine, theirs = (t.drop(columns=adjusted_columns()) for t in (mine, theirs))
+            pd.testing.assert_frame_equal(mine, theirs, check_exact=True)

@@ -68,10 +68,16 @@ DAYS = pd.DatetimeIndex(
 )
 
 
+#: Five sessions before DAYS: a listing's first five sessions have no limits, so every series
+#: here starts with them, flat at its first close.
+LISTING = pd.DatetimeIndex(["2024-02-26", "2024-02-27", "2024-02-28", "2024-02-29", "2024-03-01"])
+
+
 def _bars(symbol: str, closes, highs=None, days=DAYS):
-    history = flat_history(symbol, closes, days)
+    closes = [closes[0]] * len(LISTING) + list(closes)
+    history = flat_history(symbol, closes, LISTING.append(days))
     if highs is not None:
-        history.frame["high"] = highs
+        history.frame["high"] = [highs[0]] * len(LISTING) + list(highs)
     return history
 
 
@@ -97,6 +103,9 @@ def test_chinext_and_st_limits():
     st = _bars("600001.SS", [10.0, 10.5, 10.5, 10.5, 10.5])
     assert limit_closes(st, DAYS, st=True)[0].tolist() == [False, True, False, False, False]
     assert not limit_closes(st, DAYS)[0].any()
+    # The same move in a listing's first five sessions has no limit.
+    new = flat_history("300308.SZ", [10.0, 12.0, 13.2], DAYS)
+    assert not limit_closes(new, DAYS)[0].any()
     # Not an A-share: no limits.
     assert not limit_closes(_bars("0700.HK", [10.0, 13.0, 13.0, 13.0, 13.0]), DAYS)[0].any()
 
@@ -140,7 +149,9 @@ def test_a_buy_after_a_limit_up_close_waits_for_the_next_session(price_folder):
     days = [d.strftime("%Y-%m-%d") for d in DAYS]
     # 600000.SS closes at +10 % (its high) on 2024-03-05, the purchase: it cannot be bought
     # then; 601000.SS is bought.  The buy goes through at 2024-03-06's close of 11.50.
-    write("600000.SS", days, [10.0, 11.0, 11.5, 11.5, 11.5], high=[10.0, 11.0, 11.8, 11.6, 11.5])
+    listed = [d.strftime("%Y-%m-%d") for d in LISTING]  # past its first five sessions
+    write("600000.SS", listed + days, [10.0] * 5 + [10.0, 11.0, 11.5, 11.5, 11.5],
+          high=[10.0] * 5 + [10.0, 11.0, 11.8, 11.6, 11.5])
     write("601000.SS", days, [20.0, 20.0, 22.0, 22.0, 22.0])
     write("000300.SS", days, [100.0] * 5)
     basket = Basket(
@@ -173,9 +184,9 @@ def test_a_suspended_stock_is_sold_when_it_trades_again():
     targets = _targets({"2024-03-04": [0.5, 0.5], "2024-03-06": [0.0, 1.0]}, symbols)
     plan = plan_orders(basket, targets, panel, prices)
     # 2024-03-06: the sell of 600000.SS waits for its next bar (2024-03-08); the buy of
-    # 601000.SS is cut to the cash there is (none), and is not placed again.
+    # 601000.SS finds no cash, and waits with it; on 2024-03-08 the sale pays for the buy.
     np.testing.assert_allclose(plan.shares[:, 0], [0.05, 0, 0, 0, -0.05], rtol=1e-11)
-    np.testing.assert_allclose(plan.shares[:, 1], [0.05, 0, 0, 0, 0], rtol=1e-11)
+    np.testing.assert_allclose(plan.shares[:, 1], [0.05, 0, 0, 0, 0.05], rtol=1e-11)
     assert plan.notes == [
         "sell of 600000.SS deferred from 2024-03-06 to 2024-03-08 (suspended: no bar)"
     ]
@@ -327,3 +338,27 @@ def test_vectorbt_keeps_the_planned_books_in_whole_lots_without_overdrawing(move
     np.testing.assert_allclose(np.round(held[:, 1]), held[:, 1], atol=1e-6)
     value = (plan.cash + (held * close).sum(axis=1)) / capital
     np.testing.assert_allclose(simulated.value[:, 0], value, rtol=1e-9)
+
+
+def test_the_hang_seng_tech_rules_example_on_real_data(shared_prices):
+    from conftest import PROJECT
+
+    from engine.config.baskets import load_basket, load_study
+    from engine.pipeline import resolve_study
+
+    rules = load_basket(PROJECT / "baskets/examples/hang_seng_tech_rules.yaml")
+    plain = load_basket(PROJECT / "baskets/examples/hang_seng_tech_plain.yaml")
+    assert rules.symbols == plain.symbols
+    study = resolve_study(load_study(PROJECT / "baskets/studies/since_2023.yaml"))
+    result = run([rules, plain], study, CsvFolderSource(shared_prices))
+    weights = result.backtest.targets["HS TECH rules"].weights
+    assert (weights.to_numpy() <= 0.08 + 1e-12).all()
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-12)
+    plan = result.backtest.executions["HS TECH rules"]
+    held = np.cumsum(plan.shares, axis=0)[-1] * plan.capital
+    np.testing.assert_allclose(held / 100, np.round(held / 100), atol=1e-9)  # lots of 100
+    close = result.panel.prices[rules.symbols].to_numpy()[-1]
+    value = (plan.cash[-1] + held @ close) / plan.capital
+    assert result.backtest.equity["HS TECH rules"].iloc[-1] == pytest.approx(value, rel=1e-9)
+    assert plan.costs["stamp_duty"] > plan.costs["levies"] > 0
+    assert "HS TECH plain" not in result.backtest.executions

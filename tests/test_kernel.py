@@ -75,7 +75,9 @@ def test_kernel_equals_vectorbt_on_sampled_baskets(panel, fees, rebalance):
     reference = run_backtest(panel, baskets, NO_PRICES, fees=fees)
     columns = {s: i for i, s in enumerate(panel.prices.columns)}
     for basket, (symbols, weights) in zip(baskets, drawn, strict=True):
-        trade = panel.sessions.isin(reference.rebalances[basket.name])
+        trade = panel.sessions.isin(
+            [reference.bought[basket.name], *reference.rebalances[basket.name]]
+        )
         slots = np.array([[columns[s] for s in symbols]])
         values = basket_values(panel.prices.to_numpy(), slots, weights, trade, fees)
         np.testing.assert_allclose(
@@ -94,7 +96,7 @@ def test_rebalancing_with_fees_cuts_the_last_buy_to_the_cash_left(panel):
         panel, [_basket("cut", symbols, weights, "monthly")], NO_PRICES, fees=fees
     )
     columns = [list(panel.prices.columns).index(s) for s in symbols]
-    trade = panel.sessions.isin(reference.rebalances["cut"])
+    trade = panel.sessions.isin([reference.bought["cut"], *reference.rebalances["cut"]])
     values = basket_values(panel.prices.to_numpy(), np.array([columns]), weights, trade, fees)
     np.testing.assert_allclose(values[0], reference.equity["cut"].to_numpy(), rtol=1e-9)
     assert values[0, 0] == pytest.approx(1 / (1 + fees), rel=1e-12)
@@ -128,13 +130,19 @@ def test_statistics_follow_the_metrics_formulas(panel):
 
 def test_one_stock_held_is_its_price_relative_less_the_purchase_fee():
     prices = np.array([[10.0, 1.0], [11.0, 1.0], [12.1, 1.0]])
-    values = basket_values(prices, np.array([[0]]), np.array([1.0]), np.zeros(3, bool), 0.001)
+    bought_first = np.array([True, False, False])
+    values = basket_values(prices, np.array([[0]]), np.array([1.0]), bought_first, 0.001)
     np.testing.assert_allclose(values[0], np.array([10, 11, 12.1]) / 10 / 1.001, rtol=1e-14)
+    # Bought a session later: cash (1.0) until then.
+    later = basket_values(prices, np.array([[0]]), np.array([1.0]), np.roll(bought_first, 1))
+    np.testing.assert_allclose(later[0], [1.0, 1.0, 1.1], rtol=1e-14)
 
 
 def test_bad_shapes_are_refused():
     prices = np.ones((3, 2))
     with pytest.raises(ValueError, match="one flag per session"):
-        basket_values(prices, np.array([[0]]), np.array([1.0]), np.zeros(2, bool))
+        basket_values(prices, np.array([[0]]), np.array([1.0]), np.ones(2, bool))
+    with pytest.raises(ValueError, match="one at least"):
+        basket_values(prices, np.array([[0]]), np.array([1.0]), np.zeros(3, bool))
     with pytest.raises(ValueError, match="column indices"):
-        basket_values(prices, np.array([[0, 1]]), np.array([1.0]), np.zeros(3, bool))
+        basket_values(prices, np.array([[0, 1]]), np.array([1.0]), np.ones(3, bool))

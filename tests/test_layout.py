@@ -2,9 +2,9 @@
 imports only point down it, never up and never in a circle.
 
 Ranks (lower stages may not import higher ones; a stage may import itself and any lower one):
-ground floor (errors, symbols, calendars, jsonable) < config < data < market < portfolio <
-analysis < results < pipeline.  ``engine/__init__`` only maps public names to modules lazily.
-Run alone: ``python -m pytest tests/test_layout.py``.
+ground floor (errors, symbols, calendars, jsonable, files, text) < config < data < market <
+portfolio < analysis < results < pipeline.  ``engine/__init__`` only maps public names to
+modules lazily.  Run alone: ``python -m pytest tests/test_layout.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 ENGINE = Path(__file__).resolve().parents[1] / "engine"
 STAGES = ("ground", "config", "data", "market", "portfolio", "analysis", "results", "pipeline")
-GROUND = {"errors", "symbols", "calendars", "jsonable"}
+GROUND = {"errors", "symbols", "calendars", "jsonable", "files", "text"}
 
 
 def module_name(path: Path) -> str:

@@ -5,6 +5,8 @@ currency), or a basket's value.  The window of a claim ``since`` a date runs fro
 session of the path's exchange strictly *before* that date ("since January" = from the last
 close of the previous year) to the last session on or before the as-of date (or ``until``);
 both sessions need a real close in the data (a carried price would be a made-up figure).
+Sessions are the calendar's less the closures the data show (a Hong Kong typhoon day is no
+session: :func:`engine.market.sessions.detect_closures`).
 
 The measured figure is the total return ``r = P_end / P_start - 1``; for a comparison ("X
 outperformed Y") it is the excess ``r_X - r_Y``, each on its own exchange's sessions.
@@ -39,7 +41,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.calendars import all_sessions
 from engine.config.claims import Claim, ClaimsFile
 from engine.data.prices import PriceSet
 from engine.errors import BasketError
@@ -84,6 +85,11 @@ class Path:
     ) -> tuple[pd.Timestamp, pd.Timestamp, float]:
         """``(start, end, P_end / P_start - 1)`` over :meth:`window`."""
         start, end = self.window(since, until)
+        if end <= start:
+            raise Unchecked(
+                f"no {self.calendar} session from {since} to {until} (the window ends before "
+                "it starts)"
+            )
         values, first, last = self.values, self.first, self.last
         for day, role in ((start, "start"), (end, "end")):
             if day < first:
@@ -111,8 +117,9 @@ def listing_path(
     span: tuple[pd.Timestamp, pd.Timestamp],
 ) -> Path:
     """The closes of ``symbol`` on the sessions of its exchange within ``span`` (as far as the
-    data reach), converted to ``currency`` (None: its listing currency) with the engine's FX
-    alignment (:func:`engine.market.panel.align`); only days with a bar in the data."""
+    data reach; the closures the data show are no sessions), converted to ``currency`` (None:
+    its listing currency) with the engine's FX alignment (:func:`engine.market.panel.align`);
+    only days with a bar in the data."""
     listing = listing_of(symbol)
     if symbol not in prices.histories:
         raise Unchecked(f"{symbol}: {prices.skipped.get(symbol, 'no prices')}")
@@ -123,7 +130,13 @@ def listing_path(
     if start <= end:
         try:
             panel = align(
-                prices, [symbol], start, end, currency=currency or listing.currency, partial=True
+                prices,
+                [symbol],
+                start,
+                end,
+                currency=currency or listing.currency,
+                partial=True,
+                closures=prices.closures,
             )
         except BasketError as error:
             raise Unchecked(f"{symbol}: {error.message}") from None
@@ -132,7 +145,7 @@ def listing_path(
     return Path(
         symbol,
         values,
-        all_sessions(listing.calendar),
+        prices.closures.all_sessions(listing.calendar),
         currency or listing.currency,
         listing.calendar,
         first,

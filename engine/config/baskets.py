@@ -376,14 +376,28 @@ class _Fields:
     def has(self, key: str) -> bool:
         return key in self.mapping and self.mapping[key] is not None
 
+    def yaml_word(self, key: str) -> str | None:
+        """The unquoted word (``ON``, ``NO``, ``NULL``) YAML 1.1 read as a boolean or null."""
+        value = self.mapping.get(key)
+        if value is not None and not isinstance(value, bool):
+            return None
+        return getattr(self.mapping, "value_texts", {}).get(key) or None
+
+    def quote_hint(self, key: str) -> str | None:
+        word = self.yaml_word(key)
+        if word is None:
+            return None
+        meaning = "nothing" if self.mapping.get(key) is None else str(self.mapping[key]).lower()
+        return f"YAML reads the unquoted word {word} as {meaning}: quote it, e.g. {key}: '{word}'"
+
     def text(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
         if not self.has(key):
             if required:
-                raise self.error(key, "is required")
+                raise self.error(key, "is required", self.quote_hint(key))
             return default
         value = self.mapping[key]
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise self.error(key, f"must be text, got {_kind(value)}")
+            raise self.error(key, f"must be text, got {_kind(value)}", self.quote_hint(key))
         value = str(value).strip()
         if required and not value:
             raise self.error(key, "must not be empty")
@@ -432,7 +446,7 @@ class _Fields:
     def sequence(self, key: str, *, required: bool = False) -> list[Any]:
         if not self.has(key):
             if required:
-                raise self.error(key, "is required")
+                raise self.error(key, "is required", self.quote_hint(key))
             return []
         value = self.mapping[key]
         if not isinstance(value, list):
@@ -490,11 +504,11 @@ def _listing(fields: _Fields) -> Listing | None:
 def _symbol(fields: _Fields, key: str, notes: list[str]) -> str:
     raw = fields.mapping.get(key)
     if raw is None:
-        raise fields.error(key, "is required")
+        raise fields.error(key, "is required", fields.quote_hint(key))
     try:
         symbol, note = normalize_symbol(raw)
     except SymbolError as error:
-        raise fields.error(key, error.message, error.hint) from None
+        raise fields.error(key, error.message, fields.quote_hint(key) or error.hint) from None
     if note:
         notes.append(note)
     return symbol

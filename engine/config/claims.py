@@ -46,7 +46,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.config.baskets import Basket, _Fields, _symbol, load_basket
+from engine.config.baskets import (
+    Basket,
+    _Fields,
+    _symbol,
+    basket_from_mapping,
+    is_study_file,
+    load_basket,
+    study_from_mapping,
+)
 from engine.config.yamlfile import Mapping, load_yaml
 from engine.errors import ConfigError, SymbolError
 from engine.symbols import FX_SYMBOLS, listing_of, normalize_symbol
@@ -156,6 +164,10 @@ class ClaimsFile:
     url: str = ""
     section: str = ""
     path: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.title
 
     def symbols(self) -> list[str]:
         """Every symbol the claims need prices of (listings, baskets' constituents, the symbols
@@ -395,3 +407,19 @@ def claims_from_mapping(data: Any, path: str) -> ClaimsFile:
 def load_claims(path: str | Path) -> ClaimsFile:
     """Load and validate one claims file."""
     return claims_from_mapping(load_yaml(path), str(path))
+
+
+def is_claims_file(data: Any) -> bool:
+    """Whether a parsed YAML file is a claims file: a mapping with ``claims`` and ``source``."""
+    return isinstance(data, dict) and "claims" in data and "source" in data
+
+
+def validate_any(path: str | Path) -> tuple[str, Any]:
+    """Load a claims, basket or study file, whichever it is (``basket validate``):
+    ``("claims", ClaimsFile)``, ``("basket", Basket)`` or ``("study", Study)``."""
+    data = load_yaml(path)
+    if is_claims_file(data):
+        return "claims", claims_from_mapping(data, str(path))
+    if is_study_file(data):
+        return "study", study_from_mapping(data, str(path))
+    return "basket", basket_from_mapping(data, str(path))

@@ -3,16 +3,37 @@
 ``yaml.safe_load`` refuses ``!!python/object`` tags but silently keeps the last of two duplicate
 keys and forgets line numbers.  This loader refuses duplicates and returns :class:`Mapping`
 objects that know the line of each key, so validation errors can point at ``file:line``.
+
+It is also bounded, because basket files are shared: a file over :data:`MAX_FILE_BYTES`, or
+that is not a regular file (a FIFO, ``/dev/zero``), is refused before it is read; the composed
+document is measured before anything is constructed, so aliases that would expand beyond
+:data:`MAX_NODES` nodes or :data:`MAX_TEXT` characters ("billion laughs") are refused, and so is
+any scalar longer than :data:`MAX_SCALAR`.
+
+Two YAML 1.1 traps are closed: ``1e-3`` (no dot) is a number, as in YAML 1.2 and JSON; and
+the unquoted words YAML 1.1 reads as booleans or null (``ON``, ``NO``, ``NULL``...) keep their
+text in :attr:`Mapping.value_texts`, so a validator can say "quote it".
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from engine.errors import ConfigError
+from engine.files import UnreadableFile, read_bounded
+
+#: Largest YAML file read (a 10,000-constituent basket is about 600 KB).
+MAX_FILE_BYTES = 1_000_000
+#: Most nodes (scalars, lists, mappings) the document may hold once aliases are expanded.
+MAX_NODES = 200_000
+#: Most characters the scalars may hold in total once aliases are expanded.
+MAX_TEXT = 4_000_000
+#: Longest single scalar (a description, a reason).
+MAX_SCALAR = 10_000
 
 
 class Mapping(dict):
@@ -35,6 +56,11 @@ class _LineLoader(yaml.SafeLoader):
     """SafeLoader that records key lines, rejects duplicate keys, and turns a value its tag
     cannot construct (``!!int x``, ``2025-13-01``) into a :class:`ConfigError` on its line."""
 
+    def compose_document(self) -> yaml.Node:
+        node = super().compose_document()
+        _check_size(self.name, node)
+        return node
+
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep=deep)
@@ -48,6 +74,68 @@ class _BadValue(ConfigError):
     """A value that cannot be constructed; ``node`` lets the enclosing mapping name its key."""
 
     node: yaml.Node
+
+
+#: YAML 1.2 / JSON floats without a dot (``1e-3``, ``-2E+5``), which YAML 1.1 reads as text.
+_EXPONENT_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+_LineLoader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789"))
+
+def _check_size(path: str, root: yaml.Node | None) -> None:
+    """Refuse a document whose expansion (aliases followed) exceeds :data:`MAX_NODES` nodes or
+    :data:`MAX_TEXT` characters, that refers to itself, or holds a scalar over
+    :data:`MAX_SCALAR` characters.  Each distinct node is measured once (memoised), so this is
+    linear in the file, however far its aliases would expand."""
+    if root is None:
+        return
+    sizes: dict[int, tuple[int, int]] = {}
+    # Iterative post-order walk: a deep file cannot exhaust the Python stack here.
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            if len(node.value) > MAX_SCALAR:
+                raise ConfigError(
+                    path,
+                    f"a value of {len(node.value):,} characters is longer than the limit "
+                    f"of {MAX_SCALAR:,}",
+                    line=node.start_mark.line + 1,
+                    hint="shorten it",
+                )
+            sizes[key] = (1, len(node.value))
+            continue
+        children = _children(node)
+        if not children_done:
+            if key in open_nodes:
+                raise ConfigError(
+                    path, "an alias refers to the value that contains it",
+                    line=node.start_mark.line + 1, hint="write the value out",
+                )
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        open_nodes.discard(key)
+        nodes = 1 + sum(sizes[id(child)][0] for child in children)
+        text = sum(sizes[id(child)][1] for child in children)
+        if nodes > MAX_NODES or text > MAX_TEXT:
+            raise ConfigError(
+                path,
+                f"the YAML expands to more than {MAX_NODES:,} values or {MAX_TEXT:,} "
+                "characters (aliases used over and over?)",
+                line=node.start_mark.line + 1,
+                hint="write the values out instead of repeating *aliases, or split the file",
+            )
+        sizes[key] = (nodes, text)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return list(node.value)
 
 
 def _unreadable(path: str, node: yaml.Node, key: str | None = None) -> _BadValue:
@@ -104,15 +192,11 @@ def load_yaml(path: str | Path) -> Any:
     """Parse one YAML file safely.  Errors become :class:`ConfigError` naming the file and line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(path, "file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(path, "is a folder, not a YAML file") from None
+        text = read_bounded(path, MAX_FILE_BYTES).decode("utf-8")
+    except UnreadableFile as error:
+        raise ConfigError(path, error.reason) from None
     except UnicodeDecodeError:
         raise ConfigError(path, "is not UTF-8 text") from None
-    except OSError as error:
-        raise ConfigError(path, f"cannot be read ({error.strerror})") from None
     try:
         loader = _LineLoader(text)
     except yaml.reader.ReaderError as error:

@@ -29,7 +29,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -43,6 +42,7 @@ import pandas as pd
 from engine.calendars import calendar as exchange_calendar
 from engine.data.prices import PRICE_COLUMNS, PriceHistory, tidy_frame
 from engine.errors import CacheError, PriceFileError, ResultsError, SymbolError
+from engine.files import atomic_write
 from engine.symbols import file_stem, listing_of, normalize_symbol
 
 CACHE_ENV = "BASKET_CACHE"
@@ -224,33 +224,6 @@ class ImportReport:
 
 # ---------------------------------------------------------------------------------------------
 # Files
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not supported on every platform (Windows)
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never a mix:
-    a temporary file in the same folder, fsync, then :func:`os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 #: The datetime unit of the date index :func:`engine.data.prices.tidy_frame` produces

@@ -139,14 +139,17 @@ class UniverseSource:
             if end is not None:
                 filters.append(("date", "<=", end.date()))
             table = pq.read_table(self.path, columns=wanted, filters=filters or None)
-            frame = table.to_pandas()
+            frame = _arrow_frame(table)
         else:
             frame = pd.read_csv(self.path, dtype={"symbol": str}, keep_default_na=False,
                                 na_values=[""])
             frame.columns = [str(c).strip().lower() for c in frame.columns]
             frame = frame[wanted]
-        frame["symbol"] = frame["symbol"].astype(str)
-        dates = pd.to_datetime(frame["date"].astype(str), format="%Y-%m-%d", errors="coerce")
+        if frame["symbol"].dtype != "category":
+            frame["symbol"] = frame["symbol"].astype(str)
+        dates = frame["date"]
+        if not pd.api.types.is_datetime64_any_dtype(dates):
+            dates = pd.to_datetime(dates.astype(str), format="%Y-%m-%d", errors="coerce")
         if dates.isna().any():
             row = int(np.flatnonzero(dates.isna().to_numpy())[0])
             raise PriceFileError(
@@ -175,7 +178,13 @@ class UniverseSource:
 
     def _check_rows(self, frame: pd.DataFrame) -> None:
         """Sorted by symbol then date, one row per (symbol, date), closes > 0."""
-        symbol = frame["symbol"].to_numpy()
+        column = frame["symbol"]
+        symbol = column.cat.codes.to_numpy() if column.dtype == "category" else column.to_numpy()
+        names = column.cat.categories if column.dtype == "category" else None
+
+        def name(row: int) -> str:
+            return str(names[symbol[row]]) if names is not None else str(symbol[row])
+
         date = frame["date"].to_numpy()
         same = symbol[1:] == symbol[:-1]
         step = date[1:] - date[:-1]
@@ -184,7 +193,7 @@ class UniverseSource:
             row = twice[0] + 1
             raise PriceFileError(
                 self.path,
-                f"symbol {symbol[row]}: date {pd.Timestamp(date[row]).date()} appears more than "
+                f"symbol {name(row)}: date {pd.Timestamp(date[row]).date()} appears more than "
                 "once",
                 "keep one row per symbol and date",
             )
@@ -193,14 +202,14 @@ class UniverseSource:
             row = backwards[0] + 1
             raise PriceFileError(
                 self.path,
-                f"symbol {symbol[row]}: dates are not ascending "
+                f"symbol {name(row)}: dates are not ascending "
                 f"({pd.Timestamp(date[row]).date()} follows {pd.Timestamp(date[row - 1]).date()})",
                 "sort the file by symbol, then date",
             )
         starts = np.concatenate([[0], np.flatnonzero(~same) + 1]) if len(symbol) else []
         seen = pd.Index(symbol[starts])
         if seen.has_duplicates:
-            again = seen[seen.duplicated()][0]
+            again = name(starts[np.flatnonzero(seen.duplicated())[0]])
             raise PriceFileError(
                 self.path,
                 f"the rows of symbol {again} are not together",
@@ -213,7 +222,7 @@ class UniverseSource:
                     row = bad[0]
                     raise PriceFileError(
                         self.path,
-                        f"symbol {symbol[row]}: {column} on {pd.Timestamp(date[row]).date()} is "
+                        f"symbol {name(row)}: {column} on {pd.Timestamp(date[row]).date()} is "
                         f"{frame[column].iloc[row]:g}, not > 0",
                     )
 
@@ -240,7 +249,7 @@ class UniverseSource:
         """Histories of ``symbols`` (every date the file has: quality checks look at all)."""
         rows = self.read_rows(list(dict.fromkeys(symbols)))
         histories: dict[str, PriceHistory] = {}
-        for symbol, group in rows.groupby("symbol", sort=False):
+        for symbol, group in rows.groupby("symbol", sort=False, observed=True):
             frame = pd.DataFrame(
                 {c: group[c].to_numpy(float) if c in group else np.nan for c in PRICE_COLUMNS},
                 index=pd.DatetimeIndex(group["date"].to_numpy(), name="date"),
@@ -278,6 +287,30 @@ class UniverseSource:
         return UniverseMatrix(
             pd.DatetimeIndex(dates, name="date"), [str(s) for s in symbols], closes, volume
         )
+
+
+def _arrow_frame(table) -> pd.DataFrame:
+    """A pyarrow table as pandas: ``symbol`` categorical (the file is sorted by it), dates
+    converted by arrow (a text date column is left to :meth:`UniverseSource.read_rows`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if name == "symbol":
+            encoded = pc.cast(column, pa.string()).dictionary_encode().combine_chunks()
+            columns[name] = pd.Categorical.from_codes(
+                encoded.indices.to_numpy(zero_copy_only=False),
+                encoded.dictionary.to_pylist(),
+            )
+        elif name == "date" and (
+            pa.types.is_date(column.type) or pa.types.is_timestamp(column.type)
+        ):
+            columns[name] = pc.cast(column, pa.timestamp("ns")).to_numpy()
+        else:
+            columns[name] = column.to_numpy()
+    return pd.DataFrame(columns)
 
 
 def _read_symbols_table(path: Path) -> pd.DataFrame:

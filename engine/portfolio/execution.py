@@ -14,12 +14,14 @@ vectorbt keeps the books exactly as planned:
   of 1; an odd remainder is sold only whole), Hong Kong the constituent's ``lot:`` (100 assumed,
   and noted, when it has none), US 1; what cannot buy a lot stays cash (cash drag);
 * **price limits** (A-shares): a stock that closes at its limit-up price cannot be bought at that
-  close, one at its limit-down cannot be sold (:func:`limit_closes`);
+  close, one at its limit-down cannot be sold (:func:`limit_closes`; none in a listing's first
+  five sessions, the first five bars of its series);
 * **suspensions**: a stock without a bar on a session of its own exchange is not traded.
 
 A blocked order waits: it is placed again, for the same target weight of the basket's value
 then, on each following session until it can trade, and a note says so.  On each trading
-session sells run before buys; a buy the cash cannot pay is cut to what it can (whole lots).
+session sells run before buys; a buy the cash cannot pay is cut to what it can (whole lots),
+and placed again once a deferred sale has brought the cash.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from engine.portfolio.targets import Targets
 #: Risk-warning (ST) shares on the main boards: ±5 % limits until this day, ±10 % from it.
 ST_LIMIT_CHANGE = pd.Timestamp("2026-07-06")
 ST_LIMITS = (0.05, 0.10)
+#: A new listing trades without price limits for this many sessions.
+LISTING_SESSIONS = 5
 #: Board lot assumed for a Hong Kong listing without ``lot:``.
 HK_DEFAULT_LOT = 100
 #: STAR Market: a buy is at least this many shares, then any whole number.
@@ -92,7 +96,8 @@ def limit_closes(
     :data:`ST_LIMIT_CHANGE` on the main boards).  Adjusted prices move by the same ratio as raw
     ones, so the move is measured on adjusted closes; the tick rounding moves the limit by at
     most half a tick, ``0.005 / previous close``; and a limit close is the day's high (limit-up)
-    or low (limit-down) where the data have them.
+    or low (limit-down) where the data have them.  The first :data:`LISTING_SESSIONS` bars of
+    the series have no limit (a listing's first sessions).
     """
     frame = history.frame
     closes = frame["adj_close"].fillna(frame["close"]).to_numpy()
@@ -115,6 +120,9 @@ def limit_closes(
         with np.errstate(invalid="ignore"):
             up[1:] = (move >= limits[1:] - slack) & at_high
             down[1:] = (move <= -limits[1:] + slack) & at_low
+        # New listings trade without limits for five sessions; a series is taken to start at
+        # the listing, as the data-quality checks take it.
+        up[:LISTING_SESSIONS] = down[:LISTING_SESSIONS] = False
     on_days = pd.Series(up, bar_days).reindex(days, fill_value=False).to_numpy(bool)
     off_days = pd.Series(down, bar_days).reindex(days, fill_value=False).to_numpy(bool)
     return on_days, off_days
@@ -287,12 +295,15 @@ def plan_orders(
             cash += amount * price[t, j] - pay(t, j, amount, "sell")
             held[j] -= amount
             wanted[j] = np.nan
-        for j, amount in buys:
+        # A buy short of cash while a sale waits is placed again once the sale has gone through.
+        sale_waits = any(goal[k] < held[k] for k in waiting)
+        for j, requested in buys:
             most = _affordable(
                 cash, price[t, j], statutory["buy"][t, j], commission, minimum[t, j]
             )
-            amount = lots[j].round_down(min(amount, most))
-            wanted[j] = np.nan
+            amount = lots[j].round_down(min(requested, most))
+            if not (sale_waits and amount < requested):
+                wanted[j] = np.nan
             if amount * price[t, j] <= DUST * value:
                 continue
             cash -= amount * price[t, j] + pay(t, j, amount, "buy")

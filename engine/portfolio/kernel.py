@@ -1,11 +1,11 @@
 """The fast kernel: many target-weight baskets over one price matrix, vectorbt's semantics.
 
 Every basket is a row of column indices into one price matrix (``prices``, shape
-``(n_sessions, n_symbols)``, report currency, no NaN from the first session on) with target
-weights per slot.  It is bought at the close of session 0 and traded back to its weights at the
-close of every session where ``trade`` is true, exactly as :func:`vectorbt.Portfolio.from_orders`
-does with ``size_type="targetpercent"``, one group with shared cash, ``call_seq="auto"``,
-proportional ``fees`` and the default ``update_value=False``:
+``(n_sessions, n_symbols)``, report currency, no NaN from the purchase on) with target weights
+per slot.  It is bought at the close of the first session where ``trade`` is true (cash until
+then) and traded back to its weights at the close of every later one, exactly as
+:func:`vectorbt.Portfolio.from_orders` does with ``size_type="targetpercent"``, one group with
+shared cash, ``call_seq="auto"``, proportional ``fees`` and the default ``update_value=False``:
 
 * the group's value ``V = cash + sum_j n_j p_j`` is taken once, at the session's closes, before
   any order; slot ``j``'s order is ``w_j V / p_j - n_j`` shares;
@@ -129,6 +129,7 @@ def _simulate_one(prices, slots, weights, trades, fees, init_cash, shares, order
     cash = init_cash
     shares[:] = 0.0
     sessions = prices.shape[1]
+    values[: trades[0]] = init_cash  # cash until the purchase
     for n in range(trades.shape[0]):
         first = trades[n]
         last = trades[n + 1] if n + 1 < trades.shape[0] else sessions
@@ -216,10 +217,9 @@ def _checked(prices, baskets, weights, trade, fees):
     if not shape_ok:
         raise ValueError("baskets must be (n, k) column indices with (k,) or (n, k) weights")
     weights = np.ascontiguousarray(np.broadcast_to(weights, baskets.shape))
-    trade = np.ascontiguousarray(trade, dtype=np.bool_).copy()
-    if trade.shape != (prices.shape[0],):
-        raise ValueError("trade must have one flag per session (row of prices)")
-    trade[0] = True  # the purchase
+    trade = np.ascontiguousarray(trade, dtype=np.bool_)
+    if trade.shape != (prices.shape[0],) or not trade.any():
+        raise ValueError("trade must have one flag per session (row of prices), one at least")
     # One symbol's sessions contiguous: a basket reads k short streams, not k scattered cells.
     by_symbol = np.ascontiguousarray(prices.T)
     return by_symbol, baskets, weights, np.flatnonzero(trade), float(fees)
@@ -230,8 +230,8 @@ def basket_values(prices, baskets, weights, trade, fees: float = 0.0) -> np.ndar
     :data:`engine.portfolio.simulation.INITIAL_CASH`.
 
     ``prices``: ``(n_sessions, n_symbols)``; ``baskets``: ``(n_baskets, k)`` column indices;
-    ``weights``: ``(k,)`` or ``(n_baskets, k)`` target weights; ``trade``: bool per session
-    (session 0, the purchase, always trades); ``fees``: proportional (0.001 = 10 bp)."""
+    ``weights``: ``(k,)`` or ``(n_baskets, k)`` target weights; ``trade``: bool per session,
+    the first true one the purchase (cash before it); ``fees``: proportional (0.001 = 10 bp)."""
     return _values_nb(*_checked(prices, baskets, weights, trade, fees), INITIAL_CASH)
 
 

@@ -39,6 +39,7 @@ from engine.results.runfolder import (
     new_run_id,
     package_versions,
 )
+from engine.text import spreadsheet_frame
 
 #: The columns of the flat table (csv, markdown) and the keys every JSON object has first.
 CLAIM_COLUMNS = (
@@ -58,8 +59,6 @@ CLAIM_COLUMNS = (
     "reason",
 )
 LINE_WIDTH = 78
-#: A cell starting with one of these is read as a formula by spreadsheets.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _digits(tolerance: float | None, percent: bool) -> int:
@@ -166,17 +165,6 @@ def _subject(row: dict[str, Any]) -> str:
     return "basket" if row["basket"] else str(row["symbol"])
 
 
-def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text cells that a spreadsheet would run as formulas, prefixed with ``'``."""
-
-    def safe(value: Any) -> Any:
-        if isinstance(value, str) and value.startswith(FORMULA_START):
-            return "'" + value
-        return value
-
-    return frame.map(safe)
-
-
 def claims_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """The flat table: one row per claim and listing, the columns of :data:`CLAIM_COLUMNS`,
     indexed by the claim's number."""
@@ -193,7 +181,7 @@ def score_text(scores: pd.DataFrame, inferred: str, tied: Sequence[str]) -> str:
         mark = "  <- as of" if row["date"] == inferred else ""
         lines.append(
             f"{row['date']:<10}  {row[HOLDS]:>4}  {row[CLOSE]:>5}  {row[FAILS]:>4}  "
-            f"{row[UNCHECKED]:>3}  {row['claims_holding']}{mark}"
+            f"{row[UNCHECKED]:>3}  {row['claims_holding']}{mark}".rstrip()
         )
     others = [d for d in tied if d != inferred]
     also = f" (as good: {', '.join(others)})" if others else ""
@@ -245,12 +233,14 @@ def write_claims_run(
 
     def fill(folder: Path) -> None:
         frame = claims_frame(records)
-        spreadsheet_safe(frame).to_csv(folder / "claims.csv", float_format="%.10g")
+        spreadsheet_frame(frame).to_csv(folder / "claims.csv", float_format="%.10g")
         _write_text(folder / "claims.md", markdown_table(frame))
         _write_text(folder / "claims.json", json.dumps(json_ready(records), indent=2) + "\n")
-        paths_frame(run).to_csv(folder / "paths.csv", index=False, float_format="%.10g")
+        spreadsheet_frame(paths_frame(run)).to_csv(
+            folder / "paths.csv", index=False, float_format="%.10g"
+        )
         if run.scores is not None:
-            run.scores.to_csv(folder / "asof.csv", index=False)
+            spreadsheet_frame(run.scores).to_csv(folder / "asof.csv", index=False)
         manifest = {
             "run_id": run_id,
             "kind": "claims",

@@ -34,6 +34,7 @@ from engine.errors import OptionError
 from engine.jsonable import json_ready
 from engine.results.display import PERCENT_COLUMNS
 from engine.results.reader import METRICS, Run, rebalancing_text
+from engine.text import printable
 
 #: The metrics the terminal and Markdown comparison shows unless ``--metric`` says otherwise.
 DEFAULT_METRICS = ("total_return", "excess_return", "sharpe", "max_drawdown", "volatility")
@@ -526,7 +527,7 @@ def runs_table(rows: Sequence[dict[str, Any]], *, terminal: bool = False) -> str
     for row in rows:
         period = "(broken)" if row["status"] != "ok" else row["period"] or f"({row['kind']})"
         schedules = [part.split(" ", 1)[-1] for part in row["rebalancing"].split(", ") if part]
-        lines.append([
+        lines.append([printable(cell) for cell in (
             row["id"],
             "" if row["baskets"] is None else str(row["baskets"]),
             period,
@@ -534,7 +535,7 @@ def runs_table(rows: Sequence[dict[str, Any]], *, terminal: bool = False) -> str
             row["currency"],
             "" if row["fees"] is None else value_text(row["fees"]),
             "/".join(schedules),
-        ])
+        )])
     if terminal:
         from engine.results.display import rich_table
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from engine.text import printable, spreadsheet_frame
+
 FORMATS = ("table", "csv", "json", "markdown")
 
 
@@ -29,7 +31,7 @@ def format_cell(value: Any, percent: bool, digits: int = 2) -> str:
         text = f"{value:.{max(digits - 1, 0)}%}" if percent else f"{value:.{digits}f}"
         # A tiny negative number rounds to "-0.00": show it as zero.
         return text[1:] if text.startswith("-") and not text.strip("-0.%") else text
-    return str(value)
+    return printable(value)
 
 
 #: Row labels longer than this are cut (with an ellipsis) in terminal tables.
@@ -37,13 +39,13 @@ LABEL_WIDTH = 20
 
 
 def _label(value: Any) -> str:
-    text = str(value)
+    text = printable(value)
     return text if len(text) <= LABEL_WIDTH else text[: LABEL_WIDTH - 1] + "…"
 
 
 def plain_table(frame: pd.DataFrame, percent: Sequence[str] = (), title: str | None = None) -> str:
     """Aligned plain text: text columns left, numbers right; row labels cut to 20 characters."""
-    header = [str(frame.index.name or "")] + [str(c) for c in frame.columns]
+    header = [printable(frame.index.name or "")] + [printable(c) for c in frame.columns]
     rows = [
         [_label(index)] + [format_cell(v, c in percent) for c, v in row.items()]
         for index, row in frame.iterrows()
@@ -55,9 +57,14 @@ def plain_table(frame: pd.DataFrame, percent: Sequence[str] = (), title: str | N
         rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
         return "  ".join([first, *rest]).rstrip()
 
-    out = [title] if title else []
+    out = [_title(title)] if title else []
     out += [line(header), line(["-" * w for w in widths]), *map(line, rows)]
     return "\n".join(out) + "\n"
+
+
+def _title(title: str) -> str:
+    """A title's lines, each free of control characters."""
+    return "\n".join(printable(line) for line in title.split("\n"))
 
 
 #: Text columns whose longest cell is longer than this and holds a space wrap at spaces on a
@@ -96,15 +103,17 @@ class _Column:
 
 def _columns(frame: pd.DataFrame, percent: Sequence[str]) -> list[_Column]:
     """The row labels, then each column of ``frame``, as terminal columns."""
-    labels = [str(v) for v in frame.index]
+    labels = [printable(v) for v in frame.index]
     columns = [
-        _Column(str(frame.index.name or ""), labels, list(frame.index), False, _wraps(labels))
+        _Column(printable(frame.index.name or ""), labels, list(frame.index), False, _wraps(labels))
     ]
     for name in frame.columns:
         values = list(frame[name])
         cells = [format_cell(v, name in percent) for v in values]
         numeric = all(v is None or isinstance(v, (int, float)) for v in values)
-        columns.append(_Column(str(name), cells, values, numeric, not numeric and _wraps(cells)))
+        columns.append(
+            _Column(printable(name), cells, values, numeric, not numeric and _wraps(cells))
+        )
     return columns
 
 
@@ -152,12 +161,11 @@ def rich_table(
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, force_terminal=True)
     for number, block in enumerate(_folds(_columns(frame, percent), width)):
-        table = Table(
-            title=title if number == 0 else None, title_justify="left", header_style="bold"
-        )
+        heading = Text(_title(title)) if title and number == 0 else None
+        table = Table(title=heading, title_justify="left", header_style="bold")
         for column in block:
             table.add_column(
-                column.header,
+                Text(column.header),
                 justify="right" if column.numeric else "left",
                 no_wrap=not column.wraps,
                 overflow="fold",
@@ -190,14 +198,14 @@ def render(
     rich rendering for ``table``.
     """
     if fmt == "csv":
-        return frame.to_csv(float_format="%.10g")
+        return spreadsheet_frame(frame).to_csv(float_format="%.10g")
     if fmt == "json":
         from engine.jsonable import json_ready
 
         rows = records if records is not None else frame.reset_index().to_dict(orient="records")
         return json.dumps(json_ready(rows), indent=2) + "\n"
     if fmt == "markdown":
-        return (f"**{title}**\n\n" if title else "") + markdown_table(frame, percent)
+        return (f"**{_title(title)}**\n\n" if title else "") + markdown_table(frame, percent)
     if terminal:
         return rich_table(frame, percent, title)
     return plain_table(frame, percent, title)
@@ -205,12 +213,17 @@ def render(
 
 def markdown_table(frame: pd.DataFrame, percent: Sequence[str] = (), digits: int = 2) -> str:
     """A GitHub-flavoured Markdown table; columns in ``percent`` shown as percentages."""
-    header = [str(frame.index.name or "")] + [str(c) for c in frame.columns]
+    header = [_md(frame.index.name or "")] + [_md(c) for c in frame.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for index, row in frame.iterrows():
-        cells = [str(index)] + [format_cell(v, c in percent, digits) for c, v in row.items()]
+        cells = [_md(index)] + [_md(format_cell(v, c in percent, digits)) for c, v in row.items()]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _md(value: Any) -> str:
+    """A Markdown table cell: one line, ``|`` escaped so it cannot split the cell."""
+    return printable(value).replace("|", "\\|")
 
 
 PERCENT_COLUMNS = (
@@ -229,3 +242,43 @@ PERCENT_COLUMNS = (
     "excess_ci_low",
     "excess_ci_high",
 )
+
+
+def fitted_table(frame: pd.DataFrame, title: str | None = None, width: int | None = None) -> str:
+    """An already formatted text table (every cell a string) drawn by ``rich`` to fit
+    ``width`` (default: the terminal's): columns of numbers never wrap nor shrink, text
+    columns (the index and the first ``object`` columns whose cells are not numbers) fold
+    onto more lines.  Cells are plain text, never markup."""
+    import shutil
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    def numeric(column: str) -> bool:
+        cells = [c for c in frame[column] if c]
+        return bool(cells) and all(_looks_numeric(c) for c in cells)
+
+    table = Table(title=Text(title) if title else None, title_justify="left",
+                  header_style="bold")
+    table.add_column(str(frame.index.name or ""), overflow="fold", ratio=2)
+    for column in frame.columns:
+        if numeric(column):
+            table.add_column(str(column), justify="right", no_wrap=True,
+                             min_width=max(len(str(column)), *(len(c) for c in frame[column])))
+        else:
+            table.add_column(str(column), overflow="fold", ratio=2)
+    for index, row in frame.iterrows():
+        table.add_row(Text(str(index)), *(Text(str(c)) for c in row))
+    buffer = io.StringIO()
+    columns = width or shutil.get_terminal_size((100, 24)).columns
+    Console(file=buffer, width=columns, force_terminal=True).print(table)
+    return buffer.getvalue()
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text.rstrip("%"))
+    except ValueError:
+        return False
+    return True

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from engine.analysis.metrics import NUMERIC_COLUMNS
-from engine.errors import InputError, OptionError, ResultsError
+from engine.config.yamlfile import load_yaml
+from engine.errors import ConfigError, InputError, OptionError, ResultsError
 from engine.results.runfolder import MANIFEST
+from engine.text import unescape_frame
 
 #: Every metric of a run's summary, in the summary's order.
 METRICS: tuple[str, ...] = NUMERIC_COLUMNS
@@ -94,7 +95,7 @@ class Run:
         if not path.is_file():
             return None
         try:
-            return pd.read_csv(path, **read_csv)
+            return unescape_frame(pd.read_csv(path, **read_csv))
         except (OSError, ValueError) as error:
             self.problems.append(f"{name} cannot be read ({error})")
             return None
@@ -120,19 +121,22 @@ def load_run(folder: str | Path) -> Run:
     manifest = read_manifest(folder)
     problems: list[str] = []
     config: dict[str, Any] = {}
-    try:
-        loaded = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
-        config = loaded if isinstance(loaded, dict) else {}
-    except FileNotFoundError:
+    if not (folder / "config.yaml").exists():
         problems.append("config.yaml is missing")
-    except (OSError, yaml.YAMLError) as error:
-        problems.append(f"config.yaml cannot be read ({type(error).__name__})")
+    else:
+        try:
+            loaded = load_yaml(folder / "config.yaml")
+            config = loaded if isinstance(loaded, dict) else {}
+        except ConfigError as error:
+            # The message starts with the path; the problem is listed under the run already.
+            problems.append(f"config.yaml cannot be read ({error.one_line().split(': ', 1)[-1]})")
     summary = pd.DataFrame(columns=list(METRICS), index=pd.Index([], name="basket"))
     try:
         # A basket may be called "NA": only the metrics have missing values.
         frame = pd.read_csv(folder / "summary.csv", dtype={"basket": str},
                             keep_default_na=False, na_values={m: [""] for m in METRICS})
-        summary = frame.set_index("basket").reindex(columns=list(METRICS)).astype(float)
+        frame = unescape_frame(frame.set_index("basket"))
+        summary = frame.reindex(columns=list(METRICS)).astype(float)
     except FileNotFoundError:
         if manifest.get("kind") not in ("event", "claims"):  # they have no backtest summary
             problems.append("summary.csv is missing")

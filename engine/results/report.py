@@ -46,7 +46,7 @@ from engine.jsonable import json_ready
 from engine.results.compare import flatten, value_text
 from engine.results.display import format_cell
 from engine.results.reader import Run, load_run
-from engine.results.summary_tables import YEAR_DAYS, summary_tables
+from engine.results.summary_tables import YEAR_DAYS, event_notes, summary_tables
 
 REPORT = "report.html"
 PALETTE = (
@@ -62,14 +62,19 @@ EVENT_COLUMNS = {
     "n_excluded": "Excl.",
     "car": "CAR",
     "bhar": "BHAR",
+    "p_kolari_pynnonen": "p KP",
+    "p_kolari_pynnonen_holm": "p KP Holm",
+    "p_kolari_pynnonen_bh": "p KP BH",
+    "p_rank": "p rank",
+    "p_rank_holm": "p rank Holm",
+    "p_rank_bh": "p rank BH",
     "t_cross_sectional": "t (cs)",
     "p_cross_sectional": "p (cs)",
     "p_patell": "p Patell",
     "p_bmp": "p BMP",
-    "p_kolari_pynnonen": "p KP",
-    "p_rank": "p rank",
     "p_sign": "p sign",
     "portfolio_car": "Portfolio CAR",
+    "selected_after": "Chosen after",
 }
 EVENT_PERCENT = ("car", "bhar", "mean_car", "portfolio_car")
 ATTRIBUTION_PERCENT = ("weight", "local_return", "return", "contribution")
@@ -561,6 +566,8 @@ def events_section(run: Run, charts: Charts, colors: dict[str, str]) -> str:
             f"<details><summary>{len(table)} stock exclusion(s) from event windows, with "
             f"reasons</summary>{html_table(table, index=False)}</details>"
         )
+    if summary is not None and "n_tests" in summary.columns:
+        parts += [f'<p class="caption">{esc(note)}</p>' for note in event_notes(summary)]
     parts.append("<p class=\"caption\">CAR: cumulative abnormal return from the first day "
                  "of the widest window, weighted over the stocks with an abnormal return that "
                  "day. The legend entry \u201cbasket portfolios\u201d (off by default) adds the "

@@ -38,6 +38,7 @@ from engine.analysis.metrics import COLUMNS
 from engine.errors import ResultsError
 from engine.jsonable import json_ready
 from engine.results.summary_tables import render_summary
+from engine.text import spreadsheet_frame
 
 MANIFEST = "manifest.json"
 PACKAGES = ("basket", "vectorbt", "pandas", "numpy", "yfinance", "exchange_calendars", "numba")
@@ -158,7 +159,8 @@ def write_event_tables(folder: Path, events: Any) -> None:
     target = folder / "events"
     target.mkdir()
     for table in EVENT_TABLES:
-        getattr(events, table).to_csv(target / f"{table}.csv", index=False, float_format="%.10g")
+        frame = spreadsheet_frame(getattr(events, table))
+        frame.to_csv(target / f"{table}.csv", index=False, float_format="%.10g")
     _write_text(
         target / "summary.json", json.dumps(json_ready(events.summary_records()), indent=2) + "\n"
     )
@@ -225,15 +227,15 @@ def write_run(
     summary = result.summary_frame()
 
     def fill(folder: Path) -> None:
-        summary.to_csv(folder / "summary.csv", float_format="%.10g")
+        spreadsheet_frame(summary).to_csv(folder / "summary.csv", float_format="%.10g")
         sessions = result.panel.sessions
         _write_text(
             folder / "summary.md",
             render_summary(summary, (sessions[-1] - sessions[0]).days, "markdown"),
         )
         _write_text(folder / "summary.json", json.dumps(summary_records(summary), indent=2) + "\n")
-        result.equity_frame().to_csv(folder / "equity.csv", float_format="%.10g")
-        result.attribution_frame().to_csv(
+        spreadsheet_frame(result.equity_frame()).to_csv(folder / "equity.csv", float_format="%.10g")
+        spreadsheet_frame(result.attribution_frame()).to_csv(
             folder / "attribution.csv", index=False, float_format="%.10g"
         )
         if result.events is not None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from engine.analysis.events.multiple import significance_line
 from engine.results.display import PERCENT_COLUMNS, render
 
 PERFORMANCE = {
@@ -99,17 +100,28 @@ def _table(
     return SummaryTable(title, frame, percent, notes)
 
 
-def hindsight_note(summary: pd.DataFrame) -> str | None:
-    """``chosen after the fact: 2025-02-18 Report headliners; ...`` for the baskets whose
-    constituents were picked after the period began, grouped by that date; None if none."""
+def hindsight_note(summary: pd.DataFrame, what: str = "the period began") -> str | None:
+    """``Chosen: constituents picked after the period began, on: 2025-02-18 Report
+    headliners; ...`` for the baskets (the index) whose ``selected_after`` is set, grouped by
+    that date; None if none."""
     if "selected_after" not in summary.columns:
         return None
     picked = summary["selected_after"].dropna()
+    picked = picked[~picked.index.duplicated()]
     if picked.empty:
         return None
     groups = picked.groupby(picked.astype(str), sort=True)
     parts = [f"{date} {', '.join(map(str, names.index))}" for date, names in groups]
-    return "Chosen: constituents picked after the period began, on: " + "; ".join(parts)
+    return f"Chosen: constituents picked after {what}, on: " + "; ".join(parts)
+
+
+def event_notes(summary: pd.DataFrame) -> list[str]:
+    """The lines under an event table: how many of its tests are significant after the
+    multiple-test adjustments, and which baskets were chosen after an event they are tested
+    on.  ``summary``: the event study's summary (a ``basket`` column)."""
+    notes = [significance_line(summary)]
+    hindsight = hindsight_note(summary.set_index("basket"), "an event they are tested on")
+    return notes + ([hindsight] if hindsight else [])
 
 
 def summary_tables(summary: pd.DataFrame, days: int) -> list[SummaryTable]:
@@ -153,7 +165,13 @@ def render_summary(
         for number, table in enumerate(tables)
     ]
     notes = list(dict.fromkeys(note for table in tables for note in table.footnotes))
+    return "\n".join(parts) + notes_text(notes, fmt)
+
+
+def notes_text(notes: list[str], fmt: str) -> str:
+    """Footnotes under a table: Markdown paragraphs, or lines wrapped to :data:`NOTE_WIDTH`
+    columns (continuations indented) for a terminal or a pipe."""
     if fmt == "markdown":
-        return "\n".join(parts) + "".join(f"\n{note}\n" for note in notes)
+        return "".join(f"\n{note}\n" for note in notes)
     wrapped = [textwrap.fill(note, NOTE_WIDTH, subsequent_indent="  ") for note in notes]
-    return "\n".join(parts) + "".join(f"{note}\n" for note in wrapped)
+    return "".join(f"{note}\n" for note in wrapped)

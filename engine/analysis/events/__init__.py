@@ -22,6 +22,8 @@ The rooms, along the computation:
   or equal) and its own portfolio return series studied as one security.
 * :mod:`.tables`: the summary row of each basket, event and window with its tests, and the
   tables of :class:`EventStudy`.
+* :mod:`.multiple`: the tests of the whole study counted, each p-value with its Holm and
+  Benjamini-Hochberg adjustment over them.
 * :mod:`.study`: :func:`run_event_study`, which checks its arguments and runs the rest.
 
 Outputs per window ``W = [a, b]`` (``L = b - a + 1`` sessions)

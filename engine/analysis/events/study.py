@@ -6,6 +6,7 @@ May use the other ``analysis.events`` modules, ``data.prices`` and the ground fl
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 
@@ -22,6 +23,7 @@ from engine.analysis.events.eventtime import (
     window_span,
 )
 from engine.analysis.events.models import MODELS
+from engine.analysis.events.multiple import with_adjusted_pvalues
 from engine.analysis.events.stocks import CURRENCIES, DEFAULT_MARKETS, StockEvents
 from engine.analysis.events.tables import EventStudy, Rows, study_basket, tables_of
 from engine.calendars import Closures
@@ -62,7 +64,9 @@ def run_event_study(
       ``t_cross_sectional, p_cross_sectional, t_patell, p_patell, t_bmp, p_bmp, rbar,
       t_kolari_pynnonen, p_kolari_pynnonen, z_rank, p_rank, z_sign, p_sign`` and, when the
       basket has a portfolio series, ``portfolio_day0, portfolio_car, t_portfolio,
-      p_portfolio`` (else None/NaN).
+      p_portfolio`` (else None/NaN); then ``n_tests`` (every finite p-value of the table) and
+      each p-value's Holm and Benjamini-Hochberg adjustment over them, ``p_X_holm, p_X_bh``
+      (:mod:`engine.analysis.events.multiple`).
     * ``abnormal_returns``: ``basket, event, symbol, calendar, day, date, return,
       market_return, normal_return, abnormal_return`` for the days of the widest window span,
       for every stock with a fitted model.
@@ -128,7 +132,8 @@ def run_event_study(
         "min_estimation": min_estimation,
         "markets": {c: study.market_of(c) for c in calendars} if study.uses_market else {},
     }
-    return tables_of(rows, settings)
+    tables = tables_of(rows, settings)
+    return dataclasses.replace(tables, summary=with_adjusted_pvalues(tables.summary))
 
 
 def check_options(model: str, currency: str, weighting: str) -> None:

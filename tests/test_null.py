@@ -1,0 +1,109 @@
+"""Matched random baskets: draws, ranks, p-values, basket CARs (engine.analysis.null)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from engine.analysis.null import (
+    basket_cars,
+    draw_baskets,
+    liquidity_quintiles,
+    rank_against,
+)
+from engine.errors import OptionError
+
+POOLS = {("A", "chips"): np.arange(0, 12), ("A", "banks"): np.arange(12, 20),
+         ("HK",): np.arange(20, 50)}
+SLOTS = [("A", "chips"), ("HK",), ("A", "chips"), ("A", "banks"), ("HK",), ("HK",)]
+
+
+def test_same_seed_same_draws_and_another_seed_other_draws():
+    first = draw_baskets(SLOTS, POOLS, 500, np.random.default_rng([7, 1]))
+    again = draw_baskets(SLOTS, POOLS, 500, np.random.default_rng([7, 1]))
+    other = draw_baskets(SLOTS, POOLS, 500, np.random.default_rng([8, 1]))
+    np.testing.assert_array_equal(first, again)
+    assert (first != other).any()
+
+
+def test_every_draw_keeps_the_strata_counts_and_distinct_names():
+    draws = draw_baskets(SLOTS, POOLS, 2000, np.random.default_rng(3))
+    for j, stratum in enumerate(SLOTS):
+        assert np.isin(draws[:, j], POOLS[stratum]).all()
+    for row in draws:
+        assert len(set(row)) == len(row)
+
+
+def test_draws_are_uniform_over_each_pool_and_over_slots():
+    """Each stock of a pool is in a basket with probability slots / pool size, and in each
+    slot equally often (the order is shuffled): chi-square tests at 0.1 %."""
+    n = 20_000
+    draws = draw_baskets(SLOTS, POOLS, n, np.random.default_rng(11))
+    hk = draws[:, [1, 4, 5]]
+    counts = np.bincount(hk.ravel() - 20, minlength=30)
+    assert stats.chisquare(counts).pvalue > 1e-3
+    for column in range(3):
+        per_slot = np.bincount(hk[:, column] - 20, minlength=30)
+        assert stats.chisquare(per_slot).pvalue > 1e-3
+
+
+def test_a_stratum_smaller_than_its_slots_is_a_clear_error():
+    with pytest.raises(OptionError, match=r"only 8 universe stock\(s\) match A / banks for 9"):
+        draw_baskets([("A", "banks")] * 9, POOLS, 10, np.random.default_rng(0))
+
+
+def test_rank_against_a_hand_computed_example():
+    random = np.array([0.1, 0.2, 0.2, 0.3, np.nan, 0.5])
+    ranking = rank_against(0.2, random)
+    # 5 finite values: 1 below 0.2, 2 equal; percentile (1 + 2/2) / 5 = 40 %;
+    # p = (1 + #{>= 0.2} = 4) / 6.
+    assert ranking.n_random == 5
+    assert ranking.percentile == pytest.approx(40.0)
+    assert ranking.p_value == pytest.approx(5 / 6)
+    assert ranking.random_mean == pytest.approx(1.3 / 5)
+    assert ranking.random_p50 == pytest.approx(0.2)
+    # numpy's linear interpolation: 5th percentile at rank 0.2 of [0.1, 0.2, ...].
+    assert ranking.random_p05 == pytest.approx(0.1 + 0.2 * 0.1)
+    assert rank_against(9.0, random).p_value == pytest.approx(1 / 6)
+    assert np.isnan(rank_against(np.nan, random).p_value)
+
+
+def test_p_values_are_uniform_when_the_theme_is_one_more_random_basket():
+    """Under the null (the theme drawn like its random baskets) the empirical p-value
+    (1 + #{x >= v}) / (1 + N) is uniform on {1, ..., N + 1} / (N + 1): 400 themes from a small
+    universe, each against 99 baskets, pass a Kolmogorov-Smirnov test and put about 5 % of
+    p-values at or below 0.05."""
+    rng = np.random.default_rng(2025)
+    returns = rng.normal(0.0, 0.02, size=40)  # each stock's return over the period
+    pools = {("US",): np.arange(40)}
+    p_values = []
+    for _ in range(400):
+        draws = draw_baskets([("US",)] * 5, pools, 100, rng)
+        basket_returns = returns[draws].mean(axis=1)
+        p_values.append(rank_against(basket_returns[0], basket_returns[1:]).p_value)
+    p_values = np.array(p_values)
+    assert stats.kstest(p_values, "uniform").pvalue > 0.01
+    assert 0.02 < (p_values <= 0.05).mean() < 0.09
+
+
+def test_basket_cars_renormalise_the_weights_over_stocks_with_a_car():
+    cars = np.array([0.10, np.nan, -0.02, 0.04])
+    baskets = np.array([[0, 1, 2], [3, 2, 0], [1, 1, 1]])
+    weights = np.array([0.5, 0.3, 0.2])
+    got = basket_cars(cars, baskets, weights, "basket")
+    # Basket 0: stock 1 has no CAR: (0.5 * 0.10 + 0.2 * -0.02) / 0.7.
+    assert got[0] == pytest.approx((0.05 - 0.004) / 0.7)
+    assert got[1] == pytest.approx(0.5 * 0.04 + 0.3 * -0.02 + 0.2 * 0.10)
+    assert np.isnan(got[2])
+    equal = basket_cars(cars, baskets, weights, "equal")
+    assert equal[0] == pytest.approx((0.10 - 0.02) / 2)
+
+
+def test_liquidity_quintiles_rank_within_each_market():
+    traded = np.array([5.0, 1.0, 3.0, 2.0, 4.0, 10.0, 20.0, np.nan, 30.0, 40.0, 50.0])
+    markets = np.array(["A"] * 5 + ["HK"] * 6)
+    quintiles = liquidity_quintiles(traded, markets, np.ones(11, bool))
+    np.testing.assert_array_equal(quintiles[:5], [5, 1, 3, 2, 4])
+    # HK: five known values, one each quintile; no traded value: quintile 0.
+    np.testing.assert_array_equal(quintiles[5:], [1, 2, 0, 3, 4, 5])

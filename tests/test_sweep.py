@@ -1,0 +1,285 @@
+"""``basket sweep`` on a small generated universe: ranks, draws, CARs, grid, CLI, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import sessions, write_yaml
+
+from engine.config.baskets import load_basket, load_study
+from engine.data.sources import open_source
+from engine.data.universe import UniverseSource
+from engine.pipeline import SweepOptions, event_options, resolve_study, run, sweep
+
+US = [f"U{i:02d}" for i in range(24)]
+HK = [f"{1000 + i:04d}.HK" for i in range(12)]
+INDUSTRY = {s: ("tech" if i < 12 else "banks") for i, s in enumerate(US)} | {
+    s: ("property" if i < 6 else "utilities") for i, s in enumerate(HK)
+}
+STUDY = """name: Small
+benchmark: ^IXIC
+start: 2025-01-02
+end: 2025-02-28
+currency: USD
+fees: 0.001
+events:
+  - {date: 2025-01-27, name: sell-off}
+event_study:
+  model: market
+  estimation: [-200, -30]
+  windows: [[-1, 1], [0, 5]]
+  min_estimation: 100
+  markets: {XHKG: ^HSI, XNAS: ^IXIC}
+"""
+
+
+def _walks(rng, symbols, days, market):
+    """Prices with a common market factor, so the market model has something to fit."""
+    betas = rng.uniform(0.5, 1.5, len(symbols))
+    noise = rng.normal(0, 0.015, (len(days), len(symbols)))
+    returns = betas * market[:, None] + noise
+    return 20 * np.exp(np.cumsum(returns, axis=0))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    rng = np.random.default_rng(12)
+    rows = []
+    prices = root / "prices"
+    prices.mkdir()
+    markets = (("XNAS", US, "^IXIC", None), ("XHKG", HK, "^HSI", "HKD=X"))
+    for calendar, symbols, index, fx in markets:
+        days = sessions(calendar, "2024-01-02", "2025-03-31")
+        market = rng.normal(0.0003, 0.01, len(days))
+        closes = _walks(rng, symbols, days, market)
+        for j, symbol in enumerate(symbols):
+            volume = 1e6 * (j + 1) if calendar == "XHKG" else np.nan
+            rows += [{"symbol": symbol, "date": d, "close": c, "adj_close": c, "volume": volume}
+                     for d, c in zip(days, closes[:, j], strict=True)]
+        index_closes = 1000 * np.exp(np.cumsum(market))
+        pd.DataFrame({"date": days, "close": index_closes}).to_csv(
+            prices / f"{index.replace('^', '_')}.csv", index=False)
+        if fx:
+            weekdays = pd.bdate_range("2024-01-01", "2025-03-31").strftime("%Y-%m-%d")
+            pd.DataFrame({"date": weekdays, "close": 7.8}).to_csv(prices / "HKD_X.csv",
+                                                                   index=False)
+    frame = pd.DataFrame(rows).sort_values(["symbol", "date"], kind="stable")
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    universe = root / "universe"
+    universe.mkdir()
+    frame.to_parquet(universe / "prices.parquet", index=False)
+    pd.DataFrame({
+        "symbol": US + HK,
+        "market": ["US"] * len(US) + ["HK"] * len(HK),
+        "industry": [INDUSTRY[s] for s in US + HK],
+    }).to_csv(universe / "symbols.csv", index=False)
+    study = write_yaml(root / "study.yaml", STUDY)
+    return {"root": root, "prices": prices, "universe": universe / "prices.parquet",
+            "study": study}
+
+
+def _basket(project, name, symbols, extra=""):
+    lines = "".join(f"  - {{symbol: '{s}'}}\n" for s in symbols)
+    return write_yaml(project["root"] / f"{name}.yaml",
+                      f"name: {name}\n{extra}constituents:\n{lines}")
+
+
+def _sweep(project, baskets, *, events=True, fees=None, **options):
+    universe = UniverseSource(project["universe"])
+    source = open_source(project["prices"], universe=universe)
+    study = resolve_study(load_study(project["study"]), fees=fees)
+    chosen = event_options(study) if events else None
+    return sweep([load_basket(b) for b in baskets], study, source, universe,
+                 SweepOptions(**options), events=chosen)
+
+
+def _row(result, statistic, basket=None, grid=""):
+    return next(r for r in result.rows if r["statistic"] == statistic and r["grid"] == grid
+                and (basket is None or r["basket"] == basket))
+
+
+def test_a_theme_of_the_whole_market_ranks_at_the_median(project):
+    """Every random basket of 12 Hong Kong stocks from the 12 there is the theme itself
+    (reordered): without fees its returns and CARs equal the theme's."""
+    theme = _basket(project, "AllHK", HK)
+    result = _sweep(project, [theme], fees=0.0, n_random=50, include_theme=True, verify=2)
+    for statistic in ("total_return", "sharpe", "max_drawdown", "car 2025-01-27 [0, 5]"):
+        row = _row(result, statistic)
+        values = result.nulls[result.rows.index(row)]
+        np.testing.assert_allclose(values, row["value"], rtol=1e-9, atol=1e-12)
+    assert result.verified <= 1e-9
+
+
+def test_a_theme_of_the_period_best_performers_ranks_at_the_top(project):
+    universe = UniverseSource(project["universe"])
+    matrix = universe.matrix(pd.Timestamp("2024-12-31"), pd.Timestamp("2025-02-28"))
+    columns = [matrix.symbols.index(s) for s in US]
+    closes = matrix.closes[:, columns]
+    traded = np.isfinite(closes).all(axis=1) & (matrix.dates >= "2025-01-02")
+    growth = closes[traded][-1] / closes[traded][0]  # bought at the first session's close
+    best = [US[j] for j in np.argsort(growth)[-3:]]
+    theme = _basket(project, "Best", best)
+    result = _sweep(project, [theme], events=False, n_random=400)
+    row = _row(result, "total_return")
+    assert row["p_value"] == pytest.approx(1 / 401)
+    assert row["percentile"] == 100.0
+
+
+def test_same_seed_same_draws_and_results(project):
+    theme = _basket(project, "Mixed", [US[0], US[13], HK[2]])
+    first = _sweep(project, [theme], events=False, n_random=200, seed=5)
+    again = _sweep(project, [theme], events=False, n_random=200, seed=5)
+    other = _sweep(project, [theme], events=False, n_random=200, seed=6)
+    np.testing.assert_array_equal(first.draws["Mixed"], again.draws["Mixed"])
+    assert first.rows == again.rows
+    assert (first.draws["Mixed"] != other.draws["Mixed"]).any()
+
+
+def test_market_mix_and_industry_counts_hold_in_every_draw(project):
+    theme = _basket(project, "Mixed", [US[0], US[13], HK[2]])  # tech, banks, property
+    result = _sweep(project, [theme], events=False, n_random=300, match=("industry",))
+    draws = result.draws["Mixed"]
+    for row in draws:
+        assert sorted(INDUSTRY[s] for s in row) == ["banks", "property", "tech"]
+        assert sum(s.endswith(".HK") for s in row) == 1
+        assert not {US[0], US[13], HK[2]} & set(row)  # the theme is excluded
+    assert _row(result, "total_return")["matched_on"] == "market,industry"
+
+
+def test_random_cars_come_from_the_theme_event_study_model(project):
+    """A one-stock theme's CAR and the random one-stock baskets that happen to hold it (with
+    --include-theme) are the same number: both from the event study's market model."""
+    theme = _basket(project, "One", [HK[4]])
+    result = _sweep(project, [theme], n_random=200, include_theme=True)
+    row = _row(result, "car 2025-01-27 [-1, 1]")
+    values = result.nulls[result.rows.index(row)]
+    drawn = result.draws["One"][:, 0]
+    np.testing.assert_allclose(values[drawn == HK[4]], row["value"], rtol=1e-12)
+    # And each other stock's CAR is that stock's own event-study CAR.
+    other = drawn[drawn != HK[4]][0]
+    single = run([load_basket(_basket(project, "Other", [other]))],
+                 resolve_study(load_study(project["study"])),
+                 open_source(project["prices"], universe=project["universe"]),
+                 events=event_options(resolve_study(load_study(project["study"]))))
+    summary = single.events.summary
+    expected = summary[summary["window"].map(tuple) == (-1, 1)]["car"].iloc[0]
+    np.testing.assert_allclose(values[drawn == other], expected, rtol=1e-12)
+
+
+def test_grid_runs_every_combination(project):
+    from engine.config.grid import parse_grid
+
+    theme = _basket(project, "Mixed", [US[0], US[13], HK[2]])
+    grid = tuple(parse_grid(["rebalance=none,monthly", "fees=0,0.003"]))
+    result = _sweep(project, [theme], events=False, n_random=50, grid=grid)
+    labels = sorted({r["grid"] for r in result.rows})
+    assert labels == ["rebalance=monthly fees=0", "rebalance=monthly fees=0.003",
+                      "rebalance=none fees=0", "rebalance=none fees=0.003"]
+    free = _row(result, "total_return", grid="rebalance=none fees=0")
+    costly = _row(result, "total_return", grid="rebalance=none fees=0.003")
+    assert costly["value"] < free["value"]
+    assert costly["random_mean"] < free["random_mean"]  # the same draws, with fees
+
+
+def test_cli_sweep_prints_json_and_writes_the_run_folder(project, cli, monkeypatch):
+    monkeypatch.chdir(project["root"])
+    theme = _basket(project, "Mixed", [US[0], US[13], HK[2]])
+    result = cli("sweep", theme, "--study", project["study"], "--prices", project["prices"],
+                 "--universe", project["universe"], "--random", "100", "--format", "json",
+                 "--out", project["root"] / "results")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert {r["statistic"] for r in records} >= {"total_return", "excess_return", "sharpe",
+                                                 "max_drawdown", "car 2025-01-27 [0, 5]"}
+    assert set(records[0]) == {"basket", "grid", "statistic", "value", "random_mean",
+                               "random_p05", "random_p50", "random_p95", "percentile",
+                               "p_value", "n_random", "matched_on", "seed"}
+    assert "survivorship" in result.stderr
+    folder = next((project["root"] / "results").glob("*-sweep"))
+    names = {p.name for p in folder.iterdir()}
+    assert names == {"summary.csv", "summary.md", "summary.json", "nulls.parquet",
+                     "draws.parquet", "manifest.json", "report.html"}
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["verified_max_difference"] <= 1e-9
+    assert "survivorship" in manifest["survivorship"]
+    nulls = pd.read_parquet(folder / "nulls.parquet")
+    assert len(nulls) == 100 * len(records)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "--universe: a sweep draws its random baskets from a universe file"),
+        (("--match", "colour"), "--match: 'colour' is not one of industry, liquidity, listed"),
+        (("--match", "liquidity"), "--match liquidity: the universe has no volume for market US"),
+        (("--grid", "speed=1,2"), "--grid: 'speed=1,2' is not KEY=V1,V2"),
+        (("--grid", "fees=0,x"), "--grid: fees 'x' is not a number"),
+        (("--random", "0"), "Invalid value for '--random'"),
+    ],
+    ids=["no-universe", "unknown-match", "no-volume", "grid-key", "grid-value", "zero"],
+)
+def test_cli_sweep_errors_are_one_line(project, cli, monkeypatch, args, message):
+    monkeypatch.chdir(project["root"])
+    theme = _basket(project, "US2", [US[0], US[1]])
+    universe = () if args == () else ("--universe", project["universe"])
+    result = cli("sweep", theme, "--study", project["study"], "--prices", project["prices"],
+                 *universe, "--random", "20", *args, "--out", project["root"] / "err")
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert not (project["root"] / "err").exists() or not any((project["root"] / "err").iterdir())
+
+
+def _in_pty(args: list[str], columns: int, cwd) -> str:
+    """Standard output of ``args`` run under a pseudo-terminal ``columns`` wide."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {**os.environ, "COLUMNS": str(columns)}
+    process = subprocess.Popen([sys.executable, *args], stdout=follower, stdin=follower,
+                               stderr=subprocess.DEVNULL, cwd=cwd, env=env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=300)
+    os.close(leader)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("columns", [80, 100, 160])
+def test_terminal_table_never_cuts_a_number(project, columns):
+    from conftest import PROJECT
+
+    theme = _basket(project, "A theme with a rather long name [/red]", [US[0], US[13], HK[2]])
+    common = [str(PROJECT / "cli.py"), "sweep", str(theme), "--study", str(project["study"]),
+              "--prices", str(project["prices"]), "--universe", str(project["universe"]),
+              "--random", "100", "--no-events", "--verify", "0",
+              "--out", str(project["root"] / "pty")]
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", _in_pty(common, columns, project["root"]))
+    records = json.loads(_in_pty([*common, "--format", "json"], columns, project["root"]))
+    lines = shown.splitlines()
+    assert all(len(line.rstrip()) <= columns for line in lines)
+    assert "…" not in shown
+    for record in records:
+        assert f"{record['p_value']:.4f}" in shown
+        assert f"{record['percentile']:.1f}" in shown
+    assert "[/red]" in shown  # the name is printed as text, not read as markup
