@@ -132,7 +132,7 @@ def test_event_table_is_whole(project, columns):
     rows = json_of(args, project["env"])
     screen = on_terminal(args, columns, project["env"])
     percent = {"car", "portfolio_car"}
-    from cli import EVENT_COLUMNS as shown
+    from engine.results.console import EVENT_COLUMNS as shown
     expected = {format_cell(row[k], k in percent) for row in rows for k in shown}
     expected |= {row["event"] for row in rows}
     expected |= {d for row in rows for d in row["day0"].values()}
