@@ -28,6 +28,13 @@ import numpy as np
 import pandas as pd
 
 from engine.analysis.metrics import Summary, summarize, with_deflated_sharpe
+from engine.analysis.robustness import (
+    LeaveOneOut,
+    constituent_overlap,
+    effective_themes,
+    leave_one_out,
+    return_correlation,
+)
 from engine.calendars import all_sessions
 from engine.config.baskets import EVENT_MODELS, MAX_OFFSET, REBALANCES, Basket, Event, Study
 from engine.data.prices import PriceSet, PriceSource
@@ -93,6 +100,20 @@ class RunResult:
     events: object | None = None
     event_options: EventOptions | None = None
 
+    def correlation_frame(self) -> pd.DataFrame:
+        """Correlation of the baskets' daily returns (the benchmark's last) on the run's
+        sessions (:func:`engine.analysis.robustness.return_correlation`)."""
+        return return_correlation(self.equity_frame())
+
+    def overlap_frame(self) -> pd.DataFrame:
+        """Symbols each pair of baskets holds in common."""
+        return constituent_overlap(self.baskets)
+
+    def effective_themes(self) -> float:
+        """Effective number of independent themes among the baskets (the benchmark left out)."""
+        names = [b.name for b in self.baskets]
+        return effective_themes(self.correlation_frame().loc[names, names])
+
     def console_notes(self) -> list[str]:
         """The notes for a terminal: data-quality flags summarised per kind (the per-symbol
         notes stay in :attr:`notes` and the run's manifest)."""
@@ -107,6 +128,35 @@ class RunResult:
         frame = self.backtest.equity / INITIAL_CASH
         frame[self.study.benchmark] = bench / bench.iloc[0]
         return frame
+
+    def weights_frame(self) -> pd.DataFrame:
+        """Each basket's target weights on each session it trades (purchase, rebalances,
+        reviews): after the scheme, the caps and the membership of that session."""
+        frames = [
+            targets.weights.rename_axis("date").reset_index().melt(
+                id_vars="date", var_name="symbol", value_name="weight"
+            ).assign(basket=name).sort_values("date", kind="stable")
+            for name, targets in self.backtest.targets.items()
+        ]
+        return pd.concat(frames)[["basket", "date", "symbol", "weight"]].reset_index(drop=True)
+
+    def costs_frame(self) -> pd.DataFrame:
+        """Per basket traded like the market: its starting capital, the costs paid by kind
+        (report currency), and its cash as a share of its value, on average and at the end."""
+        rows = []
+        for name, execution in self.backtest.executions.items():
+            share = execution.cash / (self.backtest.equity[name].to_numpy() * execution.capital)
+            rows.append(
+                {
+                    "basket": name,
+                    "capital": execution.capital,
+                    **execution.costs,
+                    "total": sum(execution.costs.values()),
+                    "cash_mean": share.mean(),
+                    "cash_end": share[-1],
+                }
+            )
+        return pd.DataFrame(rows)
 
     def attribution_frame(self) -> pd.DataFrame:
         """Per constituent: target weight, local and report-currency returns from the basket's
@@ -679,6 +729,10 @@ def run(
         rebalance=rebalance,
         default_rebalance=study.rebalance,
     )
+    robust, robust_notes = leave_one_out(
+        panel, baskets, prices, backtest, fees=study.fees, rebalance=rebalance,
+        default_rebalance=study.rebalance,
+    )
     # Schemes other than equal and custom are computed per rebalance: attribution and the
     # event study use each basket's weights at the purchase.
     baskets = [purchase_weights(b, backtest.targets[b.name]) for b in baskets]
@@ -687,10 +741,12 @@ def run(
     )
     chosen = {b.name: selected_after(b, study.start) for b in baskets}
     summary = [
-        dataclasses.replace(row, selected_after=chosen.get(row.basket))
+        with_robustness(
+            dataclasses.replace(row, selected_after=chosen.get(row.basket)), robust.get(row.basket)
+        )
         for row in basket_summaries(panel, backtest, own_sessions, study.benchmark, blends)
     ]
-    notes = [*panel.notes, *prices.notes, *backtest.notes, *blend_notes]
+    notes = [*panel.notes, *prices.notes, *backtest.notes, *blend_notes, *robust_notes]
     for basket in baskets:
         first, bought = own_sessions[basket.name][0], backtest.bought[basket.name]
         if bought > first:
@@ -719,6 +775,20 @@ def run(
         notes=notes,
         events=None if events is None else study_events(prices, baskets, study, events, listings),
         event_options=events,
+    )
+
+
+def with_robustness(row: Summary, robust: LeaveOneOut | None) -> Summary:
+    """``row`` with its leave-one-out figures (unchanged without them: one-stock baskets and
+    the benchmark)."""
+    if robust is None:
+        return row
+    return dataclasses.replace(
+        row,
+        top_contributor=robust.top_contributor,
+        return_without_top=robust.without_top,
+        worst_leave_one_out=robust.worst,
+        return_worst_leave_one_out=robust.worst_return,
     )
 
 
@@ -803,6 +873,43 @@ def study_symbols(baskets: Sequence[Basket], study: Study, *, events: bool = Tru
         listings=dict(listings.explicit),
         start=start,
         end=None if study.end is None else pd.Timestamp(study.end),
+        notes=notes,
+    )
+
+
+def fetch_needs(
+    symbols: Sequence[str] = (),
+    *,
+    exchange: str | None = None,
+    currency: str | None = None,
+    baskets: Sequence[Basket] | None = None,
+    study: Study | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> StudyNeeds:
+    """What ``basket data fetch`` downloads: ``symbols`` (normalised; ``exchange`` and
+    ``currency`` their explicit listing) and, with ``baskets``, everything their run under
+    ``study`` needs (:func:`study_symbols`); over ``start..end`` where given, else the period
+    the baskets' run fetches, else the study's period (None: all the source has)."""
+    from engine.data.store import resolve_symbols
+
+    wanted = resolve_symbols(symbols, exchange=exchange, currency=currency)
+    names, listings, notes = list(wanted.symbols), dict(wanted.listings), list(wanted.notes)
+    first = last = None
+    if baskets is not None:
+        needs = study_symbols(baskets, study or Study())
+        names = list(dict.fromkeys([*names, *needs.symbols]))
+        listings = {**needs.listings, **listings}
+        first, last = needs.start, needs.end
+        notes += needs.notes
+    elif study is not None:
+        first = pd.Timestamp(study.start) if study.start else None
+        last = pd.Timestamp(study.end) if study.end else None
+    return StudyNeeds(
+        symbols=names,
+        listings=listings,
+        start=pd.Timestamp(start) if start else first,
+        end=pd.Timestamp(end) if end else last,
         notes=notes,
     )
 

@@ -298,7 +298,8 @@ def test_report_never_embeds_a_file_linked_from_outside(cli, run_copy, tmp_path)
                      id="sessions-text"),
         pytest.param({"created_at": "yesterday"}, "field 'created_at' is not an ISO time",
                      id="created-at"),
-        pytest.param({"baskets": [{"a": 1}]}, "field 'baskets' must hold text items", id="baskets-maps"),
+        pytest.param({"baskets": [{"a": 1}]}, "field 'baskets' must hold text items",
+                     id="baskets-maps"),
     ],
 )
 def test_one_malformed_manifest_is_listed_broken_and_the_others_listed(cli, run_copy, made_run,
@@ -361,7 +362,8 @@ def test_fuzzed_run_folders_never_give_an_internal_error(made_run, tmp_path_fact
     import yaml
 
     from engine.errors import BasketError
-    from engine.results.compare import compare_runs, render_comparison
+    from engine.results.compare import compare_runs
+    from engine.results.runs_display import render_comparison
     from engine.results.reader import list_runs, load_run
 
     out = tmp_path_factory.mktemp("fuzz")

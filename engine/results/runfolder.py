@@ -5,6 +5,11 @@ A run folder holds::
     summary.csv / summary.md / summary.json   one row per basket, plus the benchmark
     equity.csv                                daily values rebased to 1 (baskets and benchmark)
     attribution.csv                           per constituent: weight, returns, contribution
+    weights.csv                               target weights on each session a basket trades
+    costs.csv                                 costs by kind and cash drag of the baskets traded
+                                              like the market (only when there are some)
+    correlation.csv / overlap.csv             baskets' daily-return correlations, symbols held
+                                              in common
     config.yaml                               the study and baskets as run (after defaults)
     manifest.json                             command, time, versions, data source, fingerprints,
                                               notes, skipped symbols
@@ -45,6 +50,9 @@ MANIFEST = "manifest.json"
 #: What every manifest basket writes starts with: the mark that basket wrote the folder (``report``
 #: only rewrites folders that carry it) and the version of the run-folder layout.
 WRITER = {"written_by": "basket", "run_folder_format": 1}
+#: libyaml's C emitter where PyYAML has it: the same text as the pure-Python SafeDumper
+#: (tests/test_runfolder_yaml.py), ten times faster.
+YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 PACKAGES = ("basket", "vectorbt", "pandas", "numpy", "yfinance", "exchange_calendars", "numba")
 
 
@@ -197,7 +205,8 @@ def _common_manifest(run_id: str, argv: Sequence[str] | None, run: Any) -> dict[
 def _write_config_and_manifest(
     folder: Path, config: dict[str, Any], manifest: dict[str, Any]
 ) -> None:
-    _write_text(folder / "config.yaml", yaml.safe_dump(json_ready(config), sort_keys=False))
+    text = yaml.dump(json_ready(config), Dumper=YAML_DUMPER, sort_keys=False)
+    _write_text(folder / "config.yaml", text)
     _write_text(folder / MANIFEST, json.dumps(json_ready(manifest), indent=2) + "\n")
 
 
@@ -251,6 +260,13 @@ def write_run(
         spreadsheet_frame(result.attribution_frame()).to_csv(
             folder / "attribution.csv", index=False, float_format="%.10g"
         )
+        result.weights_frame().to_csv(folder / "weights.csv", index=False, float_format="%.10g")
+        costs = result.costs_frame()
+        if not costs.empty:
+            costs.to_csv(folder / "costs.csv", index=False, float_format="%.10g")
+        correlation = spreadsheet_frame(result.correlation_frame())
+        correlation.to_csv(folder / "correlation.csv", float_format="%.10g")
+        spreadsheet_frame(result.overlap_frame()).to_csv(folder / "overlap.csv")
         if result.events is not None:
             write_event_tables(folder, result.events)
         config = {
@@ -271,6 +287,7 @@ def write_run(
             },
             "currency": result.panel.currency,
             "fees": result.study.fees,
+            "effective_themes": result.effective_themes(),
             "rebalances": {
                 k: [str(d.date()) for d in v] for k, v in result.backtest.rebalances.items()
             },
