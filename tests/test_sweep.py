@@ -283,3 +283,10 @@ def test_terminal_table_never_cuts_a_number(project, columns):
         assert f"{record['p_value']:.4f}" in shown
         assert f"{record['percentile']:.1f}" in shown
     assert "[/red]" in shown  # the name is printed as text, not read as markup
+
+
+def test_board_matches_within_the_market_where_the_table_has_no_board(project):
+    theme = _basket(project, "Mixed", [US[0], US[13], HK[2]])
+    result = _sweep(project, [theme], events=False, n_random=100, match=("board",))
+    assert all(sum(s.endswith(".HK") for s in row) == 1 for row in result.draws["Mixed"])
+    assert _row(result, "total_return")["matched_on"] == "market,board"
