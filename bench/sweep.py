@@ -75,7 +75,10 @@ def numpy_reference(prices: np.ndarray, baskets: np.ndarray, trade: np.ndarray,
         rows = np.arange(n)[:, None]
         for day, stop in zip(days, ends, strict=True):
             p = prices[day][cols]
-            value = cash + (shares * p).sum(axis=1)
+            # Summed in slot order as vectorbt does: near-equal order values then sort alike.
+            value = cash.copy()
+            for j in range(k):
+                value += shares[:, j] * p[:, j]
             order = np.argsort(weight * value[:, None] - shares * p, axis=1, kind="stable")
             for step in range(k):
                 j = order[:, step]
@@ -83,8 +86,12 @@ def numpy_reference(prices: np.ndarray, baskets: np.ndarray, trade: np.ndarray,
                 size = weight * value / price - shares[rows[:, 0], j]
                 size = np.where(np.abs(size) < MIN_SIZE, 0.0, size)  # vectorbt refuses these
                 sell = size < 0
-                cash = np.where(sell, cash - size * price * (1 - fees), cash)
-                cost = size * price * (1 + fees)
+                # The float operations in vectorbt's order (buy_nb, sell_nb): exact ties in the
+                # order values (prices unchanged since the last trade) then break alike.
+                proceeds = -size * price
+                cash = np.where(sell, cash + (proceeds - proceeds * fees), cash)
+                traded = size * price
+                cost = traded + traded * fees
                 full = ~sell & (cost <= cash)
                 bought = np.where(full | sell, size, cash / (1 + fees) / price)
                 cash = np.where(sell, cash, np.where(full, cash - cost, 0.0))
@@ -120,7 +127,7 @@ def vectorbt_totals(prices: np.ndarray, baskets: np.ndarray, trade: np.ndarray,
             close, size, size_type="targetpercent", group_by=groups, cash_sharing=True,
             call_seq="auto", fees=fees, init_cash=1.0, freq="1D",
         )
-        totals.append(np.asarray(portfolio.value())[-1] - 1)
+        totals.append(np.asarray(portfolio.value()).reshape(len(prices), -1)[-1] - 1)
     return np.concatenate(totals)
 
 
