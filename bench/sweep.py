@@ -14,7 +14,8 @@ first session of every month, 10 bp fees.  For each size it times
 
 and prints baskets per second, the ratios, the largest differences between them, the memory
 the draws and the kernel take (numpy's allocations, traced) and the peak resident memory of the
-whole process (the universe read included) after each size.  Not a test: figures depend on the machine.
+whole process (the universe read included) after each size.  Not a test: figures depend on
+the machine.
 """
 
 from __future__ import annotations
