@@ -8,6 +8,8 @@ A run folder holds::
     weights.csv                               target weights on each session a basket trades
     costs.csv                                 costs by kind and cash drag of the baskets traded
                                               like the market (only when there are some)
+    correlation.csv / overlap.csv             baskets' daily-return correlations, symbols held
+                                              in common
     config.yaml                               the study and baskets as run (after defaults)
     manifest.json                             command, time, versions, data source, fingerprints,
                                               notes, skipped symbols
@@ -44,6 +46,9 @@ from engine.results.summary_tables import render_summary
 from engine.text import spreadsheet_frame
 
 MANIFEST = "manifest.json"
+#: libyaml's C emitter where PyYAML has it: the same text as the pure-Python SafeDumper
+#: (tests/test_runfolder_yaml.py), ten times faster.
+YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 PACKAGES = ("basket", "vectorbt", "pandas", "numpy", "yfinance", "exchange_calendars", "numba")
 
 
@@ -187,7 +192,8 @@ def _common_manifest(run_id: str, argv: Sequence[str] | None, run: Any) -> dict[
 def _write_config_and_manifest(
     folder: Path, config: dict[str, Any], manifest: dict[str, Any]
 ) -> None:
-    _write_text(folder / "config.yaml", yaml.safe_dump(json_ready(config), sort_keys=False))
+    text = yaml.dump(json_ready(config), Dumper=YAML_DUMPER, sort_keys=False)
+    _write_text(folder / "config.yaml", text)
     _write_text(folder / MANIFEST, json.dumps(json_ready(manifest), indent=2) + "\n")
 
 
@@ -245,6 +251,9 @@ def write_run(
         costs = result.costs_frame()
         if not costs.empty:
             costs.to_csv(folder / "costs.csv", index=False, float_format="%.10g")
+        correlation = spreadsheet_frame(result.correlation_frame())
+        correlation.to_csv(folder / "correlation.csv", float_format="%.10g")
+        spreadsheet_frame(result.overlap_frame()).to_csv(folder / "overlap.csv")
         if result.events is not None:
             write_event_tables(folder, result.events)
         config = {
@@ -265,6 +274,7 @@ def write_run(
             },
             "currency": result.panel.currency,
             "fees": result.study.fees,
+            "effective_themes": result.effective_themes(),
             "rebalances": {
                 k: [str(d.date()) for d in v] for k, v in result.backtest.rebalances.items()
             },
