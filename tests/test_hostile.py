@@ -363,8 +363,8 @@ def test_fuzzed_run_folders_never_give_an_internal_error(made_run, tmp_path_fact
 
     from engine.errors import BasketError
     from engine.results.compare import compare_runs
-    from engine.results.runs_display import render_comparison
     from engine.results.reader import list_runs, load_run
+    from engine.results.runs_display import render_comparison
 
     out = tmp_path_factory.mktemp("fuzz")
     folder = out / made_run.name
