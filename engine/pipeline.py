@@ -28,6 +28,13 @@ import numpy as np
 import pandas as pd
 
 from engine.analysis.metrics import Summary, summarize, with_deflated_sharpe
+from engine.analysis.robustness import (
+    LeaveOneOut,
+    constituent_overlap,
+    effective_themes,
+    leave_one_out,
+    return_correlation,
+)
 from engine.calendars import all_sessions
 from engine.config.baskets import EVENT_MODELS, MAX_OFFSET, REBALANCES, Basket, Event, Study
 from engine.data.prices import PriceSet, PriceSource
@@ -92,6 +99,20 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     events: object | None = None
     event_options: EventOptions | None = None
+
+    def correlation_frame(self) -> pd.DataFrame:
+        """Correlation of the baskets' daily returns (the benchmark's last) on the run's
+        sessions (:func:`engine.analysis.robustness.return_correlation`)."""
+        return return_correlation(self.equity_frame())
+
+    def overlap_frame(self) -> pd.DataFrame:
+        """Symbols each pair of baskets holds in common."""
+        return constituent_overlap(self.baskets)
+
+    def effective_themes(self) -> float:
+        """Effective number of independent themes among the baskets (the benchmark left out)."""
+        names = [b.name for b in self.baskets]
+        return effective_themes(self.correlation_frame().loc[names, names])
 
     def console_notes(self) -> list[str]:
         """The notes for a terminal: data-quality flags summarised per kind (the per-symbol
@@ -708,6 +729,10 @@ def run(
         rebalance=rebalance,
         default_rebalance=study.rebalance,
     )
+    robust, robust_notes = leave_one_out(
+        panel, baskets, prices, backtest, fees=study.fees, rebalance=rebalance,
+        default_rebalance=study.rebalance,
+    )
     # Schemes other than equal and custom are computed per rebalance: attribution and the
     # event study use each basket's weights at the purchase.
     baskets = [purchase_weights(b, backtest.targets[b.name]) for b in baskets]
@@ -716,10 +741,12 @@ def run(
     )
     chosen = {b.name: selected_after(b, study.start) for b in baskets}
     summary = [
-        dataclasses.replace(row, selected_after=chosen.get(row.basket))
+        with_robustness(
+            dataclasses.replace(row, selected_after=chosen.get(row.basket)), robust.get(row.basket)
+        )
         for row in basket_summaries(panel, backtest, own_sessions, study.benchmark, blends)
     ]
-    notes = [*panel.notes, *prices.notes, *backtest.notes, *blend_notes]
+    notes = [*panel.notes, *prices.notes, *backtest.notes, *blend_notes, *robust_notes]
     for basket in baskets:
         first, bought = own_sessions[basket.name][0], backtest.bought[basket.name]
         if bought > first:
@@ -748,6 +775,20 @@ def run(
         notes=notes,
         events=None if events is None else study_events(prices, baskets, study, events, listings),
         event_options=events,
+    )
+
+
+def with_robustness(row: Summary, robust: LeaveOneOut | None) -> Summary:
+    """``row`` with its leave-one-out figures (unchanged without them: one-stock baskets and
+    the benchmark)."""
+    if robust is None:
+        return row
+    return dataclasses.replace(
+        row,
+        top_contributor=robust.top_contributor,
+        return_without_top=robust.without_top,
+        worst_leave_one_out=robust.worst,
+        return_worst_leave_one_out=robust.worst_return,
     )
 
 
@@ -1207,8 +1248,15 @@ def _strata(
                     )
                 key.append(f"liquidity Q{value}")
                 continue
-            value = meta.at[symbol, what] if symbol in meta.index else ""
-            if not value:
+            if symbol not in meta.index:
+                raise OptionError(
+                    f"--match {what}",
+                    f"{basket.name}: {symbol} is not in the universe",
+                    f"do not match on {what}, or add {symbol} to the universe",
+                )
+            value = meta.at[symbol, what]
+            # Boards exist for A-shares only: elsewhere the stock matches its market's others.
+            if not value and what != "board":
                 raise OptionError(
                     f"--match {what}",
                     f"{basket.name}: {symbol} has no {what} in the universe's symbols table",
@@ -1320,7 +1368,15 @@ def _verify(aligned, draws: np.ndarray, weights: np.ndarray, trade: np.ndarray, 
 def _constant_targets(theme: Basket, backtest: BacktestResult) -> tuple[np.ndarray, list]:
     """The theme's target weights in constituent order and its trading sessions; an error
     when its targets change over time (weighting schemes of prices, caps, membership
-    dates, reviews): random baskets copy constant weights only."""
+    dates, reviews) or it is traded like the market: random baskets copy constant weights and
+    proportional fees only."""
+    if theme.trades_like_the_market:
+        raise OptionError(
+            "sweep",
+            f"basket '{theme.name}' is traded like the market (costs: market, commission or "
+            "capital) and the random baskets' kernel knows proportional fees only",
+            "sweep it without costs: market, commission and capital",
+        )
     targets = backtest.targets[theme.name].weights
     first = targets.iloc[0].to_numpy(dtype=float)
     if not np.allclose(targets.to_numpy(dtype=float), first, rtol=0, atol=1e-12):

@@ -76,10 +76,11 @@ def basket_list(paths: Iterable[str | Path], fmt: str, *, terminal: bool = False
 
 def run_summary(result: Any, fmt: str, *, terminal: bool = False) -> str:
     """``basket run``: the summary of a :class:`engine.pipeline.RunResult` under a title naming
-    the study, period, currency, benchmark (with its return) and fees; csv/json give every
-    column."""
+    the study, period, currency, benchmark (with its return) and fees, as the four tables of
+    :mod:`engine.results.summary_tables` and, with several baskets, their effective number of
+    independent themes; csv/json give every column."""
     from engine.results.runfolder import summary_records
-    from engine.results.summary_tables import render_summary
+    from engine.results.summary_tables import notes_text, render_summary, themes_note
 
     study, sessions = result.study, result.panel.sessions
     summary = result.summary_frame()
@@ -89,7 +90,11 @@ def run_summary(result: Any, fmt: str, *, terminal: bool = False) -> str:
             f"{study.name}: {first}..{last}, {result.panel.currency}, vs {study.benchmark} "
             f"({result.summary[-1].total_return:+.2%}), fees {study.fees:g}"
         )
-        return render_summary(summary, (last - first).days, fmt, title=title, terminal=terminal)
+        text = render_summary(summary, (last - first).days, fmt, title=title, terminal=terminal)
+        if len(result.baskets) > 1:
+            themes = themes_note(result.effective_themes(), len(result.baskets))
+            text += notes_text([themes], fmt)
+        return text
     return render(summary, fmt, records=summary_records(summary), percent=PERCENT_COLUMNS)
 
 
@@ -241,15 +246,21 @@ def sweep_summary(result: Any, fmt: str, *, terminal: bool = False) -> str:
 
 
 def sweep_notes(result: Any) -> list[str]:
-    """The sweep's notes: its first, how the random baskets were verified against vectorbt,
-    then each run's terminal notes, once each."""
+    """The sweep's notes: its first (survivorship), how the random baskets were verified
+    against vectorbt, then each theme's terminal notes, once each, naming the theme."""
     notes = [
         f"verified {result.options.verify} random basket(s) per theme against vectorbt: "
         f"largest difference {result.verified:.1e}"
     ]
     for run in result.runs:
-        notes.extend(n for n in run.console_notes() if n not in notes)
-    return [result.notes[0], *(n for n in notes if n != result.notes[0])]
+        theme = run.baskets[0].name
+        for note in run.console_notes():
+            if note == result.notes[0]:
+                continue
+            note = note if note.startswith(f"{theme}:") else f"{theme}: {note}"
+            if note not in notes:
+                notes.append(note)
+    return [result.notes[0], *notes]
 
 
 def note_lines(notes: Sequence[str]) -> str:

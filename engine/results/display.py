@@ -241,6 +241,8 @@ PERCENT_COLUMNS = (
     "excess_mean_daily",
     "excess_ci_low",
     "excess_ci_high",
+    "return_without_top",
+    "return_worst_leave_one_out",
 )
 
 
