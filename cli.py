@@ -159,6 +159,21 @@ def _source(prices: str | None, offline: bool = False):
     )
 
 
+def _universe_and_source(prices: str | None, offline: bool = False):
+    """The universe of ``--universe`` (or of ``--prices`` when it is a universe file; None
+    without one) and the price source that also reads it."""
+    from engine.data.sources import open_source
+    from engine.data.universe import UniverseSource, is_universe_file
+
+    meta = click.get_current_context().meta
+    universe_file = meta.get("universe") or (prices if prices and is_universe_file(prices)
+                                             else None)
+    universe = UniverseSource(universe_file, meta.get("symbols")) if universe_file else None
+    _quiet_cache_warnings()
+    source = open_source(prices, offline=offline, universe=universe) if prices else universe
+    return universe, source or open_source(None, offline=offline)
+
+
 def _quiet_cache_warnings() -> None:
     """A corrupted cache entry is reported as a note (run notes, fetch notes), not also as a
     Python warning."""
@@ -641,19 +656,26 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
 @click.option("--asof", type=ISO_DATE, help="The report's price date (default: the file's).")
 @click.option("--infer-asof", is_flag=True,
               help="Score the sessions before publication and use the best as the as-of date.")
+@click.option("--random", "n_random", type=click.IntRange(min=1), default=1000,
+              show_default=True,
+              help="With --universe: matched random baskets a basket claim is ranked against.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draws.")
 @click.option("--offline", is_flag=True, help="Yahoo source: use the cache only.")
 @_format_option
 @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
               help="Folder for run folders.")
 @click.option("--name", help="Name in the run id (default: the claims file's).")
-def claims_command(files, prices, asof, infer_asof, offline, fmt, out, name) -> None:
+def claims_command(files, prices, asof, infer_asof, n_random, seed, offline, fmt, out,
+                   name) -> None:
     """Check a research report's claims (claims YAML FILES) against the price data.
 
     Each claim is measured from the last close before its 'since' date to the last session on
     or before the as-of date, on each listing's own exchange and in its listing currency, and
     judged: holds (within the printed precision), close, does not hold, or cannot be checked
     (with why).  Writes a run folder with the tables and a report.  Exit code 0 when every
-    claim could be checked, whatever the verdicts; 2 when some could not.
+    claim could be checked, whatever the verdicts; 2 when some could not.  With --universe
+    a basket claim's return is also ranked against --random matched random baskets (its
+    percentile and p-value, as `basket sweep` computes them).
 
     \b
     --format json prints one object per claim and listing: claim, symbol, start, end,
@@ -665,17 +687,19 @@ def claims_command(files, prices, asof, infer_asof, offline, fmt, out, name) -> 
 
     from engine.config.claims import load_claims
     from engine.errors import UncheckedClaims
-    from engine.pipeline import check_claims, write_claims_run
+    from engine.pipeline import SweepOptions, check_claims, write_claims_run
     from engine.results.claims import claims_frame, claims_text, score_text
     from engine.results.display import render
     from engine.results.runfolder import check_writable
 
     check_writable(out)
     loaded = [load_claims(path) for path in files]
-    source = _source(prices, offline)
+    universe, source = _universe_and_source(prices, offline)
+    null = SweepOptions(n_random=n_random, seed=seed, verify=1)
     unchecked: dict[str, str] = {}
     for claims in loaded:
-        run = check_claims(claims, source, asof=asof, infer=infer_asof)
+        run = check_claims(claims, source, asof=asof, infer=infer_asof, universe=universe,
+                           null=null)
         folder = write_claims_run(run, out, name=name, argv=["basket", *sys.argv[1:]])
         records = run.records()
         if fmt == "table":
@@ -880,21 +904,12 @@ def sweep_command(files, prices, study_file, start, end, benchmark, currency, fe
     """
     from engine.config.baskets import load_basket
     from engine.config.grid import parse_grid
-    from engine.data.sources import open_source
-    from engine.data.universe import UniverseSource, is_universe_file
     from engine.pipeline import SweepOptions, event_options, resolve_study, sweep
     from engine.results.runfolder import check_writable
     from engine.results.sweepfolder import write_sweep
 
     check_writable(out)
-    meta = click.get_current_context().meta
-    universe_file = meta.get("universe") or (prices if prices and is_universe_file(prices)
-                                             else None)
-    universe = UniverseSource(universe_file, meta.get("symbols")) if universe_file else None
-    _quiet_cache_warnings()
-    source = open_source(prices, offline=offline, universe=universe) if prices else universe
-    if source is None:
-        source = open_source(None, offline=offline)
+    universe, source = _universe_and_source(prices, offline)
     baskets = [load_basket(path) for path in _basket_files(files)]
     study = resolve_study(
         _study(study_file), start=start, end=end, benchmark=benchmark, currency=currency, fees=fees
