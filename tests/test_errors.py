@@ -83,6 +83,15 @@ def event_args(*args: str) -> Input:
     return Input(args=("--market", "^IXIC", *args), command="event")
 
 
+def universe(text: str) -> Input:
+    """A long-format universe file ``U.csv`` (beside the CSV price files) used as --prices."""
+    return Input(price=("U", text), args=("--prices", "{tmp}/prices/U.csv"))
+
+
+def sweep_args(*args: str) -> Input:
+    return Input(args=args, command="sweep")
+
+
 def claims(body: str) -> Input:
     """A claims file (``basket claims c.yaml``) with ``body`` as its list of claims."""
     return Input(claims=CLAIMS_HEAD + body, command="claims")
@@ -271,6 +280,28 @@ CASES = [
         "AAA.csv: a row has more fields than the header"),
     row("price-column-twice",       2, price("AAA", "date,Close,close\n2025-01-02,1,2\n"),
         "AAA.csv: column close appears more than once in the header"),
+    # -- universe files (--prices FILE, --universe FILE) -----------------------------------------
+    row("universe-missing",         2, run_args("--universe", "{tmp}/nope.parquet"),
+        "--universe: universe file {tmp}/nope.parquet does not exist or is not a file"),
+    row("universe-missing-column",  2, universe("symbol,day,close\nAAA,2025-01-02,1\n"),
+        "U.csv: missing column(s) date; found symbol, day, close"),
+    row("universe-duplicate-row",   2, universe("symbol,date,close\nAAA,2025-01-02,1\n"
+                                                "AAA,2025-01-02,2\n"),
+        "U.csv: symbol AAA: date 2025-01-02 appears more than once"),
+    row("universe-unsorted",        2, universe("symbol,date,close\nAAA,2025-01-03,1\n"
+                                                "AAA,2025-01-02,2\n"),
+        "U.csv: symbol AAA: dates are not ascending (2025-01-02 follows 2025-01-03)"),
+    row("universe-interleaved",     2, universe("symbol,date,close\nAAA,2025-01-02,1\n"
+                                                "BBB,2025-01-02,2\nAAA,2025-01-03,1\n"),
+        "U.csv: the rows of symbol AAA are not together"),
+    row("sweep-without-universe",   2, sweep_args("--random", "10"),
+        "--universe: a sweep draws its random baskets from a universe file"),
+    row("sweep-unknown-match",      2, Input(price=("U", "symbol,date,close\nAAA,2025-01-02,1\n"),
+                                             args=("--universe", "{tmp}/prices/U.csv", "--match",
+                                                   "colour"), command="sweep"),
+        "--match: 'colour' is not one of industry, liquidity, listed, board"),
+    row("sweep-grid-unknown-key",   2, sweep_args("--grid", "speed=1,2"),
+        "--grid: 'speed=1,2' is not KEY=V1,V2 with KEY one of rebalance, fees, start, end"),
     # -- claims files (basket claims) -----------------------------------------------------------
     row("claim-figure-unparsable",  2, claims("  - {text: t, symbols: AAA, since: 2025-01-02, "
                                               "printed: fifty}\n"),

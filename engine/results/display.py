@@ -174,7 +174,7 @@ def fitted_table(frame: pd.DataFrame, title: str | None = None, width: int | Non
         else:
             table.add_column(str(column), overflow="fold", ratio=2)
     for index, row in frame.iterrows():
-        table.add_row(Text(str(index)), *(Text(str(c)) for c in row))
+        table.add_row(Text(printable(index)), *(Text(printable(c)) for c in row))
     buffer = io.StringIO()
     columns = width or shutil.get_terminal_size((100, 24)).columns
     Console(file=buffer, width=columns, force_terminal=True).print(table)
