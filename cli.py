@@ -87,36 +87,76 @@ class Window(click.ParamType):
 
 
 WINDOW = Window()
-EVENT_COLUMNS = {
-    "n_stocks": "N",
-    "car": "CAR",
-    "t_kolari_pynnonen": "t KP",
-    "p_kolari_pynnonen": "p KP",
-    "p_kolari_pynnonen_bh": "KP BH",
-    "z_rank": "z rank",
-    "p_rank": "p rank",
-    "p_rank_bh": "rank BH",
-    "portfolio_car": "Port CAR",
-}
-EVENT_JSON_KEYS = (
-    "basket", "event", "event_name", "day0", "window", "n_stocks", "car", "bhar",
-    "t_kolari_pynnonen", "p_kolari_pynnonen", "p_kolari_pynnonen_holm", "p_kolari_pynnonen_bh",
-    "z_rank", "p_rank", "p_rank_holm", "p_rank_bh",
-    "t_cross_sectional", "p_cross_sectional", "t_patell", "p_patell", "t_bmp", "p_bmp",
-    "z_sign", "p_sign", "portfolio_car", "t_portfolio", "p_portfolio", "n_tests",
-    "selected_after",
+
+
+def _options(*options):
+    """One decorator applying ``options`` (click option decorators) in the order listed."""
+
+    def apply(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return apply
+
+
+# The options several commands share, each declared once.
+_format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "markdown"]),
+    default="table",
+    show_default=True,
+)
+_study_option = click.option(
+    "--study",
+    "study_file",
+    type=click.Path(dir_okay=False),
+    help="Study file: benchmark, period, events, FX and market indices "
+    f"[default: {DEFAULT_STUDY}].",
+)
+_offline_option = click.option("--offline", is_flag=True, help="Yahoo source: use the cache only.")
+#: Which prices a run keeps and how strictly it judges them (``basket run``, ``basket event``).
+_data_options = _options(
+    click.option("--skip-missing", is_flag=True, help="Drop symbols without data, renormalise."),
+    _offline_option,
+    click.option(
+        "--strict",
+        is_flag=True,
+        help="Fail (exit 2, no run folder) on data-quality warnings instead of noting them.",
+    ),
 )
 
 
-def _format_option(func):
-    """``--format table|csv|json|markdown`` (default table)."""
+def _out_option(help_text: str):
     return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["table", "csv", "json", "markdown"]),
-        default="table",
+        "--out",
+        default="results",
         show_default=True,
-    )(func)
+        type=click.Path(file_okay=False),
+        help=help_text,
+    )
+
+
+#: Where a command that writes a run folder prints and writes (``run``, ``event``, ``claims``).
+_output_options = _options(
+    _format_option,
+    _out_option("Folder for run folders."),
+    click.option("--name", help="Name in the run id (default: the study's or claims file's)."),
+)
+#: The explicit listing of SYMBOLS given on the command line (``basket data``).
+_listing_options = _options(
+    click.option("--exchange", help="Exchange of the SYMBOLS: XSHG, XHKG, XNAS or XNYS."),
+    click.option("--currency", help="Quote currency of the SYMBOLS (with --exchange)."),
+)
+
+
+def _period_options(default: str):
+    """``--start`` and ``--end``; ``default`` says what an omitted one means."""
+    return _options(
+        click.option("--start", type=ISO_DATE, help=f"First day [default: {default}]."),
+        click.option("--end", type=ISO_DATE, help=f"Last day [default: {default}]."),
+    )
 
 
 @click.group(cls=BasketGroup)
@@ -157,21 +197,6 @@ def _source(prices: str | None, offline: bool = False):
     return open_source(
         prices, offline=offline, universe=meta.get("universe"), symbols_file=meta.get("symbols")
     )
-
-
-def _universe_and_source(prices: str | None, offline: bool = False):
-    """The universe of ``--universe`` (or of ``--prices`` when it is a universe file; None
-    without one) and the price source that also reads it."""
-    from engine.data.sources import open_source
-    from engine.data.universe import UniverseSource, is_universe_file
-
-    meta = click.get_current_context().meta
-    universe_file = meta.get("universe") or (prices if prices and is_universe_file(prices)
-                                             else None)
-    universe = UniverseSource(universe_file, meta.get("symbols")) if universe_file else None
-    _quiet_cache_warnings()
-    source = open_source(prices, offline=offline, universe=universe) if prices else universe
-    return universe, source or open_source(None, offline=offline)
 
 
 def _quiet_cache_warnings() -> None:
@@ -217,28 +242,10 @@ def validate_command(files: tuple[str, ...]) -> None:
 @_format_option
 def list_command(folder: str, fmt: str) -> None:
     """List the baskets: name, file, constituents, weighting, rebalancing."""
-    import pandas as pd
+    from engine.config.baskets import discover_baskets
+    from engine.results.console import basket_list
 
-    from engine.config.baskets import discover_baskets, load_basket
-    from engine.results.display import render
-
-    rows = []
-    for path in discover_baskets(folder):
-        basket = load_basket(path)
-        rows.append(
-            {
-                "basket": basket.name,
-                "file": path.name,
-                "n": len(basket.constituents),
-                "weighting": basket.weighting,
-                "rebalance": basket.rebalance or "study",
-                "symbols": " ".join(basket.symbols),
-            }
-        )
-    frame = pd.DataFrame(rows).set_index("basket")
-    if fmt == "table":
-        frame["symbols"] = frame["symbols"].str.slice(0, 40)
-    click.echo(render(frame, fmt, terminal=_is_terminal()), nl=False)
+    click.echo(basket_list(discover_baskets(folder), fmt, terminal=_is_terminal()), nl=False)
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value):
@@ -276,14 +283,8 @@ def _prices_option(func):
 @main.command("run")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @_prices_option
-@click.option(
-    "--study",
-    "study_file",
-    type=click.Path(dir_okay=False),
-    help=f"Study file [default: {DEFAULT_STUDY}].",
-)
-@click.option("--start", type=ISO_DATE, help="First day of the period (the study's by default).")
-@click.option("--end", type=ISO_DATE, help="Last day of the period.")
+@_study_option
+@_period_options("the study's")
 @click.option("--benchmark", help="Benchmark symbol, e.g. ^IXIC.")
 @click.option("--currency", help="Report currency: USD, CNY, HKD or local.")
 @click.option("--fees", type=float, help="Proportional fees, 0.001 = 10 bp.")
@@ -297,20 +298,9 @@ def _prices_option(func):
     type=click.Choice(["none", "monthly", "quarterly"]),
     help="Rebalancing for every basket (overrides the files).",
 )
-@click.option("--skip-missing", is_flag=True, help="Drop symbols without data, renormalise.")
-@click.option("--offline", is_flag=True, help="Yahoo source: use the cache only.")
-@_format_option
-@click.option(
-    "--out",
-    default="results",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Folder for run folders.",
-)
-@click.option("--name", help="Name in the run id (default: the study's).")
+@_data_options
+@_output_options
 @click.option("--no-events", is_flag=True, help="Skip the event study of the study's events.")
-@click.option("--strict", is_flag=True,
-              help="Fail (exit 2, no run folder) on data-quality warnings instead of noting them.")
 def run_command(
     files,
     prices,
@@ -324,11 +314,11 @@ def run_command(
     rebalance,
     skip_missing,
     offline,
+    strict,
     fmt,
     out,
     name,
     no_events,
-    strict,
 ) -> None:
     """Backtest baskets against the benchmark; print the table and write a run folder.
 
@@ -338,9 +328,8 @@ def run_command(
     """
     from engine.config.baskets import load_basket
     from engine.pipeline import event_options, resolve_study, run, write_run
-    from engine.results.display import PERCENT_COLUMNS, render
-    from engine.results.runfolder import check_writable, summary_records
-    from engine.results.summary_tables import render_summary
+    from engine.results.console import run_summary
+    from engine.results.runfolder import check_writable
 
     check_writable(out)
     baskets = [load_basket(path) for path in _basket_files(files)]
@@ -359,19 +348,7 @@ def run_command(
         capital=capital,
     )
     folder = write_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
-    summary = result.summary_frame()
-    first, last = result.panel.sessions[0].date(), result.panel.sessions[-1].date()
-    title = (
-        f"{study.name}: {first}..{last}, {result.panel.currency}, vs {study.benchmark} "
-        f"({result.summary[-1].total_return:+.2%}), fees {study.fees:g}"
-    )
-    if fmt in ("table", "markdown"):
-        text = render_summary(
-            summary, (last - first).days, fmt, title=title, terminal=_is_terminal()
-        )
-    else:
-        text = render(summary, fmt, records=summary_records(summary), percent=PERCENT_COLUMNS)
-    click.echo(text, nl=False)
+    click.echo(run_summary(result, fmt, terminal=_is_terminal()), nl=False)
     _notes(result.console_notes())
     if result.events is not None:
         click.echo(f"event study: {folder / 'events' / 'summary.csv'}", err=True)
@@ -399,21 +376,18 @@ def _data_cache(ctx: click.Context):
 
 
 def _notes(notes) -> None:
-    for note in notes:
-        click.echo(f"note: {printable(note)}", err=True)
+    from engine.results.console import note_lines
+
+    click.echo(note_lines(notes), err=True, nl=False)
 
 
 @data_group.command("fetch")
 @click.argument("symbols", nargs=-1)
 @click.option("--basket", "basket_files", multiple=True, type=click.Path(dir_okay=False),
               help="Fetch every symbol this basket's run needs (repeatable).")
-@click.option("--study", "study_file", type=click.Path(dir_okay=False),
-              help=f"Study giving the benchmark, FX, market indices and period with --basket "
-              f"[default: {DEFAULT_STUDY}].")
-@click.option("--start", type=ISO_DATE, help="First day (default: the study's needs, else all).")
-@click.option("--end", type=ISO_DATE, help="Last day (default: the study's end, else today).")
-@click.option("--exchange", help="Exchange of the SYMBOLS: XSHG, XHKG, XNAS or XNYS.")
-@click.option("--currency", help="Quote currency of the SYMBOLS (with --exchange).")
+@_study_option
+@_period_options("what the baskets' run needs, else the study's, else all")
+@_listing_options
 @click.option("--offline", is_flag=True, help="Do not download: report what the cache holds.")
 @_format_option
 @click.pass_context
@@ -426,49 +400,40 @@ def data_fetch_command(ctx, symbols, basket_files, study_file, start, end, excha
     every basket in baskets/ is fetched.  Prints per symbol: fetched (new), updated, cached or
     failed, rows and dates; exits 1 naming every symbol that failed.
     """
-    import pandas as pd
-
     from engine.config.baskets import load_basket
-    from engine.data.store import fetch, resolve_symbols
-    from engine.pipeline import study_symbols
-    from engine.results.display import render
+    from engine.data.store import fetch
+    from engine.pipeline import fetch_needs
+    from engine.results.console import fetch_counts, fetch_report
 
-    wanted = resolve_symbols(symbols, exchange=exchange, currency=currency)
-    notes = list(wanted.notes)
-    names, listings = list(wanted.symbols), dict(wanted.listings)
-    first = last = None
-    if basket_files or not symbols:
-        baskets = [load_basket(path) for path in _basket_files(basket_files)]
-        needs = study_symbols(baskets, _study(study_file))
-        names = list(dict.fromkeys([*names, *needs.symbols]))
-        listings = {**needs.listings, **listings}
-        first, last = needs.start, needs.end
-        notes += needs.notes
-    elif study_file:
-        study = _study(study_file)
-        first = pd.Timestamp(study.start) if study.start else None
-        last = pd.Timestamp(study.end) if study.end else None
-    first = pd.Timestamp(start) if start else first
-    last = pd.Timestamp(end) if end else last
-    _quiet_cache_warnings()
-    report = fetch(names, first, last, cache=_data_cache(ctx), offline=offline, listings=listings)
-    frame = pd.DataFrame([row.to_dict() for row in report.rows]).set_index("symbol")
-    records = [row.to_dict() for row in report.rows]
-    click.echo(render(frame, fmt, records=records, terminal=_is_terminal()), nl=False)
-    _notes([*notes, *report.notes])
-    counts = {a: sum(r.action == a for r in report.rows) for a in ("fetched", "updated", "cached")}
-    click.echo(
-        f"{len(report.rows)} symbols: " + ", ".join(f"{n} {a}" for a, n in counts.items())
-        + f", {len(report.failed)} failed; {report.source}",
-        err=True,
+    with_baskets = bool(basket_files) or not symbols
+    baskets = [load_basket(p) for p in _basket_files(basket_files)] if with_baskets else None
+    needs = fetch_needs(
+        symbols,
+        exchange=exchange,
+        currency=currency,
+        baskets=baskets,
+        study=_study(study_file) if with_baskets or study_file else None,
+        start=start,
+        end=end,
     )
+    _quiet_cache_warnings()
+    report = fetch(
+        needs.symbols,
+        needs.start,
+        needs.end,
+        cache=_data_cache(ctx),
+        offline=offline,
+        listings=needs.listings,
+    )
+    click.echo(fetch_report(report, fmt, terminal=_is_terminal()), nl=False)
+    _notes([*needs.notes, *report.notes])
+    click.echo(fetch_counts(report), err=True)
     report.raise_for_failures()
 
 
 @data_group.command("status")
 @click.argument("symbols", nargs=-1)
-@click.option("--exchange", help="Exchange of the SYMBOLS (for their calendar checks).")
-@click.option("--currency", help="Quote currency of the SYMBOLS (with --exchange).")
+@_listing_options
 @_format_option
 @click.option("--strict", is_flag=True, help="Exit 2 if any flag is a warning or worse.")
 @click.pass_context
@@ -481,36 +446,17 @@ def data_status_command(ctx, symbols, exchange, currency, fmt, strict) -> None:
     first_date, last_date, rows, stale, last_session, calendar, currency, source, fetched_at,
     adjustment, message, flags: [{kind, severity, first, last, dates, message}].
     """
-    import pandas as pd
-
     from engine.data.store import resolve_symbols, status
-    from engine.results.display import render
+    from engine.results.console import status_report
 
     cache = _data_cache(ctx)
     wanted = resolve_symbols(symbols, exchange=exchange, currency=currency)
     report = status(cache, wanted.symbols, listings=wanted.listings)
-    records = [row.to_dict() for row in report.rows]
-    if not records:
+    text = status_report(report, fmt, terminal=_is_terminal())
+    if text is None:
         click.echo(f"the price cache {cache.folder} is empty", err=True)
     else:
-        frame = pd.DataFrame(
-            [
-                {
-                    "symbol": r["symbol"],
-                    "state": r["state"],
-                    "first": r["first_date"],
-                    "last": r["last_date"],
-                    "rows": r["rows"],
-                    "source": r["source"],
-                    "fetched_at": r["fetched_at"],
-                    "flags": row.flag_summary(),
-                }
-                for r, row in zip(records, report.rows, strict=True)
-            ]
-        ).set_index("symbol")
-        if fmt == "table":  # yahoo, import, yahoo + import (json/csv give the file)
-            frame["source"] = frame["source"].str.split(":").str[0]
-        click.echo(render(frame, fmt, records=records, terminal=_is_terminal()), nl=False)
+        click.echo(text, nl=False)
     _notes(wanted.notes)
     if strict:
         report.raise_if_strict()
@@ -569,8 +515,7 @@ def data_export_command(ctx, folder) -> None:
 @main.command("event")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @_prices_option
-@click.option("--study", "study_file", type=click.Path(dir_okay=False),
-              help=f"Study file [default: {DEFAULT_STUDY}].")
+@_study_option
 @click.option("--event", "event_dates", type=ISO_DATE, multiple=True,
               help="Event date (repeatable; default: the study's events).")
 @click.option("--window", "windows", type=WINDOW, multiple=True,
@@ -584,17 +529,11 @@ def data_export_command(ctx, folder) -> None:
 @click.option("--weighting", type=click.Choice(["basket", "equal"]), default="basket",
               show_default=True, help="How the basket CAR averages its stocks.")
 @click.option("--benchmark", help="Market of the basket portfolio series (default: study's).")
-@click.option("--skip-missing", is_flag=True, help="Drop symbols without data, renormalise.")
-@click.option("--offline", is_flag=True, help="Yahoo source: use the cache only.")
-@_format_option
-@click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for run folders.")
-@click.option("--name", help="Name in the run id.")
-@click.option("--strict", is_flag=True,
-              help="Fail (exit 2, no run folder) on data-quality warnings instead of noting them.")
+@_data_options
+@_output_options
 def event_command(files, prices, study_file, event_dates, windows, estimation, model,
-                  market_symbol, currency, weighting, benchmark, skip_missing, offline, fmt, out,
-                  name, strict) -> None:
+                  market_symbol, currency, weighting, benchmark, skip_missing, offline, strict,
+                  fmt, out, name) -> None:
     """Event study: abnormal returns of each basket around the events, with significance tests.
 
     Day 0 is counted on each stock's own exchange; the table says which session it was.  The
@@ -604,9 +543,8 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
 
     from engine.config.baskets import load_basket
     from engine.pipeline import event_options, run_events, write_event_run
-    from engine.results.display import render
+    from engine.results.console import event_exclusions, event_summary
     from engine.results.runfolder import check_writable
-    from engine.results.summary_tables import event_notes, notes_text
     from engine.symbols import option_symbol
 
     check_writable(out)
@@ -624,29 +562,8 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
     result = run_events(baskets, study, source, options, skip_missing=skip_missing,
                         strict=strict)
     folder = write_event_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
-    summary = result.events.summary
-    records = [{k: row.get(k) for k in EVENT_JSON_KEYS} for row in result.events.summary_records()]
-    frame = summary.assign(window=summary["window"].map(lambda w: f"[{w[0]}, {w[1]}]"))
-    frame = frame.set_index("basket")
-    if fmt == "table":
-        frame = frame[["event", "window", *EVENT_COLUMNS]].rename(columns=EVENT_COLUMNS)
-    title = "\n".join(
-        f"Day 0 of {event} ({group['event_name'].iloc[0]}): "
-        + ", ".join(f"{c} {d}" for c, d in zip(group["calendar"], group["day0"], strict=True))
-        for event, group in result.events.day0.groupby("event", sort=False)
-    )
-    click.echo(
-        render(frame, fmt, records=records, percent=["CAR", "BHAR", "Port CAR", "car", "bhar",
-                                                      "portfolio_car"],
-               title=title, terminal=_is_terminal()),
-        nl=False,
-    )
-    if fmt in ("table", "markdown"):
-        click.echo(notes_text(event_notes(summary), fmt), nl=False)
-    for row in result.events.excluded.itertuples():
-        click.echo(f"note: {row.basket}, event {row.event}: excluded {row.symbol} ({row.reason})",
-                   err=True)
-    _notes(result.console_notes())
+    click.echo(event_summary(result.events, fmt, terminal=_is_terminal()), nl=False)
+    _notes([*event_exclusions(result.events), *result.console_notes()])
     click.echo(f"results: {folder}", err=True)
 
 
@@ -660,11 +577,8 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
               show_default=True,
               help="With --universe: matched random baskets a basket claim is ranked against.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draws.")
-@click.option("--offline", is_flag=True, help="Yahoo source: use the cache only.")
-@_format_option
-@click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for run folders.")
-@click.option("--name", help="Name in the run id (default: the claims file's).")
+@_offline_option
+@_output_options
 def claims_command(files, prices, asof, infer_asof, n_random, seed, offline, fmt, out,
                    name) -> None:
     """Check a research report's claims (claims YAML FILES) against the price data.
@@ -686,32 +600,27 @@ def claims_command(files, prices, asof, infer_asof, n_random, seed, offline, fmt
     import shutil
 
     from engine.config.claims import load_claims
+    from engine.data.sources import open_sweep_sources
     from engine.errors import UncheckedClaims
     from engine.pipeline import SweepOptions, check_claims, write_claims_run
-    from engine.results.claims import claims_frame, claims_text, score_text
-    from engine.results.display import render
+    from engine.results.console import claims_output
     from engine.results.runfolder import check_writable
 
     check_writable(out)
     loaded = [load_claims(path) for path in files]
-    universe, source = _universe_and_source(prices, offline)
+    meta = click.get_current_context().meta
+    _quiet_cache_warnings()
+    source, universe = open_sweep_sources(
+        prices, offline=offline, universe=meta.get("universe"), symbols_file=meta.get("symbols")
+    )
     null = SweepOptions(n_random=n_random, seed=seed, verify=1)
     unchecked: dict[str, str] = {}
     for claims in loaded:
         run = check_claims(claims, source, asof=asof, infer=infer_asof, universe=universe,
                            null=null)
         folder = write_claims_run(run, out, name=name, argv=["basket", *sys.argv[1:]])
-        records = run.records()
-        if fmt == "table":
-            how = "inferred" if run.inferred and not asof else "given" if asof else "file"
-            published = f", published {claims.published}" if claims.published else ""
-            title = f"{claims.title}{published}: as of {run.asof} ({how}), {claims.path}"
-            width = shutil.get_terminal_size((80, 24)).columns if _is_terminal() else 80
-            click.echo(claims_text(records, title, width), nl=False)
-            if run.scores is not None:
-                click.echo("\n" + score_text(run.scores, run.inferred, run.tied), nl=False)
-        else:
-            click.echo(render(claims_frame(records), fmt, records=records), nl=False)
+        width = shutil.get_terminal_size((80, 24)).columns if _is_terminal() else 80
+        click.echo(claims_output(run, fmt, asof_given=asof is not None, width=width), nl=False)
         _notes(run.notes)
         click.echo(f"results: {folder}", err=True)
         unchecked.update(run.unchecked())
@@ -719,18 +628,11 @@ def claims_command(files, prices, asof, infer_asof, n_random, seed, offline, fmt
         raise UncheckedClaims(unchecked)
 
 
-def _out_option(func):
-    return click.option(
-        "--out",
-        default="results",
-        show_default=True,
-        type=click.Path(file_okay=False),
-        help="Folder holding the run folders.",
-    )(func)
+_runs_folder_option = _out_option("Folder holding the run folders.")
 
 
 @main.command("runs")
-@_out_option
+@_runs_folder_option
 @_format_option
 def runs_command(out: str, fmt: str) -> None:
     """List the run folders under --out, newest first.
@@ -761,7 +663,7 @@ def runs_command(out: str, fmt: str) -> None:
 
 @main.command("compare")
 @click.argument("runs", nargs=-1, required=True)
-@_out_option
+@_runs_folder_option
 @_format_option
 @click.option(
     "--sort",
@@ -798,16 +700,10 @@ def compare_command(runs, out, fmt, sort, metrics) -> None:
     one column per metric and run, "metric[B-A]" for differences.
     """
     from engine.errors import OptionError
-    from engine.results.compare import compare_runs, render_comparison
-    from engine.results.reader import METRICS, load_run, resolve_run
+    from engine.results.compare import chosen_metrics, compare_runs, render_comparison
+    from engine.results.reader import load_run, resolve_run
 
-    chosen: list[str] | None = None
-    if metrics:
-        chosen = list(METRICS) if "all" in metrics else list(metrics)
-        unknown = [m for m in chosen if m not in METRICS]
-        if unknown:
-            raise OptionError("--metric", f"'{unknown[0]}' is not a metric",
-                              f"one of {', '.join(METRICS)}, or all")
+    chosen = chosen_metrics(metrics)
     if len(runs) < 2:
         raise OptionError("RUNS", "compare needs at least two runs", "basket runs lists them")
     loaded = [load_run(resolve_run(ref, out)) for ref in runs]
@@ -819,7 +715,7 @@ def compare_command(runs, out, fmt, sort, metrics) -> None:
 
 @main.command("report")
 @click.argument("run")
-@_out_option
+@_runs_folder_option
 @click.option(
     "--open/--no-open",
     "open_it",
@@ -844,20 +740,11 @@ def report_command(run: str, out: str, open_it: bool) -> None:
         webbrowser.open(path.resolve().as_uri())
 
 
-SWEEP_COLUMNS = ("value", "random_p05", "random_p50", "random_p95", "percentile", "p_value")
-SWEEP_JSON_KEYS = (
-    "basket", "grid", "statistic", "value", "random_mean", "random_p05", "random_p50",
-    "random_p95", "percentile", "p_value", "n_random", "matched_on", "seed",
-)
-
-
 @main.command("sweep")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @_prices_option
-@click.option("--study", "study_file", type=click.Path(dir_okay=False),
-              help=f"Study file [default: {DEFAULT_STUDY}].")
-@click.option("--start", type=ISO_DATE, help="First day of the period (the study's by default).")
-@click.option("--end", type=ISO_DATE, help="Last day of the period.")
+@_study_option
+@_period_options("the study's")
 @click.option("--benchmark", help="Benchmark symbol, e.g. ^IXIC.")
 @click.option("--currency", help="Report currency: USD, CNY, HKD or local.")
 @click.option("--fees", type=float, help="Proportional fees, 0.001 = 10 bp.")
@@ -876,17 +763,12 @@ SWEEP_JSON_KEYS = (
               help="Run every combination: rebalance, fees, start, end (repeatable).")
 @click.option("--verify", type=click.IntRange(min=0), default=3, show_default=True,
               help="Random baskets per theme checked against the full vectorbt simulation.")
-@click.option("--skip-missing", is_flag=True, help="Drop symbols without data, renormalise.")
-@click.option("--offline", is_flag=True, help="Yahoo source: use the cache only.")
-@_format_option
-@_out_option
-@click.option("--name", help="Name in the run id (default: the study's).")
+@_data_options
+@_output_options
 @click.option("--no-events", is_flag=True, help="Rank returns only, not the events' CARs.")
-@click.option("--strict", is_flag=True,
-              help="Fail (exit 2, no run folder) on data-quality warnings instead of noting them.")
 def sweep_command(files, prices, study_file, start, end, benchmark, currency, fees, rebalance,
                   n_random, match, seed, include_theme, grid, verify, skip_missing, offline,
-                  fmt, out, name, no_events, strict) -> None:
+                  strict, fmt, out, name, no_events) -> None:
     """Rank each theme against matched random baskets from a universe.
 
     Every basket (default: all of baskets/) is backtested as `basket run` would, then
@@ -904,12 +786,18 @@ def sweep_command(files, prices, study_file, start, end, benchmark, currency, fe
     """
     from engine.config.baskets import load_basket
     from engine.config.grid import parse_grid
+    from engine.data.sources import open_sweep_sources
     from engine.pipeline import SweepOptions, event_options, resolve_study, sweep
+    from engine.results.console import sweep_notes, sweep_summary
     from engine.results.runfolder import check_writable
     from engine.results.sweepfolder import write_sweep
 
     check_writable(out)
-    universe, source = _universe_and_source(prices, offline)
+    meta = click.get_current_context().meta
+    _quiet_cache_warnings()
+    source, universe = open_sweep_sources(
+        prices, offline=offline, universe=meta.get("universe"), symbols_file=meta.get("symbols")
+    )
     baskets = [load_basket(path) for path in _basket_files(files)]
     study = resolve_study(
         _study(study_file), start=start, end=end, benchmark=benchmark, currency=currency, fees=fees
@@ -926,51 +814,9 @@ def sweep_command(files, prices, study_file, start, end, benchmark, currency, fe
     result = sweep(baskets, study, source, universe, options, events=events, rebalance=rebalance,
                    skip_missing=skip_missing, strict=strict, progress=_progress_bar())
     folder = write_sweep(result, out, name=name, argv=["basket", *sys.argv[1:]])
-    click.echo(_sweep_output(result, fmt), nl=False)
-    _notes(_sweep_notes(result))
+    click.echo(sweep_summary(result, fmt, terminal=_is_terminal()), nl=False)
+    _notes(sweep_notes(result))
     click.echo(f"results: {folder}", err=True)
-
-
-def _sweep_output(result, fmt: str) -> str:
-    import pandas as pd
-
-    from engine.results.display import render
-    from engine.results.sweepfolder import is_percent
-
-    records = [{k: r[k] for k in SWEEP_JSON_KEYS} for r in result.records()]
-    frame = pd.DataFrame(records)
-    if fmt != "table":
-        return render(frame.set_index("basket"), fmt, records=records)
-    shown = frame[["basket", "grid", "statistic", *SWEEP_COLUMNS]].copy()
-    if not shown["grid"].astype(bool).any():
-        shown = shown.drop(columns="grid")
-    for column in SWEEP_COLUMNS[:4]:
-        shown[column] = [
-            "" if v is None else f"{v:.1%}" if is_percent(s) else f"{v:.2f}"
-            for s, v in zip(frame["statistic"], frame[column], strict=True)
-        ]
-    shown["percentile"] = [("" if v is None else f"{v:.1f}") for v in frame["percentile"]]
-    shown["p_value"] = [("" if v is None else f"{v:.4f}") for v in frame["p_value"]]
-    shown = shown.rename(columns={"value": "theme", "random_p05": "p5", "random_p50": "p50",
-                                  "random_p95": "p95", "percentile": "pctile", "p_value": "p"})
-    options = result.options
-    title = (
-        f"{result.study.name}: each theme against {options.n_random} random baskets matched on "
-        f"{', '.join(options.matched_on)} (seed {options.seed})"
-    )
-    if _is_terminal():
-        from engine.results.display import fitted_table
-
-        return fitted_table(shown.set_index("basket"), title)
-    return render(shown.set_index("basket"), "table", title=title)
-
-
-def _sweep_notes(result) -> list[str]:
-    notes = [f"verified {result.options.verify} random basket(s) per theme against vectorbt: "
-             f"largest difference {result.verified:.1e}"]
-    for run in result.runs:
-        notes.extend(n for n in run.console_notes() if n not in notes)
-    return [result.notes[0], *(n for n in notes if n != result.notes[0])]
 
 
 def _progress_bar():

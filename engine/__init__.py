@@ -16,6 +16,7 @@ What the ``basket`` command does, from Python::
     source = engine.open_source("../shared/data/prices")    # None: Yahoo through the cache
     result = engine.run(baskets, study, source, events=engine.event_options(study))
     result.summary_frame()
+    print(engine.run_summary(result, "table"))    # what `basket run` prints
     engine.write_run(result, "results")
 
 Importing this package is cheap: the names below load their modules (pandas, vectorbt) on
@@ -45,8 +46,13 @@ _EXPORTS = {
     "load_claims": "engine.config.claims",
     "check_claims": "engine.pipeline",
     "write_claims_run": "engine.pipeline",
+    "run_listings": "engine.pipeline",
+    "fetch_needs": "engine.pipeline",
     "compare_runs": "engine.results.compare",
     "write_report": "engine.results.report",
+    "run_summary": "engine.results.console",
+    "event_summary": "engine.results.console",
+    "event_exclusions": "engine.results.console",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -108,6 +108,35 @@ class RunResult:
         frame[self.study.benchmark] = bench / bench.iloc[0]
         return frame
 
+    def weights_frame(self) -> pd.DataFrame:
+        """Each basket's target weights on each session it trades (purchase, rebalances,
+        reviews): after the scheme, the caps and the membership of that session."""
+        frames = [
+            targets.weights.rename_axis("date").reset_index().melt(
+                id_vars="date", var_name="symbol", value_name="weight"
+            ).assign(basket=name).sort_values("date", kind="stable")
+            for name, targets in self.backtest.targets.items()
+        ]
+        return pd.concat(frames)[["basket", "date", "symbol", "weight"]].reset_index(drop=True)
+
+    def costs_frame(self) -> pd.DataFrame:
+        """Per basket traded like the market: its starting capital, the costs paid by kind
+        (report currency), and its cash as a share of its value, on average and at the end."""
+        rows = []
+        for name, execution in self.backtest.executions.items():
+            share = execution.cash / (self.backtest.equity[name].to_numpy() * execution.capital)
+            rows.append(
+                {
+                    "basket": name,
+                    "capital": execution.capital,
+                    **execution.costs,
+                    "total": sum(execution.costs.values()),
+                    "cash_mean": share.mean(),
+                    "cash_end": share[-1],
+                }
+            )
+        return pd.DataFrame(rows)
+
     def attribution_frame(self) -> pd.DataFrame:
         """Per constituent: target weight, local and report-currency returns from the basket's
         purchase to the end, and contribution to the basket's total return."""
@@ -803,6 +832,43 @@ def study_symbols(baskets: Sequence[Basket], study: Study, *, events: bool = Tru
         listings=dict(listings.explicit),
         start=start,
         end=None if study.end is None else pd.Timestamp(study.end),
+        notes=notes,
+    )
+
+
+def fetch_needs(
+    symbols: Sequence[str] = (),
+    *,
+    exchange: str | None = None,
+    currency: str | None = None,
+    baskets: Sequence[Basket] | None = None,
+    study: Study | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> StudyNeeds:
+    """What ``basket data fetch`` downloads: ``symbols`` (normalised; ``exchange`` and
+    ``currency`` their explicit listing) and, with ``baskets``, everything their run under
+    ``study`` needs (:func:`study_symbols`); over ``start..end`` where given, else the period
+    the baskets' run fetches, else the study's period (None: all the source has)."""
+    from engine.data.store import resolve_symbols
+
+    wanted = resolve_symbols(symbols, exchange=exchange, currency=currency)
+    names, listings, notes = list(wanted.symbols), dict(wanted.listings), list(wanted.notes)
+    first = last = None
+    if baskets is not None:
+        needs = study_symbols(baskets, study or Study())
+        names = list(dict.fromkeys([*names, *needs.symbols]))
+        listings = {**needs.listings, **listings}
+        first, last = needs.start, needs.end
+        notes += needs.notes
+    elif study is not None:
+        first = pd.Timestamp(study.start) if study.start else None
+        last = pd.Timestamp(study.end) if study.end else None
+    return StudyNeeds(
+        symbols=names,
+        listings=listings,
+        start=pd.Timestamp(start) if start else first,
+        end=pd.Timestamp(end) if end else last,
         notes=notes,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import numpy as np
@@ -182,3 +183,22 @@ def test_event_errors_are_one_line(cli, shared_prices, in_project, tmp_path, arg
     assert message in result.stderr
     assert "Traceback" not in result.output
     assert not list(tmp_path.iterdir())
+
+
+def test_what_basket_event_prints_is_a_python_call(cli, shared_prices, in_project, tmp_path):
+    """cli.py only echoes: `basket event` prints engine.event_summary's text and, as notes,
+    engine.event_exclusions' lines."""
+    import engine
+
+    args = ["baskets/intelligent_driving.yaml", "--event", "2025-01-27", "--window", "0:5"]
+    printed = cli("event", *args, "--prices", shared_prices, "--out", tmp_path)
+    assert printed.exit_code == 0, printed.output
+    study = engine.load_study("baskets/studies/deepseek.yaml")
+    options = engine.event_options(
+        study, events=[dt.date(2025, 1, 27)], windows=[(0, 5)], currency="local"
+    )
+    baskets = [engine.load_basket(args[0])]
+    run = engine.run_events(baskets, study, engine.open_source(shared_prices), options)
+    assert printed.stdout == engine.event_summary(run.events, "table")
+    exclusions = engine.event_exclusions(run.events)
+    assert exclusions and all(f"note: {line}" in printed.stderr for line in exclusions)

@@ -272,3 +272,16 @@ def test_the_package_offers_the_cli_as_python_calls_and_imports_cheaply(small_pr
                         engine.open_source(small_project["prices"]))
     assert result.summary[0].total_return == pytest.approx(0.34375)
     assert set(engine.__all__) >= {"run", "run_events", "write_run", "compare_runs"}
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json", "markdown"])
+def test_what_basket_run_prints_is_a_python_call(cli, small_project, fmt):
+    """cli.py only echoes: the summary `basket run` prints is engine.run_summary's text."""
+    import engine
+
+    printed = cli(*run_args(small_project, "--format", fmt))
+    assert printed.exit_code == 0, printed.output
+    study = engine.resolve_study(engine.load_study(small_project["study"]))
+    result = engine.run([engine.load_basket(small_project["basket"])], study,
+                        engine.open_source(small_project["prices"]))
+    assert printed.stdout == engine.run_summary(result, fmt)

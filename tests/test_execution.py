@@ -20,7 +20,7 @@ from engine.data.csvfolder import CsvFolderSource
 from engine.data.prices import PriceSet
 from engine.errors import ConfigError, OptionError
 from engine.market.panel import Panel
-from engine.pipeline import run
+from engine.pipeline import run, write_run
 from engine.portfolio.costs import market_rates
 from engine.portfolio.execution import Lot, board_lot, limit_closes, plan_orders
 from engine.portfolio.targets import Targets
@@ -192,7 +192,7 @@ def test_a_suspended_stock_is_sold_when_it_trades_again():
     ]
 
 
-def test_lots_commission_minimum_and_cash_drag_on_a_small_capital(price_folder):
+def test_lots_commission_minimum_and_cash_drag_on_a_small_capital(price_folder, tmp_path):
     folder, write = price_folder
     days = [d.strftime("%Y-%m-%d") for d in DAYS]
     write("600000.SS", days, [12.34] * 3 + [13.0] * 2)
@@ -223,6 +223,13 @@ def test_lots_commission_minimum_and_cash_drag_on_a_small_capital(price_folder):
     drag = f"{cash / (cash + 400 * 13.0):.2%} at the end (cash drag)"
     assert any(drag in note for note in result.notes), result.notes
     assert "small: costs commission 0.050%, levies 0.003% of the starting capital" in result.notes
+    costs = pd.read_csv(write_run(result, tmp_path / "results") / "costs.csv")
+    assert costs.columns.tolist() == [
+        "basket", "capital", "commission", "stamp_duty", "levies", "fees", "total", "cash_mean",
+        "cash_end",
+    ]
+    assert costs.loc[0, "commission"] == pytest.approx(5.0)
+    assert costs.loc[0, "cash_end"] == pytest.approx(cash / (cash + 400 * 13.0), rel=1e-9)
 
 
 def test_capital_option_and_its_error(price_folder):

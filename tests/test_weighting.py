@@ -409,3 +409,6 @@ def test_a_run_rebalances_to_capped_weights_and_notes_joins(price_folder):
         result.backtest.targets["capped"].weights.loc["2025-02-03"], [0.4, 0.4 / 1.5, 0.5 / 1.5]
     )
     assert "capped: CCC joins on 2025-02-03 (from: 2025-02-01)" in result.notes
+    weights = result.weights_frame()
+    assert weights.columns.tolist() == ["basket", "date", "symbol", "weight"]
+    assert weights[weights["date"] == "2025-01-30"]["weight"].tolist() == [0.5, 0.5, 0.0]

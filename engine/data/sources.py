@@ -74,3 +74,23 @@ def open_source(
     if not isinstance(universe, UniverseSource):
         universe = UniverseSource(universe, symbols_file)
     return FirstOfSources([primary, universe])
+
+
+def open_sweep_sources(
+    prices: str | Path | None,
+    *,
+    offline: bool = False,
+    universe: str | Path | None = None,
+    symbols_file: str | Path | None = None,
+) -> tuple[PriceSource, UniverseSource | None]:
+    """The price source and the universe of ``basket sweep``.
+
+    The universe is the file ``universe``, else ``prices`` when it names a universe file (None
+    without either; ``symbols_file`` its symbols table).  The source is ``prices`` with the
+    universe looked up after it (:func:`open_source`), else the universe alone, else Yahoo
+    through the cache."""
+    universe_file = universe or (prices if prices and is_universe_file(prices) else None)
+    found = UniverseSource(universe_file, symbols_file) if universe_file else None
+    if prices:
+        return open_source(prices, offline=offline, universe=found), found
+    return (found if found is not None else open_source(None, offline=offline)), found

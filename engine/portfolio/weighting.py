@@ -45,21 +45,25 @@ def custom(w: Weighing) -> np.ndarray:
     return np.array([given[s] for s in w.members])
 
 
-def _bars_before(w: Weighing, symbol: str, count: int) -> pd.DataFrame:
-    """The last ``count`` bars of ``symbol`` strictly before the rebalance day; raises
-    :class:`MissingDataError` when the data hold fewer."""
+def _bars_before(w: Weighing, symbol: str, count: int, column: str) -> np.ndarray:
+    """``column`` of the last ``count`` bars of ``symbol`` strictly before the rebalance day
+    (``adj_close`` falls back to ``close``); raises :class:`MissingDataError` when the data
+    hold fewer."""
     frame = w.prices[symbol].frame
-    bars = frame[frame.index < w.day].iloc[-count:]
-    if len(bars) < count:
+    end = int(frame.index.searchsorted(w.day, side="left"))
+    if end < count:
         raise MissingDataError(
             {
                 symbol: f"{w.basket.weighting} weighting needs {count} bars before "
-                f"{w.day.date()}, the data have {len(bars)}"
+                f"{w.day.date()}, the data have {end}"
             },
             w.prices.source,
             "lower 'lookback' or start the study later",
         )
-    return bars
+    values = frame[column].to_numpy()[end - count : end]
+    if column == "adj_close":
+        values = np.where(np.isnan(values), frame["close"].to_numpy()[end - count : end], values)
+    return values
 
 
 def inverse_vol(w: Weighing) -> np.ndarray:
@@ -68,9 +72,8 @@ def inverse_vol(w: Weighing) -> np.ndarray:
     rebalance.  Needs: ``lookback`` + 1 bars before each rebalance.  (bt: ``WeighInvVol``.)"""
     sigmas = []
     for symbol in w.members:
-        closes = _bars_before(w, symbol, w.basket.lookback + 1)
-        returns = (closes["adj_close"].fillna(closes["close"])).pct_change().iloc[1:]
-        sigma = float(returns.std(ddof=1))
+        closes = _bars_before(w, symbol, w.basket.lookback + 1, "adj_close")
+        sigma = float(np.std(closes[1:] / closes[:-1] - 1, ddof=1))
         if not sigma > 0:
             raise MissingDataError(
                 {
@@ -85,14 +88,16 @@ def inverse_vol(w: Weighing) -> np.ndarray:
 
 
 def liquidity(w: Weighing) -> np.ndarray:
-    """Median daily traded value (``close * volume``, local currency) over the member's last
-    ``lookback`` bars before the rebalance, converted to the report currency at the rebalance
-    day's FX rate.  Needs: volumes."""
+    """Median daily traded value (``close * volume``, local currency; bars without a volume
+    left out) over the member's last ``lookback`` bars before the rebalance, converted to the
+    report currency at the rebalance day's FX rate.  Needs: volumes."""
     to_report = w.panel.prices.loc[w.day, w.members] / w.panel.local.loc[w.day, w.members]
     values = []
     for symbol in w.members:
-        bars = _bars_before(w, symbol, w.basket.lookback)
-        median = float((bars["close"] * bars["volume"]).median())
+        closes = _bars_before(w, symbol, w.basket.lookback, "close")
+        volumes = _bars_before(w, symbol, w.basket.lookback, "volume")
+        traded = closes * volumes
+        median = float(np.median(traded[~np.isnan(traded)])) if (~np.isnan(traded)).any() else 0
         if not median > 0:
             raise MissingDataError(
                 {symbol: f"no volume in the {w.basket.lookback} bars before {w.day.date()}"},

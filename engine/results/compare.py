@@ -338,6 +338,20 @@ class Comparison:
         })
 
 
+def chosen_metrics(metrics: Sequence[str]) -> list[str] | None:
+    """The metrics ``--metric`` names (``all``: every one), checked; None when none is named
+    (each format's default)."""
+    if not metrics:
+        return None
+    chosen = list(METRICS) if "all" in metrics else list(metrics)
+    unknown = [m for m in chosen if m not in METRICS]
+    if unknown:
+        raise OptionError(
+            "--metric", f"'{unknown[0]}' is not a metric", f"one of {', '.join(METRICS)}, or all"
+        )
+    return chosen
+
+
 def compare_runs(runs: Sequence[Run], *, sort: str | None = None) -> Comparison:
     """Compare runs basket by basket; the first run is the reference of the differences.
 

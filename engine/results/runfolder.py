@@ -5,6 +5,9 @@ A run folder holds::
     summary.csv / summary.md / summary.json   one row per basket, plus the benchmark
     equity.csv                                daily values rebased to 1 (baskets and benchmark)
     attribution.csv                           per constituent: weight, returns, contribution
+    weights.csv                               target weights on each session a basket trades
+    costs.csv                                 costs by kind and cash drag of the baskets traded
+                                              like the market (only when there are some)
     config.yaml                               the study and baskets as run (after defaults)
     manifest.json                             command, time, versions, data source, fingerprints,
                                               notes, skipped symbols
@@ -238,6 +241,10 @@ def write_run(
         spreadsheet_frame(result.attribution_frame()).to_csv(
             folder / "attribution.csv", index=False, float_format="%.10g"
         )
+        result.weights_frame().to_csv(folder / "weights.csv", index=False, float_format="%.10g")
+        costs = result.costs_frame()
+        if not costs.empty:
+            costs.to_csv(folder / "costs.csv", index=False, float_format="%.10g")
         if result.events is not None:
             write_event_tables(folder, result.events)
         config = {
