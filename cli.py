@@ -280,23 +280,29 @@ def _prices_option(func):
     )(func)
 
 
+#: The study a backtest runs under and its command-line overrides (``run``, ``sweep``).
+_backtest_options = _options(
+    _prices_option,
+    _study_option,
+    _period_options("the study's"),
+    click.option("--benchmark", help="Benchmark symbol, e.g. ^IXIC."),
+    click.option("--currency", help="Report currency: USD, CNY, HKD or local."),
+    click.option("--fees", type=float, help="Proportional fees, 0.001 = 10 bp."),
+    click.option(
+        "--rebalance",
+        type=click.Choice(["none", "monthly", "quarterly"]),
+        help="Rebalancing for every basket (overrides the files).",
+    ),
+)
+
+
 @main.command("run")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
-@_prices_option
-@_study_option
-@_period_options("the study's")
-@click.option("--benchmark", help="Benchmark symbol, e.g. ^IXIC.")
-@click.option("--currency", help="Report currency: USD, CNY, HKD or local.")
-@click.option("--fees", type=float, help="Proportional fees, 0.001 = 10 bp.")
+@_backtest_options
 @click.option(
     "--capital",
     type=float,
     help="Starting capital (report currency) for every basket: whole board lots, cash drag.",
-)
-@click.option(
-    "--rebalance",
-    type=click.Choice(["none", "monthly", "quarterly"]),
-    help="Rebalancing for every basket (overrides the files).",
 )
 @_data_options
 @_output_options
@@ -643,9 +649,9 @@ def runs_command(out: str, fmt: str) -> None:
     as broken, with a note on stderr; hidden .*.partial folders (runs being written) are not
     listed.
     """
-    from engine.results.compare import runs_frame, runs_table
     from engine.results.display import render
     from engine.results.reader import list_runs
+    from engine.results.runs_display import runs_frame, runs_table
 
     rows = list_runs(out)
     if not rows:
@@ -700,8 +706,9 @@ def compare_command(runs, out, fmt, sort, metrics) -> None:
     one column per metric and run, "metric[B-A]" for differences.
     """
     from engine.errors import OptionError
-    from engine.results.compare import chosen_metrics, compare_runs, render_comparison
+    from engine.results.compare import chosen_metrics, compare_runs
     from engine.results.reader import load_run, resolve_run
+    from engine.results.runs_display import render_comparison
 
     chosen = chosen_metrics(metrics)
     if len(runs) < 2:
@@ -742,14 +749,7 @@ def report_command(run: str, out: str, open_it: bool) -> None:
 
 @main.command("sweep")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
-@_prices_option
-@_study_option
-@_period_options("the study's")
-@click.option("--benchmark", help="Benchmark symbol, e.g. ^IXIC.")
-@click.option("--currency", help="Report currency: USD, CNY, HKD or local.")
-@click.option("--fees", type=float, help="Proportional fees, 0.001 = 10 bp.")
-@click.option("--rebalance", type=click.Choice(["none", "monthly", "quarterly"]),
-              help="Rebalancing for every basket (overrides the files).")
+@_backtest_options
 @click.option("--random", "n_random", type=click.IntRange(min=1), default=10_000,
               show_default=True, help="Random baskets per theme (and grid point).")
 @click.option("--match", "match", multiple=True,

@@ -1,2 +1,3 @@
 """What users write: YAML read with line numbers (``yamlfile``), baskets and studies
-(``baskets``), validated into immutable objects.  Uses only the ground floor."""
+(``baskets``), claims files (``claims``) and ``--grid`` options (``grid``), validated into
+immutable objects.  Uses only the ground floor."""

@@ -1,2 +1,5 @@
-"""Rebalancing schedules (``schedules``) and the vectorbt simulation of every basket in one
-call (``simulation``).  May use ``market`` and the stages before it."""
+"""From weights to trades: weighting schemes (``weighting``), caps (``caps``), target weights
+per session (``targets``), rebalancing schedules (``schedules``), costs and execution
+(``costs``, ``execution``), the vectorbt simulation of every basket in one call
+(``simulation`` through ``orders``) and the fast kernel for many baskets (``kernel``).  May use
+``market`` and the stages before it."""

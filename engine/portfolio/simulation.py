@@ -123,7 +123,7 @@ def run_backtest(
     fees: float = 0.0,
     rebalance: str | None = None,
     default_rebalance: str = "none",
-    simulator: Callable[[Orders], tuple[Simulated, list[str]]] = simulate,
+    simulator: Callable[[Orders], tuple[Simulated, list[str]]] | None = None,
 ) -> BacktestResult:
     """Simulate every basket in one call of vectorbt's engine, as
     ``vbt.Portfolio.from_orders(close, size, size_type="targetpercent", group_by="basket",
@@ -131,8 +131,8 @@ def run_backtest(
 
     The schedule of a basket is ``rebalance`` if given (the command line), else the basket's own,
     else ``default_rebalance`` (the study's).  ``fees`` is proportional (0.001 = 10 bp).
-    ``simulator`` runs the orders (:func:`engine.portfolio.orders.simulate`: the compiled engine,
-    else ``vbt.Portfolio``).
+    ``simulator`` runs the orders (default :func:`engine.portfolio.orders.simulate`: the
+    compiled engine, else ``vbt.Portfolio``).
     """
     schedules = {b.name: rebalance or b.rebalance or default_rebalance for b in baskets}
     close, size, rebalances, targets, bought = target_weights(panel, baskets, schedules, prices)
@@ -145,7 +145,7 @@ def run_backtest(
         prices,
         fees=fees,
         init_cash=INITIAL_CASH,
-        simulator=simulator,
+        simulator=simulator or simulate,
     )
     names = [b.name for b in baskets]
     holdings = pd.DataFrame(simulated.asset_value, close.index, close.columns)

@@ -1,3 +1,5 @@
-"""Run folders written (``runfolder``) and read back (``reader``), comparisons
-(``compare``), the HTML report (``report``) and tables for terminals and files (``display``).
-May use every stage before it; never calls back into the pipeline."""
+"""Run folders written (``runfolder``, ``sweepfolder``, claims in ``claims``) and read back
+(``reader``), comparisons (``compare``) and how they and the run listing look
+(``runs_display``), the HTML reports (``report``, ``claims_report``), tables for terminals and
+files (``display``, ``summary_tables``) and what each command prints (``console``).  May use
+every stage before it; never calls back into the pipeline."""

@@ -1,27 +1,31 @@
-"""Run folders as data: list the runs under ``results/``, load one, compare several.
+"""Comparing run folders: several runs basket by basket, their metrics side by side, the
+differences against the first, and what changed between them (settings, baskets, data,
+package versions).  How a comparison looks is :mod:`engine.results.runs_display`'s.
 
-What ``basket runs``, ``basket compare`` and ``basket report`` do, as Python calls::
+What ``basket runs`` and ``basket compare`` do, as Python calls::
 
     from engine.results.compare import compare_runs
     from engine.results.reader import list_runs, load_run, resolve_run
+    from engine.results.runs_display import render_comparison
 
     list_runs("results")                      # one dict per folder, newest first
     a = load_run(resolve_run("20250301-101500-deepseek", "results"))
     b = load_run(resolve_run("results/20250301-101700-deepseek-nofees", "results"))
     comparison = compare_runs([a, b], sort="diff:sharpe")
     comparison.to_json()                      # {"runs": [...], "rows": [...], "changes": {...}}
+    render_comparison(comparison, "table")    # what `basket compare` prints
 
 Runs are labelled ``A``, ``B``, ``C``... in the order given; differences are always against the
 first run (``B-A``, ``C-A``).  A basket missing from a run has no values there (NaN in tables,
 ``None`` in JSON, shown as ``missing`` on the terminal), so runs with different baskets or
 periods still compare.
 
-Nothing here imports vectorbt: reading results is fast.
+Nothing here imports vectorbt: reading results is fast.  May use ``results.reader`` and the
+ground floor.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import string
 from collections.abc import Iterable, Sequence
@@ -32,23 +36,10 @@ import pandas as pd
 
 from engine.errors import OptionError
 from engine.jsonable import json_ready
-from engine.results.display import PERCENT_COLUMNS
 from engine.results.reader import METRICS, Run, rebalancing_text
-from engine.text import printable
 
-#: The metrics the terminal and Markdown comparison shows unless ``--metric`` says otherwise.
-DEFAULT_METRICS = ("total_return", "excess_return", "sharpe", "max_drawdown", "volatility")
-MISSING = "missing"
+#: How many characters of a data fingerprint the changes show.
 HASH_CHARS = 12
-
-
-# --------------------------------------------------------------------------- loading
-
-
-# --------------------------------------------------------------------------- listing
-
-
-# --------------------------------------------------------------------------- comparing
 
 
 def labels_for(count: int) -> list[str]:
@@ -401,159 +392,3 @@ def compare_runs(runs: Sequence[Run], *, sort: str | None = None) -> Comparison:
         benchmarks=benchmarks,
         sort=sort,
     )
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def value_text(value: Any) -> str:
-    """A configuration value for people: ``missing`` for None, lists comma-separated."""
-    if value is None:
-        return MISSING
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(value_text(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return json.dumps(json_ready(value), sort_keys=True)
-    return str(value)
-
-
-def changes_frame(comparison: Comparison) -> pd.DataFrame:
-    """The changes as one table: index ``what`` (section and key), a text column per run."""
-    rows = []
-    for section in ("settings", "baskets", "data", "versions"):
-        for change in comparison.changes.get(section, []):
-            rows.append({
-                "what": f"{section}: {change['key']}",
-                **{label: value_text(change["values"].get(label)) for label in comparison.labels},
-            })
-    frame = pd.DataFrame(rows, columns=["what", *comparison.labels])
-    return frame.set_index("what")
-
-
-def _runs_legend(comparison: Comparison) -> str:
-    records = comparison.run_records()
-    width = max(len(r["id"]) for r in records)
-    lines = []
-    for record in records:
-        fees = "" if record["fees"] is None else f", fees {record['fees']:g}"
-        lines.append(
-            f"{record['label']}  {record['id'].ljust(width)}  {record['period']}, "
-            f"{record['currency']}, vs {record['benchmark']}{fees}"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _changes_text(comparison: Comparison, width: int = 100) -> str:
-    import textwrap
-
-    frame = changes_frame(comparison)
-    if frame.empty:
-        return "No differences in settings, baskets, data or package versions.\n"
-    lines = [f"What changed ({', '.join(comparison.labels)}):"]
-    key_width = min(max(len(k) for k in frame.index), 40)
-    indent = " " * (key_width + 4)
-    for what, row in frame.iterrows():
-        values = "  ".join(f"{label} {text}" for label, text in row.items())
-        key = what if len(what) <= key_width else what[: key_width - 1] + "…"
-        lines += textwrap.wrap(
-            values, width, initial_indent=f"  {key.ljust(key_width)}  ",
-            subsequent_indent=indent, break_on_hyphens=False,
-        )
-    return "\n".join(lines) + "\n"
-
-
-def render_comparison(
-    comparison: Comparison,
-    fmt: str,
-    *,
-    metrics: Sequence[str] | None = None,
-    terminal: bool = False,
-) -> str:
-    """The comparison in one of :data:`engine.results.display.FORMATS`.
-
-    * ``table`` / ``markdown``: the runs (labels A, B...), then one table per metric (default
-      :data:`DEFAULT_METRICS`) with a column per run and per difference, then what changed;
-    * ``csv``: :meth:`Comparison.wide_frame` (every metric unless ``metrics`` is given);
-    * ``json``: :meth:`Comparison.to_json`.
-    """
-    from engine.results.display import render
-
-    if fmt == "json":
-        return json.dumps(comparison.to_json(metrics or METRICS), indent=2) + "\n"
-    if fmt == "csv":
-        return render(comparison.wide_frame(metrics or METRICS), "csv")
-    chosen = list(metrics or DEFAULT_METRICS)
-    parts = [_runs_legend(comparison) if fmt == "table" else _markdown_runs(comparison)]
-    for metric in chosen:
-        frame = comparison.metric_frame(metric, missing=MISSING)
-        percent = list(frame.columns) if metric in PERCENT_COLUMNS else []
-        title = metric + (" (percent)" if metric in PERCENT_COLUMNS else "")
-        parts.append(render(frame, fmt, percent=percent, title=title, terminal=terminal))
-    if fmt == "markdown":
-        changes = changes_frame(comparison)
-        parts.append(
-            render(changes, "markdown", title="What changed")
-            if not changes.empty
-            else "No differences in settings, baskets, data or package versions.\n"
-        )
-    else:
-        parts.append(_changes_text(comparison))
-    return "\n".join(parts)
-
-
-def _markdown_runs(comparison: Comparison) -> str:
-    from engine.results.display import markdown_table
-
-    frame = pd.DataFrame(comparison.run_records()).set_index("label")
-    frame = frame[["id", "period", "benchmark", "currency", "fees", "rebalancing"]]
-    return markdown_table(frame, digits=4)
-
-
-def runs_frame(rows: Sequence[dict[str, Any]], *, text: bool = False) -> pd.DataFrame:
-    """:func:`list_runs` rows as a table indexed by id (for csv, json and markdown); ``text``
-    writes counts and fees as text (``8``, ``0.001``) for Markdown."""
-    columns = ["status", "kind", "when", "baskets", "basket_names", "period", "sessions",
-               "benchmark", "currency", "fees", "rebalancing", "note", "path"]
-    frame = pd.DataFrame(list(rows), columns=["id", *columns]).set_index("id")
-    if text:
-        for column in ("baskets", "sessions", "fees"):
-            frame[column] = [
-                "" if row[column] is None else value_text(row[column]) for row in rows
-            ]
-    return frame
-
-
-def runs_table(rows: Sequence[dict[str, Any]]) -> str:
-    """:func:`list_runs` rows as aligned text for the terminal, ids never cut (they are what
-    ``compare`` and ``report`` take): id (it starts with the UTC start time), n (baskets),
-    period, benchmark, currency, fees and the rebalancing schedules used."""
-    header = ["id", "n", "period", "bench", "cur", "fees", "rebalance"]
-    lines = []
-    for row in rows:
-        period = "(broken)" if row["status"] != "ok" else row["period"] or f"({row['kind']})"
-        schedules = [part.split(" ", 1)[-1] for part in row["rebalancing"].split(", ") if part]
-        lines.append([printable(cell) for cell in (
-            row["id"],
-            "" if row["baskets"] is None else str(row["baskets"]),
-            period,
-            row["benchmark"],
-            row["currency"],
-            "" if row["fees"] is None else value_text(row["fees"]),
-            "/".join(schedules),
-        )])
-    widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
-    right = {1, 5}
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, lines)]) + "\n"
-
-
-def _isnan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)

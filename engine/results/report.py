@@ -43,9 +43,10 @@ import pandas as pd
 
 from engine.errors import ResultsError
 from engine.jsonable import json_ready
-from engine.results.compare import flatten, value_text
+from engine.results.compare import flatten
 from engine.results.display import format_cell
 from engine.results.reader import Run, load_run
+from engine.results.runs_display import value_text
 from engine.results.summary_tables import YEAR_DAYS, event_notes, summary_tables
 
 REPORT = "report.html"
