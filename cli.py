@@ -658,7 +658,7 @@ def runs_command(out: str, fmt: str) -> None:
         click.echo(f"no runs in {out}", err=True)
         return
     if fmt == "table":
-        click.echo(runs_table(rows), nl=False)
+        click.echo(runs_table(rows, terminal=_is_terminal()), nl=False)
     else:
         frame = runs_frame(rows, text=fmt == "markdown")
         click.echo(render(frame, fmt, records=rows), nl=False)

@@ -28,6 +28,13 @@ import numpy as np
 import pandas as pd
 
 from engine.analysis.metrics import Summary, summarize, with_deflated_sharpe
+from engine.analysis.robustness import (
+    LeaveOneOut,
+    constituent_overlap,
+    effective_themes,
+    leave_one_out,
+    return_correlation,
+)
 from engine.calendars import all_sessions
 from engine.config.baskets import EVENT_MODELS, MAX_OFFSET, REBALANCES, Basket, Event, Study
 from engine.data.prices import PriceSet, PriceSource
@@ -92,6 +99,20 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     events: object | None = None
     event_options: EventOptions | None = None
+
+    def correlation_frame(self) -> pd.DataFrame:
+        """Correlation of the baskets' daily returns (the benchmark's last) on the run's
+        sessions (:func:`engine.analysis.robustness.return_correlation`)."""
+        return return_correlation(self.equity_frame())
+
+    def overlap_frame(self) -> pd.DataFrame:
+        """Symbols each pair of baskets holds in common."""
+        return constituent_overlap(self.baskets)
+
+    def effective_themes(self) -> float:
+        """Effective number of independent themes among the baskets (the benchmark left out)."""
+        names = [b.name for b in self.baskets]
+        return effective_themes(self.correlation_frame().loc[names, names])
 
     def console_notes(self) -> list[str]:
         """The notes for a terminal: data-quality flags summarised per kind (the per-symbol
@@ -708,6 +729,10 @@ def run(
         rebalance=rebalance,
         default_rebalance=study.rebalance,
     )
+    robust, robust_notes = leave_one_out(
+        panel, baskets, prices, backtest, fees=study.fees, rebalance=rebalance,
+        default_rebalance=study.rebalance,
+    )
     # Schemes other than equal and custom are computed per rebalance: attribution and the
     # event study use each basket's weights at the purchase.
     baskets = [purchase_weights(b, backtest.targets[b.name]) for b in baskets]
@@ -716,10 +741,12 @@ def run(
     )
     chosen = {b.name: selected_after(b, study.start) for b in baskets}
     summary = [
-        dataclasses.replace(row, selected_after=chosen.get(row.basket))
+        with_robustness(
+            dataclasses.replace(row, selected_after=chosen.get(row.basket)), robust.get(row.basket)
+        )
         for row in basket_summaries(panel, backtest, own_sessions, study.benchmark, blends)
     ]
-    notes = [*panel.notes, *prices.notes, *backtest.notes, *blend_notes]
+    notes = [*panel.notes, *prices.notes, *backtest.notes, *blend_notes, *robust_notes]
     for basket in baskets:
         first, bought = own_sessions[basket.name][0], backtest.bought[basket.name]
         if bought > first:
@@ -748,6 +775,20 @@ def run(
         notes=notes,
         events=None if events is None else study_events(prices, baskets, study, events, listings),
         event_options=events,
+    )
+
+
+def with_robustness(row: Summary, robust: LeaveOneOut | None) -> Summary:
+    """``row`` with its leave-one-out figures (unchanged without them: one-stock baskets and
+    the benchmark)."""
+    if robust is None:
+        return row
+    return dataclasses.replace(
+        row,
+        top_contributor=robust.top_contributor,
+        return_without_top=robust.without_top,
+        worst_leave_one_out=robust.worst,
+        return_worst_leave_one_out=robust.worst_return,
     )
 
 

@@ -103,7 +103,10 @@ class Summary:
     error (annualised like it), the probabilistic and deflated Sharpe ratios (against 0; the
     DSR over the run's baskets, filled in by :func:`with_deflated_sharpe`), the daily returns'
     skewness, raw kurtosis and count, and ``selected_after``: the basket's ``defined`` date
-    when the period starts before it (constituents chosen after the fact), else None.
+    when the period starts before it (constituents chosen after the fact), else None.  Last,
+    the robustness of the total return (:mod:`engine.analysis.robustness`): its top
+    contributor and the return without it, the constituent whose absence hurts most and the
+    return without that one.
     """
 
     basket: str
@@ -135,6 +138,10 @@ class Summary:
     kurtosis: float = math.nan
     n_returns: int = 0
     selected_after: str | None = None
+    top_contributor: str | None = None
+    return_without_top: float = math.nan
+    worst_leave_one_out: str | None = None
+    return_worst_leave_one_out: float = math.nan
 
     def to_dict(self) -> dict[str, float | str | None]:
         """JSON-ready: NaN becomes None."""
@@ -145,8 +152,10 @@ class Summary:
 
 
 COLUMNS = tuple(Summary.__dataclass_fields__)
-#: The columns holding numbers (the others are the basket's name and a date).
-NUMERIC_COLUMNS = tuple(c for c in COLUMNS if c not in ("basket", "selected_after"))
+#: The columns holding text: names, symbols and a date.
+TEXT_COLUMNS = ("basket", "selected_after", "top_contributor", "worst_leave_one_out")
+#: The columns holding numbers.
+NUMERIC_COLUMNS = tuple(c for c in COLUMNS if c not in TEXT_COLUMNS)
 
 
 def _returns(values: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ cache's fetch and status reports, a claims check.  ``fmt`` is one of
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,13 +42,15 @@ EVENT_JSON_KEYS = (
     "selected_after",
 )  # fmt: skip
 EVENT_PERCENT = ["CAR", "BHAR", "Port CAR", "car", "bhar", "portfolio_car"]
-#: How many characters of the symbols the basket list shows in a terminal table.
+#: How many characters of the symbols the basket list shows in a piped table (a terminal shows
+#: them all, wrapped).
 LIST_SYMBOLS_WIDTH = 40
 
 
 def basket_list(paths: Iterable[str | Path], fmt: str, *, terminal: bool = False) -> str:
     """``basket list``: per basket file its name, file, constituents, weighting, rebalancing
-    and symbols (cut to :data:`LIST_SYMBOLS_WIDTH` characters in a table)."""
+    and symbols (piped as a table: shortened to :data:`LIST_SYMBOLS_WIDTH` characters at a
+    space, never inside a symbol; on a terminal all of them, wrapped)."""
     from engine.config.baskets import load_basket
 
     rows = []
@@ -64,17 +67,20 @@ def basket_list(paths: Iterable[str | Path], fmt: str, *, terminal: bool = False
             }
         )
     frame = pd.DataFrame(rows).set_index("basket")
-    if fmt == "table":
-        frame["symbols"] = frame["symbols"].str.slice(0, LIST_SYMBOLS_WIDTH)
+    if fmt == "table" and not terminal:
+        frame["symbols"] = [
+            textwrap.shorten(s, LIST_SYMBOLS_WIDTH, placeholder=" …") for s in frame["symbols"]
+        ]
     return render(frame, fmt, terminal=terminal)
 
 
 def run_summary(result: Any, fmt: str, *, terminal: bool = False) -> str:
     """``basket run``: the summary of a :class:`engine.pipeline.RunResult` under a title naming
-    the study, period, currency, benchmark (with its return) and fees; csv/json give every
-    column."""
+    the study, period, currency, benchmark (with its return) and fees, as the four tables of
+    :mod:`engine.results.summary_tables` and, with several baskets, their effective number of
+    independent themes; csv/json give every column."""
     from engine.results.runfolder import summary_records
-    from engine.results.summary_tables import render_summary
+    from engine.results.summary_tables import notes_text, render_summary, themes_note
 
     study, sessions = result.study, result.panel.sessions
     summary = result.summary_frame()
@@ -84,7 +90,11 @@ def run_summary(result: Any, fmt: str, *, terminal: bool = False) -> str:
             f"{study.name}: {first}..{last}, {result.panel.currency}, vs {study.benchmark} "
             f"({result.summary[-1].total_return:+.2%}), fees {study.fees:g}"
         )
-        return render_summary(summary, (last - first).days, fmt, title=title, terminal=terminal)
+        text = render_summary(summary, (last - first).days, fmt, title=title, terminal=terminal)
+        if len(result.baskets) > 1:
+            themes = themes_note(result.effective_themes(), len(result.baskets))
+            text += notes_text([themes], fmt)
+        return text
     return render(summary, fmt, records=summary_records(summary), percent=PERCENT_COLUMNS)
 
 

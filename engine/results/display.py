@@ -1,8 +1,9 @@
 """Tables for people and for programs: terminal, CSV, JSON and Markdown renderings.
 
 On a terminal a table is drawn with ``rich`` (aligned, percentages as percentages, negative
-numbers in red); when standard output is not a terminal it is plain aligned text, so that pipes
-and files get no escape codes.
+numbers in red) to the terminal's real width, never cutting a number: text wraps, then the table
+folds (:func:`rich_table`); when standard output is not a terminal it is plain aligned text, so
+that pipes and files get no escape codes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import io
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -65,27 +67,120 @@ def _title(title: str) -> str:
     return "\n".join(printable(line) for line in title.split("\n"))
 
 
-def rich_table(frame: pd.DataFrame, percent: Sequence[str] = (), title: str | None = None) -> str:
-    """The table drawn by ``rich`` for a terminal, negative numbers in red.  Every name is a
-    ``Text``, never markup: ``[/red]`` or ``[link=...]`` in a basket name is printed as is."""
+#: Text columns whose longest cell is longer than this and holds a space wrap at spaces on a
+#: terminal (basket names, descriptions, lists of symbols); every other column is kept whole.
+WRAP_LONGER_THAN = 16
+#: Width when standard output has no size and ``COLUMNS`` is not set.
+DEFAULT_WIDTH = 100
+
+
+def terminal_width() -> int:
+    """The terminal's width in columns: ``COLUMNS`` if set, else the size of standard output
+    (:func:`shutil.get_terminal_size`), else :data:`DEFAULT_WIDTH`."""
+    import shutil
+
+    return shutil.get_terminal_size(fallback=(DEFAULT_WIDTH, 24)).columns
+
+
+@dataclass(frozen=True)
+class _Column:
+    """A terminal column: its header, cells, the narrowest width that cuts nothing, and whether
+    it wraps at spaces (text) or stays on one line (numbers, dates, windows, symbols)."""
+
+    header: str
+    cells: list[str]
+    values: list[Any]
+    numeric: bool
+    wraps: bool
+
+    @property
+    def min_width(self) -> int:
+        texts = [self.header, *self.cells]
+        if self.wraps:
+            return max(len(word) for text in texts for word in text.split() or [""])
+        return max(len(text) for text in texts)
+
+
+def _columns(frame: pd.DataFrame, percent: Sequence[str]) -> list[_Column]:
+    """The row labels, then each column of ``frame``, as terminal columns."""
+    labels = [printable(v) for v in frame.index]
+    columns = [
+        _Column(printable(frame.index.name or ""), labels, list(frame.index), False, _wraps(labels))
+    ]
+    for name in frame.columns:
+        values = list(frame[name])
+        cells = [format_cell(v, name in percent) for v in values]
+        numeric = all(v is None or isinstance(v, (int, float)) for v in values)
+        columns.append(
+            _Column(printable(name), cells, values, numeric, not numeric and _wraps(cells))
+        )
+    return columns
+
+
+def _wraps(cells: Sequence[str]) -> bool:
+    return any(len(c) > WRAP_LONGER_THAN and " " in c.strip() for c in cells)
+
+
+def _table_width(columns: Sequence[_Column]) -> int:
+    """Width of a rich table with the default box: one space of padding each side of every
+    cell and one rule between and around the columns."""
+    return sum(c.min_width + 2 for c in columns) + len(columns) + 1
+
+
+def _folds(columns: list[_Column], width: int) -> list[list[_Column]]:
+    """The label column with as many of the others as fit ``width``, block after block (one
+    block when the whole table fits; a column wider than the terminal gets a block alone)."""
+    label, rest = columns[0], columns[1:]
+    blocks: list[list[_Column]] = [[label]]
+    for column in rest:
+        if len(blocks[-1]) > 1 and _table_width([*blocks[-1], column]) > width:
+            blocks.append([label])
+        blocks[-1].append(column)
+    return blocks
+
+
+def rich_table(
+    frame: pd.DataFrame,
+    percent: Sequence[str] = (),
+    title: str | None = None,
+    width: int | None = None,
+) -> str:
+    """The table drawn by ``rich`` for a terminal ``width`` columns wide (default: the real
+    terminal's, :func:`terminal_width`), negative numbers in red, every cell printed as text
+    (never as markup).
+
+    Nothing is cut: numbers, dates, windows and symbols stay whole on one line; long text
+    (basket names, descriptions) wraps at spaces; when the table is still too wide it is
+    folded into blocks of columns, each repeating the row labels.
+    """
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(_title(title)) if title else None, title_justify="left",
-                  header_style="bold")
-    table.add_column(Text(printable(frame.index.name or "")), no_wrap=True, max_width=LABEL_WIDTH)
-    for column in frame.columns:
-        table.add_column(Text(printable(column)), justify="right", no_wrap=True)
-    for index, row in frame.iterrows():
-        cells = []
-        for column, value in row.items():
-            negative = isinstance(value, float) and value < 0
-            cells.append(Text(format_cell(value, column in percent), "red" if negative else ""))
-        table.add_row(Text(printable(index)), *cells)
+    width = width or terminal_width()
     buffer = io.StringIO()
-    Console(file=buffer, width=100, force_terminal=True).print(table)
+    console = Console(file=buffer, width=width, force_terminal=True)
+    for number, block in enumerate(_folds(_columns(frame, percent), width)):
+        heading = Text(_title(title)) if title and number == 0 else None
+        table = Table(title=heading, title_justify="left", header_style="bold")
+        for column in block:
+            table.add_column(
+                Text(column.header),
+                justify="right" if column.numeric else "left",
+                no_wrap=not column.wraps,
+                overflow="fold",
+                min_width=column.min_width,
+            )
+        for row in range(len(frame)):
+            table.add_row(*(_text_cell(Text, column, row) for column in block))
+        console.print(table)
     return buffer.getvalue()
+
+
+def _text_cell(text_class, column: _Column, row: int):
+    value = column.values[row]
+    negative = column.numeric and isinstance(value, float) and value < 0
+    return text_class(column.cells[row], style="red" if negative else "")
 
 
 def render(
@@ -146,6 +241,8 @@ PERCENT_COLUMNS = (
     "excess_mean_daily",
     "excess_ci_low",
     "excess_ci_high",
+    "return_without_top",
+    "return_worst_leave_one_out",
 )
 
 

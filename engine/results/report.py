@@ -41,6 +41,7 @@ from typing import Any
 
 import pandas as pd
 
+from engine.analysis.metrics import TEXT_COLUMNS
 from engine.errors import ResultsError
 from engine.jsonable import json_ready
 from engine.results.compare import flatten
@@ -420,16 +421,17 @@ def _section(anchor: str, title: str, body: str) -> str:
 
 
 def summary_section(run: Run) -> str:
-    """The run's summary as its three tables (:mod:`engine.results.summary_tables`): the
+    """The run's summary as its four tables (:mod:`engine.results.summary_tables`): the
     performance, against the markets, and the uncertainty, with their footnotes."""
     if run.summary.empty:
         return _section("summary", "Summary", _note("summary.csv is not in this run folder."))
     frame = run.summary.copy()
     frame.index.name = "Basket"
     written = run.table("summary.csv", dtype=str, keep_default_na=False)
-    if written is not None and "selected_after" in written.columns:
-        chosen = written.set_index("basket")["selected_after"].replace("", None)
-        frame["selected_after"] = chosen[~chosen.index.duplicated()].reindex(frame.index)
+    for column in TEXT_COLUMNS[1:]:  # the numbers are read already; names and dates here
+        if written is not None and column in written.columns:
+            text = written.set_index("basket")[column].replace("", None)
+            frame[column] = text[~text.index.duplicated()].reindex(frame.index)
     days = YEAR_DAYS  # a period the manifest does not give is not marked short
     if run.period:
         first, last = run.period.split("..")

@@ -8,6 +8,8 @@ A run folder holds::
     weights.csv                               target weights on each session a basket trades
     costs.csv                                 costs by kind and cash drag of the baskets traded
                                               like the market (only when there are some)
+    correlation.csv / overlap.csv             baskets' daily-return correlations, symbols held
+                                              in common
     config.yaml                               the study and baskets as run (after defaults)
     manifest.json                             command, time, versions, data source, fingerprints,
                                               notes, skipped symbols
@@ -249,6 +251,9 @@ def write_run(
         costs = result.costs_frame()
         if not costs.empty:
             costs.to_csv(folder / "costs.csv", index=False, float_format="%.10g")
+        correlation = spreadsheet_frame(result.correlation_frame())
+        correlation.to_csv(folder / "correlation.csv", float_format="%.10g")
+        spreadsheet_frame(result.overlap_frame()).to_csv(folder / "overlap.csv")
         if result.events is not None:
             write_event_tables(folder, result.events)
         config = {
@@ -269,6 +274,7 @@ def write_run(
             },
             "currency": result.panel.currency,
             "fees": result.study.fees,
+            "effective_themes": result.effective_themes(),
             "rebalances": {
                 k: [str(d.date()) for d in v] for k, v in result.backtest.rebalances.items()
             },

@@ -51,20 +51,25 @@ def changes_frame(comparison: Comparison) -> pd.DataFrame:
     return frame.set_index("what")
 
 
-def _runs_legend(comparison: Comparison) -> str:
+def _runs_legend(comparison: Comparison, width: int) -> str:
+    """One line per run (label, id, period, currency, benchmark, fees), wrapped at spaces to
+    ``width`` columns (an id is never broken)."""
+    import textwrap
+
     records = comparison.run_records()
-    width = max(len(r["id"]) for r in records)
+    id_width = max(len(r["id"]) for r in records)
     lines = []
     for record in records:
         fees = "" if record["fees"] is None else f", fees {record['fees']:g}"
-        lines.append(
-            f"{record['label']}  {record['id'].ljust(width)}  {record['period']}, "
-            f"{record['currency']}, vs {record['benchmark']}{fees}"
+        lines += textwrap.wrap(
+            f"{record['label']}  {record['id'].ljust(id_width)}  {record['period']}, "
+            f"{record['currency']}, vs {record['benchmark']}{fees}",
+            width, subsequent_indent="   ", break_long_words=False, break_on_hyphens=False,
         )
     return "\n".join(lines) + "\n"
 
 
-def _changes_text(comparison: Comparison, width: int = 100) -> str:
+def _changes_text(comparison: Comparison, width: int) -> str:
     import textwrap
 
     frame = changes_frame(comparison)
@@ -78,7 +83,7 @@ def _changes_text(comparison: Comparison, width: int = 100) -> str:
         key = what if len(what) <= key_width else what[: key_width - 1] + "…"
         lines += textwrap.wrap(
             values, width, initial_indent=f"  {key.ljust(key_width)}  ",
-            subsequent_indent=indent, break_on_hyphens=False,
+            subsequent_indent=indent, break_on_hyphens=False, break_long_words=False,
         )
     return "\n".join(lines) + "\n"
 
@@ -97,14 +102,15 @@ def render_comparison(
     * ``csv``: :meth:`Comparison.wide_frame` (every metric unless ``metrics`` is given);
     * ``json``: :meth:`Comparison.to_json`.
     """
-    from engine.results.display import render
+    from engine.results.display import render, terminal_width
 
     if fmt == "json":
         return json.dumps(comparison.to_json(metrics or METRICS), indent=2) + "\n"
     if fmt == "csv":
         return render(comparison.wide_frame(metrics or METRICS), "csv")
     chosen = list(metrics or DEFAULT_METRICS)
-    parts = [_runs_legend(comparison) if fmt == "table" else _markdown_runs(comparison)]
+    width = terminal_width()
+    parts = [_runs_legend(comparison, width) if fmt == "table" else _markdown_runs(comparison)]
     for metric in chosen:
         frame = comparison.metric_frame(metric, missing=MISSING)
         percent = list(frame.columns) if metric in PERCENT_COLUMNS else []
@@ -118,7 +124,7 @@ def render_comparison(
             else "No differences in settings, baskets, data or package versions.\n"
         )
     else:
-        parts.append(_changes_text(comparison))
+        parts.append(_changes_text(comparison, width))
     return "\n".join(parts)
 
 
@@ -144,10 +150,11 @@ def runs_frame(rows: Sequence[dict[str, Any]], *, text: bool = False) -> pd.Data
     return frame
 
 
-def runs_table(rows: Sequence[dict[str, Any]]) -> str:
-    """:func:`list_runs` rows as aligned text for the terminal, ids never cut (they are what
-    ``compare`` and ``report`` take): id (it starts with the UTC start time), n (baskets),
-    period, benchmark, currency, fees and the rebalancing schedules used."""
+def runs_table(rows: Sequence[dict[str, Any]], *, terminal: bool = False) -> str:
+    """:func:`list_runs` rows as aligned text (``terminal``: a rich table fitting the terminal),
+    ids never cut (they are what ``compare`` and ``report`` take): id (it starts with the UTC
+    start time), n (baskets), period, benchmark, currency, fees and the rebalancing schedules
+    used."""
     header = ["id", "n", "period", "bench", "cur", "fees", "rebalance"]
     lines = []
     for row in rows:
@@ -162,6 +169,10 @@ def runs_table(rows: Sequence[dict[str, Any]]) -> str:
             "" if row["fees"] is None else value_text(row["fees"]),
             "/".join(schedules),
         )])
+    if terminal:
+        from engine.results.display import rich_table
+
+        return rich_table(pd.DataFrame(lines, columns=header).set_index("id"))
     widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
     right = {1, 5}
 

@@ -1,11 +1,12 @@
-"""The run's summary as people read it: three narrow tables instead of one too wide to see.
+"""The run's summary as people read it: four narrow tables instead of one too wide to see.
 
 * **performance** against the primary benchmark (the classic columns);
 * **against the markets**: excess over the primary benchmark and over the basket's local blend
   of its markets' indices, same-day, Dimson and local betas, local alpha;
 * **is it real?**: the Newey-West t and p of the mean daily excess return, the bootstrap 95 %
   interval of the total excess return, the Sharpe ratio's standard error, PSR, DSR, and whether
-  the constituents were chosen after the period began.
+  the constituents were chosen after the period began;
+* **robustness**: the return without the top contributor and the worst leave-one-out return.
 
 Annualised columns over a period shorter than a year get a ``*`` and a footnote; the JSON and
 CSV keep the plain keys and numbers.  Used by the CLI, ``summary.md`` and the report.
@@ -51,6 +52,13 @@ UNCERTAINTY = {
     "psr": "PSR",
     "dsr": "DSR",
     "selected_after": "Chosen",
+}
+ROBUSTNESS = {
+    "total_return": "Total",
+    "return_without_top": "w/o top",
+    "top_contributor": "Top",
+    "return_worst_leave_one_out": "w/o worst",
+    "worst_leave_one_out": "Worst",
 }
 #: Columns that scale a period's figure to a year.
 ANNUALISED = (
@@ -125,7 +133,7 @@ def event_notes(summary: pd.DataFrame) -> list[str]:
 
 
 def summary_tables(summary: pd.DataFrame, days: int) -> list[SummaryTable]:
-    """The three tables of a run's summary (index: basket; the summary's keys as columns),
+    """The four tables of a run's summary (index: basket; the summary's keys as columns),
     ``days`` the calendar days of the period."""
     performance = _table(summary, PERFORMANCE, "performance", days)
     markets = _table(summary, MARKETS, "against the primary benchmark and the local markets", days)
@@ -148,14 +156,29 @@ def summary_tables(summary: pd.DataFrame, days: int) -> list[SummaryTable]:
     hindsight = hindsight_note(summary)
     if hindsight:
         uncertainty.footnotes.append(hindsight)
-    return [performance, markets, uncertainty]
+    robustness = _table(summary, ROBUSTNESS, "robustness: one stock at a time", days)
+    robustness.footnotes.append(
+        "w/o top: the basket's return without its top contributor (weights renormalised, "
+        "same schedule and fees); w/o worst: the lowest return leaving one stock out, and "
+        "which stock"
+    )
+    return [performance, markets, uncertainty, robustness]
+
+
+def themes_note(effective: float, baskets: int) -> str:
+    """How many independent themes the baskets make."""
+    return (
+        f"Effective number of independent themes: {effective:.1f} of {baskets} baskets "
+        "(participation ratio of the eigenvalues of their daily-return correlation matrix; "
+        "correlation.csv and overlap.csv in the run folder)"
+    )
 
 
 def render_summary(
     summary: pd.DataFrame, days: int, fmt: str, *, title: str | None = None,
     terminal: bool = False,
 ) -> str:
-    """The three tables as text (``table``) or Markdown (``markdown``), each with its title
+    """The four tables as text (``table``) or Markdown (``markdown``), each with its title
     (the first one ``title`` when given), then their footnotes once each, wrapped to
     :data:`NOTE_WIDTH` columns in text."""
     tables = summary_tables(summary, days)

@@ -1,0 +1,182 @@
+"""Every table command read on a real pseudo-terminal 80, 100 and 160 columns wide.
+
+Each command runs as ``python cli.py ...`` with its standard output on a pty whose window size
+is set with ``TIOCSWINSZ`` (what ``stty cols`` does; ``COLUMNS`` is unset, so the width comes
+from the terminal itself).  The same command's ``--format json`` output gives the values; each
+number (as the table formats it), date, window, symbol and id must appear whole, as one token,
+on the screen.  Runs on the shared prices; skips when they are absent.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import json
+import os
+import pty
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import pytest
+
+from engine.results.display import PERCENT_COLUMNS, format_cell
+from engine.results.summary_tables import MARKETS, PERFORMANCE, UNCERTAINTY
+
+PROJECT = Path(__file__).resolve().parents[1]
+STUDY = PROJECT / "baskets" / "studies" / "deepseek.yaml"
+WIDTHS = (80, 100, 160)
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+#: What separates tokens on screen: spaces and rich's box-drawing characters.
+SEPARATORS = re.compile(r"[\s\u2500-\u257f]+")
+
+
+def on_terminal(args: list[str], columns: int, env: dict[str, str]) -> str:
+    """The screen text (escape codes removed) of ``basket ARGS`` with stdout on a pty."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    environment = {k: v for k, v in {**os.environ, **env}.items() if k not in ("COLUMNS", "LINES")}
+    process = subprocess.Popen(
+        [sys.executable, "cli.py", *args],
+        cwd=PROJECT,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env=environment,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed its side
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    assert process.wait(timeout=300) == 0, stderr
+    screen = ANSI.sub("", b"".join(chunks).decode())
+    widest = max(len(line) for line in screen.splitlines())
+    assert widest <= columns, f"a line of {widest} characters on a {columns}-column terminal"
+    return screen
+
+
+@functools.cache
+def _json_text(args: tuple[str, ...], env: tuple[tuple[str, str], ...]) -> str:
+    done = subprocess.run(
+        [sys.executable, "cli.py", *args, "--format", "json"],
+        cwd=PROJECT, env={**os.environ, **dict(env)}, capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def json_of(args: list[str], env: dict[str, str]) -> object:
+    """The command's ``--format json`` output (each command runs once per module)."""
+    return json.loads(_json_text(tuple(args), tuple(sorted(env.items()))))
+
+
+def assert_whole(screen: str, expected: set[str]) -> None:
+    tokens = set(SEPARATORS.split(screen))
+    missing = sorted(t for t in expected if t and t not in tokens)
+    assert not missing, f"not whole on screen: {missing[:10]}"
+
+
+def metric_text(key: str, value: object) -> str:
+    return format_cell(value, key in PERCENT_COLUMNS)
+
+
+@pytest.fixture(scope="module")
+def project(shared_prices, tmp_path_factory):
+    """Two runs of two baskets, an event run, and a cache holding three imported files."""
+    root = tmp_path_factory.mktemp("terminal")
+    env = {"BASKET_CACHE": str(root / "cache"), "NUMBA_CACHE_DIR": os.environ["NUMBA_CACHE_DIR"]}
+    prices = root / "prices"
+    prices.mkdir()
+    for stem in ("0700.HK", "NVDA", "_IXIC"):
+        shutil.copy(shared_prices / f"{stem}.csv", prices / f"{stem}.csv")
+    subprocess.run([sys.executable, "cli.py", "data", "import", str(prices)], cwd=PROJECT,
+                   env={**os.environ, **env}, check=True, capture_output=True)
+    baskets = [str(PROJECT / "baskets" / f) for f in ("large_models_cloud.yaml",
+                                                      "us_ai_leaders.yaml")]
+    run = ["run", *baskets, "--study", str(STUDY), "--prices", str(shared_prices),
+           "--out", str(root / "results"), "--no-events"]
+    for fees in ("0", "0.002"):  # two runs to list and compare
+        subprocess.run([sys.executable, "cli.py", *run[:-3], "--out", str(root / "compare"),
+                        "--no-events", "--fees", fees], cwd=PROJECT, env={**os.environ, **env},
+                       check=True, capture_output=True)
+    return {"root": root, "env": env, "run": run, "baskets": baskets,
+            "prices": str(shared_prices)}
+
+
+@pytest.mark.parametrize("columns", WIDTHS)
+def test_run_table_is_whole(project, columns):
+    rows = json_of(project["run"], project["env"])
+    screen = on_terminal(project["run"], columns, project["env"])
+    shown = ({*PERFORMANCE, *MARKETS, *UNCERTAINTY} - {"selected_after"}) & set(rows[0])
+    expected = {metric_text(k, row[k]) for row in rows for k in shown}
+    expected |= {word for row in rows for word in row["basket"].split()}
+    assert_whole(screen, expected)
+
+
+@pytest.mark.parametrize("columns", WIDTHS)
+def test_event_table_is_whole(project, columns):
+    args = ["event", project["baskets"][0], "--study", str(STUDY), "--prices", project["prices"],
+            "--out", str(project["root"] / "events")]
+    rows = json_of(args, project["env"])
+    screen = on_terminal(args, columns, project["env"])
+    percent = {"car", "portfolio_car"}
+    from engine.results.console import EVENT_COLUMNS as shown
+    expected = {format_cell(row[k], k in percent) for row in rows for k in shown}
+    expected |= {row["event"] for row in rows}
+    expected |= {d for row in rows for d in row["day0"].values()}
+    expected |= {f"[{row['window'][0]}," for row in rows} | {f"{row['window'][1]}]" for row in rows}
+    assert_whole(screen, expected)
+    # A window is never split over two lines.
+    for row in rows:
+        assert f"[{row['window'][0]}, {row['window'][1]}]" in screen
+
+
+@pytest.mark.parametrize("columns", WIDTHS)
+def test_compare_and_runs_tables_are_whole(project, columns):
+    out = str(project["root"] / "compare")
+    runs = json_of(["runs", "--out", out], project["env"])
+    screen = on_terminal(["runs", "--out", out], columns, project["env"])
+    assert_whole(screen, {r["id"] for r in runs} | {r["benchmark"] for r in runs})
+    assert_whole(screen, {r["period"] for r in runs})
+
+    ids = [runs[0]["id"], runs[1]["id"]]
+    comparison = json_of(["compare", *ids, "--out", out], project["env"])
+    screen = on_terminal(["compare", *ids, "--out", out], columns, project["env"])
+    expected = set()
+    for row in comparison["rows"]:
+        expected |= set(row["basket"].split())
+        for values in [*row["runs"].values(), *row["differences"].values()]:
+            expected |= {metric_text(k, values[k]) for k in
+                         ("total_return", "excess_return", "sharpe", "max_drawdown", "volatility")}
+    assert_whole(screen, expected)
+
+
+@pytest.mark.parametrize("columns", WIDTHS)
+def test_list_table_is_whole(project, columns):
+    rows = json_of(["list"], project["env"])
+    screen = on_terminal(["list"], columns, project["env"])
+    expected = {s for row in rows for s in row["symbols"].split()}
+    expected |= {row["file"] for row in rows} | {str(row["n"]) for row in rows}
+    expected |= {word for row in rows for word in row["basket"].split()}
+    assert_whole(screen, expected)
+
+
+@pytest.mark.parametrize("columns", WIDTHS)
+def test_data_status_table_is_whole(project, columns):
+    rows = json_of(["data", "status"], project["env"])
+    screen = on_terminal(["data", "status"], columns, project["env"])
+    expected = {r["symbol"] for r in rows} | {r["first_date"] for r in rows}
+    expected |= {r["last_date"] for r in rows} | {str(r["rows"]) for r in rows}
+    assert_whole(screen, expected)
