@@ -1313,8 +1313,15 @@ def _strata(
                     )
                 key.append(f"liquidity Q{value}")
                 continue
-            value = meta.at[symbol, what] if symbol in meta.index else ""
-            if not value:
+            if symbol not in meta.index:
+                raise OptionError(
+                    f"--match {what}",
+                    f"{basket.name}: {symbol} is not in the universe",
+                    f"do not match on {what}, or add {symbol} to the universe",
+                )
+            value = meta.at[symbol, what]
+            # Boards exist for A-shares only: elsewhere the stock matches its market's others.
+            if not value and what != "board":
                 raise OptionError(
                     f"--match {what}",
                     f"{basket.name}: {symbol} has no {what} in the universe's symbols table",

@@ -369,3 +369,33 @@ def test_the_hang_seng_tech_rules_example_on_real_data(shared_prices):
     assert result.backtest.equity["HS TECH rules"].iloc[-1] == pytest.approx(value, rel=1e-9)
     assert plan.costs["stamp_duty"] > plan.costs["levies"] > 0
     assert "HS TECH plain" not in result.backtest.executions
+
+
+def test_baskets_run_together_or_alone_give_the_same_numbers(price_folder):
+    folder, write = price_folder
+    days = [d.strftime("%Y-%m-%d") for d in DAYS]
+    write("NVDA", days, [100.0, 103.0, 99.0, 104.0, 108.0])
+    write("AMD", days, [50.0, 49.0, 52.0, 51.0, 55.0])
+    write("^IXIC", days, [100.0] * 5)
+    weights = (Constituent("NVDA", 0.5), Constituent("AMD", 0.5))
+    plain = Basket("plain", weights, weighting="custom", rebalance="monthly")
+    market = Basket("market", weights, weighting="custom", capital=1000.0,
+                    commission=Commission(0.001, 1.0))
+    study = Study(start=dt.date(2024, 3, 4), end=dt.date(2024, 3, 8), fees=0.002)
+    source = CsvFolderSource(folder)
+    together = run([market, plain], study, source).backtest
+    for alone in (run([plain], study, source).backtest, run([market], study, source).backtest):
+        name = alone.equity.columns[0]
+        np.testing.assert_allclose(together.equity[name], alone.equity[name], rtol=1e-12)
+        assert together.fees[name] == pytest.approx(alone.fees[name], rel=1e-12)
+        np.testing.assert_allclose(
+            together.contributions[name], alone.contributions[name], rtol=1e-12
+        )
+    # The market basket aims at 5 NVDA (500) and 10 AMD (500), paying the study's 0.2 % fees
+    # and the 1 minimum commission (0.1 % of 500 is 0.50).  NVDA costs 500 * 1.002 + 1, leaving
+    # 498: (498 - 1) / (50 * 1.002) = 9.92 AMD, 9 whole shares.
+    plan = together.executions["market"]
+    assert plan.shares[0] * 1000 == pytest.approx([5.0, 9.0])
+    assert plan.costs["commission"] == pytest.approx(2.0)
+    assert plan.costs["fees"] == pytest.approx(0.002 * 950)
+    assert plan.cash[0] == pytest.approx(1000 - 950 * 1.002 - 2)

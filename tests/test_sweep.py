@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import sessions, write_yaml
+from conftest import run_in_pty, sessions, write_yaml
 
 from engine.config.baskets import load_basket, load_study
 from engine.data.sources import open_source
@@ -235,36 +235,6 @@ def test_cli_sweep_errors_are_one_line(project, cli, monkeypatch, args, message)
     assert not (project["root"] / "err").exists() or not any((project["root"] / "err").iterdir())
 
 
-def _in_pty(args: list[str], columns: int, cwd) -> str:
-    """Standard output of ``args`` run under a pseudo-terminal ``columns`` wide."""
-    import fcntl
-    import os
-    import pty
-    import struct
-    import subprocess
-    import sys
-    import termios
-
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    env = {**os.environ, "COLUMNS": str(columns)}
-    process = subprocess.Popen([sys.executable, *args], stdout=follower, stdin=follower,
-                               stderr=subprocess.DEVNULL, cwd=cwd, env=env)
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    process.wait(timeout=300)
-    os.close(leader)
-    return b"".join(chunks).decode("utf-8", "replace")
-
-
 @pytest.mark.parametrize("columns", [80, 100, 160])
 def test_terminal_table_never_cuts_a_number(project, columns):
     from conftest import PROJECT
@@ -274,8 +244,8 @@ def test_terminal_table_never_cuts_a_number(project, columns):
               "--prices", str(project["prices"]), "--universe", str(project["universe"]),
               "--random", "100", "--no-events", "--verify", "0",
               "--out", str(project["root"] / "pty")]
-    shown = re.sub(r"\x1b\[[0-9;]*m", "", _in_pty(common, columns, project["root"]))
-    records = json.loads(_in_pty([*common, "--format", "json"], columns, project["root"]))
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", run_in_pty(common, columns, project["root"]))
+    records = json.loads(run_in_pty([*common, "--format", "json"], columns, project["root"]))
     lines = shown.splitlines()
     assert all(len(line.rstrip()) <= columns for line in lines)
     assert "…" not in shown
@@ -283,3 +253,10 @@ def test_terminal_table_never_cuts_a_number(project, columns):
         assert f"{record['p_value']:.4f}" in shown
         assert f"{record['percentile']:.1f}" in shown
     assert "[/red]" in shown  # the name is printed as text, not read as markup
+
+
+def test_board_matches_within_the_market_where_the_table_has_no_board(project):
+    theme = _basket(project, "Mixed", [US[0], US[13], HK[2]])
+    result = _sweep(project, [theme], events=False, n_random=100, match=("board",))
+    assert all(sum(s.endswith(".HK") for s in row) == 1 for row in result.draws["Mixed"])
+    assert _row(result, "total_return")["matched_on"] == "market,board"

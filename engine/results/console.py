@@ -246,15 +246,21 @@ def sweep_summary(result: Any, fmt: str, *, terminal: bool = False) -> str:
 
 
 def sweep_notes(result: Any) -> list[str]:
-    """The sweep's notes: its first, how the random baskets were verified against vectorbt,
-    then each run's terminal notes, once each."""
+    """The sweep's notes: its first (survivorship), how the random baskets were verified
+    against vectorbt, then each theme's terminal notes, once each, naming the theme."""
     notes = [
         f"verified {result.options.verify} random basket(s) per theme against vectorbt: "
         f"largest difference {result.verified:.1e}"
     ]
     for run in result.runs:
-        notes.extend(n for n in run.console_notes() if n not in notes)
-    return [result.notes[0], *(n for n in notes if n != result.notes[0])]
+        theme = run.baskets[0].name
+        for note in run.console_notes():
+            if note == result.notes[0]:
+                continue
+            note = note if note.startswith(f"{theme}:") else f"{theme}: {note}"
+            if note not in notes:
+                notes.append(note)
+    return [result.notes[0], *notes]
 
 
 def note_lines(notes: Sequence[str]) -> str:
