@@ -56,7 +56,7 @@ class IsoDate(click.ParamType):
     name = "YYYY-MM-DD"
 
     def convert(self, value, param, ctx):
-        from engine.config.baskets import parse_date
+        from engine.config.fields import parse_date
 
         if isinstance(value, dt.date):
             return value

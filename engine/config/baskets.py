@@ -31,22 +31,30 @@ A **basket** file describes one theme::
 A **study** file holds what a run compares the baskets against: benchmark, period, events,
 report currency, fees, default rebalancing, and event-study settings (see :class:`Study`).
 
-Every error is a :class:`~engine.errors.ConfigError` naming the file, line and field.
+Every error is a :class:`~engine.errors.ConfigError` naming the file, line and field (the field
+reading is :mod:`engine.config.fields`).  May use ``config.fields``, ``config.yamlfile`` and the
+ground floor.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
-import difflib
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from engine.config.fields import (
+    LISTING_KEYS,
+    Fields,
+    kind_of,
+    listing_field,
+    parse_date,
+    short_repr,
+    symbol_field,
+)
 from engine.config.yamlfile import Mapping, load_yaml
 from engine.errors import ConfigError, SymbolError
 from engine.symbols import KNOWN_CALENDARS, Listing, listing_of, normalize_symbol
@@ -59,11 +67,8 @@ LOOKBACK_WEIGHTINGS = ("inverse_vol", "liquidity")
 DEFAULT_LOOKBACK = 60
 REBALANCES = ("none", "monthly", "quarterly")
 WEIGHT_TOLERANCE = 1e-6
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: Event and estimation windows reach at most this many sessions from day 0 (about 20 years).
 MAX_OFFSET = 5000
-#: Dates outside these are refused (pandas' nanosecond timestamps end in 1677 and 2262).
-FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
 
 BASKET_KEYS = (
     "name",
@@ -115,7 +120,6 @@ STUDY_KEYS = (
 EVENT_KEYS = ("date", "name")
 EVENT_STUDY_KEYS = ("estimation", "windows", "model", "markets", "min_estimation")
 EVENT_MODELS = ("market", "market-adjusted", "mean-adjusted")
-LISTING_KEYS = ("exchange", "currency")
 
 
 @dataclass(frozen=True)
@@ -324,202 +328,12 @@ class Study:
         }
 
 
-class _Fields:
-    """Typed access to one YAML mapping, raising errors that name file, line and field."""
-
-    def __init__(
-        self,
-        path: str,
-        mapping: Any,
-        where: str,
-        allowed: tuple[str, ...],
-        *,
-        line: int | None = None,
-    ) -> None:
-        self.path = path
-        self.where = where
-        if not isinstance(mapping, dict):
-            # A list item or plain value has no line of its own: ``line`` is its parent's.
-            raise ConfigError(
-                path,
-                f"expected a mapping of keys, got {_kind(mapping)}",
-                field=where or None,
-                line=getattr(mapping, "line", None) or line,
-            )
-        self.mapping = mapping
-        for key in mapping:
-            if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                raise ConfigError(
-                    path,
-                    f"unknown key '{key}'",
-                    field=self._name(key),
-                    line=self.line(key),
-                    hint=f"did you mean '{close[0]}'?"
-                    if close
-                    else f"allowed: {', '.join(allowed)}",
-                )
-
-    def _name(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def line(self, key: str | None = None) -> int | None:
-        if isinstance(self.mapping, Mapping):
-            return self.mapping.line_of(key) if key else self.mapping.line
-        return None
-
-    def error(self, key: str, message: str, hint: str | None = None) -> ConfigError:
-        return ConfigError(
-            self.path, message, field=self._name(key), line=self.line(key), hint=hint
-        )
-
-    def has(self, key: str) -> bool:
-        return key in self.mapping and self.mapping[key] is not None
-
-    def yaml_word(self, key: str) -> str | None:
-        """The unquoted word (``ON``, ``NO``, ``NULL``) YAML 1.1 read as a boolean or null."""
-        value = self.mapping.get(key)
-        if value is not None and not isinstance(value, bool):
-            return None
-        return getattr(self.mapping, "value_texts", {}).get(key) or None
-
-    def quote_hint(self, key: str) -> str | None:
-        word = self.yaml_word(key)
-        if word is None:
-            return None
-        meaning = "nothing" if self.mapping.get(key) is None else str(self.mapping[key]).lower()
-        return f"YAML reads the unquoted word {word} as {meaning}: quote it, e.g. {key}: '{word}'"
-
-    def text(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
-        if not self.has(key):
-            if required:
-                raise self.error(key, "is required", self.quote_hint(key))
-            return default
-        value = self.mapping[key]
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise self.error(key, f"must be text, got {_kind(value)}", self.quote_hint(key))
-        value = str(value).strip()
-        if required and not value:
-            raise self.error(key, "must not be empty")
-        return value
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str | None) -> str | None:
-        value = self.text(key, default)
-        if value is None:
-            return None
-        if value.lower() not in choices:
-            close = difflib.get_close_matches(value.lower(), choices, n=1)
-            raise self.error(
-                key,
-                f"'{value}' is not one of {', '.join(choices)}",
-                f"did you mean '{close[0]}'?" if close else None,
-            )
-        return value.lower()
-
-    def number(self, key: str, default: float | None = None) -> float | None:
-        if not self.has(key):
-            return default
-        value = self.mapping[key]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(key, f"must be a number, got {_kind(value)} {_shown(value)}")
-        try:
-            value = float(value)
-        except OverflowError:
-            value = math.inf
-        if not math.isfinite(value):
-            raise self.error(key, f"must be a finite number, got {value}")
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        if not self.has(key):
-            return default
-        value = self.mapping[key]
-        if not isinstance(value, bool):
-            raise self.error(key, f"must be true or false, got {_shown(value)}")
-        return value
-
-    def date(self, key: str) -> dt.date | None:
-        if not self.has(key):
-            return None
-        return parse_date(self.mapping[key], lambda message: self.error(key, message))
-
-    def sequence(self, key: str, *, required: bool = False) -> list[Any]:
-        if not self.has(key):
-            if required:
-                raise self.error(key, "is required", self.quote_hint(key))
-            return []
-        value = self.mapping[key]
-        if not isinstance(value, list):
-            raise self.error(key, f"must be a list, got {_kind(value)}")
-        return value
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    for kind, label in ((bool, "a boolean"), (dict, "a mapping"), (list, "a list"), (str, "text")):
-        if isinstance(value, kind):
-            return label
-    return type(value).__name__
-
-
-def _shown(value: Any, limit: int = 60) -> str:
-    """``repr(value)``, cut to ``limit`` characters so that a message stays one readable line."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def parse_date(value: Any, error: Any) -> dt.date:
-    """An ISO date (``YYYY-MM-DD``) from YAML (already a date) or text, between
-    :data:`FIRST_DATE` and :data:`LAST_DATE`; ``error(message)`` builds the exception to raise."""
-    day = None
-    if isinstance(value, dt.datetime):
-        day = value.date()
-    elif isinstance(value, dt.date):
-        day = value
-    elif isinstance(value, str) and ISO_DATE.fullmatch(value.strip()):
-        # fromisoformat alone would also take 20250106 and 2025-W02-1.
-        with contextlib.suppress(ValueError):
-            day = dt.date.fromisoformat(value.strip())
-    if day is None:
-        raise error(f"{_shown(value)} is not an ISO date (YYYY-MM-DD)")
-    if not FIRST_DATE <= day <= LAST_DATE:
-        raise error(f"{day} is outside the dates the engine handles ({FIRST_DATE}..{LAST_DATE})")
-    return day
-
-
-def _listing(fields: _Fields) -> Listing | None:
-    exchange = fields.text("exchange")
-    currency = fields.text("currency")
-    if exchange is None and currency is None:
-        return None
-    if exchange is None:
-        raise fields.error("exchange", "is required when 'currency' is set")
-    exchange = exchange.upper()
-    if exchange not in KNOWN_CALENDARS:
-        raise fields.error("exchange", f"'{exchange}' is not one of {', '.join(KNOWN_CALENDARS)}")
-    return Listing(exchange, (currency or KNOWN_CALENDARS[exchange]).upper())
-
-
-def _symbol(fields: _Fields, key: str, notes: list[str]) -> str:
-    raw = fields.mapping.get(key)
-    if raw is None:
-        raise fields.error(key, "is required", fields.quote_hint(key))
-    try:
-        symbol, note = normalize_symbol(raw)
-    except SymbolError as error:
-        raise fields.error(key, error.message, fields.quote_hint(key) or error.hint) from None
-    if note:
-        notes.append(note)
-    return symbol
-
-
-def _caps(top: _Fields, issuers: int) -> Caps | None:
+def _caps(top: Fields, issuers: int) -> Caps | None:
     """The ``caps`` mapping, checked feasible for ``issuers`` issuers (a run checks again on
     each rebalance, when fewer constituents may be members)."""
     if not top.has("caps"):
         return None
-    sub = _Fields(top.path, top.mapping["caps"], "caps", CAPS_KEYS, line=top.line("caps"))
+    sub = Fields(top.path, top.mapping["caps"], "caps", CAPS_KEYS, line=top.line("caps"))
     single = sub.number("single")
     if single is not None and not 0 < single <= 1:
         raise sub.error("single", f"{single:g} is not a weight in (0, 1]", "0.10 = 10 %")
@@ -544,7 +358,7 @@ def _caps(top: _Fields, issuers: int) -> Caps | None:
             and 0 < value[1] <= 1
         )
         if not ok:
-            raise sub.error("top", f"{_shown(value)} is not [count, cap]", "e.g. [5, 0.40]")
+            raise sub.error("top", f"{short_repr(value)} is not [count, cap]", "e.g. [5, 0.40]")
         count, cap = value[0], float(value[1])
         if count / issuers > cap + WEIGHT_TOLERANCE:
             raise sub.error(
@@ -559,11 +373,11 @@ def _caps(top: _Fields, issuers: int) -> Caps | None:
     return Caps(single, top_rule)
 
 
-def _months(top: _Fields, key: str) -> tuple[int, ...]:
+def _months(top: Fields, key: str) -> tuple[int, ...]:
     months = top.sequence(key)
     for month in months:
         if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
-            raise top.error(key, f"{_shown(month)} is not a month number 1..12", "e.g. [6, 12]")
+            raise top.error(key, f"{short_repr(month)} is not a month number 1..12", "e.g. [6, 12]")
     if len(set(months)) != len(months):
         raise top.error(key, "lists a month twice")
     return tuple(sorted(months))
@@ -616,7 +430,7 @@ def read_weight_table(path: Path, column: str, symbols: Iterable[str]) -> Weight
         try:
             value = float(cells[at[column]])
         except ValueError:
-            raise bad(f"{_shown(cells[at[column]])} is not a number", column) from None
+            raise bad(f"{short_repr(cells[at[column]])} is not a number", column) from None
         if not math.isfinite(value) or value < 0 or (value == 0 and column != "weight"):
             raise bad(
                 f"{value:g} must be a finite number > 0"
@@ -632,7 +446,7 @@ def read_weight_table(path: Path, column: str, symbols: Iterable[str]) -> Weight
 
 
 def _weighting_inputs(
-    top: _Fields, weighting: str, symbols: list[str]
+    top: Fields, weighting: str, symbols: list[str]
 ) -> tuple[int, WeightTable | None]:
     """``lookback`` and ``table`` of the basket, each allowed only for the schemes using it."""
     if top.has("lookback") and weighting not in LOOKBACK_WEIGHTINGS:
@@ -669,14 +483,14 @@ def _weighting_inputs(
     return int(lookback), read_weight_table(location, column, symbols)
 
 
-def _lot(fields: _Fields) -> int | None:
+def _lot(fields: Fields) -> int | None:
     lot = fields.number("lot")
     if lot is not None and (lot != int(lot) or lot < 1):
         raise fields.error("lot", f"{lot:g} is not a whole number of shares >= 1", "e.g. 100")
     return None if lot is None else int(lot)
 
 
-def _costs(top: _Fields) -> str | float | None:
+def _costs(top: Fields) -> str | float | None:
     """``market`` (statutory costs by exchange, side and date) or a proportional fee."""
     if not top.has("costs"):
         return None
@@ -684,7 +498,7 @@ def _costs(top: _Fields) -> str | float | None:
     if isinstance(value, str) and value.strip().lower() == "market":
         return "market"
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise top.error("costs", f"{_shown(value)} is neither 'market' nor a proportional fee")
+        raise top.error("costs", f"{short_repr(value)} is neither 'market' nor a proportional fee")
     fee = top.number("costs")
     if not 0 <= fee < MAX_FEE:
         raise top.error(
@@ -693,13 +507,13 @@ def _costs(top: _Fields) -> str | float | None:
     return fee
 
 
-def _commission(top: _Fields) -> Commission | None:
+def _commission(top: Fields) -> Commission | None:
     """``commission: 0.00025`` or ``commission: {rate: 0.00025, minimum: 5}``."""
     if not top.has("commission"):
         return None
     value = top.mapping["commission"]
     if isinstance(value, dict):
-        sub = _Fields(top.path, value, "commission", COMMISSION_KEYS, line=top.line("commission"))
+        sub = Fields(top.path, value, "commission", COMMISSION_KEYS, line=top.line("commission"))
         rate, minimum, key = sub.number("rate"), sub.number("minimum", 0.0), "rate"
         if rate is None:
             raise sub.error("rate", "is required", "e.g. {rate: 0.00025, minimum: 5}")
@@ -714,7 +528,7 @@ def _commission(top: _Fields) -> Commission | None:
     return Commission(rate, minimum)
 
 
-def _capital(top: _Fields) -> float | None:
+def _capital(top: Fields) -> float | None:
     capital = top.number("capital")
     if capital is not None and capital <= 0:
         raise top.error(
@@ -723,7 +537,7 @@ def _capital(top: _Fields) -> float | None:
     return capital
 
 
-def _membership(fields: _Fields) -> tuple[dt.date | None, dt.date | None]:
+def _membership(fields: Fields) -> tuple[dt.date | None, dt.date | None]:
     joins, leaves = fields.date("from"), fields.date("until")
     if joins and leaves and leaves <= joins:
         raise fields.error("until", f"{leaves} is not after from {joins}")
@@ -738,7 +552,7 @@ def basket_from_mapping(data: Any, path: str) -> Basket:
         raise ConfigError(
             path, "is a study file, not a basket", hint="pass it with --study, baskets as FILES"
         )
-    top = _Fields(path, data, "", BASKET_KEYS)
+    top = Fields(path, data, "", BASKET_KEYS)
     name = top.text("name", required=True)
     weighting = top.choice("weighting", WEIGHTINGS, None)
     rebalance = top.choice("rebalance", REBALANCES, None)
@@ -750,10 +564,10 @@ def basket_from_mapping(data: Any, path: str) -> Basket:
     rows = []
     first_line: dict[str, int | None] = {}
     for index, item in enumerate(items):
-        fields = _Fields(
+        fields = Fields(
             path, item, f"constituents[{index}]", CONSTITUENT_KEYS, line=top.line("constituents")
         )
-        symbol = _symbol(fields, "symbol", notes)
+        symbol = symbol_field(fields, "symbol", notes)
         if symbol in first_line:
             raise fields.error(
                 "symbol",
@@ -761,7 +575,7 @@ def basket_from_mapping(data: Any, path: str) -> Basket:
                 "list each symbol once",
             )
         first_line[symbol] = fields.line("symbol")
-        listing = _listing(fields)
+        listing = listing_field(fields)
         if listing is None:
             try:
                 listing_of(symbol)
@@ -846,14 +660,16 @@ def load_basket(path: str | Path) -> Basket:
     return basket_from_mapping(load_yaml(path), str(path))
 
 
-def _window(fields: _Fields, key: str, value: Any) -> tuple[int, int]:
+def _window(fields: Fields, key: str, value: Any) -> tuple[int, int]:
     ok = (
         isinstance(value, list)
         and len(value) == 2
         and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     )
     if not ok or value[0] > value[1]:
-        raise fields.error(key, f"{_shown(value)} is not a window [first, last] of session offsets")
+        raise fields.error(
+            key, f"{short_repr(value)} is not a window [first, last] of session offsets"
+        )
     if max(abs(value[0]), abs(value[1])) > MAX_OFFSET:
         raise fields.error(
             key, f"{value!r} reaches more than {MAX_OFFSET} sessions from the event"
@@ -861,11 +677,11 @@ def _window(fields: _Fields, key: str, value: Any) -> tuple[int, int]:
     return (value[0], value[1])
 
 
-def _event_study(fields: _Fields) -> EventStudySettings:
+def _event_study(fields: Fields) -> EventStudySettings:
     default = EventStudySettings()
     if not fields.has("event_study"):
         return default
-    sub = _Fields(
+    sub = Fields(
         fields.path,
         fields.mapping["event_study"],
         "event_study",
@@ -880,7 +696,7 @@ def _event_study(fields: _Fields) -> EventStudySettings:
     windows = tuple(_window(sub, "windows", w) for w in sub.sequence("windows")) or default.windows
     markets = default.markets
     if sub.has("markets"):
-        raw = _Fields(
+        raw = Fields(
             fields.path,
             sub.mapping["markets"],
             "event_study.markets",
@@ -888,7 +704,7 @@ def _event_study(fields: _Fields) -> EventStudySettings:
             line=sub.line("markets"),
         )
         notes: list[str] = []
-        markets = {calendar: _symbol(raw, calendar, notes) for calendar in raw.mapping}
+        markets = {calendar: symbol_field(raw, calendar, notes) for calendar in raw.mapping}
     minimum = sub.number("min_estimation")
     if minimum is not None and (minimum < 3 or minimum != int(minimum)):
         raise sub.error("min_estimation", f"must be a whole number >= 3, got {minimum:g}")
@@ -911,9 +727,9 @@ def study_from_mapping(data: Any, path: str) -> Study:
             "is a basket file, not a study",
             hint="pass baskets as FILES, the study with --study",
         )
-    top = _Fields(path, data, "", STUDY_KEYS)
+    top = Fields(path, data, "", STUDY_KEYS)
     notes: list[str] = []
-    benchmark = _symbol(top, "benchmark", notes) if top.has("benchmark") else Study.benchmark
+    benchmark = symbol_field(top, "benchmark", notes) if top.has("benchmark") else Study.benchmark
     start, end = top.date("start"), top.date("end")
     if start and end and start > end:
         raise top.error("end", f"{end} is before start {start}")
@@ -922,7 +738,7 @@ def study_from_mapping(data: Any, path: str) -> Study:
         raise top.error("fees", f"{fees:g} is not a proportional fee in [0, 0.1)", "0.001 = 10 bp")
     events = []
     for index, item in enumerate(top.sequence("events")):
-        fields = _Fields(path, item, f"events[{index}]", EVENT_KEYS, line=top.line("events"))
+        fields = Fields(path, item, f"events[{index}]", EVENT_KEYS, line=top.line("events"))
         date = fields.date("date")
         if date is None:
             raise fields.error("date", "is required")
@@ -932,7 +748,7 @@ def study_from_mapping(data: Any, path: str) -> Study:
         raw = top.mapping["listings"]
         if not isinstance(raw, dict):
             raise top.error(
-                "listings", f"must be a mapping of symbol to exchange, got {_kind(raw)}"
+                "listings", f"must be a mapping of symbol to exchange, got {kind_of(raw)}"
             )
         for key, value in raw.items():
             line = raw.line_of(key) if isinstance(raw, Mapping) else top.line("listings")
@@ -942,8 +758,8 @@ def study_from_mapping(data: Any, path: str) -> Study:
                 raise ConfigError(
                     path, error.message, field=f"listings.{key}", line=line, hint=error.hint
                 ) from None
-            listing = _listing(
-                _Fields(path, value, f"listings.{key}", LISTING_KEYS, line=line)
+            listing = listing_field(
+                Fields(path, value, f"listings.{key}", LISTING_KEYS, line=line)
             )
             if listing is None:
                 raise top.error(f"listings.{key}", "needs 'exchange' (and optionally 'currency')")

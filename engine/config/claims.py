@@ -48,13 +48,12 @@ from typing import Any
 
 from engine.config.baskets import (
     Basket,
-    _Fields,
-    _symbol,
     basket_from_mapping,
     is_study_file,
     load_basket,
     study_from_mapping,
 )
+from engine.config.fields import Fields, symbol_field
 from engine.config.yamlfile import Mapping, load_yaml
 from engine.errors import ConfigError, SymbolError
 from engine.symbols import FX_SYMBOLS, listing_of, normalize_symbol
@@ -237,7 +236,7 @@ def _quoted(text: str) -> str:
     return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
-def _listings(fields: _Fields, key: str) -> tuple[str, ...]:
+def _listings(fields: Fields, key: str) -> tuple[str, ...]:
     raw = fields.mapping[key]
     items = raw if isinstance(raw, list) else [raw]
     if not items:
@@ -255,7 +254,7 @@ def _listings(fields: _Fields, key: str) -> tuple[str, ...]:
     return tuple(symbols)
 
 
-def _figure(fields: _Fields, key: str) -> Figure | None:
+def _figure(fields: Fields, key: str) -> Figure | None:
     if not fields.has(key):
         return None
     mapping = fields.mapping
@@ -265,7 +264,7 @@ def _figure(fields: _Fields, key: str) -> Figure | None:
     )
 
 
-def _positive(fields: _Fields, key: str) -> float | None:
+def _positive(fields: Fields, key: str) -> float | None:
     value = fields.number(key)
     if value is not None and value < 0:
         raise fields.error(
@@ -274,7 +273,7 @@ def _positive(fields: _Fields, key: str) -> float | None:
     return value
 
 
-def _basket(fields: _Fields, key: str, folder: Path) -> Basket:
+def _basket(fields: Fields, key: str, folder: Path) -> Basket:
     name = fields.text(key)
     path = Path(name)
     path = path if path.is_absolute() else Path(os.path.normpath(folder / path))
@@ -287,7 +286,7 @@ def _basket(fields: _Fields, key: str, folder: Path) -> Basket:
 
 def claim_from_mapping(item: Any, path: str, index: int, parent_line: int | None) -> Claim:
     """Validate one entry of ``claims``."""
-    fields = _Fields(path, item, f"claims[{index}]", CLAIM_KEYS, line=parent_line)
+    fields = Fields(path, item, f"claims[{index}]", CLAIM_KEYS, line=parent_line)
     text = fields.text("text", required=True)
     has_symbols, has_basket = fields.has("symbols"), fields.has("basket")
     if has_symbols == has_basket:
@@ -306,7 +305,7 @@ def claim_from_mapping(item: Any, path: str, index: int, parent_line: int | None
         raise fields.error("until", f"{until} is before since {since}")
     figure = _figure(fields, "printed")
     at_least, at_most = fields.number("at_least"), fields.number("at_most")
-    outperformed = _symbol(fields, "outperformed", []) if fields.has("outperformed") else None
+    outperformed = symbol_field(fields, "outperformed", []) if fields.has("outperformed") else None
     given = [
         k
         for k, v in (("printed", figure), ("at_least", at_least), ("at_most", at_most))
@@ -366,10 +365,10 @@ def claims_from_mapping(data: Any, path: str) -> ClaimsFile:
     """Validate a parsed claims file into a :class:`ClaimsFile`."""
     if data is None:
         raise ConfigError(path, "file is empty", hint="a claims file needs 'source' and 'claims'")
-    top = _Fields(path, data, "", CLAIMS_KEYS)
+    top = Fields(path, data, "", CLAIMS_KEYS)
     if not top.has("source"):
         raise top.error("source", "is required", "source: {title: ..., published: YYYY-MM-DD}")
-    source = _Fields(path, top.mapping["source"], "source", SOURCE_KEYS, line=top.line("source"))
+    source = Fields(path, top.mapping["source"], "source", SOURCE_KEYS, line=top.line("source"))
     title = source.text("title", required=True)
     published = source.date("published")
     asof = top.date("asof") or published

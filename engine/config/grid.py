@@ -12,7 +12,8 @@ import itertools
 import math
 from collections.abc import Sequence
 
-from engine.config.baskets import REBALANCES, parse_date
+from engine.config.baskets import REBALANCES
+from engine.config.fields import parse_date
 from engine.errors import OptionError
 
 GRID_KEYS = ("rebalance", "fees", "start", "end")
