@@ -1433,7 +1433,15 @@ def _verify(aligned, draws: np.ndarray, weights: np.ndarray, trade: np.ndarray, 
 def _constant_targets(theme: Basket, backtest: BacktestResult) -> tuple[np.ndarray, list]:
     """The theme's target weights in constituent order and its trading sessions; an error
     when its targets change over time (weighting schemes of prices, caps, membership
-    dates, reviews): random baskets copy constant weights only."""
+    dates, reviews) or it is traded like the market: random baskets copy constant weights and
+    proportional fees only."""
+    if theme.trades_like_the_market:
+        raise OptionError(
+            "sweep",
+            f"basket '{theme.name}' is traded like the market (costs: market, commission or "
+            "capital) and the random baskets' kernel knows proportional fees only",
+            "sweep it without costs: market, commission and capital",
+        )
     targets = backtest.targets[theme.name].weights
     first = targets.iloc[0].to_numpy(dtype=float)
     if not np.allclose(targets.to_numpy(dtype=float), first, rtol=0, atol=1e-12):

@@ -260,3 +260,20 @@ def test_board_matches_within_the_market_where_the_table_has_no_board(project):
     result = _sweep(project, [theme], events=False, n_random=100, match=("board",))
     assert all(sum(s.endswith(".HK") for s in row) == 1 for row in result.draws["Mixed"])
     assert _row(result, "total_return")["matched_on"] == "market,board"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("costs: market\n", "basket 'Rules' is traded like the market"),
+        ("capital: 100000\n", "basket 'Rules' is traded like the market"),
+        ("weighting: inverse_vol\nlookback: 20\nrebalance: monthly\n", "change over time"),
+    ],
+    ids=["market-costs", "capital", "inverse-vol"],
+)
+def test_a_theme_with_rules_the_kernel_lacks_is_refused(project, extra, message):
+    from engine.errors import OptionError
+
+    theme = _basket(project, "Rules", [HK[0], HK[1], HK[2]], extra)
+    with pytest.raises(OptionError, match=message):
+        _sweep(project, [theme], events=False, n_random=20)
