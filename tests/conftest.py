@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from engine.data.prices import PriceHistory
 from engine.symbols import file_stem
@@ -18,6 +19,13 @@ PROJECT = Path(__file__).resolve().parents[1]
 SHARED_PRICES = Path(
     os.environ.get("BASKET_SHARED_PRICES", PROJECT.parent / "shared" / "data" / "prices")
 )
+
+# Property tests are deterministic unless asked otherwise: the "ci" profile derandomizes
+# hypothesis (examples follow from each test's code, no example database), so a run cannot flip;
+# HYPOTHESIS_PROFILE=explore draws fresh examples (with --hypothesis-seed=N to replay one).
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Compiled vectorbt kernels are cached across test runs on this machine.
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "basket" / "numba"))

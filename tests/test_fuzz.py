@@ -6,7 +6,8 @@
   line.  A thousand go straight through :func:`engine.config.baskets.validate_file`, a smaller
   sample through ``basket validate``.
 * Backtests of generated prices (random walks on real NASDAQ sessions) keep the invariants of a
-  basket: weights sum to one after every rebalance, a one-stock basket is the stock, an
+  basket: the invested weights sum to one after every rebalance (less than the fee rate short
+  of one with fees: see the test), a one-stock basket is the stock, an
   equal-weight basket of identical stocks is the stock, and with no fees and no rebalancing the
   basket is the weighted buy-and-hold of its stocks.
 """
@@ -316,13 +317,23 @@ PRICE_SETTINGS = settings(max_examples=25, deadline=None)
 @PRICE_SETTINGS
 @given(market=markets(), fees=st.sampled_from([0.0, 0.001]))
 def test_weights_sum_to_one_after_every_rebalance(market, fees):
+    """Without fees the basket is fully invested after the purchase and every rebalance.
+
+    With fees ``f`` (vectorbt charges them on top of each trade) the invested fraction is in
+    ``[1 - f, 1]``, not exactly 1: every order is sized against the value at that moment, which
+    each earlier order's fee has lowered, so a rebalance leaves the assets traded first a hair
+    above target; the next rebalance sells that hair, and the matching buys, below vectorbt's
+    size tolerance, are not placed, so the proceeds stay in cash (``--hypothesis-seed=10``:
+    flat prices, 10 bp, 0.9999996 invested on 2024-03-01).  That cash is a fraction of the fees
+    paid, never more than ``f`` of the value.
+    """
     basket = custom("b", market["weights"], market["rebalance"])
     result, _ = backtest(market, [basket], fees)
     holdings, equity = result.backtest.holdings["b"], result.backtest.equity["b"]
     target = pd.Series(market["weights"])
-    for day in [result.panel.sessions[0], *result.backtest.rebalances["b"]]:
+    for day in [result.backtest.bought["b"], *result.backtest.rebalances["b"]]:
         weights = holdings.loc[day] / equity.loc[day]
-        assert weights.sum() == pytest.approx(1.0, abs=1e-9), day
+        assert 1.0 - fees - 1e-9 <= weights.sum() <= 1.0 + 1e-9, day
         # Fees are paid out of the trades, so a weight may miss its target by about the fee.
         np.testing.assert_allclose(weights[target.index], target, atol=2 * fees + 1e-9)
 
