@@ -146,3 +146,25 @@ def test_bad_shapes_are_refused():
         basket_values(prices, np.array([[0]]), np.array([1.0]), np.zeros(3, bool))
     with pytest.raises(ValueError, match="column indices"):
         basket_values(prices, np.array([[0, 1]]), np.array([1.0]), np.ones(3, bool))
+
+
+def test_kernel_equals_plain_vectorbt_from_orders(panel):
+    """The same check against ``vbt.Portfolio.from_orders`` itself (the reference the
+    engine's compiled path is tested against)."""
+    from engine.portfolio.orders import simulate_portfolio
+
+    drawn = _sampled_baskets(8, seed=99)
+    baskets = [_basket(f"b{i}", s, w, "monthly") for i, (s, w) in enumerate(drawn)]
+    reference = run_backtest(
+        panel, baskets, NO_PRICES, fees=0.002, simulator=lambda o: (simulate_portfolio(o), [])
+    )
+    columns = {s: i for i, s in enumerate(panel.prices.columns)}
+    for basket, (symbols, weights) in zip(baskets, drawn, strict=True):
+        trade = panel.sessions.isin(
+            [reference.bought[basket.name], *reference.rebalances[basket.name]]
+        )
+        slots = np.array([[columns[s] for s in symbols]])
+        values = basket_values(panel.prices.to_numpy(), slots, weights, trade, 0.002)
+        np.testing.assert_allclose(
+            values[0], reference.equity[basket.name].to_numpy(), rtol=1e-9, atol=1e-12
+        )

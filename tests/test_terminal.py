@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.results.display import PERCENT_COLUMNS, format_cell
+from engine.results.display import PERCENT_COLUMNS, table_cell
 from engine.results.summary_tables import MARKETS, PERFORMANCE, UNCERTAINTY
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -89,7 +89,7 @@ def assert_whole(screen: str, expected: set[str]) -> None:
 
 
 def metric_text(key: str, value: object) -> str:
-    return format_cell(value, key in PERCENT_COLUMNS)
+    return table_cell(value, key, PERCENT_COLUMNS)
 
 
 @pytest.fixture(scope="module")
@@ -131,9 +131,9 @@ def test_event_table_is_whole(project, columns):
             "--out", str(project["root"] / "events")]
     rows = json_of(args, project["env"])
     screen = on_terminal(args, columns, project["env"])
-    percent = {"car", "portfolio_car"}
+    percent = ("car", "portfolio_car")
     from engine.results.console import EVENT_COLUMNS as shown
-    expected = {format_cell(row[k], k in percent) for row in rows for k in shown}
+    expected = {table_cell(row[k], k, percent) for row in rows for k in shown}
     expected |= {row["event"] for row in rows}
     expected |= {d for row in rows for d in row["day0"].values()}
     expected |= {f"[{row['window'][0]}," for row in rows} | {f"{row['window'][1]}]" for row in rows}
@@ -180,3 +180,35 @@ def test_data_status_table_is_whole(project, columns):
     expected = {r["symbol"] for r in rows} | {r["first_date"] for r in rows}
     expected |= {r["last_date"] for r in rows} | {str(r["rows"]) for r in rows}
     assert_whole(screen, expected)
+
+
+# -- cells and Markdown (no terminal needed) ---------------------------------------------------
+
+
+def test_p_values_below_a_thousandth_and_markdown_alignment():
+    import pandas as pd
+
+    from engine.results.display import markdown_table
+
+    frame = pd.DataFrame(
+        {"car": [0.0123, -0.5], "p_bmp": [0.0004, 0.25], "p KP": [0.0009999, 0.001],
+         "window": ["[-1, 1]", "[0, 5]"]},
+        index=pd.Index(["A", "B"], name="basket"),
+    )
+    text = markdown_table(frame, percent=["car"])
+    assert text.splitlines()[1] == "|---|---:|---:|---:|---|"
+    assert "| A | 1.2% | <0.001 | <0.001 | [-1, 1] |" in text
+    assert "| B | -50.0% | 0.25 | 0.00 | [0, 5] |" in text  # 0.001 itself is not below
+
+
+def test_event_markdown_and_json_carry_day0_as_text_and_every_summary_column(shared_prices,
+                                                                            tmp_path, cli):
+    basket = PROJECT / "baskets" / "large_models_cloud.yaml"
+    args = ["event", basket, "--study", STUDY, "--prices", shared_prices, "--out", tmp_path]
+    markdown = cli(*args, "--format", "markdown")
+    assert markdown.exit_code == 0, markdown.output
+    assert "| XHKG 2025-01-20 |" in markdown.stdout and "{'XHKG'" not in markdown.stdout
+    rows = json.loads(cli(*args, "--format", "json").stdout)
+    assert {"n_excluded", "mean_car", "rbar", "portfolio_day0"} <= set(rows[0])
+    csv_text = cli(*args, "--format", "csv").stdout
+    assert "XHKG 2025-01-20" in csv_text and "{'XHKG'" not in csv_text

@@ -34,14 +34,16 @@ EVENT_COLUMNS = {
 }
 #: The event summary's keys in ``--format json``, in order.
 EVENT_JSON_KEYS = (
-    "basket", "event", "event_name", "day0", "window", "n_stocks", "car", "bhar",
+    "basket", "event", "event_name", "day0", "window", "n_stocks", "n_excluded", "car",
+    "mean_car", "bhar", "rbar",
     "t_kolari_pynnonen", "p_kolari_pynnonen", "p_kolari_pynnonen_holm", "p_kolari_pynnonen_bh",
     "z_rank", "p_rank", "p_rank_holm", "p_rank_bh",
     "t_cross_sectional", "p_cross_sectional", "t_patell", "p_patell", "t_bmp", "p_bmp",
-    "z_sign", "p_sign", "portfolio_car", "t_portfolio", "p_portfolio", "n_tests",
+    "z_sign", "p_sign", "portfolio_day0", "portfolio_car", "t_portfolio", "p_portfolio",
+    "n_tests",
     "selected_after",
 )  # fmt: skip
-EVENT_PERCENT = ["CAR", "BHAR", "Port CAR", "car", "bhar", "portfolio_car"]
+EVENT_PERCENT = ["CAR", "BHAR", "Port CAR", "car", "mean_car", "bhar", "portfolio_car"]
 #: How many characters of the symbols the basket list shows in a piped table (a terminal shows
 #: them all, wrapped).
 LIST_SYMBOLS_WIDTH = 40
@@ -108,8 +110,10 @@ def event_summary(events: Any, fmt: str, *, terminal: bool = False) -> str:
 
     summary = events.summary
     records = [{k: row.get(k) for k in EVENT_JSON_KEYS} for row in events.summary_records()]
-    frame = summary.assign(window=summary["window"].map(lambda w: f"[{w[0]}, {w[1]}]"))
-    frame = frame.set_index("basket")
+    frame = summary.assign(
+        window=summary["window"].map(lambda w: f"[{w[0]}, {w[1]}]"),
+        day0=summary["day0"].map(lambda d: ", ".join(f"{c} {day}" for c, day in d.items())),
+    ).set_index("basket")
     if fmt == "table":
         frame = frame[["event", "window", *EVENT_COLUMNS]].rename(columns=EVENT_COLUMNS)
     title = "\n".join(

@@ -34,6 +34,30 @@ def format_cell(value: Any, percent: bool, digits: int = 2) -> str:
     return printable(value)
 
 
+#: p-values below this print as ``<0.001`` in tables for people (CSV and JSON keep the number).
+P_FLOOR = 0.001
+
+
+def is_pvalue(column: Any) -> bool:
+    """Whether a column holds p-values, by its name: ``p_...`` (``p_bmp``, ``p_rank_bh``) or a
+    short header ``p ...``/``... BH``/``... Holm`` (``p KP``, ``KP BH``)."""
+    name = str(column)
+    return name.startswith(("p_", "p ")) or name.endswith((" BH", " Holm"))
+
+
+def table_cell(value: Any, column: Any, percent: Sequence[str], digits: int = 2) -> str:
+    """A cell of column ``column`` for a terminal or Markdown table: :func:`format_cell`, and a
+    p-value below :data:`P_FLOOR` as ``<0.001``."""
+    if is_pvalue(column) and isinstance(value, float) and 0 <= value < P_FLOOR:
+        return f"<{P_FLOOR:g}"
+    return format_cell(value, column in percent, digits)
+
+
+def _numeric(values: Any) -> bool:
+    """Whether every value is a number or missing (a column to right-align)."""
+    return all(v is None or isinstance(v, (int, float)) for v in values)
+
+
 #: Row labels longer than this are cut (with an ellipsis) in terminal tables.
 LABEL_WIDTH = 20
 
@@ -47,7 +71,7 @@ def plain_table(frame: pd.DataFrame, percent: Sequence[str] = (), title: str | N
     """Aligned plain text: text columns left, numbers right; row labels cut to 20 characters."""
     header = [printable(frame.index.name or "")] + [printable(c) for c in frame.columns]
     rows = [
-        [_label(index)] + [format_cell(v, c in percent) for c, v in row.items()]
+        [_label(index)] + [table_cell(v, c, percent) for c, v in row.items()]
         for index, row in frame.iterrows()
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -109,8 +133,8 @@ def _columns(frame: pd.DataFrame, percent: Sequence[str]) -> list[_Column]:
     ]
     for name in frame.columns:
         values = list(frame[name])
-        cells = [format_cell(v, name in percent) for v in values]
-        numeric = all(v is None or isinstance(v, (int, float)) for v in values)
+        cells = [table_cell(v, name, percent) for v in values]
+        numeric = _numeric(values)
         columns.append(
             _Column(printable(name), cells, values, numeric, not numeric and _wraps(cells))
         )
@@ -212,11 +236,13 @@ def render(
 
 
 def markdown_table(frame: pd.DataFrame, percent: Sequence[str] = (), digits: int = 2) -> str:
-    """A GitHub-flavoured Markdown table; columns in ``percent`` shown as percentages."""
+    """A GitHub-flavoured Markdown table; columns in ``percent`` shown as percentages, numeric
+    columns right-aligned (``---:``), p-values below 0.001 as ``<0.001``."""
     header = [_md(frame.index.name or "")] + [_md(c) for c in frame.columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rules = ["---"] + ["---:" if _numeric(frame[c]) else "---" for c in frame.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rules) + "|"]
     for index, row in frame.iterrows():
-        cells = [_md(index)] + [_md(format_cell(v, c in percent, digits)) for c, v in row.items()]
+        cells = [_md(index)] + [_md(table_cell(v, c, percent, digits)) for c, v in row.items()]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
