@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine.data.prices import PRICES_ENV, PriceHistory, tidy_frame
+from engine.data.prices import PRICES_ENV, Day, Fetched, PriceHistory, tidy_frame
 from engine.errors import OptionError, PriceFileError
 from engine.symbols import file_stem
 
@@ -57,12 +57,7 @@ class CsvFolderSource:
             raise PriceFileError(path, f"cannot be read ({error.strerror or error})") from None
         return PriceHistory(symbol, tidy_frame(raw, str(path)), str(path))
 
-    def fetch(
-        self,
-        symbols: Sequence[str],
-        start: pd.Timestamp | None = None,
-        end: pd.Timestamp | None = None,
-    ) -> tuple[dict[str, PriceHistory], dict[str, str]]:
+    def fetch(self, symbols: Sequence[str], start: Day = None, end: Day = None) -> Fetched:
         histories: dict[str, PriceHistory] = {}
         problems: dict[str, str] = {}
         for symbol in symbols:

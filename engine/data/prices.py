@@ -64,15 +64,20 @@ class PriceHistory:
         return digest.hexdigest()
 
 
+#: A date bound of a fetch (None: all the source has).
+Day = pd.Timestamp | None
+#: What a source's fetch returns: the histories of the symbols that have data, and a reason for
+#: each symbol that has none.
+Fetched = tuple[dict[str, PriceHistory], dict[str, str]]
+
+
 class PriceSource(Protocol):
     """Anything that can produce price histories for symbols."""
 
     #: Human-readable description used in errors and the run manifest.
     description: str
 
-    def fetch(
-        self, symbols: Sequence[str], start: pd.Timestamp | None, end: pd.Timestamp | None
-    ) -> tuple[dict[str, PriceHistory], dict[str, str]]:
+    def fetch(self, symbols: Sequence[str], start: Day, end: Day) -> Fetched:
         """Histories of the symbols that have data, and a reason for each symbol that has none.
 
         ``start``/``end`` are hints for sources that download; sources may return more.

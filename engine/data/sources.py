@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from engine.data.csvfolder import CsvFolderSource
-from engine.data.prices import PriceHistory, PriceSource
+from engine.data.prices import Day, Fetched, PriceHistory, PriceSource
 from engine.data.universe import UniverseSource, is_universe_file
 from engine.symbols import Listing
 
@@ -24,12 +22,7 @@ class FirstOfSources:
         listings = [getattr(s, "listings", None) for s in self.sources]
         self.listings = next((x for x in listings if isinstance(x, dict)), None)
 
-    def fetch(
-        self,
-        symbols: Sequence[str],
-        start: pd.Timestamp | None = None,
-        end: pd.Timestamp | None = None,
-    ) -> tuple[dict[str, PriceHistory], dict[str, str]]:
+    def fetch(self, symbols: Sequence[str], start: Day = None, end: Day = None) -> Fetched:
         histories: dict[str, PriceHistory] = {}
         problems: dict[str, str] = {}
         wanted = list(symbols)

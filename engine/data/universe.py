@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.data.prices import PRICE_COLUMNS, PriceHistory
+from engine.data.prices import PRICE_COLUMNS, Day, Fetched, PriceHistory
 from engine.errors import OptionError, PriceFileError
 from engine.symbols import listing_of
 
@@ -240,12 +240,7 @@ class UniverseSource:
             return set(column.unique().to_pylist())
         return set(pd.read_csv(self.path, usecols=["symbol"], dtype=str)["symbol"])
 
-    def fetch(
-        self,
-        symbols: Sequence[str],
-        start: pd.Timestamp | None = None,
-        end: pd.Timestamp | None = None,
-    ) -> tuple[dict[str, PriceHistory], dict[str, str]]:
+    def fetch(self, symbols: Sequence[str], start: Day = None, end: Day = None) -> Fetched:
         """Histories of ``symbols`` (every date the file has: quality checks look at all)."""
         rows = self.read_rows(list(dict.fromkeys(symbols)))
         histories: dict[str, PriceHistory] = {}

@@ -49,7 +49,7 @@ from engine.data.cache import (
     session_on_or_after,
     target_session,
 )
-from engine.data.prices import PRICE_COLUMNS, PRICES_ENV, PriceHistory
+from engine.data.prices import PRICE_COLUMNS, PRICES_ENV, Day, Fetched, PriceHistory
 from engine.errors import OptionError, SourceUnavailable, SymbolError
 from engine.symbols import Listing, listing_of
 
@@ -304,12 +304,7 @@ class YahooSource:
 
     # -- the PriceSource protocol -------------------------------------------------------------
 
-    def fetch(
-        self,
-        symbols: Sequence[str],
-        start: pd.Timestamp | None = None,
-        end: pd.Timestamp | None = None,
-    ) -> tuple[dict[str, PriceHistory], dict[str, str]]:
+    def fetch(self, symbols: Sequence[str], start: Day = None, end: Day = None) -> Fetched:
         """Histories of the symbols (served from the cache, downloading only what is missing) and
         a reason for each symbol without usable data.  Raises :class:`SourceUnavailable` when
         Yahoo cannot be reached at all (or keeps rate-limiting before answering anything)."""
