@@ -327,3 +327,13 @@ def test_a_hong_kong_basket_against_the_hang_seng_leaves_the_closures_out(shared
     daily = values[1:] / values[:-1] - 1
     assert row.volatility == pytest.approx(np.std(daily, ddof=1) * 252**0.5, rel=1e-12)
     assert len(own[hk.name]) == len(sessions("XHKG", "2023-08-15", "2023-09-29")) - 2
+
+
+def test_the_report_of_a_study_without_events_says_so(mixed_folder, tmp_path):
+    from engine.pipeline import write_run
+
+    result = run([basket("US", "AAA", "BBB")], study("2023-08-15", "2023-09-20"),
+                 CsvFolderSource(mixed_folder))
+    page = (write_run(result, tmp_path) / "report.html").read_text(encoding="utf-8")
+    assert "The study has no events, so this run has no event study." in page
+    assert "--no-events" not in page
