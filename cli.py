@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import signal
 import sys
 import threading
@@ -80,6 +81,14 @@ class BasketGroup(click.Group):
             ctx.exit(error.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except OSError as error:
+            if not _stdout_broken() or (ctx.obj and ctx.obj.get("debug")):
+                raise
+            # Nothing more can reach standard output; Python's own flush at exit would print
+            # a second, raw complaint, so the stream is pointed at /dev/null first.
+            _silence_stdout()
+            click.echo(f"Error: standard output cannot be written ({error.strerror})", err=True)
+            ctx.exit(1)
         except Exception as error:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -91,6 +100,28 @@ class BasketGroup(click.Group):
                 err=True,
             )
             ctx.exit(1)
+
+
+def _stdout_broken() -> bool:
+    """Whether standard output refuses writes (``> /dev/full``): probed by writing no bytes to
+    its descriptor, which fails there and nowhere else."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):
+        return False  # no descriptor (a captured stream): nothing to probe
+    try:
+        os.write(descriptor, b"")
+    except OSError:
+        return True
+    return False
+
+
+def _silence_stdout() -> None:
+    """Send what is still buffered for standard output, and all later writes, to /dev/null."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 class IsoDate(click.ParamType):

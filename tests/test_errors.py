@@ -272,6 +272,15 @@ CASES = [
         "AAA.csv: close on 2025-01-02 is -1, not > 0"),
     row("price-infinite",           2, price("AAA", f"date,close\n{GOOD_ROWS}\n2025-04-01,inf\n"),
         "AAA.csv: row 7: close 'inf' is not a finite number"),
+    row("price-below-range",        2, price("AAA", f"date,close\n{GOOD_ROWS}\n2025-04-01,1e-13\n"),
+        "AAA.csv: close on 2025-04-01 is 1e-13, outside the prices basket accepts (1e-08..1e+12)"),
+    row("price-above-range",        2, price("AAA", "date,close\n"
+                                             + GOOD_ROWS.replace(",10.20", ",1e300")),
+        "AAA.csv: close on 2025-03-27 is 1e+300, outside the prices basket accepts"),
+    row("weights-sum-overflows",    2, basket("name: B\nconstituents:\n"
+                                              "  - {symbol: AAA, weight: 1e308}\n"
+                                              "  - {symbol: BBB, weight: 1e308}\n"),
+        "b.yaml:2, field 'constituents': custom weights sum to inf, not 1"),
     row("price-empty-file",         2, price("AAA", ""),
         "AAA.csv: file is empty"),
     row("price-not-utf8",           2, price("AAA", "date,close,né\n".encode("latin-1")),

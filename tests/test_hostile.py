@@ -412,3 +412,27 @@ def test_prices_reads_yfinance_adj_close_header(tmp_path):
     )
     history = CsvFolderSource(folder).read("QQQ")
     assert list(history.closes()) == [50.0, 60.0]  # 60/50 - 1 = 20 %, not 110/100 - 1 = 10 %
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_standard_output_on_a_full_device_is_one_line_and_exit_1(tmp_path):
+    """``basket list > /dev/full``: the write fails; one line on stderr, no traceback."""
+    import subprocess
+    import sys
+
+    from conftest import PROJECT
+
+    write_yaml(tmp_path / "baskets" / "b.yaml", "name: B\nconstituents:\n  - symbol: AAA\n")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, str(PROJECT / "cli.py"), "list"], cwd=tmp_path,
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == "Error: standard output cannot be written (No space left on device)\n"
+
+
+def test_huge_custom_weights_are_normalised_without_overflow(tmp_path):
+    """1e308 + 1e308 overflows a plain sum; normalised relative to the largest it is 1/2, 1/2."""
+    path = write_yaml(tmp_path / "b.yaml", "name: B\nnormalize: true\nconstituents:\n"
+                      "  - {symbol: AAA, weight: 1e308}\n  - {symbol: BBB, weight: 3e307}\n")
+    weights = [c.weight for c in load_basket(path).constituents]
+    assert weights == pytest.approx([1 / 1.3, 0.3 / 1.3], rel=1e-15)  # 1e308 : 3e307 = 1 : 0.3

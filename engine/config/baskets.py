@@ -607,9 +607,13 @@ def basket_from_mapping(data: Any, path: str) -> Basket:
             if weight is None:
                 raise fields.error("weight", "is required when weighting is custom")
         weights = [weight for _, _, weight, _ in rows]
-        total = math.fsum(weights)
+        # Summed relative to the largest weight: 1e308 + 1e308 would overflow.
+        largest = max(weights)
+        relative = [w / largest for w in weights]
+        relative_total = math.fsum(relative)
+        total = largest * relative_total
         if normalize:
-            weights = [w / total for w in weights]
+            weights = [r / relative_total for r in relative]
         elif abs(total - 1.0) > WEIGHT_TOLERANCE:
             raise top.error(
                 "constituents",

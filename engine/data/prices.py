@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close", "volume")
 REQUIRED_COLUMNS = ("date", "close")
 PRICES_ENV = "BASKET_PRICES"
+#: The prices a bar may hold.  Real quotes lie far inside (a sub-penny stock, Berkshire's A
+#: shares); a value outside is a unit slip or a corrupted cell, and its returns (up to 1e20
+#: between the bounds, so still finite when squared or raised to the fourth power in the
+#: statistics) would otherwise overflow into infinite volatilities.
+PRICE_RANGE = (1e-8, 1e12)
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,16 @@ def tidy_frame(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
             day = frame.index[nonpositive.to_numpy()][0].date()
             raise PriceFileError(
                 origin, f"{column} on {day} is {frame.loc[nonpositive, column].iloc[0]:g}, not > 0"
+            )
+        low, high = PRICE_RANGE
+        implausible = (frame[column] < low) | (frame[column] > high)
+        if implausible.any():
+            day = frame.index[implausible.to_numpy()][0].date()
+            raise PriceFileError(
+                origin,
+                f"{column} on {day} is {frame.loc[implausible, column].iloc[0]:g}, outside the "
+                f"prices basket accepts ({low:g}..{high:g})",
+                "check the cell: a unit slip or a corrupted value?",
             )
     if frame.index.has_duplicates:
         day = frame.index[frame.index.duplicated()][0].date()
