@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import sessions, write_yaml
+from conftest import only_run, sessions, write_yaml
 
 from engine.config.baskets import load_basket, load_study
 
@@ -54,7 +54,7 @@ def made_run(tmp_path_factory) -> Path:
         "--prices", str(project["prices"]), "--out", str(root / "results"), "--name", "good",
     ])
     assert result.exit_code == 0, result.output
-    (folder,) = (root / "results").iterdir()
+    folder = only_run(root / "results")
     return folder
 
 
