@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import only_run, sessions, write_yaml
+from conftest import only_run, run_folders, sessions, write_yaml
 
 from engine.config.baskets import load_basket, load_study
 
@@ -136,7 +136,7 @@ def hostile_run(tmp_path_factory):
     finally:
         terminal.undo()
     as_csv = runner.invoke(cli.main, [*args, "--out", str(root / "results"), "--format", "csv"])
-    (folder, _) = sorted((root / "results").iterdir())
+    (folder, _) = run_folders(root / "results")
     return {"table": table, "csv": as_csv, "folder": folder}
 
 
