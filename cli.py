@@ -619,16 +619,23 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
 @click.option("--asof", type=ISO_DATE, help="The report's price date (default: the file's).")
 @click.option("--infer-asof", is_flag=True,
               help="Score the sessions before publication and use the best as the as-of date.")
+@click.option("--random", "n_random", type=click.IntRange(min=1), default=1000,
+              show_default=True,
+              help="With --universe: matched random baskets a basket claim is ranked against.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draws.")
 @_offline_option
 @_output_options
-def claims_command(files, prices, asof, infer_asof, offline, fmt, out, name) -> None:
+def claims_command(files, prices, asof, infer_asof, n_random, seed, offline, fmt, out,
+                   name) -> None:
     """Check a research report's claims (claims YAML FILES) against the price data.
 
     Each claim is measured from the last close before its 'since' date to the last session on
     or before the as-of date, on each listing's own exchange and in its listing currency, and
     judged: holds (within the printed precision), close, does not hold, or cannot be checked
     (with why).  Writes a run folder with the tables and a report.  Exit code 0 when every
-    claim could be checked, whatever the verdicts; 2 when some could not.
+    claim could be checked, whatever the verdicts; 2 when some could not.  With --universe
+    a basket claim's return is also ranked against --random matched random baskets (its
+    percentile and p-value, as `basket sweep` computes them).
 
     \b
     --format json prints one object per claim and listing: claim, symbol, start, end,
@@ -639,17 +646,24 @@ def claims_command(files, prices, asof, infer_asof, offline, fmt, out, name) -> 
     import shutil
 
     from engine.config.claims import load_claims
+    from engine.data.sources import open_sweep_sources
     from engine.errors import UncheckedClaims
-    from engine.pipeline import check_claims, write_claims_run
+    from engine.pipeline import SweepOptions, check_claims, write_claims_run
     from engine.results.console import claims_output
     from engine.results.runfolder import check_writable
 
     check_writable(out)
     loaded = [load_claims(path) for path in files]
-    source = _source(prices, offline)
+    meta = click.get_current_context().meta
+    _quiet_cache_warnings()
+    source, universe = open_sweep_sources(
+        prices, offline=offline, universe=meta.get("universe"), symbols_file=meta.get("symbols")
+    )
+    null = SweepOptions(n_random=n_random, seed=seed, verify=1)
     unchecked: dict[str, str] = {}
     for claims in loaded:
-        run = check_claims(claims, source, asof=asof, infer=infer_asof)
+        run = check_claims(claims, source, asof=asof, infer=infer_asof, universe=universe,
+                           null=null)
         folder = write_claims_run(run, out, name=name, argv=["basket", *sys.argv[1:]])
         width = shutil.get_terminal_size((80, 24)).columns if _is_terminal() else 80
         click.echo(claims_output(run, fmt, asof_given=asof is not None, width=width), nl=False)

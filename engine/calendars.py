@@ -181,3 +181,31 @@ class Closures:
             for day in self.days[name]
             if start <= day <= end
         ]
+
+
+def closures_from_bars(bars: dict[str, list[pd.DatetimeIndex]]) -> Closures:
+    """Closures from the bar dates of each calendar's symbols (``bars``: calendar -> one
+    ascending index of bar dates per symbol listed there).
+
+    For each session ``d``: ``spanning(d)`` counts the symbols with ``first <= d <= last``,
+    ``trading(d)`` those with a bar on ``d``; ``d`` is a closure when ``spanning(d) > 0`` and
+    ``trading(d) == 0`` (:mod:`engine.market.sessions` gives the rule's reasons).
+    """
+    closures = {}
+    for name, per_symbol in bars.items():
+        days = all_sessions(name).to_numpy("datetime64[ns]")
+        spanning = np.zeros(len(days) + 1, dtype=np.int64)
+        trading = np.zeros(len(days), dtype=np.int64)
+        for dates in per_symbol:
+            if not len(dates):
+                continue
+            values = dates.to_numpy("datetime64[ns]")
+            spanning[np.searchsorted(days, values[0], side="left")] += 1
+            spanning[np.searchsorted(days, values[-1], side="right")] -= 1
+            positions = np.searchsorted(days, values)
+            on_session = positions < len(days)
+            on_session[on_session] = days[positions[on_session]] == values[on_session]
+            trading[positions[on_session]] += 1
+        closed = (np.cumsum(spanning)[:-1] > 0) & (trading == 0)
+        closures[name] = pd.DatetimeIndex(days[closed])
+    return Closures(closures)

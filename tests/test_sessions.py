@@ -310,3 +310,30 @@ def test_us_basket_alone_and_beside_chinese_baskets_on_the_shared_prices(shared_
     assert alone["US AI leaders"] == beside["US AI leaders"]
     assert alone["^IXIC"] == beside["^IXIC"]
 
+
+
+def test_a_hong_kong_basket_against_the_hang_seng_leaves_the_closures_out(shared_prices):
+    from engine.pipeline import basket_sessions
+
+    hk = load_basket(PROJECT / "baskets/report_headliners.yaml")
+    period = Study(start=dt.date(2023, 8, 15), end=dt.date(2023, 9, 29), benchmark="^HSI")
+    result = run([hk], period, CsvFolderSource(shared_prices))
+    own = basket_sessions(result.panel, [hk], "^HSI")
+    assert TYPHOON not in own[hk.name] and RAINSTORM not in own[hk.name]
+    assert TYPHOON not in result.panel.sessions  # no exchange of this run traded that day
+    # The volatility is that of the value on the Hong Kong sessions the data show open.
+    values = result.backtest.equity[hk.name].loc[own[hk.name]].to_numpy()
+    row = {s.basket: s for s in result.summary}[hk.name]
+    daily = values[1:] / values[:-1] - 1
+    assert row.volatility == pytest.approx(np.std(daily, ddof=1) * 252**0.5, rel=1e-12)
+    assert len(own[hk.name]) == len(sessions("XHKG", "2023-08-15", "2023-09-29")) - 2
+
+
+def test_the_report_of_a_study_without_events_says_so(mixed_folder, tmp_path):
+    from engine.pipeline import write_run
+
+    result = run([basket("US", "AAA", "BBB")], study("2023-08-15", "2023-09-20"),
+                 CsvFolderSource(mixed_folder))
+    page = (write_run(result, tmp_path) / "report.html").read_text(encoding="utf-8")
+    assert "The study has no events, so this run has no event study." in page
+    assert "--no-events" not in page

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from engine.results.display import PERCENT_COLUMNS, table_cell
-from engine.results.summary_tables import MARKETS, PERFORMANCE, UNCERTAINTY
+from engine.results.summary_tables import MARKETS, PERFORMANCE, ROBUSTNESS, UNCERTAINTY
 
 PROJECT = Path(__file__).resolve().parents[1]
 STUDY = PROJECT / "baskets" / "studies" / "deepseek.yaml"
@@ -119,7 +119,8 @@ def project(shared_prices, tmp_path_factory):
 def test_run_table_is_whole(project, columns):
     rows = json_of(project["run"], project["env"])
     screen = on_terminal(project["run"], columns, project["env"])
-    shown = ({*PERFORMANCE, *MARKETS, *UNCERTAINTY} - {"selected_after"}) & set(rows[0])
+    tables = {*PERFORMANCE, *MARKETS, *UNCERTAINTY, *ROBUSTNESS}
+    shown = (tables - {"selected_after"}) & set(rows[0])
     expected = {metric_text(k, row[k]) for row in rows for k in shown}
     expected |= {word for row in rows for word in row["basket"].split()}
     assert_whole(screen, expected)

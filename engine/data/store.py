@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from engine.calendars import Closures, closures_from_bars
 from engine.data.cache import (
     CacheCorrupted,
     CacheEntry,
@@ -45,7 +46,7 @@ from engine.data.cache import (
 )
 from engine.data.quality import Flag, check_history, raise_if_strict
 from engine.errors import EngineFailure, OptionError, SymbolError
-from engine.symbols import KNOWN_CALENDARS, Listing, listing_of, normalize_symbol
+from engine.symbols import FX_SYMBOLS, KNOWN_CALENDARS, Listing, listing_of, normalize_symbol
 
 _FX = re.compile(r"^[A-Z]{3}(?:[A-Z]{3})?=X$")
 #: Kind of the flag a corrupted cache entry gets in :func:`status`.
@@ -370,8 +371,10 @@ def symbol_status(
     *,
     listing: Listing | None = None,
     now: pd.Timestamp | str | None = None,
+    closures: Closures | None = None,
 ) -> SymbolStatus:
-    """Freshness and data-quality flags of one cached symbol (see :class:`SymbolStatus`)."""
+    """Freshness and data-quality flags of one cached symbol (see :class:`SymbolStatus`);
+    ``closures`` are no sessions (no missing-bar flag on them)."""
     calendar = _calendar_of(symbol, {symbol: listing} if listing else {})
     try:
         cached = cache.load(symbol)
@@ -389,7 +392,7 @@ def symbol_status(
         )
     else:
         state, message = "fresh", f"up to date through {entry.last_date}"
-    flags = tuple(check_history(cached.history, calendar))
+    flags = tuple(check_history(cached.history, calendar, closures=closures))
     return SymbolStatus(symbol, state, message, entry, last_session, calendar, flags)
 
 
@@ -404,8 +407,29 @@ def status(
     cache = cache or open_cache()
     listings = listings or {}
     wanted = list(symbols) or cached_symbols(cache)
-    rows = [symbol_status(cache, s, listing=listings.get(s), now=now) for s in wanted]
+    closures = cache_closures(cache, listings)
+    rows = [
+        symbol_status(cache, s, listing=listings.get(s), now=now, closures=closures)
+        for s in wanted
+    ]
     return StatusReport(rows)
+
+
+def cache_closures(cache: PriceCache, listings: Mapping[str, Listing]) -> Closures:
+    """The closures every sound cached history shows together (a session of an exchange none
+    of its cached symbols traded; see :mod:`engine.market.sessions`)."""
+    bars: dict[str, list[pd.DatetimeIndex]] = {}
+    for symbol in cached_symbols(cache):
+        calendar = _calendar_of(symbol, listings)
+        if calendar is None or symbol in FX_SYMBOLS.values():
+            continue
+        try:
+            cached = cache.load(symbol)
+        except CacheCorrupted:
+            continue
+        if cached is not None:
+            bars.setdefault(calendar, []).append(cached.history.frame.index)
+    return closures_from_bars(bars)
 
 
 # ---------------------------------------------------------------------------------------------

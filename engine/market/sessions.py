@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
 
-from engine.calendars import Closures, all_sessions
+from engine.calendars import Closures, closures_from_bars
 from engine.data.prices import PriceHistory
 from engine.errors import SymbolError
 from engine.symbols import FX_SYMBOLS, Listing, listing_of
@@ -41,23 +40,9 @@ def detect_closures(
     ``spanning(d) > 0`` and ``trading(d) == 0``.
     """
     listings = listings or {}
-    by_calendar: dict[str, list[np.ndarray]] = {}
+    by_calendar: dict[str, list[pd.DatetimeIndex]] = {}
     for symbol, history in histories.items():
         name = _calendar_of(symbol, listings)
-        if name is not None and len(history.frame):
-            by_calendar.setdefault(name, []).append(history.frame.index.to_numpy("datetime64[ns]"))
-    closures = {}
-    for name, bar_days in by_calendar.items():
-        days = all_sessions(name).to_numpy("datetime64[ns]")
-        spanning = np.zeros(len(days) + 1, dtype=np.int64)
-        trading = np.zeros(len(days), dtype=np.int64)
-        for bars in bar_days:
-            spanning[np.searchsorted(days, bars[0], side="left")] += 1
-            spanning[np.searchsorted(days, bars[-1], side="right")] -= 1
-            positions = np.searchsorted(days, bars)
-            on_session = positions < len(days)
-            on_session[on_session] = days[positions[on_session]] == bars[on_session]
-            trading[positions[on_session]] += 1
-        closed = (np.cumsum(spanning)[:-1] > 0) & (trading == 0)
-        closures[name] = pd.DatetimeIndex(days[closed])
-    return Closures(closures)
+        if name is not None:
+            by_calendar.setdefault(name, []).append(history.frame.index)
+    return closures_from_bars(by_calendar)

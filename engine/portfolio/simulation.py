@@ -93,7 +93,9 @@ def target_weights(
     Orders are NaN (no order) except on the purchase session and each rebalancing or review
     session (:func:`engine.portfolio.targets.basket_targets` gives the weights).
     """
-    closes, orders, rebalances, targets, purchases = [], [], {}, {}, {}
+    rebalances, targets, purchases = {}, {}, {}
+    all_prices = panel.prices.to_numpy()
+    positions, sizes, labels = [], [], []
     for basket in baskets:
         symbols = basket.symbols
         bought = purchases[basket.name] = purchase_session(panel, basket)
@@ -102,10 +104,18 @@ def target_weights(
         rebalances[basket.name] = plan.rebalances
         size = np.full((len(panel.sessions), len(symbols)), np.nan)
         size[panel.sessions.get_indexer(plan.weights.index)] = plan.weights.to_numpy()
-        columns = pd.MultiIndex.from_product([[basket.name], symbols], names=["basket", "symbol"])
-        closes.append(pd.DataFrame(panel.prices[symbols].to_numpy(), panel.sessions, columns))
-        orders.append(pd.DataFrame(size, panel.sessions, columns))
-    return pd.concat(closes, axis=1), pd.concat(orders, axis=1), rebalances, targets, purchases
+        found = panel.prices.columns.get_indexer(symbols)
+        if (found < 0).any():
+            raise KeyError(f"{basket.name}: not in the panel: {np.asarray(symbols)[found < 0]}")
+        positions.append(found)
+        sizes.append(size)
+        labels += [(basket.name, symbol) for symbol in symbols]
+    # One frame each for all baskets: building one per basket and concatenating them costs
+    # more than the simulation when leave-one-out runs a backtest per basket.
+    columns = pd.MultiIndex.from_tuples(labels, names=["basket", "symbol"])
+    close = pd.DataFrame(all_prices[:, np.concatenate(positions)], panel.sessions, columns)
+    size = pd.DataFrame(np.concatenate(sizes, axis=1), panel.sessions, columns)
+    return close, size, rebalances, targets, purchases
 
 
 def _fees_by_basket(records: np.ndarray, columns: pd.MultiIndex) -> pd.Series:

@@ -510,10 +510,12 @@ def events_section(run: Run, charts: Charts, colors: dict[str, str]) -> str:
     tables = run.events()
     if not tables:
         planned = _events(run)
-        text = "This run has no event study (run with --no-events, or made before event " \
-            "studies were written)."
         if planned:
-            text += " Study events: " + "; ".join(f"{d} {n}".strip() for d, n in planned) + "."
+            text = "This run has no event study (run with --no-events, or made before event " \
+                "studies were written). Study events: " \
+                + "; ".join(f"{d} {n}".strip() for d, n in planned) + "."
+        else:
+            text = "The study has no events, so this run has no event study."
         return _section("events", "Event study", _note(text))
     parts = []
     settings = {k: v for k, v in _event_options(run).items() if k != "events"}
