@@ -7,8 +7,11 @@ Heavy libraries (pandas, vectorbt, yfinance) are imported inside the commands so
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -20,6 +23,41 @@ DEFAULT_BASKETS = Path("baskets")
 DEFAULT_STUDY = DEFAULT_BASKETS / "studies" / "deepseek.yaml"
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived (``timeout``, a cancelled CI job, ``docker stop``, a closed
+    terminal): raised like Ctrl-C, so the same clean-up runs (no staging folder, no
+    temporary file stays), then the command exits with 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signum)
+
+
+#: The signals handled like Ctrl-C.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextlib.contextmanager
+def _stopped_by_signals():
+    """Turn :data:`STOP_SIGNALS` into :class:`Stopped` while a command runs (main thread only:
+    Python delivers signals there), then put the previous handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Stopped(signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 class BasketGroup(click.Group):
     """Maps engine errors to one-line messages and exit codes.
 
@@ -29,7 +67,12 @@ class BasketGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with _stopped_by_signals():
+                return super().invoke(ctx)
+        except Stopped as stop:
+            name = signal.Signals(stop.signum).name
+            click.echo(f"Error: stopped by {name}; nothing half-written was kept", err=True)
+            ctx.exit(128 + stop.signum)
         except BasketError as error:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -485,6 +528,8 @@ def data_status_command(ctx, symbols, exchange, currency, fmt, strict) -> None:
     from engine.results.console import status_report
 
     cache = _data_cache(ctx)
+    _notes(f"removed {name} from {cache.folder}, left by an import or fetch that was killed"
+           for name in cache.remove_leftovers())
     wanted = resolve_symbols(symbols, exchange=exchange, currency=currency)
     report = status(cache, wanted.symbols, listings=wanted.listings)
     text = status_report(report, fmt, terminal=_is_terminal())
@@ -694,8 +739,11 @@ def runs_command(out: str, fmt: str) -> None:
     """
     from engine.results.display import render
     from engine.results.reader import list_runs
+    from engine.results.runfolder import remove_stale_runs
     from engine.results.runs_display import runs_frame, runs_table
 
+    _notes(f"removed {name}, the staging folder of a run that was killed"
+           for name in remove_stale_runs(out))
     rows = list_runs(out)
     if not rows:
         click.echo(f"no runs in {out}", err=True)

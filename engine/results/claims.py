@@ -32,6 +32,7 @@ from engine.analysis.claims import CLOSE, FAILS, HOLDS, UNCHECKED, VERDICTS
 from engine.jsonable import json_ready
 from engine.results.display import markdown_table
 from engine.results.runfolder import (
+    WRITER,
     Finisher,
     _place,
     _write_config_and_manifest,
@@ -254,6 +255,7 @@ def write_claims_run(
         if run.scores is not None:
             spreadsheet_frame(run.scores).to_csv(folder / "asof.csv", index=False)
         manifest = {
+            **WRITER,
             "run_id": run_id,
             "kind": "claims",
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
