@@ -330,7 +330,7 @@ def test_sigterm_and_sighup_at_a_random_moment_leave_a_complete_folder_or_none(p
     assert victim.returncode in (0, 128 + number, -number), (delay, stderr)
     if victim.returncode == 128 + number:
         assert f"Error: stopped by {name}" in stderr and "Traceback" not in stderr, stderr
-    visible = [p for p in out.iterdir() if not p.name.startswith(".")] if out.exists() else []
+    visible = run_folders(out) if out.exists() else []
     assert len(visible) <= 1, (delay, visible)
     assert_clean(out, complete=len(visible))
 
