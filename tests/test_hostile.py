@@ -399,3 +399,16 @@ def test_fuzzed_cache_metadata_never_gives_an_internal_error(tmp_path_factory, m
     (cache.folder / "AAA.json").write_text(json.dumps(metadata))
     (report,) = status(cache).rows
     assert report.symbol == "AAA" and report.state == "corrupt"
+
+
+def test_prices_reads_yfinance_adj_close_header(tmp_path):
+    """``Adj Close`` (yfinance's spelling) is the adjusted close, not an ignored column."""
+    from engine.data.csvfolder import CsvFolderSource
+
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    (folder / "QQQ.csv").write_text(
+        "Date,Close,Adj Close\n2025-01-02,100,50\n2025-01-03,110,60\n"
+    )
+    history = CsvFolderSource(folder).read("QQQ")
+    assert list(history.closes()) == [50.0, 60.0]  # 60/50 - 1 = 20 %, not 110/100 - 1 = 10 %
