@@ -7,8 +7,11 @@ Heavy libraries (pandas, vectorbt, yfinance) are imported inside the commands so
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -20,6 +23,41 @@ DEFAULT_BASKETS = Path("baskets")
 DEFAULT_STUDY = DEFAULT_BASKETS / "studies" / "deepseek.yaml"
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived (``timeout``, a cancelled CI job, ``docker stop``, a closed
+    terminal): raised like Ctrl-C, so the same clean-up runs (no staging folder, no
+    temporary file stays), then the command exits with 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signum)
+
+
+#: The signals handled like Ctrl-C.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextlib.contextmanager
+def _stopped_by_signals():
+    """Turn :data:`STOP_SIGNALS` into :class:`Stopped` while a command runs (main thread only:
+    Python delivers signals there), then put the previous handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Stopped(signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 class BasketGroup(click.Group):
     """Maps engine errors to one-line messages and exit codes.
 
@@ -29,7 +67,12 @@ class BasketGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with _stopped_by_signals():
+                return super().invoke(ctx)
+        except Stopped as stop:
+            name = signal.Signals(stop.signum).name
+            click.echo(f"Error: stopped by {name}; nothing half-written was kept", err=True)
+            ctx.exit(128 + stop.signum)
         except BasketError as error:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -456,6 +499,8 @@ def data_status_command(ctx, symbols, exchange, currency, fmt, strict) -> None:
     from engine.results.console import status_report
 
     cache = _data_cache(ctx)
+    _notes(f"removed {name} from {cache.folder}, left by an import or fetch that was killed"
+           for name in cache.remove_leftovers())
     wanted = resolve_symbols(symbols, exchange=exchange, currency=currency)
     report = status(cache, wanted.symbols, listings=wanted.listings)
     text = status_report(report, fmt, terminal=_is_terminal())
@@ -579,16 +624,23 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
 @click.option("--asof", type=ISO_DATE, help="The report's price date (default: the file's).")
 @click.option("--infer-asof", is_flag=True,
               help="Score the sessions before publication and use the best as the as-of date.")
+@click.option("--random", "n_random", type=click.IntRange(min=1), default=1000,
+              show_default=True,
+              help="With --universe: matched random baskets a basket claim is ranked against.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draws.")
 @_offline_option
 @_output_options
-def claims_command(files, prices, asof, infer_asof, offline, fmt, out, name) -> None:
+def claims_command(files, prices, asof, infer_asof, n_random, seed, offline, fmt, out,
+                   name) -> None:
     """Check a research report's claims (claims YAML FILES) against the price data.
 
     Each claim is measured from the last close before its 'since' date to the last session on
     or before the as-of date, on each listing's own exchange and in its listing currency, and
     judged: holds (within the printed precision), close, does not hold, or cannot be checked
     (with why).  Writes a run folder with the tables and a report.  Exit code 0 when every
-    claim could be checked, whatever the verdicts; 2 when some could not.
+    claim could be checked, whatever the verdicts; 2 when some could not.  With --universe
+    a basket claim's return is also ranked against --random matched random baskets (its
+    percentile and p-value, as `basket sweep` computes them).
 
     \b
     --format json prints one object per claim and listing: claim, symbol, start, end,
@@ -599,17 +651,24 @@ def claims_command(files, prices, asof, infer_asof, offline, fmt, out, name) -> 
     import shutil
 
     from engine.config.claims import load_claims
+    from engine.data.sources import open_sweep_sources
     from engine.errors import UncheckedClaims
-    from engine.pipeline import check_claims, write_claims_run
+    from engine.pipeline import SweepOptions, check_claims, write_claims_run
     from engine.results.console import claims_output
     from engine.results.runfolder import check_writable
 
     check_writable(out)
     loaded = [load_claims(path) for path in files]
-    source = _source(prices, offline)
+    meta = click.get_current_context().meta
+    _quiet_cache_warnings()
+    source, universe = open_sweep_sources(
+        prices, offline=offline, universe=meta.get("universe"), symbols_file=meta.get("symbols")
+    )
+    null = SweepOptions(n_random=n_random, seed=seed, verify=1)
     unchecked: dict[str, str] = {}
     for claims in loaded:
-        run = check_claims(claims, source, asof=asof, infer=infer_asof)
+        run = check_claims(claims, source, asof=asof, infer=infer_asof, universe=universe,
+                           null=null)
         folder = write_claims_run(run, out, name=name, argv=["basket", *sys.argv[1:]])
         width = shutil.get_terminal_size((80, 24)).columns if _is_terminal() else 80
         click.echo(claims_output(run, fmt, asof_given=asof is not None, width=width), nl=False)
@@ -637,8 +696,11 @@ def runs_command(out: str, fmt: str) -> None:
     """
     from engine.results.display import render
     from engine.results.reader import list_runs
+    from engine.results.runfolder import remove_stale_runs
     from engine.results.runs_display import runs_frame, runs_table
 
+    _notes(f"removed {name}, the staging folder of a run that was killed"
+           for name in remove_stale_runs(out))
     rows = list_runs(out)
     if not rows:
         click.echo(f"no runs in {out}", err=True)

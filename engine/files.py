@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -86,13 +88,14 @@ def atomic_write(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old or the new file, never a mix.
 
     The temporary file is made by :func:`tempfile.mkstemp` (``O_CREAT | O_EXCL``, a random
-    hidden name ``.<name>.*.tmp``) in the same folder, fsynced, then :func:`os.replace`\\ d onto
-    ``path``: a symlink at ``path`` is replaced by the file, its target is never written.  The
-    file gets the permissions the umask gives a new file (``mkstemp`` alone would give 0600).
+    hidden name ``.<name>.pid<pid>.*.tmp``) in the same folder, fsynced, then renamed with
+    :func:`os.replace` onto ``path``: a symlink at ``path`` is replaced by the file, its target
+    is never written.  The file gets the permissions the umask gives a new file (``mkstemp``
+    alone would give 0600).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path.name), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), 0o666 & ~current_umask())
@@ -112,3 +115,48 @@ def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def temporary_prefix(name: str) -> str:
+    """The start of a hidden temporary name for ``name``, carrying this process's id so that a
+    later process can tell a leftover of a killed one (:func:`remove_leftovers`)."""
+    return f".{name}.pid{os.getpid()}."
+
+
+_OWNER = re.compile(r"\.pid(\d+)\.")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but is not ours to signal
+        return True
+    return True
+
+
+def remove_leftovers(folder: str | Path, suffix: str) -> list[str]:
+    """Remove the hidden temporaries ``.<name>.pid<pid>.*<suffix>`` (files or folders) in
+    ``folder`` whose process no longer runs: what a killed run or import left behind.  Those of
+    running processes are theirs and stay.  Returns the names removed."""
+    folder = Path(folder)
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    for entry in entries:
+        owner = _OWNER.search(entry.name)
+        if not (entry.name.startswith(".") and entry.name.endswith(suffix) and owner):
+            continue
+        if _running(int(owner.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+        if not entry.exists() and not entry.is_symlink():
+            removed.append(entry.name)
+    return removed

@@ -1020,10 +1020,10 @@ def _claims_span(claims, dates: Sequence[dt.date]) -> tuple[pd.Timestamp, pd.Tim
     return pd.Timestamp(first) - LOOKBACK, pd.Timestamp(last)
 
 
-def _basket_claim_path(claim, source: PriceSource, currency: str | None, end: pd.Timestamp):
-    """A basket claim's path: the basket bought at the last close before ``since`` on its
-    exchanges and held (no fees, no rebalancing) through ``end``, by :func:`run`."""
-    from engine.analysis.claims import Unchecked, basket_path
+def _basket_claim_study(claim, currency: str | None, end: pd.Timestamp) -> Study:
+    """The study of a basket claim: bought at the last close before ``since`` on the basket's
+    exchanges and held (no fees, no rebalancing) through ``end``."""
+    from engine.analysis.claims import Unchecked
 
     basket = claim.basket
     calendars = {v.calendar for v in resolve_listings(basket.symbols, basket.listings()).values()}
@@ -1031,7 +1031,7 @@ def _basket_claim_path(claim, source: PriceSource, currency: str | None, end: pd
     before = union[union < pd.Timestamp(claim.since)]
     if before.empty:
         raise Unchecked(f"{basket.name}: no session before {claim.since}")
-    study = Study(
+    return Study(
         name=f"claim: {basket.name}",
         benchmark=claim.outperformed or CLAIMS_BENCHMARK,
         start=before[-1].date(),
@@ -1039,11 +1039,42 @@ def _basket_claim_path(claim, source: PriceSource, currency: str | None, end: pd
         currency=currency or "local",
         rebalance="none",
     )
+
+
+def _basket_claim_path(claim, source: PriceSource, currency: str | None, end: pd.Timestamp):
+    """A basket claim's path (see :func:`_basket_claim_study`), by :func:`run`."""
+    from engine.analysis.claims import Unchecked, basket_path
+
+    basket = dataclasses.replace(claim.basket, rebalance="none")
     try:
-        result = run([dataclasses.replace(basket, rebalance="none")], study, source)
+        result = run([basket], _basket_claim_study(claim, currency, end), source)
     except (MissingDataError, DateRangeError, OptionError) as error:
         raise Unchecked(f"{basket.name}: {error.message}") from None
     return basket_path(basket.name, result.backtest.equity[basket.name], result.panel.currency)
+
+
+def _basket_claim_null(
+    claim, source: PriceSource, universe, currency: str | None, end: pd.Timestamp,
+    options: SweepOptions,
+) -> dict[str, object]:
+    """The basket claim's total return over its window ranked against matched random baskets
+    of ``universe`` (:func:`sweep`): percentile, p-value, random median and count."""
+    from engine.analysis.claims import Unchecked
+
+    basket = dataclasses.replace(claim.basket, rebalance="none")
+    try:
+        result = sweep([basket], _basket_claim_study(claim, currency, end), source, universe,
+                       options)
+    except (MissingDataError, DateRangeError, OptionError) as error:
+        raise Unchecked(f"{basket.name}: {error.message}") from None
+    row = next(r for r in result.rows if r["statistic"] == "total_return")
+    return {
+        "null_percentile": row["percentile"],
+        "null_p_value": row["p_value"],
+        "null_median": row["random_p50"],
+        "null_n": row["n_random"],
+        "null_matched_on": row["matched_on"],
+    }
 
 
 def check_claims(
@@ -1053,6 +1084,8 @@ def check_claims(
     asof: dt.date | None = None,
     infer: bool = False,
     sessions_scored: int = INFER_SESSIONS,
+    universe=None,
+    null: SweepOptions | None = None,
 ) -> ClaimsRun:
     """Check every claim of a :class:`engine.config.claims.ClaimsFile` against ``source``.
 
@@ -1060,6 +1093,8 @@ def check_claims(
     sessions (of the claims' exchanges) up to the publication date are scored and the best
     one becomes the as-of date, unless ``asof`` is given.  A symbol without data, or a window
     the data do not cover, makes its rows *cannot be checked* (with the reason), not an error.
+    With a ``universe`` (:class:`engine.data.universe.UniverseSource`) a basket claim's return
+    is also ranked against ``null`` matched random baskets (default :data:`CLAIMS_NULL`).
     """
     from engine.analysis.claims import Unchecked, best_date, evaluate, listing_path, score_dates
 
@@ -1128,7 +1163,32 @@ def check_claims(
     chosen = asof or (dt.date.fromisoformat(inferred) if inferred else claims.asof)
     rows = evaluate(claims, paths, against, chosen)
     notes = [*(f"{s}: {why}" for s, why in problems.items()), *prices.notes]
+    if universe is not None:
+        rows = _with_nulls(rows, source, universe, currencies, chosen, null or CLAIMS_NULL, notes)
     return ClaimsRun(claims, chosen, rows, prices, paths, against, scores, inferred, tied, notes)
+
+
+def _with_nulls(rows, source, universe, currencies, asof: dt.date, options, notes) -> list:
+    """``rows`` with each measured basket claim's matched-null ranking added."""
+    from engine.analysis.claims import Unchecked
+    from engine.data.universe import SURVIVORSHIP_NOTE
+
+    out = []
+    for row in rows:
+        claim = row.claim
+        if claim.basket is not None and row.measured is not None:
+            end = pd.Timestamp(claim.until or asof)
+            try:
+                ranking = _basket_claim_null(claim, source, universe, currencies[claim], end,
+                                             options)
+            except Unchecked as why:
+                notes.append(f"{claim.basket.name}: no matched null ({why})")
+            else:
+                row = dataclasses.replace(row, null=ranking)
+                if SURVIVORSHIP_NOTE not in notes:
+                    notes.append(SURVIVORSHIP_NOTE)
+        out.append(row)
+    return out
 
 
 def write_claims_run(
@@ -1182,6 +1242,11 @@ class SweepOptions:
     @property
     def matched_on(self) -> list[str]:
         return ["market", *self.match]
+
+
+#: The matched null of a basket claim with ``--universe``: random baskets of the claim's
+#: market mix (each run checks one against vectorbt).
+CLAIMS_NULL = SweepOptions(n_random=1000, verify=1)
 
 
 @dataclass

@@ -863,3 +863,66 @@ def test_the_terminal_text_fits_and_never_cuts_a_number(tmp_path, prices, column
     assert "ZZZ: no file ZZZ.csv" in text
     heading = [line for line in lines if line.startswith("1. A long quoted claim")]
     assert heading and heading[0].rstrip().endswith("HOLDS")
+
+
+# --------------------------------------------------------------------------- matched null
+
+
+def test_a_basket_claim_is_ranked_against_matched_random_baskets(cli, tmp_path, prices):
+    """Ten US stocks in a universe, S0..S9, where S<i> grows by i % over the window: a basket
+    of the best two (S8, S9) beats every random pair of the other eight, so its percentile is
+    100 and its p-value 1 / (N + 1) (North, Curtis & Sham)."""
+    days = [d for d in US_DAYS if d >= "2024-11-01"]
+    rows = [
+        {"symbol": f"S{i}", "date": pd.Timestamp(d).date(), "close": close, "adj_close": close}
+        for i in range(10)
+        for d, close in zip(
+            days, steps(days, {"2024-11-01": 100.0, "2025-01-02": 100.0 + i}), strict=True
+        )
+    ]
+    universe = tmp_path / "universe"
+    universe.mkdir()
+    pd.DataFrame(rows).to_parquet(universe / "prices.parquet", index=False)
+    pd.DataFrame({"symbol": [f"S{i}" for i in range(10)], "market": "US"}).to_csv(
+        universe / "symbols.csv", index=False
+    )
+    write_yaml(
+        tmp_path / "claims" / "best.yaml",
+        "name: Best\nconstituents:\n  - symbol: S8\n  - symbol: S9\n",
+    )
+    path = claims_file(
+        tmp_path, "  - {text: best rose, basket: best.yaml, since: 2025-01-01, at_least: 0.05}\n"
+    )
+    args = ["claims", path, "--prices", prices, "--universe", universe / "prices.parquet"]
+    result = cli(*args, "--random", "50", "--out", tmp_path / "out", "--format", "json")
+    assert result.exit_code == 0, result.output
+    row = only_row(json.loads(result.stdout))
+    assert row["measured"] == pytest.approx((1.08 + 1.09) / 2 - 1)
+    assert (row["null_percentile"], row["null_n"]) == (100.0, 50)
+    assert row["null_p_value"] == pytest.approx(1 / 51)
+    assert row["verdict"] == HOLDS and "survivorship" in result.stderr
+    table = cli(*args, "--random", "50", "--out", tmp_path / "out")
+    assert "random baskets matched on market: percentile 100.0, p = 0.020" in table.stdout
+
+
+def only_row(rows):
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_citic_basket_claim_against_the_shared_universe(shared_prices):
+    from engine.data.sources import open_source
+    from engine.data.universe import UniverseSource
+    from engine.pipeline import SweepOptions
+
+    path = shared_prices.parent / "universe" / "prices.parquet"
+    if not path.is_file():
+        pytest.skip(f"shared universe not found at {path}")
+    universe = UniverseSource(path)
+    source = open_source(shared_prices, universe=universe)
+    run = check_claims(
+        load_claims(CITIC), source, universe=universe, null=SweepOptions(n_random=200, verify=1)
+    )
+    basket = next(r.to_dict() for r in run.rows if r.claim.basket)
+    assert basket["null_n"] == 200 and basket["null_percentile"] > 95
+    assert basket["null_median"] < basket["measured"]

@@ -217,14 +217,18 @@ def test_an_interrupted_download_leaves_the_cache_consistent(
 
 #: ``python -c WRAPPER SLOW ARGS...``: ``basket ARGS...`` whose run id is always "clash" and whose
 #: every file write into the run folder first sleeps SLOW seconds, so that the process spends a
-#: known stretch of time inside the atomic write.
+#: known stretch of time inside the atomic write; with $BASKET_TEST_GATE set, the writes wait
+#: until that file exists (so that a test decides when the write starts).
 WRAPPER = """
-import sys, time
+import os, sys, time
 import engine.results.runfolder as results
 slow = float(sys.argv.pop(1))
+gate = os.environ.get("BASKET_TEST_GATE")
 results.new_run_id = lambda name, now=None: "clash"
 original = results._write_text
 def write_slowly(path, text):
+    while gate and not os.path.exists(gate):
+        time.sleep(0.01)
     time.sleep(slow)
     original(path, text)
 results._write_text = write_slowly
@@ -234,6 +238,7 @@ main(sys.argv[1:], prog_name="basket")
 
 
 def start(args: list[str], slow: float, env: dict[str, str]) -> subprocess.Popen:
+    """``basket ARGS`` through :data:`WRAPPER`."""
     return subprocess.Popen(
         [sys.executable, "-c", WRAPPER, str(slow), *args],
         cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -258,8 +263,12 @@ def processes(tmp_path_factory):
         "first": start(run_args(project, together), 0.1, env),
         "second": start(run_args(project, together), 0.1, env),
         "victim": start(victim_args, 0.4, env),
+        **{name: start(run_args(project, root / name), 0.4,
+                       env | {"BASKET_TEST_GATE": str(root / f"{name}.go")})
+           for name in STOP_SIGNALS},
     }
-    yield {"together": together, "victim_out": victim_out, "cache": cache, **running}
+    yield {"together": together, "victim_out": victim_out, "cache": cache, "root": root,
+           **running}
     for process in running.values():
         if process.poll() is None:
             process.kill()
@@ -294,6 +303,72 @@ def test_sigint_at_any_moment_of_the_write_leaves_a_complete_folder_or_none(proc
     cache = processes["cache"]
     assert len(cache.entries()) == 3
     assert all(cache.verify(entry.symbol) is None for entry in cache.entries())
+
+
+#: The signals ``timeout``, a cancelled CI job, ``docker stop`` and a closed terminal send.
+STOP_SIGNALS = {"SIGTERM": signal.SIGTERM, "SIGHUP": signal.SIGHUP}
+
+
+@pytest.mark.parametrize("name", list(STOP_SIGNALS))
+def test_sigterm_and_sighup_at_a_random_moment_leave_a_complete_folder_or_none(processes, name):
+    victim, out = processes[name], processes["root"] / name
+    deadline = time.monotonic() + 180
+    while victim.poll() is None and time.monotonic() < deadline:
+        if out.is_dir() and any(p.name.endswith(".partial") for p in out.iterdir()):
+            break
+        time.sleep(0.01)
+    (processes["root"] / f"{name}.go").touch()  # the run now writes its files, 0.4 s each
+    delay = random.uniform(0.0, 3.5)
+    time.sleep(delay)
+    if victim.poll() is None:
+        victim.send_signal(STOP_SIGNALS[name])
+    _, stderr = victim.communicate(timeout=120)
+    print(f"{name} {delay:.2f} s after the staging folder appeared: exit {victim.returncode}")
+    # 0: done before the signal; 128+n: stopped by it, cleaned up; -n: it landed while the
+    # interpreter was exiting after the run, where the default handler ends the process.
+    number = int(STOP_SIGNALS[name])
+    assert victim.returncode in (0, 128 + number, -number), (delay, stderr)
+    if victim.returncode == 128 + number:
+        assert f"Error: stopped by {name}" in stderr and "Traceback" not in stderr, stderr
+    visible = [p for p in out.iterdir() if not p.name.startswith(".")] if out.exists() else []
+    assert len(visible) <= 1, (delay, visible)
+    assert_clean(out, complete=len(visible))
+
+
+def test_a_staging_folder_of_a_killed_run_is_removed_by_runs_and_the_next_run(
+    cli, project, tmp_path
+):
+    out = tmp_path / "results"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    for name in ("a", "b"):
+        (out / f".20250101-000000-{name}.pid{dead}.x1y2.partial").mkdir(parents=True)
+    mine = out / f".20250101-000000-c.pid{os.getpid()}.x1y2.partial"  # a live process's
+    mine.mkdir()
+    result = cli("runs", "--out", out)
+    assert "removed .20250101-000000-a." in result.stderr, result.output
+    assert sorted(p.name for p in out.iterdir()) == [mine.name]
+    (out / f".20250101-000000-d.pid{dead}.x1y2.partial").mkdir()
+    mine.rmdir()
+    assert cli(*run_args(project, out)).exit_code == 0
+    assert_clean(out, complete=1)
+
+
+def test_a_temporary_file_of_a_killed_import_is_removed_by_data_status_and_imports(
+    cli, project, tmp_path
+):
+    cache = PriceCache(tmp_path / "cache")
+    cache.import_folder(project["prices"])
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    left = cache.folder / f".AAA.parquet.pid{dead}.k3j4.tmp"
+    left.write_bytes(b"half a file")
+    result = cli("data", "--cache", cache.root, "status")
+    assert result.exit_code == 0, result.output
+    assert f"removed {left.name}" in result.stderr and not left.exists()
+    left.write_bytes(b"half a file")
+    cache.import_folder(project["prices"])
+    assert not left.exists()
 
 
 def test_two_runs_at_once_write_two_complete_folders(processes):

@@ -17,8 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import sessions, write_yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.config.baskets import load_basket, load_study
+from engine.results.reader import MANIFEST_SCHEMA
 
 DAYS = sessions("XNAS", "2024-12-02", "2025-03-31")
 LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
@@ -194,3 +197,218 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# -- cache metadata ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cache(tmp_path):
+    """A price cache holding AAA, BBB and ^IXIC, imported from generated CSV files."""
+    from engine.data.cache import PriceCache
+
+    project = make_project(tmp_path / "project")
+    cache = PriceCache(tmp_path / "cache")
+    assert cache.import_folder(project["prices"]).problems == {}
+    return cache
+
+
+@pytest.mark.parametrize(
+    "metadata, why",
+    [
+        pytest.param("[]", "metadata is list, not a JSON object", id="list"),
+        pytest.param("null", "metadata is NoneType, not a JSON object", id="null"),
+        pytest.param("[" * 100_000 + "]" * 100_000, "unreadable metadata", id="deep"),
+        pytest.param('{"symbol": "AAA"}', "metadata has no 'source'", id="fields-missing"),
+        pytest.param("first_date=2025-13-45", "'first_date' is '2025-13-45', not a date",
+                     id="bad-date"),
+        pytest.param("rows=many", "'rows' is 'many', not a count", id="bad-count"),
+        pytest.param("data_file=../../etc/passwd", "is not a file of the cache folder",
+                     id="data-file-outside"),
+        pytest.param("symbol=BBB", "its metadata names 'BBB'", id="another-symbol"),
+    ],
+)
+def test_one_bad_metadata_file_is_reported_and_the_rest_listed(cli, cache, metadata, why):
+    import json
+
+    path = cache.meta_path("AAA")
+    if "=" in metadata and not metadata.startswith("["):
+        key, value = metadata.split("=", 1)
+        raw = json.loads(path.read_text())
+        raw[key] = value
+        metadata = json.dumps(raw)
+    path.write_text(metadata)
+    result = cli("data", "--cache", cache.root, "status", "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = {row["symbol"]: row for row in json.loads(result.stdout)}
+    assert sorted(rows) == ["AAA", "BBB", "^IXIC"]
+    assert rows["AAA"]["state"] == "corrupt" and why in rows["AAA"]["message"], rows["AAA"]
+    assert str(path) in rows["AAA"]["message"]
+    assert rows["BBB"]["state"] != "corrupt" and rows["^IXIC"]["state"] != "corrupt"
+    assert "internal error" not in result.stderr
+
+
+# -- report: only basket's folders, never through links ------------------------------------------
+
+
+def test_report_refuses_a_folder_basket_did_not_write(cli, tmp_path):
+    folder = tmp_path / "someone"
+    folder.mkdir()
+    (folder / "manifest.json").write_text("{}")
+    (folder / "report.html").write_text("their page")
+    result = cli("report", folder)
+    assert result.exit_code == 1, result.output
+    assert "was not written by basket" in result.stderr and "Traceback" not in result.output
+    assert (folder / "report.html").read_text() == "their page"
+
+
+def test_report_replaces_a_planted_symlink_and_never_writes_its_target(cli, run_copy, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    for name in ("report.html", ".report.html.tmp"):
+        (run_copy / name).unlink(missing_ok=True)
+        (run_copy / name).symlink_to(victim)
+    result = cli("report", run_copy)
+    assert result.exit_code == 0, result.output
+    assert victim.read_text() == "precious\n"
+    assert not (run_copy / "report.html").is_symlink()
+    assert "<html" in (run_copy / "report.html").read_text()
+
+
+def test_report_never_embeds_a_file_linked_from_outside(cli, run_copy, tmp_path):
+    secret = tmp_path / "secret.csv"
+    secret.write_text("date,SECRET-BASKET\n2025-01-02,1\n")
+    (run_copy / "equity.csv").unlink()
+    (run_copy / "equity.csv").symlink_to(secret)
+    result = cli("report", run_copy)
+    assert result.exit_code == 0, result.output
+    assert "SECRET-BASKET" not in (run_copy / "report.html").read_text()
+
+
+# -- run folders that are damaged or hostile -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change, why",
+    [
+        pytest.param({"period": "x"}, "field 'period' is \"x\", not a mapping or null",
+                     id="period-text"),
+        pytest.param({"baskets": 5}, "field 'baskets' is 5, not a list", id="baskets-number"),
+        pytest.param({"period": {"sessions": "many"}}, "field 'period.sessions' is \"many\"",
+                     id="sessions-text"),
+        pytest.param({"created_at": "yesterday"}, "field 'created_at' is not an ISO time",
+                     id="created-at"),
+        pytest.param({"baskets": [{"a": 1}]}, "field 'baskets' must hold text items",
+                     id="baskets-maps"),
+    ],
+)
+def test_one_malformed_manifest_is_listed_broken_and_the_others_listed(cli, run_copy, made_run,
+                                                                       change, why):
+    import json
+
+    shutil.copytree(made_run, run_copy.parent / "zz-good")
+    manifest = json.loads((run_copy / "manifest.json").read_text())
+    (run_copy / "manifest.json").write_text(json.dumps({**manifest, **change}))
+    result = cli("runs", "--out", run_copy.parent, "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = {row["id"]: row for row in json.loads(result.stdout)}
+    assert rows[run_copy.name]["status"] == "broken" and why in rows[run_copy.name]["note"]
+    assert rows["zz-good"]["status"] == "ok"
+    assert "internal error" not in result.stderr
+
+
+def test_a_deeply_nested_manifest_is_broken_not_a_crash(cli, run_copy):
+    (run_copy / "manifest.json").write_text("[" * 200_000 + "]" * 200_000)
+    result = cli("runs", "--out", run_copy.parent)
+    assert result.exit_code == 0, result.output
+    assert "nested too deeply" in result.stderr or "not valid JSON" in result.stderr
+
+
+def test_run_folders_follow_the_umask(made_run):
+    import stat
+
+    mode = stat.S_IMODE(made_run.stat().st_mode)
+    assert mode == 0o777 & ~_umask(), oct(mode)
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# -- fuzz: whatever a run folder or a cache entry holds, no internal error -----------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(derandomize=True, max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(change=st.dictionaries(st.sampled_from(sorted(MANIFEST_SCHEMA) + ["period"]), JSON,
+                              max_size=4),
+       config=st.one_of(st.none(), JSON, st.dictionaries(
+           st.sampled_from(["study", "baskets", "event_study"]), JSON, max_size=3)))
+def test_fuzzed_run_folders_never_give_an_internal_error(made_run, tmp_path_factory, change,
+                                                         config):
+    import json
+
+    import yaml
+
+    from engine.errors import BasketError
+    from engine.results.compare import compare_runs
+    from engine.results.reader import list_runs, load_run
+    from engine.results.runs_display import render_comparison
+
+    out = tmp_path_factory.mktemp("fuzz")
+    folder = out / made_run.name
+    shutil.copytree(made_run, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, **change}))
+    if config is not None:
+        (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    rows = list_runs(out)
+    assert len(rows) == 1
+    try:
+        runs = [load_run(folder), load_run(made_run)]
+        for fmt in ("table", "csv", "json", "markdown"):
+            render_comparison(compare_runs(runs), fmt)
+    except BasketError:
+        assert rows[0]["status"] == "broken"
+
+
+@settings(derandomize=True, max_examples=80, deadline=None)
+@given(metadata=st.one_of(JSON, st.fixed_dictionaries({}, optional={
+    "symbol": JSON | st.just("AAA"), "first_date": JSON | st.just("2025-01-02"),
+    "rows": JSON, "data_file": JSON | st.just("AAA.parquet"), "sha256": JSON,
+})))
+def test_fuzzed_cache_metadata_never_gives_an_internal_error(tmp_path_factory, metadata):
+    import json
+
+    from engine.data.cache import PriceCache
+    from engine.data.store import status
+
+    cache = PriceCache(tmp_path_factory.mktemp("cache"))
+    cache.folder.mkdir(parents=True)
+    (cache.folder / "AAA.json").write_text(json.dumps(metadata))
+    (report,) = status(cache).rows
+    assert report.symbol == "AAA" and report.state == "corrupt"
+
+
+def test_prices_reads_yfinance_adj_close_header(tmp_path):
+    """``Adj Close`` (yfinance's spelling) is the adjusted close, not an ignored column."""
+    from engine.data.csvfolder import CsvFolderSource
+
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    (folder / "QQQ.csv").write_text(
+        "Date,Close,Adj Close\n2025-01-02,100,50\n2025-01-03,110,60\n"
+    )
+    history = CsvFolderSource(folder).read("QQQ")
+    assert list(history.closes()) == [50.0, 60.0]  # 60/50 - 1 = 20 %, not 110/100 - 1 = 10 %

@@ -49,6 +49,8 @@ from engine.symbols import listing_of
 
 HOLDS, CLOSE, FAILS, UNCHECKED = "holds", "close", "does not hold", "cannot be checked"
 VERDICTS = (HOLDS, CLOSE, FAILS, UNCHECKED)
+#: What a basket claim's matched null adds to its row (None without a universe).
+NULL_KEYS = ("null_percentile", "null_p_value", "null_median", "null_n", "null_matched_on")
 #: Rounding slack so that a figure exactly on the edge of the printed precision holds.
 EDGE = 1e-9
 
@@ -217,6 +219,9 @@ class Measurement:
     reason: str = ""
     matches: bool = False
     claim_verdict: str = UNCHECKED
+    #: A basket claim's rank among matched random baskets (``null_percentile, null_p_value,
+    #: null_median, null_n, null_matched_on``), with a universe.
+    null: dict[str, Any] | None = None
 
     @property
     def as_multiple(self) -> float | None:
@@ -259,6 +264,7 @@ class Measurement:
             "as_multiple_verdict": judge_multiple(claim, self.measured)
             if self.as_multiple is not None
             else None,
+            **{key: (self.null or {}).get(key) for key in NULL_KEYS},
         }
 
 

@@ -24,6 +24,7 @@ the exchange's last *completed* session (a session is completed once its close t
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import io
 import json
@@ -31,7 +32,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ import pandas as pd
 from engine.calendars import calendar as exchange_calendar
 from engine.data.prices import PRICE_COLUMNS, PriceHistory, tidy_frame
 from engine.errors import CacheError, PriceFileError, ResultsError, SymbolError
-from engine.files import atomic_write
+from engine.files import UnreadableFile, atomic_write, read_bounded, remove_leftovers
 from engine.symbols import file_stem, listing_of, normalize_symbol
 
 CACHE_ENV = "BASKET_CACHE"
@@ -186,9 +187,49 @@ class CacheEntry:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> CacheEntry:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in known})
+    def from_mapping(cls, raw: Any) -> CacheEntry:
+        """The entry a metadata JSON holds, checked against the schema (the fields above, their
+        types, ISO dates, a data file inside the cache folder); :class:`ValueError` names the
+        first field that is wrong, so one hand-edited or damaged file is reported, not used."""
+        if not isinstance(raw, dict):
+            raise ValueError(f"metadata is {type(raw).__name__}, not a JSON object")
+        known = {f.name: f for f in fields(cls)}
+        values = {k: v for k, v in raw.items() if k in known}
+        for name, spec in known.items():
+            if name not in values:
+                if spec.default is MISSING:
+                    raise ValueError(f"metadata has no '{name}'")
+                continue
+            value = values[name]
+            if name in ("rows", "version"):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f"'{name}' is {_shown(value)}, not a count")
+            elif not (isinstance(value, str) or (value is None and spec.default is None)):
+                raise ValueError(f"'{name}' is {_shown(value)}, not text")
+            elif name in _DATE_FIELDS and value is not None and not _is_iso_date(value):
+                raise ValueError(f"'{name}' is {_shown(value)}, not a date YYYY-MM-DD")
+        data_file = values["data_file"]
+        if Path(data_file).name != data_file or data_file.startswith("."):
+            raise ValueError(f"'data_file' {_shown(data_file)} is not a file of the cache folder")
+        return cls(**values)
+
+
+_DATE_FIELDS = ("first_date", "last_date", "requested_start", "checked_through")
+
+
+def _is_iso_date(text: str) -> bool:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass(frozen=True)
@@ -366,6 +407,21 @@ def _sources_table(folder: Path) -> dict[str, dict[str, str]]:
 # The cache
 
 
+#: Largest metadata file read (they hold a few hundred bytes).
+MAX_METADATA_BYTES = 100_000
+
+
+def _read_entry(path: Path) -> CacheEntry:
+    """The checked entry of one metadata file; FileNotFoundError when it is absent."""
+    if not path.exists() and not path.is_symlink():
+        raise FileNotFoundError(path)
+    try:
+        data = read_bounded(path, MAX_METADATA_BYTES)
+    except UnreadableFile as error:
+        raise ValueError(error.reason) from None
+    return CacheEntry.from_mapping(json.loads(data.decode("utf-8")))
+
+
 class PriceCache:
     """Per-symbol parquet + metadata store; see the module docstring for layout and guarantees."""
 
@@ -421,12 +477,14 @@ class PriceCache:
         :class:`CacheCorrupted` when the JSON cannot be read."""
         path = self.meta_path(symbol)
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            return CacheEntry.from_mapping(raw)
+            entry = _read_entry(path)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, TypeError) as error:
+        except (OSError, ValueError, RecursionError) as error:
             raise CacheCorrupted(symbol, path, f"unreadable metadata: {error}") from None
+        if entry.symbol != symbol:
+            raise CacheCorrupted(symbol, path, f"its metadata names {_shown(entry.symbol)}")
+        return entry
 
     def load(self, symbol: str) -> CachedHistory | None:
         """The verified bars and metadata of ``symbol``; None if it is not cached.
@@ -464,6 +522,13 @@ class PriceCache:
         cached = self.load(symbol)
         return None if cached is None else cached.history
 
+    def remove_leftovers(self) -> list[str]:
+        """Remove the temporary files (``.<file>.pid<pid>.*.tmp``) that imports or fetches
+        killed mid-write left in the cache; returns their names."""
+        if not self.folder.is_dir():
+            return []
+        return remove_leftovers(self.folder, ".tmp")
+
     def entries(self) -> list[CacheEntry]:
         """Metadata of every cached symbol, sorted by symbol (unreadable JSON files are skipped
         with a :class:`CacheWarning`)."""
@@ -472,8 +537,11 @@ class PriceCache:
         found: list[CacheEntry] = []
         for path in sorted(self.folder.glob("*.json")):
             try:
-                found.append(CacheEntry.from_mapping(json.loads(path.read_text(encoding="utf-8"))))
-            except (OSError, ValueError, TypeError) as error:
+                entry = _read_entry(path)
+                if file_stem(entry.symbol) != path.stem:
+                    raise ValueError(f"it names another symbol, {_shown(entry.symbol)}")
+                found.append(entry)
+            except (OSError, ValueError, RecursionError) as error:
                 warnings.warn(f"unreadable cache metadata {path}: {error}", CacheWarning, 2)
         return sorted(found, key=lambda e: e.symbol)
 
@@ -547,6 +615,7 @@ class PriceCache:
         )
         try:
             with self._locked(exclusive=True):
+                self.remove_leftovers()
                 atomic_write(self.data_path(history.symbol), data)
                 atomic_write(self.meta_path(history.symbol), entry.to_json().encode())
         except OSError as error:

@@ -109,7 +109,8 @@ class PriceSet:
 def tidy_frame(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
     """Check and normalise a bars table with a ``date`` column into the :class:`PriceHistory`
     layout.  Raises :class:`PriceFileError` naming ``origin`` and the bad row or column."""
-    columns = [str(c).strip().lower() for c in raw.columns]
+    # yfinance's CSV exports spell the adjusted close "Adj Close": the same column as adj_close.
+    columns = [str(c).strip().lower().replace(" ", "_") for c in raw.columns]
     twice = sorted({c for c in columns if columns.count(c) > 1})
     if twice:
         raise PriceFileError(origin, f"column {twice[0]} appears more than once in the header")

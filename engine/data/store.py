@@ -24,7 +24,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -346,14 +345,8 @@ def cached_symbols(cache: PriceCache) -> list[str]:
     """Every symbol with a metadata file in the cache, readable or not, sorted."""
     if not cache.folder.is_dir():
         return []
-    found = []
-    for path in cache.folder.glob("*.json"):
-        try:
-            symbol = str(json.loads(path.read_text(encoding="utf-8"))["symbol"])
-        except (OSError, ValueError, TypeError, KeyError):
-            symbol = symbol_from_stem(path.stem)
-        found.append(symbol)
-    return sorted(set(found))
+    # The file name says which symbol an entry is for; metadata naming another is corrupt.
+    return sorted({symbol_from_stem(path.stem) for path in cache.folder.glob("*.json")})
 
 
 def _calendar_of(symbol: str, listings: Mapping[str, Listing]) -> str | None:

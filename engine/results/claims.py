@@ -32,6 +32,7 @@ from engine.analysis.claims import CLOSE, FAILS, HOLDS, UNCHECKED, VERDICTS
 from engine.jsonable import json_ready
 from engine.results.display import markdown_table
 from engine.results.runfolder import (
+    WRITER,
     Finisher,
     _place,
     _write_config_and_manifest,
@@ -56,6 +57,8 @@ CLAIM_COLUMNS = (
     "claim_verdict",
     "as_multiple",
     "as_multiple_verdict",
+    "null_percentile",
+    "null_p_value",
     "reason",
 )
 LINE_WIDTH = 78
@@ -149,6 +152,16 @@ def claims_text(
                 f"{figure_text(row['measured'], row):>12}  {difference_text(row):>9}  "
                 f"{row['verdict']}"
             )
+            if row["null_percentile"] is not None:
+                null = (
+                    f"against {row['null_n']} random baskets matched on "
+                    f"{row['null_matched_on']}: percentile {row['null_percentile']:.1f}, "
+                    f"p = {row['null_p_value']:.3f}, random median "
+                    f"{figure_text(row['null_median'], row)}"
+                )
+                lines += textwrap.wrap(
+                    null, width, initial_indent="     ", subsequent_indent="     "
+                )
             if row["as_multiple"] is not None:
                 lines.append(
                     f"     read as a price multiple: {row['as_multiple']:.2f}x, "
@@ -242,6 +255,7 @@ def write_claims_run(
         if run.scores is not None:
             spreadsheet_frame(run.scores).to_csv(folder / "asof.csv", index=False)
         manifest = {
+            **WRITER,
             "run_id": run_id,
             "kind": "claims",
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),

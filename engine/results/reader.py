@@ -17,6 +17,7 @@ import pandas as pd
 from engine.analysis.metrics import NUMERIC_COLUMNS, is_versus_key
 from engine.config.yamlfile import load_yaml
 from engine.errors import ConfigError, InputError, OptionError, ResultsError
+from engine.files import UnreadableFile, read_bounded
 from engine.results.runfolder import MANIFEST
 from engine.text import unescape_frame
 
@@ -37,24 +38,135 @@ class RunNotFound(InputError):
         super().__init__(f"run '{ref}' not found: looked for {places}", hint)
 
 
+#: Largest manifest read (a run over thousands of symbols writes a few MB).
+MAX_MANIFEST_BYTES = 50_000_000
+
+#: The types a manifest's fields must have when present (None: the field may be null).
+MANIFEST_SCHEMA: dict[str, tuple[type, ...]] = {
+    "written_by": (str,),
+    "run_folder_format": (int,),
+    "run_id": (str,),
+    "kind": (str,),
+    "created_at": (str,),
+    "command": (list, type(None)),
+    "versions": (dict,),
+    "data_source": (str, type(None)),
+    "fingerprints": (dict,),
+    "benchmark": (str, type(None)),
+    "baskets": (list,),
+    "skipped": (dict,),
+    "notes": (list,),
+    "period": (dict, type(None)),
+    "currency": (str, type(None)),
+    "fees": (int, float, type(None)),
+}
+#: The types of the items of a manifest's lists and of the values of its mappings.
+MANIFEST_ITEMS: dict[str, tuple[type, ...]] = {
+    "baskets": (str,), "notes": (str,), "command": (str,), "fingerprints": (str, type(None)),
+    "versions": (str, type(None)), "skipped": (dict,),
+}
+PERIOD_SCHEMA: dict[str, tuple[type, ...]] = {
+    "first_session": (str,), "last_session": (str,), "sessions": (int,),
+}
+
+
 def read_manifest(folder: str | Path) -> dict[str, Any]:
-    """The run folder's ``manifest.json`` as a dict; :class:`ResultsError` saying why not."""
-    path = Path(folder) / MANIFEST
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    """The run folder's ``manifest.json`` as a dict, checked against :data:`MANIFEST_SCHEMA`;
+    :class:`ResultsError` naming the file and the field otherwise."""
+    path = inside(folder, MANIFEST)
+    if path is None:
         raise ResultsError(
             f"{folder} has no {MANIFEST}: not a run folder, or an unfinished one"
-        ) from None
-    except OSError as error:
-        raise ResultsError(f"{path} cannot be read ({error.strerror})") from None
+        )
     try:
-        manifest = json.loads(text)
+        manifest = json.loads(read_bounded(path, MAX_MANIFEST_BYTES).decode("utf-8"))
+    except UnreadableFile as error:
+        raise ResultsError(f"{path} {error.reason}") from None
+    except UnicodeDecodeError:
+        raise ResultsError(f"{path} is not UTF-8 text") from None
     except json.JSONDecodeError as error:
         raise ResultsError(f"{path} is not valid JSON (line {error.lineno})") from None
+    except RecursionError:
+        raise ResultsError(f"{path} is nested too deeply") from None
     if not isinstance(manifest, dict):
         raise ResultsError(f"{path} does not hold a JSON object")
+    problem = _schema_problem(manifest, MANIFEST_SCHEMA) or _schema_problem(
+        manifest.get("period") or {}, PERIOD_SCHEMA, "period."
+    )
+    problem = problem or _items_problem(manifest)
+    if problem is None and "created_at" in manifest:
+        try:
+            dt.datetime.fromisoformat(manifest["created_at"])
+        except ValueError:
+            problem = "field 'created_at' is not an ISO time"
+    if problem:
+        raise ResultsError(f"{path}: {problem}", "it was not written by basket, or was edited")
     return manifest
+
+
+def _schema_problem(
+    mapping: dict[str, Any], schema: dict[str, tuple[type, ...]], prefix: str = ""
+) -> str | None:
+    """Why ``mapping`` does not fit ``schema`` (the first field of a wrong type), or None."""
+    for key, types in schema.items():
+        if key not in mapping:
+            continue
+        value = mapping[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            shown = json.dumps(value)[:40] if not isinstance(value, dict | list) else (
+                "a mapping" if isinstance(value, dict) else "a list")
+            wanted = " or ".join("null" if t is type(None) else _TYPE_NAMES[t] for t in types)
+            return f"field '{prefix}{key}' is {shown}, not {wanted}"
+    return None
+
+
+def _items_problem(manifest: dict[str, Any]) -> str | None:
+    """The first list item or mapping value of the wrong type (:data:`MANIFEST_ITEMS`)."""
+    for key, types in MANIFEST_ITEMS.items():
+        value = manifest.get(key) or ()
+        items = value.values() if isinstance(value, dict) else value
+        if not all(isinstance(item, types) and not isinstance(item, bool) for item in items):
+            wanted = " or ".join("null" if t is type(None) else _TYPE_NAMES[t] for t in types)
+            return f"field '{key}' must hold {wanted} items"
+        if key == "skipped" and not all(
+            isinstance(why, str) for symbols in items for why in symbols.values()
+        ):
+            return "field 'skipped' must map baskets to {symbol: reason}"
+    return None
+
+
+_TYPE_NAMES = {str: "text", int: "a whole number", float: "a number", list: "a list",
+               dict: "a mapping"}
+
+
+#: The types of the parts of a run's ``config.yaml`` that compare and report read.
+CONFIG_SCHEMA: dict[str, tuple[type, ...]] = {
+    "study": (dict, type(None)), "baskets": (list, type(None)), "event_study": (dict, type(None)),
+}
+
+
+def _config_problem(config: Any) -> str | None:
+    """Why a run's configuration cannot be used, or None."""
+    if not isinstance(config, dict):
+        return "not a mapping"
+    problem = _schema_problem(config, CONFIG_SCHEMA)
+    if problem is None and not all(isinstance(b, dict) for b in config.get("baskets") or []):
+        problem = "field 'baskets' must list mappings"
+    return problem
+
+
+def inside(folder: str | Path, name: str) -> Path | None:
+    """``folder/name`` if it is a file that resolves inside ``folder``, else None: a run
+    folder's files are never read through a symlink that leads elsewhere."""
+    path = Path(folder) / name
+    try:
+        resolved = path.resolve(strict=True)
+        root = Path(folder).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not resolved.is_relative_to(root) or not resolved.is_file():
+        return None
+    return path
 
 
 @dataclass
@@ -91,8 +203,10 @@ class Run:
     def table(self, name: str, **read_csv: Any) -> pd.DataFrame | None:
         """``name`` (e.g. ``equity.csv`` or ``events/car_paths.csv``) as a frame; None when the
         file is absent or unreadable (the reason is added to :attr:`problems`)."""
-        path = self.path / name
-        if not path.is_file():
+        path = inside(self.path, name)
+        if path is None:
+            if (self.path / name).is_symlink():
+                self.problems.append(f"{name} is a link out of the run folder (not read)")
             return None
         try:
             return unescape_frame(pd.read_csv(path, **read_csv))
@@ -121,28 +235,37 @@ def load_run(folder: str | Path) -> Run:
     manifest = read_manifest(folder)
     problems: list[str] = []
     config: dict[str, Any] = {}
-    if not (folder / "config.yaml").exists():
+    config_path = inside(folder, "config.yaml")
+    if config_path is None:
         problems.append("config.yaml is missing")
     else:
         try:
-            loaded = load_yaml(folder / "config.yaml")
-            config = loaded if isinstance(loaded, dict) else {}
+            loaded = load_yaml(config_path)
         except ConfigError as error:
             # The message starts with the path; the problem is listed under the run already.
+            loaded = None
             problems.append(f"config.yaml cannot be read ({error.one_line().split(': ', 1)[-1]})")
+        problem = _config_problem(loaded) if loaded is not None else None
+        if problem:
+            problems.append(f"config.yaml: {problem} (ignored)")
+        elif isinstance(loaded, dict):
+            config = loaded
     summary = pd.DataFrame(columns=list(METRICS), index=pd.Index([], name="basket"))
+    summary_path = inside(folder, "summary.csv")
     try:
+        if summary_path is None:
+            raise FileNotFoundError(folder / "summary.csv")
         # A basket may be called "NA": only the metrics have missing values.
-        header = pd.read_csv(folder / "summary.csv", nrows=0).columns
+        header = pd.read_csv(summary_path, nrows=0).columns
         numbers = [*METRICS, *(c for c in header if is_versus_key(c))]
-        frame = pd.read_csv(folder / "summary.csv", dtype={"basket": str},
+        frame = pd.read_csv(summary_path, dtype={"basket": str},
                             keep_default_na=False, na_values={m: [""] for m in numbers})
         frame = unescape_frame(frame.set_index("basket"))
         summary = frame.reindex(columns=numbers).astype(float)
     except FileNotFoundError:
         if manifest.get("kind") not in ("event", "claims"):  # they have no backtest summary
             problems.append("summary.csv is missing")
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, TypeError) as error:
         problems.append(f"summary.csv cannot be read ({type(error).__name__})")
     return Run(folder, manifest, config, summary, problems)
 

@@ -33,7 +33,6 @@ import html
 import json
 import math
 import numbers
-import os
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,10 +42,12 @@ import pandas as pd
 
 from engine.analysis.metrics import TEXT_COLUMNS
 from engine.errors import ResultsError
+from engine.files import atomic_write
 from engine.jsonable import json_ready
 from engine.results.compare import flatten
 from engine.results.display import format_cell
 from engine.results.reader import Run, load_run
+from engine.results.runfolder import MANIFEST, WRITER
 from engine.results.runs_display import value_text
 from engine.results.summary_tables import YEAR_DAYS, event_notes, summary_tables
 
@@ -87,27 +88,29 @@ MAX_ATTRIBUTION_CHARTS = 24
 
 def write_report(folder: str | Path) -> Path:
     """Write ``report.html`` into the run folder from the files already there; returns its
-    path.  The page is written to a temporary file and renamed, so a reader never sees half
-    a report."""
+    path.  Only a folder whose manifest says basket wrote it (``written_by``, see
+    :data:`engine.results.runfolder.WRITER`) is rewritten: ``report`` never replaces a
+    ``report.html`` in a folder someone else made."""
     folder = Path(folder)
-    return write_page(folder, build_report(load_run(folder)))
+    run = load_run(folder)
+    if run.manifest.get("written_by") != WRITER["written_by"]:
+        raise ResultsError(
+            f"{folder} was not written by basket: its {MANIFEST} does not say "
+            f"\"written_by\": \"basket\"; report.html left alone",
+            "runs made before run_folder_format 1 have no report to rewrite: run them again",
+        )
+    return write_page(folder, build_report(run))
 
 
 def write_page(folder: Path, page: str) -> Path:
-    """Write ``page`` as the folder's ``report.html`` through a temporary file and a rename,
-    so a reader never sees half a report; returns its path."""
+    """Write ``page`` as the folder's ``report.html`` through an exclusively created temporary
+    file and a rename (:func:`engine.files.atomic_write`): a reader never sees half a report
+    and a symlink planted in the folder is replaced, never followed; returns its path."""
     path = folder / REPORT
-    staged = folder / f".{REPORT}.tmp"
     try:
-        with open(staged, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(page)
-        os.replace(staged, path)
+        atomic_write(path, page.encode("utf-8"))
     except OSError as error:
-        staged.unlink(missing_ok=True)
-        raise ResultsError(f"cannot write {path} ({error.strerror})") from None
-    except BaseException:
-        staged.unlink(missing_ok=True)
-        raise
+        raise ResultsError(f"cannot write {path} ({error.strerror or error})") from None
     return path
 
 

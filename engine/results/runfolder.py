@@ -41,11 +41,15 @@ import yaml
 
 from engine.analysis.metrics import COLUMNS
 from engine.errors import ResultsError
+from engine.files import current_umask, remove_leftovers, temporary_prefix
 from engine.jsonable import json_ready
 from engine.results.summary_tables import render_summary
 from engine.text import spreadsheet_frame
 
 MANIFEST = "manifest.json"
+#: What every manifest basket writes starts with: the mark that basket wrote the folder (``report``
+#: only rewrites folders that carry it) and the version of the run-folder layout.
+WRITER = {"written_by": "basket", "run_folder_format": 1}
 #: libyaml's C emitter where PyYAML has it: the same text as the pure-Python SafeDumper
 #: (tests/test_runfolder_yaml.py), ten times faster.
 YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -117,7 +121,9 @@ def write_run_folder(
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}.", suffix=".partial", dir=out))
+        remove_stale_runs(out)
+        tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(run_id), suffix=".partial", dir=out))
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700: follow the umask
     except OSError as error:
         raise ResultsError(
             f"results folder {out} cannot be written ({error.strerror})",
@@ -137,6 +143,12 @@ def write_run_folder(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def remove_stale_runs(out: str | Path) -> list[str]:
+    """Remove the staging folders (``.<id>.pid<pid>.*.partial``) that runs killed by a
+    signal they could not catch (SIGKILL, a power cut) left in ``out``; returns their names."""
+    return remove_leftovers(out, ".partial")
 
 
 def _rename_without_replacing(tmp: Path, out: Path, run_id: str) -> Path:
@@ -179,6 +191,7 @@ def write_event_tables(folder: Path, events: Any) -> None:
 
 def _common_manifest(run_id: str, argv: Sequence[str] | None, run: Any) -> dict[str, Any]:
     return {
+        **WRITER,
         "run_id": run_id,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
         "command": list(argv if argv is not None else sys.argv),

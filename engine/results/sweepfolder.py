@@ -33,6 +33,7 @@ from engine.results.display import markdown_table
 from engine.results.report import STYLE, Charts, _axis, esc, html_table, label
 from engine.results.runfolder import (
     MANIFEST,
+    WRITER,
     _write_text,
     new_run_id,
     package_versions,
@@ -110,6 +111,7 @@ def _manifest(result: Any, run_id: str, argv: Sequence[str] | None) -> dict[str,
 
     options = result.options
     return {
+        **WRITER,
         "run_id": run_id,
         "kind": "sweep",
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
