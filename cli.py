@@ -132,6 +132,11 @@ class Window(click.ParamType):
 WINDOW = Window()
 
 
+def _examples(*commands: str) -> str:
+    """A command's ``--help`` epilog: real example command lines, kept as written."""
+    return "\b\nExamples:\n" + "\n".join(f"  {command}" for command in commands)
+
+
 def _options(*options):
     """One decorator applying ``options`` (click option decorators) in the order listed."""
 
@@ -202,7 +207,11 @@ def _period_options(default: str):
     )
 
 
-@click.group(cls=BasketGroup)
+@click.group(cls=BasketGroup, epilog=_examples(
+    "basket run --prices ../shared/data/prices",
+    "basket compare latest~1 latest",
+    "basket report latest --open",
+))
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="basket")
 @click.pass_context
@@ -254,7 +263,10 @@ def _is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-@main.command("validate")
+@main.command("validate", epilog=_examples(
+    "basket validate baskets/*.yaml baskets/studies/deepseek.yaml",
+    "basket validate baskets/claims/citic-2025-02.yaml",
+))
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False), required=True)
 def validate_command(files: tuple[str, ...]) -> None:
     """Check basket, study and claims files; report every problem, one line each."""
@@ -273,7 +285,10 @@ def validate_command(files: tuple[str, ...]) -> None:
         raise click.exceptions.Exit(2)
 
 
-@main.command("list")
+@main.command("list", epilog=_examples(
+    "basket list",
+    "basket list --format csv",
+))
 @click.option(
     "--baskets",
     "folder",
@@ -339,7 +354,12 @@ _backtest_options = _options(
 )
 
 
-@main.command("run")
+@main.command("run", epilog=_examples(
+    "basket run --prices ../shared/data/prices",
+    "basket run baskets/aidc.yaml --study baskets/studies/since_2023.yaml --prices"
+    " ../shared/data/prices",
+    "basket run baskets/aidc.yaml --fees 0.002 --rebalance monthly --quiet",
+))
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @_backtest_options
 @click.option(
@@ -404,7 +424,10 @@ def run_command(
     click.echo(f"results: {folder}", err=True)
 
 
-@main.group("data")
+@main.group("data", epilog=_examples(
+    "basket data fetch --basket baskets/aidc.yaml",
+    "basket data status --format csv",
+))
 @click.option(
     "--cache",
     "cache_dir",
@@ -430,7 +453,10 @@ def _notes(notes) -> None:
     click.echo(note_lines(notes), err=True, nl=False)
 
 
-@data_group.command("fetch")
+@data_group.command("fetch", epilog=_examples(
+    "basket data fetch --basket baskets/aidc.yaml --study baskets/studies/deepseek.yaml",
+    "basket data fetch NVDA 0700.HK --start 2024-01-01",
+))
 @click.argument("symbols", nargs=-1)
 @click.option("--basket", "basket_files", multiple=True, type=click.Path(dir_okay=False),
               help="Fetch every symbol this basket's run needs (repeatable).")
@@ -480,7 +506,10 @@ def data_fetch_command(ctx, symbols, basket_files, study_file, start, end, excha
     report.raise_for_failures()
 
 
-@data_group.command("status")
+@data_group.command("status", epilog=_examples(
+    "basket data status",
+    "basket data status NVDA 0700.HK --strict",
+))
 @click.argument("symbols", nargs=-1)
 @_listing_options
 @_format_option
@@ -513,7 +542,9 @@ def data_status_command(ctx, symbols, exchange, currency, fmt, strict) -> None:
         report.raise_if_strict()
 
 
-@data_group.command("import")
+@data_group.command("import", epilog=_examples(
+    "basket data import ../shared/data/prices",
+))
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.pass_context
 def data_import_command(ctx, folder) -> None:
@@ -541,7 +572,9 @@ def data_import_command(ctx, folder) -> None:
                              "fix or remove those files and import again")
 
 
-@data_group.command("export")
+@data_group.command("export", epilog=_examples(
+    "basket data export /tmp/prices",
+))
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.pass_context
 def data_export_command(ctx, folder) -> None:
@@ -563,7 +596,11 @@ def data_export_command(ctx, folder) -> None:
                          f"{', '.join(report.skipped)}", "fetch them again")
 
 
-@main.command("event")
+@main.command("event", epilog=_examples(
+    "basket event --prices ../shared/data/prices",
+    "basket event baskets/domestic_chips.yaml --prices ../shared/data/prices --window 0:5"
+    " --window -5:10",
+))
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @_prices_option
 @_study_option
@@ -618,7 +655,10 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
     click.echo(f"results: {folder}", err=True)
 
 
-@main.command("claims")
+@main.command("claims", epilog=_examples(
+    "basket claims baskets/claims/citic-2025-02.yaml --prices ../shared/data/prices",
+    "basket claims baskets/claims/citic-2025-02.yaml --prices ../shared/data/prices --infer-asof",
+))
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False), required=True)
 @_prices_option
 @click.option("--asof", type=ISO_DATE, help="The report's price date (default: the file's).")
@@ -682,7 +722,10 @@ def claims_command(files, prices, asof, infer_asof, n_random, seed, offline, fmt
 _runs_folder_option = _out_option("Folder holding the run folders.")
 
 
-@main.command("runs")
+@main.command("runs", epilog=_examples(
+    "basket runs",
+    "basket runs --format csv --out /tmp/results",
+))
 @_runs_folder_option
 @_format_option
 def runs_command(out: str, fmt: str) -> None:
@@ -715,7 +758,11 @@ def runs_command(out: str, fmt: str) -> None:
             _notes([f"{row['id']}: {row['note']}"])
 
 
-@main.command("compare")
+@main.command("compare", epilog=_examples(
+    "basket compare latest~1 latest",
+    "basket compare latest~2 latest~1 latest --metric all",
+    "basket compare latest~1 latest --sort diff:total_return --format csv",
+))
 @click.argument("runs", nargs=-1, required=True)
 @_runs_folder_option
 @_format_option
@@ -736,9 +783,10 @@ def runs_command(out: str, fmt: str) -> None:
 def compare_command(runs, out, fmt, sort, metrics) -> None:
     """Compare runs basket by basket: metrics side by side, differences, what changed.
 
-    RUNS are run ids under --out (or unique prefixes of them) or paths to run folders; the
-    first is A, then B, C...  Differences are against A (B-A, C-A).  A basket that a run
-    lacks shows as "missing" (empty in csv, null in json).
+    RUNS are run ids under --out (or unique prefixes of them), latest and latest~N (the
+    newest run, the Nth before it) or paths to run folders; the first is A, then B, C...
+    Differences are against A (B-A, C-A).  A basket that a run lacks shows as "missing"
+    (empty in csv, null in json).
 
     \b
     --format json prints one object:
@@ -768,7 +816,10 @@ def compare_command(runs, out, fmt, sort, metrics) -> None:
     )
 
 
-@main.command("report")
+@main.command("report", epilog=_examples(
+    "basket report latest --open",
+    "basket report latest~1 --self-contained",
+))
 @click.argument("run")
 @_runs_folder_option
 @click.option(
@@ -778,16 +829,20 @@ def compare_command(runs, out, fmt, sort, metrics) -> None:
     show_default=True,
     help="Open the report in the web browser.",
 )
-def report_command(run: str, out: str, open_it: bool) -> None:
+@click.option("--self-contained", is_flag=True,
+              help="Embed plotly.js: one file that works anywhere, without the results folder.")
+def report_command(run: str, out: str, open_it: bool, self_contained: bool) -> None:
     """(Re)write report.html of a run and print its path.
 
-    RUN is a run id under --out (or a unique prefix of one) or a path to a run folder.  The
-    page is self-contained (plotly.js embedded) and works offline.
+    RUN is a run id under --out (or a unique prefix of one), latest or latest~N (the newest
+    run, the Nth before it), or a path to a run folder.  The page works offline: it loads
+    plotly.js from assets/ next to the run folders (written there once), or embeds it with
+    --self-contained (one file of about 5 MB to send on its own).
     """
     from engine.pipeline import rewrite_report
     from engine.results.reader import resolve_run
 
-    path = rewrite_report(resolve_run(run, out))
+    path = rewrite_report(resolve_run(run, out), self_contained=self_contained)
     click.echo(str(path))
     if open_it:
         import webbrowser
@@ -795,7 +850,10 @@ def report_command(run: str, out: str, open_it: bool) -> None:
         webbrowser.open(path.resolve().as_uri())
 
 
-@main.command("sweep")
+@main.command("sweep", epilog=_examples(
+    "basket sweep baskets/domestic_chips.yaml --random 1000 --prices ../shared/data/prices",
+    "basket sweep --grid rebalance=none,monthly --random 2000 --prices ../shared/data/prices",
+))
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @_backtest_options
 @click.option("--random", "n_random", type=click.IntRange(min=1), default=10_000,

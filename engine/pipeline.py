@@ -1205,16 +1205,17 @@ def write_claims_run(
     return write_folder(run, out, name=name, argv=argv, finish=[write_claims_report])
 
 
-def rewrite_report(folder: str | Path) -> Path:
+def rewrite_report(folder: str | Path, self_contained: bool = False) -> Path:
     """(Re)write the ``report.html`` of any run folder (``basket report``): a claims check's
-    or a backtest's and event study's, by the kind its manifest names."""
+    or a backtest's and event study's, by the kind its manifest names; ``self_contained``
+    embeds plotly.js instead of referencing the results folder's shared copy."""
     from engine.results.claims_report import write_claims_report
     from engine.results.reader import read_manifest
     from engine.results.report import write_report
 
     if read_manifest(folder).get("kind") == "claims":
-        return write_claims_report(folder)
-    return write_report(folder)
+        return write_claims_report(folder, self_contained)
+    return write_report(folder, self_contained)
 
 
 # -- basket sweep: themes against matched random baskets, over a parameter grid --------------

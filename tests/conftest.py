@@ -135,3 +135,16 @@ def run_in_pty(args: list[str], columns: int, cwd) -> str:
     process.wait(timeout=300)
     os.close(leader)
     return b"".join(chunks).decode("utf-8", "replace")
+
+
+def run_folders(out: Path) -> list[Path]:
+    """The run folders written under ``out``, by name: not the reports' shared ``assets``
+    folder, not a hidden folder."""
+    return sorted(p for p in Path(out).iterdir()
+                  if p.is_dir() and p.name != "assets" and not p.name.startswith("."))
+
+
+def only_run(out: Path) -> Path:
+    """The one run folder under ``out``."""
+    (folder,) = run_folders(out)
+    return folder

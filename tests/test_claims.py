@@ -31,7 +31,7 @@ from engine.config.claims import CLOSE_FACTOR, load_claims, parse_figure
 from engine.data.csvfolder import CsvFolderSource
 from engine.errors import ConfigError
 from engine.pipeline import check_claims
-from tests.conftest import PROJECT, sessions, write_yaml
+from tests.conftest import PROJECT, only_run, run_folders, sessions, write_yaml
 
 US_DAYS = sessions("XNAS", "2022-12-01", "2025-03-31")
 HK_DAYS = sessions("XHKG", "2024-11-01", "2025-03-31")
@@ -667,7 +667,7 @@ def test_cli_exit_2_when_a_claim_cannot_be_checked_after_writing_every_verdict(
     assert "ZZZ  cannot be checked" in result.stdout and "AAA  USD" in result.stdout
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: 1 claim cannot be checked: 'ZZZ rose' (ZZZ: no file ZZZ.csv)")
-    assert len(list((tmp_path / "out").iterdir())) == 1
+    assert len(run_folders(tmp_path / "out")) == 1
 
 
 def test_cli_bad_claims_file_is_one_line_and_writes_nothing(cli, tmp_path, prices):
@@ -751,7 +751,7 @@ def test_the_report_shows_every_claim_escaped_and_is_rebuilt_by_basket_report(
     )
     result = cli("claims", path, "--prices", prices, "--out", tmp_path / "out", "--infer-asof")
     assert result.exit_code == 2
-    folder = next((tmp_path / "out").iterdir())
+    folder = only_run(tmp_path / "out")
     page = (folder / "report.html").read_text()
     assert "<b>AAA</b>" not in page and "&lt;b&gt;AAA&lt;/b&gt; rose 51%" in page
     assert 'data-chart="claim-1"' in page and 'data-chart="claim-2"' in page
@@ -784,7 +784,7 @@ def test_the_claims_report_renders_in_a_real_browser(cli, tmp_path, prices):
     )
     result = cli("claims", path, "--prices", prices, "--out", tmp_path / "out", "--infer-asof")
     assert result.exit_code == 0, result.output
-    folder = next((tmp_path / "out").iterdir())
+    folder = only_run(tmp_path / "out")
     with open_page(folder / "report.html") as opened:
         page = opened.page
         page.wait_for_function(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import PROJECT, flat_history, write_yaml
+from conftest import PROJECT, flat_history, only_run, write_yaml
 from conftest_yahoo import NOW, fake_yahoo  # noqa: F401
 from yahoo_fake import FakeYahoo
 
@@ -361,11 +361,11 @@ def test_run_offline_from_the_imported_folder_equals_run_with_prices(cli, cache_
     assert offline.exit_code == 0, offline.output
     assert json.loads(offline.stdout) == json.loads(with_prices.stdout)
     events = [
-        pd.read_csv(next((tmp_path / d).iterdir()) / "events" / "summary.csv") for d in "ab"
+        pd.read_csv(only_run(tmp_path / d) / "events" / "summary.csv") for d in "ab"
     ]
     pd.testing.assert_frame_equal(events[0], events[1])
     notes = [
-        json.loads((next((tmp_path / d).iterdir()) / "manifest.json").read_text())["notes"]
+        json.loads((only_run(tmp_path / d) / "manifest.json").read_text())["notes"]
         for d in "ab"
     ]
     assert notes[0] == notes[1]
@@ -380,7 +380,7 @@ def test_run_notes_summarise_flags_on_the_terminal_and_keep_details(cli, trio, t
         "note: data check placeholder_bar (warning): 3 flag(s) on 1 symbol (0700.HK); details "
         "in manifest.json and `basket data status`"
     ]
-    manifest = json.loads((next((tmp_path / "out").iterdir()) / "manifest.json").read_text())
+    manifest = json.loads((only_run(tmp_path / "out") / "manifest.json").read_text())
     assert (
         "0700.HK: data check placeholder_bar (warning), 3 flags on 2024-12-24, "
         "2024-12-31, 2025-01-28; first: placeholder bar (volume missing, no open, no high, "

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT
+from conftest import PROJECT, only_run
 
 JSON_KEYS = {
     "basket",
@@ -66,7 +66,7 @@ def test_event_json_has_one_object_per_basket_event_and_window(
     assert first["day0"] == {"XHKG": "2025-01-20"}
     us = next(r for r in rows if r["basket"] == "US AI leaders" and r["event"] == "2025-01-20")
     assert us["day0"] == {"XNAS": "2025-01-21"}  # MLK day: the next NASDAQ session
-    folder = next(tmp_path.iterdir())
+    folder = only_run(tmp_path)
     tables = {p.name for p in (folder / "events").iterdir()}
     assert {
         "summary.csv",
@@ -120,7 +120,7 @@ def test_nvidia_market_model_abnormal_return_on_the_sell_off(
         "0:0",
     )
     assert result.exit_code == 0, result.output
-    ars = pd.read_csv(next(tmp_path.iterdir()) / "events" / "abnormal_returns.csv")
+    ars = pd.read_csv(only_run(tmp_path) / "events" / "abnormal_returns.csv")
     engine_ar = ars.query("symbol == 'NVDA' and day == 0")["abnormal_return"].item()
 
     def returns(stem):
@@ -150,7 +150,7 @@ def test_run_includes_the_event_study(cli, shared_prices, in_project, tmp_path):
         "json",
     )
     assert result.exit_code == 0, result.output
-    folder = next(tmp_path.iterdir())
+    folder = only_run(tmp_path)
     summary = pd.read_csv(folder / "events" / "summary.csv")
     assert set(summary["event"]) == {"2025-01-20", "2025-01-27"}
     assert len(summary) == 2 * 4  # two events, four default windows

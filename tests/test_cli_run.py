@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, write_yaml
+from conftest import PROJECT, run_folders, write_yaml
 
 from engine.analysis.metrics import COLUMNS
 
@@ -59,7 +59,7 @@ def test_two_runs_write_two_complete_run_folders(cli, small_project):
     first = cli(*run_args(small_project, "--name", "same"))
     second = cli(*run_args(small_project, "--name", "same"))
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
-    folders = sorted(p for p in small_project["out"].iterdir())
+    folders = run_folders(small_project["out"])
     assert len(folders) == 2
     assert all("-same" in folder.name for folder in folders)
     for folder in folders:
@@ -157,7 +157,7 @@ def test_run_on_the_shared_data_with_defaults(cli, shared_prices, monkeypatch, t
     rows = {r["basket"]: r for r in json.loads(result.stdout)}
     assert "Domestic chips" in rows and "^IXIC" in rows
     assert rows["^IXIC"]["total_return"] == pytest.approx(-0.0240, abs=1e-4)
-    assert len(list(tmp_path.iterdir())) == 1
+    assert len(run_folders(tmp_path)) == 1
 
 
 def test_help_does_not_import_heavy_libraries():
@@ -204,7 +204,7 @@ def test_a_run_id_that_exists_gets_a_suffix_and_the_old_folder_is_kept(tmp_path)
     assert second.name == "20250127-000000-same-2"
     assert (first / "marker.txt").read_text() == "first"
     assert (second / "marker.txt").read_text() == "second"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [first.name, second.name]
+    assert [p.name for p in run_folders(tmp_path)] == [first.name, second.name]
 
 
 def test_local_currency_needs_one_currency(cli, small_project, tmp_path):

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT, sessions, write_yaml
+from conftest import PROJECT, run_folders, sessions, write_yaml
 from conftest_yahoo import fake_yahoo, make_source, price_cache, sleeps  # noqa: F401,F811
 from yahoo_fake import needs_shared_prices
 
@@ -63,7 +63,7 @@ def run_args(project: dict[str, Path], out: Path) -> list[str]:
 def assert_clean(out: Path, complete: int) -> list[Path]:
     """``out`` holds exactly ``complete`` run folders, each complete and naming itself in its
     manifest, and nothing else (no staging folder, no empty claimed name)."""
-    entries = sorted(out.iterdir()) if out.exists() else []
+    entries = sorted(p for p in out.iterdir() if p.name != "assets") if out.exists() else []
     hidden = [p.name for p in entries if p.name.startswith(".")]
     assert hidden == [], f"staging left behind: {hidden}"
     assert len(entries) == complete, [p.name for p in entries]
@@ -295,7 +295,7 @@ def test_sigint_at_any_moment_of_the_write_leaves_a_complete_folder_or_none(proc
     if victim.returncode == 1:
         assert "Aborted!" in stderr and "Traceback" not in stderr, (delay, stderr)
     # Stopped before the rename: nothing; after it (or not stopped at all): the whole folder.
-    visible = [p for p in out.iterdir() if not p.name.startswith(".")] if out.exists() else []
+    visible = run_folders(out) if out.exists() else []
     assert len(visible) <= 1, (delay, visible)
     assert_clean(out, complete=len(visible))
     if victim.returncode == 0:
@@ -330,7 +330,7 @@ def test_sigterm_and_sighup_at_a_random_moment_leave_a_complete_folder_or_none(p
     assert victim.returncode in (0, 128 + number, -number), (delay, stderr)
     if victim.returncode == 128 + number:
         assert f"Error: stopped by {name}" in stderr and "Traceback" not in stderr, stderr
-    visible = [p for p in out.iterdir() if not p.name.startswith(".")] if out.exists() else []
+    visible = run_folders(out) if out.exists() else []
     assert len(visible) <= 1, (delay, visible)
     assert_clean(out, complete=len(visible))
 

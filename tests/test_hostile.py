@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import sessions, write_yaml
+from conftest import only_run, run_folders, sessions, write_yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -57,7 +57,7 @@ def made_run(tmp_path_factory) -> Path:
         "--prices", str(project["prices"]), "--out", str(root / "results"), "--name", "good",
     ])
     assert result.exit_code == 0, result.output
-    (folder,) = (root / "results").iterdir()
+    folder = only_run(root / "results")
     return folder
 
 
@@ -139,7 +139,7 @@ def hostile_run(tmp_path_factory):
     finally:
         terminal.undo()
     as_csv = runner.invoke(cli.main, [*args, "--out", str(root / "results"), "--format", "csv"])
-    (folder, _) = sorted((root / "results").iterdir())
+    (folder, _) = run_folders(root / "results")
     return {"table": table, "csv": as_csv, "folder": folder}
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from browser import open_page
 from click.testing import CliRunner
-from conftest import PROJECT, sessions, write_yaml
+from conftest import PROJECT, only_run, sessions, write_yaml
 
 from engine.results.report import REPORT, write_report
 from engine.symbols import file_stem
@@ -77,12 +77,22 @@ event_study:
     return folder
 
 
-def test_every_run_folder_has_a_self_contained_escaped_report(run_folder):
+def loaded_files(page: str) -> list[str]:
+    """Every address the page loads (script, link, img, iframe)."""
+    return re.findall(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=\"([^\"]*)\"", page)
+
+
+def test_every_run_folder_has_a_light_escaped_report(run_folder):
+    from plotly.offline import get_plotlyjs, get_plotlyjs_version
+
     page = (run_folder / REPORT).read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
-    # plotly.js is inline: nothing is loaded from elsewhere.
-    assert re.findall(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=", page) == []
-    assert "plotly.js v" in page and len(page) > 1_000_000
+    # plotly.js is the results folder's one shared copy, referenced relatively.
+    asset = f"plotly-{get_plotlyjs_version()}.min.js"
+    assert loaded_files(page) == [f"../assets/{asset}"]
+    assert (run_folder.parent / "assets" / asset).read_text(encoding="utf-8") == get_plotlyjs()
+    assert "plotly.js v" not in page and len(page.encode()) < 300_000
+    assert 'id="plotly-missing" hidden' in page  # shown by the page when the asset is missing
     for section in ("summary", "equity", "drawdowns", "events", "attribution", "notes",
                     "settings"):
         assert f'<section id="{section}">' in page
@@ -112,6 +122,19 @@ def test_importing_the_report_module_does_not_import_vectorbt():
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True,
                          text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_report_self_contained_embeds_plotly_and_latest_names_the_run(run_folder, tmp_path):
+    copy = shutil.copytree(run_folder, tmp_path / "results" / run_folder.name)
+    result = invoke("report", "latest", "--out", copy.parent, "--self-contained")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(copy / REPORT)
+    page = (copy / REPORT).read_text(encoding="utf-8")
+    assert loaded_files(page) == [] and "plotly.js v" in page and "plotly-missing" not in page
+    assert not (copy.parent / "assets").exists()
+    too_far = invoke("report", "latest~1", "--out", copy.parent)
+    assert too_far.exit_code == 2
+    assert f"'latest~1': {copy.parent} holds 1 run(s)" in too_far.stderr
 
 
 def test_report_command_rewrites_and_opens_the_report(run_folder, monkeypatch):
@@ -242,7 +265,7 @@ def test_report_of_a_real_run_renders_in_a_real_browser(cli, shared_prices, tmp_
     monkeypatch.chdir(PROJECT)
     result = cli("run", "--prices", shared_prices, "--out", tmp_path)
     assert result.exit_code == 0, result.output
-    folder = next(tmp_path.iterdir())
+    folder = only_run(tmp_path)
     baskets = json.loads((folder / "manifest.json").read_text())["baskets"]
     events = pd.read_csv(folder / "events" / "car_paths.csv")["event"].nunique()
     facts, _ = check_page_in_browser(folder / REPORT, "report-deepseek.png")

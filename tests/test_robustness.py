@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT, sessions, write_yaml
+from conftest import PROJECT, only_run, sessions, write_yaml
 
 from engine.analysis.robustness import constituent_overlap
 from engine.config.baskets import Basket, Constituent, load_basket
@@ -60,7 +60,7 @@ def test_leave_one_out_of_a_buy_and_hold_basket_is_the_mean_of_the_others(cli, p
 
 def test_correlation_overlap_and_effective_themes_written_with_the_run(cli, project):
     _run_json(cli, project)
-    folder = next(project["out"].iterdir())
+    folder = only_run(project["out"])
     correlation = pd.read_csv(folder / "correlation.csv", index_col=0)
     equity = pd.read_csv(folder / "equity.csv", index_col=0)
     returns = equity.pct_change().iloc[1:]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import only_run
 
 from engine.portfolio import simulation
 from engine.portfolio.orders import simulate_portfolio
@@ -21,7 +22,7 @@ PER_RUN = ("run_id", "created_at", "command")
 
 
 def the_only_run(out: Path) -> Path:
-    (folder,) = out.iterdir()
+    folder = only_run(out)
     return folder
 
 

@@ -173,12 +173,21 @@ def test_compare_and_runs_tables_are_whole(project, columns):
     ids = [runs[0]["id"], runs[1]["id"]]
     comparison = json_of(["compare", *ids, "--out", out], project["env"])
     screen = on_terminal(["compare", *ids, "--out", out], columns, project["env"])
+    # One table of what differs: percentages with two decimals, their differences in
+    # percentage points ("+0.21 pp"), other metrics with three decimals.
     expected = set()
     for row in comparison["rows"]:
-        expected |= set(row["basket"].split())
-        for values in [*row["runs"].values(), *row["differences"].values()]:
-            expected |= {metric_text(k, values[k]) for k in
-                         ("total_return", "excess_return", "sharpe", "max_drawdown", "volatility")}
+        a, b = row["runs"]["A"], row["runs"]["B"]
+        for key in ("total_return", "excess_return", "sharpe", "max_drawdown", "volatility"):
+            if a[key] == b[key]:
+                continue
+            percent = key in PERCENT_COLUMNS
+            expected |= {*row["basket"].split(), key}
+            if percent:
+                expected |= {f"{a[key]:.2%}", f"{b[key]:.2%}", f"{100 * (b[key] - a[key]):+.2f}"}
+            else:
+                expected |= {f"{a[key]:.3f}", f"{b[key]:.3f}", f"{b[key] - a[key]:+.3f}"}
+    assert expected and "pp" in screen.split()
     assert_whole(screen, expected)
 
 
@@ -231,3 +240,26 @@ def test_event_markdown_and_json_carry_day0_as_text_and_every_summary_column(sha
     assert {"n_excluded", "mean_car", "rbar", "portfolio_day0"} <= set(rows[0])
     csv_text = cli(*args, "--format", "csv").stdout
     assert "XHKG 2025-01-20" in csv_text and "{'XHKG'" not in csv_text
+
+
+def test_repeated_notes_are_grouped_into_one_line_with_a_count():
+    from engine.results.console import group_notes, note_lines
+
+    carried = "no bar on 2 (2023-09-01, 2023-09-08) session(s) of its exchange; last close carried"
+    symbols = ["0700.HK", "9988.HK", "1810.HK", "9888.HK", "1024.HK"]
+    notes = [f"{s}: {carried}" for s in symbols] + [
+        "HS TECH rules: cash drag 0.5%",
+        "calendar XHKG closed 2023-09-01",
+        "calendar XHKG closed 2023-09-01",
+        "0700.HK: placeholder bar on 2024-12-31",
+        "0700.HK: placeholder bar on 2024-12-31",
+    ]
+    assert group_notes(notes) == [
+        f"0700.HK, 9988.HK, 1810.HK and 2 more (5): {carried}",
+        "HS TECH rules: cash drag 0.5%",  # a subject with a space is not a symbol: kept
+        "calendar XHKG closed 2023-09-01 (x2)",
+        "0700.HK: placeholder bar on 2024-12-31 (x2)",
+    ]
+    assert group_notes(["A.HK: x", "B.HK: x"]) == ["A.HK, B.HK (2): x"]
+    assert group_notes([]) == [] and note_lines([]) == ""
+    assert note_lines(["a\x1b[31m", "a\x1b[31m"]).count("\n") == 1

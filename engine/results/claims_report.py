@@ -1,8 +1,8 @@
 """``report.html`` of a claims run: each claim beside the price path it is about.
 
 Built, like :mod:`engine.results.report`, from the files of the run folder (``claims.json``,
-``paths.csv``, ``asof.csv``, the manifest), self-contained (plotly.js embedded) and with every
-text escaped.  Sections:
+``paths.csv``, ``asof.csv``, the manifest), offline (plotly.js from the shared asset or
+embedded) and with every text escaped.  Sections:
 
 1. **Verdicts**: one row per claim and listing (printed, measured, difference, dates, verdict;
    the listing the figure matches in bold);
@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from engine.errors import ResultsError
+from engine.results.assets import plotly_script
 from engine.results.claims import figure_text
 from engine.results.reader import load_run
 from engine.results.report import (
@@ -45,10 +46,11 @@ HOLDS_BAND = "rgba(46,125,50,0.12)"
 WINDOW_SHADE = "rgba(22,50,79,0.07)"
 
 
-def write_claims_report(folder: str | Path) -> Path:
-    """Write ``report.html`` into a claims run folder from its files; returns its path."""
+def write_claims_report(folder: str | Path, self_contained: bool = False) -> Path:
+    """Write ``report.html`` into a claims run folder from its files; returns its path.
+    plotly.js is the results folder's shared asset, or embedded when ``self_contained``."""
     folder = Path(folder)
-    return write_page(folder, build_claims_report(folder))
+    return write_page(folder, build_claims_report(folder, plotly_script(folder, self_contained)))
 
 
 def _records(folder: Path) -> list[dict[str, Any]]:
@@ -253,10 +255,9 @@ def asof_section(scores: pd.DataFrame, inferred: str | None, charts: Charts) -> 
     return _section("asof", "As-of score", chart + table)
 
 
-def build_claims_report(folder: Path) -> str:
-    """The whole page of a claims run folder as a string."""
-    from plotly.offline import get_plotlyjs
-
+def build_claims_report(folder: Path, plotly: str) -> str:
+    """The whole page of a claims run folder as a string; ``plotly`` is the element loading
+    plotly.js (:func:`engine.results.assets.plotly_script`)."""
     run = load_run(folder)
     m = run.manifest
     records = _records(folder)
@@ -290,12 +291,11 @@ def build_claims_report(folder: Path) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}: {esc(run.id)}</title>\n"
         f"<style>{STYLE}tr.match {{ font-weight: 600; }}</style>\n"
-        f"<script>{get_plotlyjs()}</script>\n"
         "</head>\n<body>\n"
         f"<header><h1>{esc(title)}</h1><p>{subtitle}</p>"
         f"<p>claims check {esc(run.id)} · written {esc(m.get('created_at'))}</p></header>\n"
         f"<nav>{nav}</nav>\n<main>\n{''.join(sections)}</main>\n"
-        f"{charts.script()}</body>\n</html>\n"
+        f"{plotly}{charts.script()}</body>\n</html>\n"
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from engine.analysis.metrics import NUMERIC_COLUMNS, is_versus_key
 from engine.config.yamlfile import load_yaml
 from engine.errors import ConfigError, InputError, OptionError, ResultsError
 from engine.files import UnreadableFile, read_bounded
+from engine.results.assets import ASSETS
 from engine.results.runfolder import MANIFEST
 from engine.text import unescape_frame
 
@@ -271,16 +273,38 @@ def load_run(folder: str | Path) -> Run:
 
 
 def _run_folders(out: Path) -> list[Path]:
+    """The run folders under ``out`` by name: not hidden (runs being written), not the
+    shared ``assets`` folder of the reports."""
     if not out.is_dir():
         return []
-    return sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(p for p in out.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and p.name != ASSETS)
+
+
+LATEST = re.compile(r"latest(?:~(\d+))?")
+
+
+def _latest(out: Path, back: int) -> Path:
+    """The run ``back`` runs before the newest under ``out`` (``latest~back``), newest by
+    the manifest's ``created_at`` as in :func:`list_runs`."""
+    rows = [row for row in list_runs(out) if row["status"] == "ok"]
+    if back < len(rows):
+        return Path(rows[back]["path"])
+    held = f"holds {len(rows)} run(s)" if rows else "holds no runs"
+    raise OptionError("RUN", f"'latest~{back}': {out} {held}",
+                      "latest is the newest run, latest~1 the one before; `basket runs` lists them")
 
 
 def resolve_run(ref: str | Path, out: str | Path = "results") -> Path:
-    """The folder of a run given as a path to its folder, a run id under ``out``, or a unique
-    prefix of one.  :class:`RunNotFound` names the reference and where it looked."""
+    """The folder of a run given as a path to its folder, a run id under ``out``, a unique
+    prefix of one, or ``latest`` / ``latest~N`` (the newest run under ``out``, the Nth before
+    it) when no folder has that name.  :class:`RunNotFound` names the reference and where it
+    looked."""
     out = Path(out)
     text = str(ref)
+    latest = LATEST.fullmatch(text)
+    if latest and not (out / text).is_dir():
+        return _latest(out, int(latest.group(1) or 0))
     as_path = Path(text)
     looks_like_path = as_path.is_absolute() or "/" in text or "\\" in text
     candidates = [as_path] if looks_like_path else [out / text, as_path]

@@ -1,8 +1,9 @@
 """``report.html``: one self-contained page per run folder, readable offline.
 
 The page is built from the files already in the run folder (so ``basket report`` can rebuild
-it for an old run) and embeds plotly.js from the installed ``plotly`` package once: no CDN, no
-network.  Sections, top to bottom:
+it for an old run) and loads plotly.js from the results folder's shared offline asset
+(:mod:`engine.results.assets`), or embeds it (``--self-contained``): no CDN, no network.
+Sections, top to bottom:
 
 1. **Summary**: the run's summary table (percentages as percentages, negatives in red);
 2. **Equity**: every basket and the benchmark rebased to 100 at the starting cash, the study's
@@ -24,7 +25,7 @@ draws a subset of HTML in labels).  Charts are described as JSON in one
 chart ``data-rendered="1"`` when plotly has drawn it.
 
 Importing this module imports pandas and yaml but neither vectorbt nor plotly's Python
-figure classes (only ``plotly.offline.get_plotlyjs`` when a report is written).
+figure classes (plotly.js is read from the package only when a report is written).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from engine.analysis.metrics import TEXT_COLUMNS
 from engine.errors import ResultsError
 from engine.files import atomic_write
 from engine.jsonable import json_ready
+from engine.results.assets import plotly_script
 from engine.results.compare import flatten
 from engine.results.display import format_cell
 from engine.results.reader import Run, load_run
@@ -86,10 +88,11 @@ PLOTLY_CONFIG = {"responsive": True, "displaylogo": False}
 MAX_ATTRIBUTION_CHARTS = 24
 
 
-def write_report(folder: str | Path) -> Path:
+def write_report(folder: str | Path, self_contained: bool = False) -> Path:
     """Write ``report.html`` into the run folder from the files already there; returns its
-    path.  Only a folder whose manifest says basket wrote it (``written_by``, see
-    :data:`engine.results.runfolder.WRITER`) is rewritten: ``report`` never replaces a
+    path.  plotly.js is the results folder's shared asset, or embedded when
+    ``self_contained``.  Only a folder whose manifest says basket wrote it (``written_by``,
+    see :data:`engine.results.runfolder.WRITER`) is rewritten: ``report`` never replaces a
     ``report.html`` in a folder someone else made."""
     folder = Path(folder)
     run = load_run(folder)
@@ -99,7 +102,7 @@ def write_report(folder: str | Path) -> Path:
             f"\"written_by\": \"basket\"; report.html left alone",
             "runs made before run_folder_format 1 have no report to rewrite: run them again",
         )
-    return write_page(folder, build_report(run))
+    return write_page(folder, build_report(run, plotly_script(folder, self_contained)))
 
 
 def write_page(folder: Path, page: str) -> Path:
@@ -725,10 +728,9 @@ ul.notes li { margin: 3px 0; }
 """
 
 
-def build_report(run: Run) -> str:
-    """The whole page as a string (see the module docstring for its sections)."""
-    from plotly.offline import get_plotlyjs
-
+def build_report(run: Run, plotly: str) -> str:
+    """The whole page as a string (see the module docstring for its sections); ``plotly``
+    is the element loading plotly.js (:func:`engine.results.assets.plotly_script`)."""
     m = run.manifest
     study = run.study
     title = str(study.get("name") or run.id)
@@ -771,10 +773,9 @@ def build_report(run: Run) -> str:
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         f"<title>{esc(title)}: {esc(run.id)}</title>\n"
         f"<style>{STYLE}</style>\n"
-        f"<script>{get_plotlyjs()}</script>\n"
         "</head>\n<body>\n"
         f"<header><h1>{esc(title)}</h1><p>{subtitle}</p>"
         f"<p>run {esc(run.id)} · written {esc(m.get('created_at'))}</p></header>\n"
         f"<nav>{nav}</nav>\n<main>\n{''.join(sections)}</main>\n"
-        f"{charts.script()}</body>\n</html>\n"
+        f"{plotly}{charts.script()}</body>\n</html>\n"
     )

@@ -97,8 +97,9 @@ def render_comparison(
 ) -> str:
     """The comparison in one of :data:`engine.results.display.FORMATS`.
 
-    * ``table`` / ``markdown``: the runs (labels A, B...), then one table per metric (default
-      :data:`DEFAULT_METRICS`) with a column per run and per difference, then what changed;
+    * ``table`` / ``markdown``: the runs (labels A, B...), then one table of the metrics
+      (default :data:`DEFAULT_METRICS`) that differ (:func:`differences_frame`), or a line
+      saying that none does, then what changed;
     * ``csv``: :meth:`Comparison.wide_frame` (every metric unless ``metrics`` is given);
     * ``json``: :meth:`Comparison.to_json`.
     """
@@ -111,11 +112,16 @@ def render_comparison(
     chosen = list(metrics or DEFAULT_METRICS)
     width = terminal_width()
     parts = [_runs_legend(comparison, width) if fmt == "table" else _markdown_runs(comparison)]
-    for metric in chosen:
-        frame = comparison.metric_frame(metric, missing=MISSING)
-        percent = list(frame.columns) if metric in PERCENT_COLUMNS else []
-        title = metric + (" (percent)" if metric in PERCENT_COLUMNS else "")
-        parts.append(render(frame, fmt, percent=percent, title=title, terminal=terminal))
+    frame = differences_frame(comparison, chosen)
+    if frame.empty:
+        import textwrap
+
+        parts.append(textwrap.fill(
+            f"No metric differs: {', '.join(chosen)} are the same in every run for every "
+            "basket.", width, break_long_words=False, break_on_hyphens=False) + "\n")
+    else:
+        title = "Metrics that differ (percentages in %, their differences in pp)"
+        parts.append(render(frame, fmt, title=title, terminal=terminal))
     if fmt == "markdown":
         changes = changes_frame(comparison)
         parts.append(
@@ -126,6 +132,55 @@ def render_comparison(
     else:
         parts.append(_changes_text(comparison, width))
     return "\n".join(parts)
+
+
+#: Values closer than this (in the metric's unit) count as the same.
+SAME = 1e-12
+
+
+def _metric_text(value: Any, percent: bool) -> str:
+    if isinstance(value, str):
+        return value
+    return f"{value:.2%}" if percent else f"{value:.3f}"
+
+
+def _difference_text(value: Any, percent: bool) -> str:
+    """A difference for people: percentage points (``+1.23 pp``) between percentages."""
+    if isinstance(value, str):
+        return value
+    return f"{value * 100:+.2f} pp" if percent else f"{value:+.3f}"
+
+
+def differences_frame(comparison: Comparison, metrics: Sequence[str]) -> pd.DataFrame:
+    """The (basket, metric) pairs whose value differs between the runs (or that a run lacks),
+    as text: a column per run, then per difference (``B-A``...).  Percentages print as
+    percentages (``12.34%``) and their differences in percentage points (``+1.23 pp``, a
+    difference of percentages is not a percentage); other metrics with three decimals.
+    Indexed by ``basket`` (in the comparison's order), the ``metric`` column first."""
+    columns = [*comparison.labels, *comparison.diff_labels]
+    rows, index = [], []
+    frames = {metric: comparison.metric_frame(metric, missing=MISSING) for metric in metrics}
+    for basket in comparison.baskets:
+        for metric, frame in frames.items():
+            values = [frame.at[basket, label] for label in comparison.labels]
+            numbers = [v for v in values if not isinstance(v, str)]
+            finite = [v for v in numbers if not pd.isna(v)]
+            same = (len(numbers) == len(values) and len(finite) in (0, len(values))
+                    and (not finite or max(finite) - min(finite) <= SAME))
+            if same:
+                continue
+            percent = metric in PERCENT_COLUMNS
+            rows.append([
+                *(_metric_text(frame.at[basket, label], percent) if not pd.isna(
+                    frame.at[basket, label]) else "" for label in comparison.labels),
+                *(_difference_text(frame.at[basket, label], percent) if not pd.isna(
+                    frame.at[basket, label]) else "" for label in comparison.diff_labels),
+            ])
+            index.append((basket, metric))
+    frame = pd.DataFrame(rows, columns=columns)
+    frame.insert(0, "metric", [metric for _, metric in index])
+    frame.index = pd.Index([basket for basket, _ in index], name="basket")
+    return frame
 
 
 def _markdown_runs(comparison: Comparison) -> str:

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from engine.jsonable import json_ready
+from engine.results.assets import plotly_script
 from engine.results.display import markdown_table
 from engine.results.report import STYLE, Charts, _axis, esc, html_table, label
 from engine.results.runfolder import (
@@ -79,7 +80,7 @@ def write_sweep(
         _draws_frame(result).to_parquet(folder / "draws.parquet", index=False)
         _write_text(folder / MANIFEST, json.dumps(json_ready(_manifest(result, run_id, argv)),
                                                   indent=2) + "\n")
-        _write_text(folder / "report.html", build_sweep_report(result, run_id))
+        _write_text(folder / "report.html", build_sweep_report(result, run_id, folder))
 
     return write_run_folder(out, run_id, fill)
 
@@ -163,10 +164,9 @@ def _histogram(charts: Charts, row: dict[str, Any], values: np.ndarray) -> str:
     return charts.add("null", data, layout, height=300)
 
 
-def build_sweep_report(result: Any, run_id: str) -> str:
-    """The report page: settings, the summary table, the histograms."""
-    from plotly.offline import get_plotlyjs
-
+def build_sweep_report(result: Any, run_id: str, folder: Path) -> str:
+    """The report page of the sweep run folder ``folder``: settings, the summary table, the
+    histograms."""
     charts = Charts()
     summary = summary_table(result)
     shown = summary.drop(columns=["matched_on", "seed"]).copy()
@@ -194,11 +194,11 @@ def build_sweep_report(result: Any, run_id: str) -> str:
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         f"<title>{esc(title)}: {esc(run_id)}</title>\n<style>{STYLE}</style>\n"
-        f"<script>{get_plotlyjs()}</script>\n</head>\n<body>\n"
+        "</head>\n<body>\n"
         f"<header><h1>{esc(title)}</h1><p>{esc(settings)}</p>"
         f"<p>universe {esc(result.universe)} · run {esc(run_id)}</p></header>\n<main>\n"
         f'<section id="summary"><h2>Ranks</h2>{table}</section>\n'
         f'<section id="nulls"><h2>Random baskets and the theme</h2>{charts_html}</section>\n'
         f'<section id="notes"><h2>Notes</h2><ul class="notes">{notes}</ul></section>\n'
-        f"</main>\n{charts.script()}</body>\n</html>\n"
+        f"</main>\n{plotly_script(folder)}{charts.script()}</body>\n</html>\n"
     )
