@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from conftest import PROJECT, sessions, write_yaml
+from conftest import PROJECT, run_folders, sessions, write_yaml
 
 from engine.analysis.metrics import NUMERIC_COLUMNS
 from engine.config.baskets import load_basket, load_study, study_from_mapping
@@ -165,7 +165,7 @@ def test_json_csv_and_markdown_carry_the_figures_against_each_benchmark(cli, nas
     # Saved, read back: the report shows the table too.
     saved = cli(*args)
     assert saved.exit_code == 0, saved.output
-    folder_out = next((tmp / "out").iterdir())
+    folder_out = run_folders(tmp / "out")[-1]
     report = cli("report", folder_out)
     assert report.exit_code == 0, report.output
     assert "Against the markets: QQQ" in (folder_out / "report.html").read_text()
