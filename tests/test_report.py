@@ -273,3 +273,21 @@ def test_report_of_a_real_run_renders_in_a_real_browser(cli, shared_prices, tmp_
         "equity": 1, "drawdown": 1, "car": events, "attribution": len(baskets)
     }
     assert facts[0]["lines"] == len(baskets) + 1
+
+
+def test_an_event_only_report_shows_no_missing_field(run_folder, tmp_path):
+    """``basket event`` has no backtest period, currency or fees: its report leaves those out
+    rather than printing None, nan or "missing" (issue 9)."""
+    import re
+
+    root = run_folder.parents[1]
+    baskets = sorted((root / "baskets").glob("*.yaml"))
+    result = invoke("event", *baskets, "--study", root / "study.yaml", "--prices",
+                    root / "prices", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    page = next((tmp_path / "out").iterdir()) / REPORT
+    visible = re.sub(r"<[^>]+>", " ", re.sub(r"<script.*?</script>", "", page.read_text(),
+                                             flags=re.S))
+    assert "Manifest" in visible
+    for word in ("None", "nan", "missing", "undefined"):
+        assert not re.search(rf"\b{word}\b", visible), word
