@@ -282,7 +282,7 @@ def test_compare_two_event_runs_compares_their_event_tables(tmp_path):
     side by side, CAR and the robust tests with B-A (issue 9), instead of empty tables."""
     import numpy as np
     import pandas as pd
-    from conftest import sessions
+    from conftest import run_folders, sessions
 
     days = sessions("XNAS", "2024-06-03", "2025-02-28")
     rng = np.random.default_rng(3)
@@ -306,7 +306,7 @@ event_study: {estimation: [-120, -10], min_estimation: 60, markets: {XNAS: ^IXIC
         result = invoke("event", basket, "--study", study, "--prices", tmp_path / "prices",
                         "--out", out, *args)
         assert result.exit_code == 0, result.output
-    a, b = sorted(p for p in out.iterdir() if not p.name.startswith(("assets", ".")))
+    a, b = run_folders(out)
     summaries = [pd.read_csv(f / "events" / "summary.csv") for f in (a, b)]
     data = compare_json(a, b)
     rows = {(r["event"], r["window"]): r for r in data["events"]}
