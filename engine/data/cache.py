@@ -4,8 +4,9 @@ Layout under the cache root (``$BASKET_CACHE``, else ``platformdirs.user_cache_d
 
     <root>/prices/<stem>.parquet   bars: date, open, high, low, close, adj_close, volume
     <root>/prices/<stem>.json      CacheEntry: source, fetched_at (UTC ISO), first/last date,
-                                   requested_start, checked_through, adjustment, currency,
-                                   timezone, rows, sha256 of the parquet file, format version
+                                   requested_start, checked_through, listed, adjustment,
+                                   currency, timezone, rows, sha256 of the parquet file,
+                                   format version
     <root>/prices/.lock            advisory lock (fcntl) serialising writers against readers
 
 ``<stem>`` is :func:`engine.symbols.file_stem` (``^`` and ``=`` written ``_``); the JSON names
@@ -181,6 +182,9 @@ class CacheEntry:
     requested_start: str | None = None
     #: Last session the source was asked up to (it may have had no bar then, e.g. a suspension).
     checked_through: str | None = None
+    #: The local date of the symbol's first traded bar as the source states it (Yahoo's
+    #: ``firstTradeDate``): when the first cached bar is on or before it, no earlier bar exists.
+    listed: str | None = None
     version: int = FORMAT_VERSION
 
     def to_json(self) -> str:
@@ -214,7 +218,7 @@ class CacheEntry:
         return cls(**values)
 
 
-_DATE_FIELDS = ("first_date", "last_date", "requested_start", "checked_through")
+_DATE_FIELDS = ("first_date", "last_date", "requested_start", "checked_through", "listed")
 
 
 def _is_iso_date(text: str) -> bool:
@@ -587,7 +591,8 @@ class PriceCache:
         """Store ``history`` atomically and return its metadata.
 
         ``meta`` gives the descriptive fields (``source``, ``adjustment``, ``currency``,
-        ``timezone``, ``requested_start``, ``checked_through``, optionally ``fetched_at``);
+        ``timezone``, ``requested_start``, ``checked_through``, optionally ``listed`` and
+        ``fetched_at``);
         dates, row count and checksum are computed here.
         """
         meta = dict(meta or {})
@@ -612,6 +617,7 @@ class PriceCache:
             timezone=meta.pop("timezone", None),
             requested_start=_date_text(meta.pop("requested_start", None)),
             checked_through=_date_text(meta.pop("checked_through", None)),
+            listed=_date_text(meta.pop("listed", None)),
         )
         try:
             with self._locked(exclusive=True):
