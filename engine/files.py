@@ -60,10 +60,15 @@ def read_bounded(path: str | Path, limit: int) -> bytes:
         raise UnreadableFile("file not found") from None
     except OSError as error:
         raise UnreadableFile(f"cannot be read ({error.strerror})") from None
+    # Checked before os.fdopen, which refuses a folder with its own IsADirectoryError.
+    facts = os.fstat(fd)
+    if not stat.S_ISREG(facts.st_mode):
+        os.close(fd)
+        raise UnreadableFile(f"is {_kind(facts.st_mode)}, not a file")
+    if facts.st_size > limit:  # refused before a byte is read
+        os.close(fd)
+        raise UnreadableFile(f"is larger than the limit of {_megabytes(limit)}")
     with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise UnreadableFile(f"is {_kind(mode)}, not a file")
         os.set_blocking(fd, True)
         try:
             data = handle.read(limit + 1)

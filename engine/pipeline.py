@@ -325,7 +325,8 @@ def event_span(options: EventOptions, calendars: set[str]) -> tuple[pd.Timestamp
     """First and last date any stock's estimation window or event window can reach."""
     first_day = min(a for a, _ in options.windows)
     reach_back = min(options.estimation[0], first_day)
-    reach_ahead = max(b for _, b in options.windows)
+    # Day 0 itself is always reached: a pre-event-only window (-5:-1) still has an event day.
+    reach_ahead = max(0, *(b for _, b in options.windows))
     firsts, lasts = [], []
     for name in calendars:
         days = all_sessions(name)
@@ -627,7 +628,7 @@ def gather_prices(
         union = study_sessions(listings.calendars(run_symbols), start, end, closures)
         in_run = set(run_symbols)
         covered = {s: h for s, h in histories.items() if s in in_run}
-        problems.update(coverage_problems(covered, listings, union[0], union[-1], closures))
+        problems.update(coverage_problems(covered, listings, union[0], end, closures))
     required = {*study.benchmarks, *fx, *also}
     extra = set(optional) - required - set(constituents)
     problems = {s: why for s, why in problems.items() if s not in extra}

@@ -202,3 +202,28 @@ def test_what_basket_event_prints_is_a_python_call(cli, shared_prices, in_projec
     assert printed.stdout == engine.event_summary(run.events, "table")
     exclusions = engine.event_exclusions(run.events)
     assert exclusions and all(f"note: {line}" in printed.stderr for line in exclusions)
+
+
+def test_a_pre_event_only_window_is_accepted(cli, shared_prices, in_project, tmp_path):
+    """``--window -5:-1`` ends before day 0: a valid window (run-up before an event), never
+    refused as an event outside the data."""
+    result = cli(
+        "event",
+        "baskets/us_ai_leaders.yaml",
+        "--prices",
+        shared_prices,
+        "--out",
+        tmp_path,
+        "--event",
+        "2025-01-27",
+        "--window",
+        "-5:-1",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert row["window"] == [-5, -1]
+    ars = pd.read_csv(only_run(tmp_path) / "events" / "abnormal_returns.csv")
+    nvda = ars.query("symbol == 'NVDA' and -5 <= day <= -1")
+    assert sorted(nvda["day"]) == [-5, -4, -3, -2, -1]

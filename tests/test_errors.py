@@ -263,6 +263,9 @@ CASES = [
         "event 2025-06-02 is after the last price or before the first of ^IXIC (2024-01-02.."),
     row("window-longer-than-data",  2, event_args("--event", "2025-03-03", "--window", "0:60"),
         "event 2025-03-03: the windows [0, 60] run past the price data of AAA (last price"),
+    row("end-beyond-calendar",      2, run_args("--end", "2030-12-31"),
+        "AAA (last bar 2025-03-31 is before the end 2030-12-31 (the XNAS calendar knows "
+        "sessions up to 20"),
     row("benchmark-no-data",        2, price("^IXIC", "date,close\n2024-01-02,1\n2024-06-28,2\n"),
         "^IXIC (no bar in the 31 days up to the start 2025-01-02 (last before it 2024-06-28))"),
     row("symbol-without-data",      2, basket(BASKET.replace("BBB", "ZZZ")),
@@ -338,6 +341,9 @@ CASES = [
         "--prices: price folder {tmp}/nowhere does not exist or is not a folder"),
     row("results-unwritable",       1, run_args("--out", "{tmp}/a_file/sub"),
         "results folder {tmp}/a_file/sub cannot be written (Not a directory)"),
+    row("results-dangling-symlink", 1, run_args("--out", "{tmp}/dangling"),
+        "results folder {tmp}/dangling cannot be written ({tmp}/dangling is a symlink to the "
+        "missing {tmp}/nowhere)"),
 ]
 # fmt: on
 
@@ -357,6 +363,7 @@ def make_project(root: Path) -> dict[str, Path]:
     (root / "b.yaml").write_text(BASKET, encoding="utf-8")
     (root / "study.yaml").write_text(STUDY, encoding="utf-8")
     (root / "a_file").write_text("not a folder\n", encoding="utf-8")
+    os.symlink(root / "nowhere", root / "dangling")
     os.mkfifo(root / "fifo.yaml")  # opened for reading with no writer, it would block forever
     return {"prices": prices, "basket": root / "b.yaml", "study": root / "study.yaml"}
 

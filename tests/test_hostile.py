@@ -9,6 +9,7 @@ must be accepted (``1e-3`` as a number).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -436,3 +437,43 @@ def test_huge_custom_weights_are_normalised_without_overflow(tmp_path):
                       "  - {symbol: AAA, weight: 1e308}\n  - {symbol: BBB, weight: 3e307}\n")
     weights = [c.weight for c in load_basket(path).constituents]
     assert weights == pytest.approx([1 / 1.3, 0.3 / 1.3], rel=1e-15)  # 1e308 : 3e307 = 1 : 0.3
+
+
+@pytest.mark.parametrize("make, kind", [
+    (lambda path: path.mkdir(), "is a folder, not a file"),
+    (lambda path: os.mkfifo(path), "is a FIFO (named pipe), not a file"),  # never blocks
+])
+def test_a_price_file_that_is_not_a_file_is_named_so(tmp_path, make, kind):
+    from engine.data.csvfolder import CsvFolderSource
+    from engine.errors import PriceFileError
+
+    make(tmp_path / "AMD.csv")
+    with pytest.raises(PriceFileError) as raised:
+        CsvFolderSource(tmp_path).fetch(["AMD"])
+    assert raised.value.one_line() == f"{tmp_path}/AMD.csv: {kind}"
+
+
+def test_an_oversized_price_file_is_refused_before_reading(tmp_path, monkeypatch):
+    from engine.data.csvfolder import CsvFolderSource
+    from engine.errors import PriceFileError
+
+    (tmp_path / "AMD.csv").write_text("date,close\n2025-01-02,1\n")  # 25 bytes
+    monkeypatch.setenv("BASKET_MAX_PRICE_FILE_MB", "0.00002")  # 20 bytes
+    with pytest.raises(PriceFileError) as raised:
+        CsvFolderSource(tmp_path).read("AMD")
+    assert raised.value.one_line() == (
+        f"{tmp_path}/AMD.csv: is larger than the limit of 20 bytes "
+        "(hint: raise $BASKET_MAX_PRICE_FILE_MB (in MB) if the file is right)"
+    )
+    monkeypatch.setenv("BASKET_MAX_PRICE_FILE_MB", "25e-6")  # the limit itself is allowed
+    assert list(CsvFolderSource(tmp_path).read("AMD").closes()) == [1.0]
+
+
+def test_a_bad_price_file_limit_is_named(tmp_path, monkeypatch):
+    from engine.data.csvfolder import CsvFolderSource
+    from engine.errors import OptionError
+
+    (tmp_path / "AMD.csv").write_text("date,close\n2025-01-02,1\n")
+    monkeypatch.setenv("BASKET_MAX_PRICE_FILE_MB", "lots")
+    with pytest.raises(OptionError, match=r"\$BASKET_MAX_PRICE_FILE_MB: 'lots' is not a positive"):
+        CsvFolderSource(tmp_path).read("AMD")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,7 +12,31 @@ import pandas as pd
 
 from engine.data.prices import PRICES_ENV, Day, Fetched, PriceHistory, tidy_frame
 from engine.errors import OptionError, PriceFileError
+from engine.files import UnreadableFile, read_bounded
 from engine.symbols import file_stem
+
+#: Environment variable overriding :data:`DEFAULT_MAX_PRICE_FILE_MB`.
+MAX_PRICE_FILE_ENV = "BASKET_MAX_PRICE_FILE_MB"
+#: The largest price CSV read, in MB: decades of daily bars take well under 10 MB.
+DEFAULT_MAX_PRICE_FILE_MB = 200
+
+
+def max_price_file_bytes() -> int:
+    """The size limit of one price CSV: ``$BASKET_MAX_PRICE_FILE_MB`` MB, else 200 MB."""
+    configured = os.environ.get(MAX_PRICE_FILE_ENV, "").strip()
+    if not configured:
+        return DEFAULT_MAX_PRICE_FILE_MB * 1_000_000
+    try:
+        megabytes = float(configured)
+    except ValueError:
+        megabytes = float("nan")
+    if not megabytes > 0 or megabytes == float("inf"):
+        raise OptionError(
+            f"${MAX_PRICE_FILE_ENV}",
+            f"{configured!r} is not a positive number of MB",
+            f"unset it for the default of {DEFAULT_MAX_PRICE_FILE_MB} MB",
+        )
+    return int(megabytes * 1_000_000)
 
 
 class CsvFolderSource:
@@ -34,12 +60,20 @@ class CsvFolderSource:
         """Read one symbol's file; raises :class:`PriceFileError` if it is malformed."""
         path = self.path_of(symbol)
         try:
+            data = read_bounded(path, max_price_file_bytes())
+        except UnreadableFile as error:
+            hint = (f"raise ${MAX_PRICE_FILE_ENV} (in MB) if the file is right"
+                    if "larger than the limit" in error.reason else None)
+            raise PriceFileError(path, error.reason, hint) from None
+        try:
             with warnings.catch_warnings():
                 # A row longer than the header: pandas would silently drop its extra fields.
                 warnings.simplefilter("error", pd.errors.ParserWarning)
                 # Numbers are parsed by the C reader; a column with any text in it stays text
                 # and tidy_frame names the first bad cell.
-                raw = pd.read_csv(path, keep_default_na=False, na_values=[""], index_col=False)
+                raw = pd.read_csv(
+                    io.BytesIO(data), keep_default_na=False, na_values=[""], index_col=False
+                )
         except pd.errors.EmptyDataError:
             raise PriceFileError(path, "file is empty") from None
         except pd.errors.ParserWarning:
@@ -53,15 +87,13 @@ class CsvFolderSource:
         except pd.errors.ParserError as error:
             detail = str(error).removeprefix("Error tokenizing data. C error: ").strip()
             raise PriceFileError(path, f"not a readable CSV file ({detail})") from None
-        except OSError as error:
-            raise PriceFileError(path, f"cannot be read ({error.strerror or error})") from None
         return PriceHistory(symbol, tidy_frame(raw, str(path)), str(path))
 
     def fetch(self, symbols: Sequence[str], start: Day = None, end: Day = None) -> Fetched:
         histories: dict[str, PriceHistory] = {}
         problems: dict[str, str] = {}
         for symbol in symbols:
-            if not self.path_of(symbol).is_file():
+            if not self.path_of(symbol).exists():
                 problems[symbol] = f"no file {self.path_of(symbol).name}"
                 continue
             history = self.read(symbol)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from engine.calendars import Closures
+from engine.calendars import Closures, all_sessions
 from engine.data.prices import PriceHistory, PriceSet
 from engine.errors import DateRangeError, MissingDataError
 from engine.market.listings import fx_symbols_needed, report_currency, resolve_listings
@@ -84,10 +84,19 @@ def coverage_problems(
                 f"(last before it {before[-1].date()})"
             )
         elif history.last_date < own_in_period[-1]:
-            problems[symbol] = (
-                f"last bar {history.last_date.date()} is before the end {own_in_period[-1].date()}"
+            problems[symbol] = f"last bar {history.last_date.date()} is before the end " + (
+                _end_named(listings[symbol].calendar, own_in_period[-1], end)
             )
     return problems
+
+
+def _end_named(calendar: str, last_session: pd.Timestamp, end: pd.Timestamp) -> str:
+    """The period's end as the message names it: its last session, or the date given with the
+    calendar's horizon when the calendar stops before it (exchange_calendars knows about a
+    year ahead)."""
+    if last_session == all_sessions(calendar)[-1] and end > last_session:
+        return f"{end.date()} (the {calendar} calendar knows sessions up to {last_session.date()})"
+    return str(last_session.date())
 
 
 @dataclass
@@ -189,7 +198,7 @@ def align(
     closures = closures or Closures()
     union = study_sessions({v.calendar for v in listings.values()}, start, end, closures)
     problems = coverage_problems(
-        {s: prices[s] for s in symbols}, listings, union[0], union[-1], closures
+        {s: prices[s] for s in symbols}, listings, union[0], end, closures
     )
     if problems and not partial:
         raise MissingDataError(problems, prices.source, "choose a period the data cover")

@@ -97,8 +97,11 @@ def check_writable(out: str | Path) -> None:
     """Fail early, before any work, when ``out`` cannot hold run folders: its nearest existing
     ancestor must be a writable folder.  Creates nothing."""
     path = Path(out).absolute()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir():
+    # A dangling symlink counts as existing: mkdir can neither follow nor replace it.
+    existing = next(p for p in (path, *path.parents) if p.exists() or p.is_symlink())
+    if not existing.exists():
+        reason = f"{existing} is a symlink to the missing {os.readlink(existing)}"
+    elif not existing.is_dir():
         reason = "Not a directory"
     elif not os.access(existing, os.W_OK | os.X_OK):
         reason = "Permission denied"
