@@ -285,7 +285,7 @@ def test_an_event_only_report_shows_no_missing_field(run_folder, tmp_path):
     result = invoke("event", *baskets, "--study", root / "study.yaml", "--prices",
                     root / "prices", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    page = next((tmp_path / "out").iterdir()) / REPORT
+    page = only_run(tmp_path / "out") / REPORT
     visible = re.sub(r"<[^>]+>", " ", re.sub(r"<script.*?</script>", "", page.read_text(),
                                              flags=re.S))
     assert "Manifest" in visible
