@@ -653,6 +653,7 @@ class PriceCache:
             raise PriceFileError(folder, "is not a folder of price CSV files")
         notes = _sources_table(folder)
         report = ImportReport()
+        found: dict[str, tuple[Path, pd.DataFrame]] = {}
         for path in sorted(folder.glob("*.csv")):
             try:
                 frames = read_price_csv(path)
@@ -665,27 +666,37 @@ class PriceCache:
                 except SymbolError as error:
                     report.problems[path.name] = error.message
                     continue
-                if frame.empty:
-                    report.problems[symbol] = f"{path.name} has no closes"
-                    continue
-                note = notes.get(path.name, {})
-                calendar = calendar_name_of(symbol)
-                try:
-                    currency: str | None = listing_of(symbol).currency
-                except SymbolError:
-                    currency = None
-                first = str(frame.index[0].date())
-                self.write(
-                    PriceHistory(symbol, frame, str(path)),
-                    {
-                        "source": f"import:{path}",
-                        "adjustment": note.get("adjustment") or "as in the imported file",
-                        "currency": currency,
-                        "timezone": CALENDAR_TIMEZONES.get(calendar or ""),
-                        "requested_start": first,
-                    },
-                )
-                report.imported.append(symbol)
+                if symbol in found:
+                    # NVDA.csv and nvda.csv, 700.HK.csv and 0700.HK.csv, _IXIC.csv and
+                    # ^IXIC.csv: importing both would silently keep whichever sorts last
+                    raise PriceFileError(
+                        folder,
+                        f"{found[symbol][0].name} and {path.name} both hold {symbol}",
+                        "keep one of the files",
+                    )
+                found[symbol] = (path, frame)
+        for symbol, (path, frame) in found.items():
+            if frame.empty:
+                report.problems[symbol] = f"{path.name} has no closes"
+                continue
+            note = notes.get(path.name, {})
+            calendar = calendar_name_of(symbol)
+            try:
+                currency: str | None = listing_of(symbol).currency
+            except SymbolError:
+                currency = None
+            first = str(frame.index[0].date())
+            self.write(
+                PriceHistory(symbol, frame, str(path)),
+                {
+                    "source": f"import:{path}",
+                    "adjustment": note.get("adjustment") or "as in the imported file",
+                    "currency": currency,
+                    "timezone": CALENDAR_TIMEZONES.get(calendar or ""),
+                    "requested_start": first,
+                },
+            )
+            report.imported.append(symbol)
         return report
 
     def export_folder(self, folder: str | Path) -> list[Path]:
