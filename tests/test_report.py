@@ -104,7 +104,7 @@ def test_every_run_folder_has_a_light_escaped_report(run_folder):
         r'<script type="application/json" id="basket-figures">(.*?)</script>', page, re.S
     ).group(1))
     assert [f["id"].split("-", 2)[-1] for f in figures] == [
-        "equity", "drawdown", "car", "attribution", "attribution"
+        "equity", "relative", "drawdown", "car", "attribution", "attribution"
     ]
     equity = figures[0]
     assert [t["name"] for t in equity["data"]] == [
@@ -114,6 +114,40 @@ def test_every_run_folder_has_a_light_escaped_report(run_folder):
     assert equity["data"][0]["y"][0] == pytest.approx(99.9)  # 10 bp paid on the purchase
     assert equity["layout"]["shapes"][0]["x0"] == "2025-01-27"
     assert "Sell-off &amp; \"rebound\" (2025-01-27)" in equity["layout"]["annotations"][0]["text"]
+    # Relative performance: each basket's value over the benchmark's, from equity.csv.
+    curves = pd.read_csv(run_folder / "equity.csv", index_col=0)
+    relative = figures[1]
+    assert [t["name"] for t in relative["data"]] == [equity["data"][0]["name"], "Plain"]
+    assert relative["data"][1]["y"] == pytest.approx(
+        list(curves["Plain"] / curves["^IXIC"] * 100), abs=1e-3)
+    # Drawdown periods: the deepest of each curve is its maximum drawdown (peak from the cash).
+    table = page.split('<section id="drawdowns">')[1].split("</section>")[0]
+    for name in ("Plain", "^IXIC"):
+        values = curves[name].to_numpy()
+        deepest = (values / np.maximum(np.maximum.accumulate(values), 1.0) - 1).min()
+        assert f'<th scope="row">{name}</th>' in table and f"{deepest:.1%}" in table
+    assert "deepest drawdown periods" in table
+
+
+def test_data_notes_table_groups_repeats_and_puts_the_purchase_and_event_days_first():
+    from engine.results.report import notes_table
+
+    notes = [
+        "0700.HK: no bar on 2 (2023-09-01, 2023-09-08) session(s); last close carried",
+        "9988.HK: no bar on 2 (2023-09-01, 2023-09-08) session(s); last close carried",
+        "1810.HK: placeholder bar on 2024-12-31",
+        "0981.HK: placeholder bar on 2025-01-21",
+    ]
+    page = notes_table(notes, {"2024-12-31": "purchase date",
+                               "2025-01-21": "window of the 2025-01-20 event"})
+    cells = re.findall(r"<td>(.*?)</td>", page)
+    assert cells == [
+        "purchase date (2024-12-31)", "1810.HK: placeholder bar on 2024-12-31",
+        "window of the 2025-01-20 event (2025-01-21)", "0981.HK: placeholder bar on 2025-01-21",
+        "", "0700.HK, 9988.HK (2): no bar on 2 (2023-09-01, 2023-09-08) session(s); last close "
+        "carried",
+    ]
+    assert "4 notes in 3 lines" in page
 
 
 def test_importing_the_report_module_does_not_import_vectorbt():
@@ -251,7 +285,8 @@ def test_report_renders_in_a_real_browser(run_folder):
     facts, extra = check_page_in_browser(run_folder / REPORT, "report-small.png",
                                          show_portfolios)
     assert extra["car_lines_before"] == 2 and extra["car_lines_after"] == 4
-    assert kinds_of(facts) == {"equity": 1, "drawdown": 1, "car": 1, "attribution": 2}
+    assert kinds_of(facts) == {"equity": 1, "relative": 1, "drawdown": 1, "car": 1,
+                               "attribution": 2}
     equity = facts[0]
     assert equity["lines"] == 3
     assert equity["legend"] == [NAME, "Plain", "^IXIC"]  # shown literally, not as markup
@@ -270,6 +305,26 @@ def test_report_of_a_real_run_renders_in_a_real_browser(cli, shared_prices, tmp_
     events = pd.read_csv(folder / "events" / "car_paths.csv")["event"].nunique()
     facts, _ = check_page_in_browser(folder / REPORT, "report-deepseek.png")
     assert kinds_of(facts) == {
-        "equity": 1, "drawdown": 1, "car": events, "attribution": len(baskets)
+        "equity": 1, "relative": 1, "drawdown": 1, "car": events, "attribution": len(baskets)
     }
     assert facts[0]["lines"] == len(baskets) + 1
+
+
+def test_event_tables_lead_with_the_robust_tests_and_print_small_p_values_as_below_a_thousandth(
+    run_folder,
+):
+    from engine.results.report import html_table, p_text
+
+    assert [p_text(p) for p in (0.0004, 0.001, 0.01234)] == ["<0.001", "0.001", "0.012"]
+    table = html_table(pd.DataFrame({"p_patell": [0.00002, 0.5], "car": [0.00002, 0.5]}),
+                       digits={"p_patell": 3}, index=False)
+    assert re.findall(r"<td[^>]*>(.*?)</td>", table) == ["&lt;0.001", "0.00", "0.500", "0.50"]
+    page = (run_folder / REPORT).read_text(encoding="utf-8")
+    pivot = page.split('<table class="car">')[1].split("</table>")[0]
+    summary = pd.read_csv(run_folder / "events" / "summary.csv")
+    first = summary.iloc[0]
+    # Under each CAR: Kolari-Pynnönen, its BH adjustment and the rank test, not the
+    # cross-sectional t test.
+    assert (f"KP {p_text(first['p_kolari_pynnonen'])} · BH "
+            f"{p_text(first['p_kolari_pynnonen_bh'])} · rank {p_text(first['p_rank'])}") in pivot
+    assert "p (cs)" not in pivot
