@@ -51,6 +51,8 @@ def make_source(
         settings: dict[str, Any] = {
             "session": fake_yahoo.session(),
             "sleep": sleeps.append,
+            "backoff": 2.0,
+            "waiting": lambda line: None,
             "now": (lambda: pd.Timestamp(now)),
             "progress": False,
         }

@@ -328,3 +328,21 @@ def test_event_tables_lead_with_the_robust_tests_and_print_small_p_values_as_bel
     assert (f"KP {p_text(first['p_kolari_pynnonen'])} · BH "
             f"{p_text(first['p_kolari_pynnonen_bh'])} · rank {p_text(first['p_rank'])}") in pivot
     assert "p (cs)" not in pivot
+
+
+def test_an_event_only_report_shows_no_missing_field(run_folder, tmp_path):
+    """``basket event`` has no backtest period, currency or fees: its report leaves those out
+    rather than printing None, nan or "missing" (issue 9)."""
+    import re
+
+    root = run_folder.parents[1]
+    baskets = sorted((root / "baskets").glob("*.yaml"))
+    result = invoke("event", *baskets, "--study", root / "study.yaml", "--prices",
+                    root / "prices", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    page = only_run(tmp_path / "out") / REPORT
+    visible = re.sub(r"<[^>]+>", " ", re.sub(r"<script.*?</script>", "", page.read_text(),
+                                             flags=re.S))
+    assert "Manifest" in visible
+    for word in ("None", "nan", "missing", "undefined"):
+        assert not re.search(rf"\b{word}\b", visible), word

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest_yahoo import fake_yahoo, make_source, price_cache, sleeps  # noqa: F401
+from conftest_yahoo import NOW, fake_yahoo, make_source, price_cache, sleeps  # noqa: F401
 from yahoo_fake import FakeYahoo, isolated_yfinance, needs_shared_prices, read_shared
 
 from engine.data.cache import CacheWarning, PriceCache
 from engine.data.prices import PriceSource
 from engine.data.yahoo import YahooSource, adjustments_revised, classify_error
-from engine.errors import SourceUnavailable
+from engine.errors import OptionError, SourceUnavailable
 from engine.symbols import Listing
 
 START, END = pd.Timestamp("2024-01-01"), pd.Timestamp("2024-12-31")
@@ -490,3 +490,84 @@ def test_live_fetch_from_yahoo(tmp_path: Path) -> None:
     hk = histories["0700.HK"].frame
     assert pd.Timestamp("2024-12-31") in hk.index and pd.Timestamp("2024-12-25") not in hk.index
     assert (histories["NVDA"].frame["adj_close"] <= histories["NVDA"].frame["close"]).all()
+
+
+# -- bounded waiting ----------------------------------------------------------------------------
+
+
+class FakeClock:
+    """A monotonic clock that moves only when the source sleeps or a request hangs."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+    def advance(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.seconds += seconds
+
+
+def test_missing_network_fails_in_about_ten_seconds_with_waiting_lines(
+    fake_yahoo: FakeYahoo, price_cache: PriceCache
+) -> None:
+    # the defaults (3 retries, back-off 1.5 s doubled): 1.5 + 3 + 6 = 10.5 s of waiting, each
+    # pause announced on stderr before it starts
+    clock, lines = FakeClock(), []
+    fake_yahoo.unreachable = True
+    source = YahooSource(
+        price_cache,
+        session=fake_yahoo.session(),
+        sleep=clock.advance,
+        clock=clock,
+        waiting=lines.append,
+        now=lambda: pd.Timestamp(NOW),
+        progress=False,
+    )
+    with pytest.raises(SourceUnavailable, match=r"DNSError.*\(4 attempts for NVDA\)"):
+        source.fetch(["NVDA"], START, END)
+    assert clock.seconds == 1.5 + 3.0 + 6.0
+    assert [line.split(")...")[0] for line in lines] == [
+        "waiting for Yahoo (1.5 s",
+        "waiting for Yahoo (3 s",
+        "waiting for Yahoo (6 s",
+    ]
+    assert "NVDA: DNSError" in lines[0] and lines[0].endswith("(attempt 1 of 4)")
+
+
+def test_black_hole_network_gives_up_at_the_overall_deadline(
+    fake_yahoo: FakeYahoo, price_cache: PriceCache
+) -> None:
+    # every request (yfinance's cookie and crumb requests with their own 30 s timeouts
+    # included) hangs for its whole timeout: each is cut to the time left of the 30 s, and the
+    # back-off that would outlast the deadline is not taken
+    clock, requested = FakeClock(), []
+
+    def hang(timeout: float) -> None:
+        requested.append(timeout)
+        clock.advance(timeout)
+
+    fake_yahoo.black_hole = hang
+    source = YahooSource(
+        price_cache,
+        session=fake_yahoo.session(),
+        sleep=clock.advance,
+        clock=clock,
+        waiting=lambda line: None,
+        now=lambda: pd.Timestamp(NOW),
+        progress=False,
+        retries=10,
+    )
+    with pytest.raises(SourceUnavailable) as caught:
+        source.fetch(["NVDA", "0700.HK"], START, END)
+    assert clock.seconds <= 30.0
+    assert max(requested) <= 10.0  # the per-request connect/read timeout
+    assert "no answer within 30 s" in caught.value.one_line()
+    assert "\n" not in caught.value.one_line()
+    assert price_cache.entries() == []
+
+
+def test_deadline_must_be_positive(price_cache: PriceCache) -> None:
+    with pytest.raises(OptionError, match="deadline"):
+        YahooSource(price_cache, deadline=0)

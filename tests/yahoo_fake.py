@@ -181,6 +181,9 @@ class FakeYahoo:
     unknown: set[str] = field(default_factory=set)
     #: Every request fails with a DNS error (no network).
     unreachable: bool = False
+    #: A black-hole network: every request hangs for its whole timeout (this is called with
+    #: it, e.g. to advance a fake clock), then fails with a timeout.
+    black_hole: Callable[[float], None] | None = None
     #: Hook to change the bars of a symbol at answer time: ``f(symbol, frame) -> frame``.
     transform: Callable[[str, pd.DataFrame], pd.DataFrame] | None = None
     calls: list[Call] = field(default_factory=list)
@@ -222,11 +225,17 @@ class FakeYahoo:
             frame = self.transform(symbol, frame.copy())
         return frame
 
-    def handle(self, method: str, url: str, params: dict[str, str]) -> Response:
+    def handle(
+        self, method: str, url: str, params: dict[str, str], timeout: float | None = None
+    ) -> Response:
         call = Call(method.upper(), url, dict(params))
         self.calls.append(call)
         if self.unreachable:
             raise DNSError(f"Could not resolve host: {call.host}")
+        if self.black_hole is not None:
+            assert timeout is not None, "a request without a timeout would hang for ever"
+            self.black_hole(timeout)
+            raise Timeout(f"Operation timed out after {timeout * 1000:.0f} milliseconds")
         host, path = call.host, call.path
         if host == "fc.yahoo.com":
             return _response(url, 404, "<html>Not Found</html>", "text/html")
@@ -379,7 +388,7 @@ class FakeSession(Session):
     def request(self, method: str, url: str, params: Any = None, **kwargs: Any) -> Response:
         merged = dict(parse_qsl(urlsplit(url).query))
         merged.update({str(k): str(v) for k, v in dict(params or {}).items()})
-        return self.server.handle(method, url, merged)
+        return self.server.handle(method, url, merged, kwargs.get("timeout"))
 
 
 @contextlib.contextmanager

@@ -21,14 +21,20 @@ currency and time zone in Yahoo's chart metadata must match the symbol's listing
 (:func:`engine.symbols.listing_of`), else the symbol is a problem.
 
 Rate limits (``YFRateLimitError``) and transient network errors are retried ``retries`` times
-with exponential back-off (``backoff * 2**attempt`` seconds, through the injectable ``sleep``).
-When Yahoo cannot be reached at all, :class:`engine.errors.SourceUnavailable` is raised.
+with exponential back-off (``backoff * 2**attempt`` seconds, through the injectable ``sleep``),
+each pause announced on stderr ("waiting for Yahoo (3 s)...").  One download (all its attempts,
+yfinance's cookie and crumb requests included) never outlasts ``deadline`` seconds: every HTTP
+request's connect/read timeout is cut to the time left and the back-off to what remains, so a
+missing network fails in about 10 s (1.5 + 3 + 6 s of back-off) and a black-hole network (every
+request hanging) in 30 s.  When Yahoo cannot be reached at all,
+:class:`engine.errors.SourceUnavailable` is raised.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -69,6 +75,55 @@ UNREACHABLE_HINT = (
     "check the network; `basket data status` shows what the local cache already holds (use it "
     f"with --offline), or point --prices DIR or ${PRICES_ENV} at a folder of SYMBOL.csv files"
 )
+
+
+class _Deadline:
+    """The moment one download must end by, read from an injectable monotonic ``clock``."""
+
+    def __init__(self, clock: Callable[[], float], seconds: float) -> None:
+        self.clock = clock
+        self.seconds = seconds
+        self.until = clock() + seconds
+
+    def left(self) -> float:
+        return self.until - self.clock()
+
+
+def _bounded_session(
+    session: Any, deadline: Callable[[], _Deadline | None], request_timeout: float
+) -> Any:
+    """Make every request of ``session`` time out after ``request_timeout`` seconds at most, and
+    by the current download's deadline.
+
+    yfinance asks its cookie and crumb URLs with a fixed 30 s timeout of its own, so the bound is
+    put on the session (its ``request`` method, through which ``get``/``post`` go) rather than on
+    the ``history(timeout=...)`` argument alone.
+    """
+    request = session.request
+
+    def bounded(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        limit = request_timeout
+        current = deadline()
+        if current is not None:
+            left = current.left()
+            if left <= 0:
+                raise TimeoutError(f"no answer within the overall {current.seconds:g} s")
+            limit = min(limit, left)
+        asked = kwargs.get("timeout")
+        if isinstance(asked, tuple):
+            kwargs["timeout"] = tuple(min(float(t), limit) for t in asked)
+        elif isinstance(asked, (int, float)):
+            kwargs["timeout"] = min(float(asked), limit)
+        else:
+            kwargs["timeout"] = limit
+        return request(method, url, *args, **kwargs)
+
+    session.request = bounded
+    return session
+
+
+def _say_on_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 class _Failure(Exception):
@@ -222,7 +277,10 @@ class YahooSource:
     downloaded, missing symbols are problems), ``session`` (an HTTP session handed to yfinance,
     e.g. a fake one in tests), ``retries`` and ``backoff`` (seconds, doubled per attempt) for rate
     limits and network errors, ``sleep`` (injectable), ``now`` (a callable giving the current
-    time, for staleness; default the clock), ``progress`` (None: a bar on a terminal only),
+    time, for staleness; default the clock), ``deadline`` (seconds one download may take in all,
+    measured on ``clock``, default :func:`time.monotonic`), ``timeout`` (connect/read timeout of
+    one HTTP request), ``waiting`` (called with the line announcing each back-off; default: print
+    it on stderr), ``progress`` (None: a bar on a terminal only),
     ``overlap_days`` and ``listings`` (expected exchange and currency per symbol, overriding the
     suffix rule, e.g. for a Hong Kong RMB counter).
 
@@ -237,35 +295,51 @@ class YahooSource:
         offline: bool = False,
         session: Any = None,
         retries: int = 3,
-        backoff: float = 2.0,
+        backoff: float = 1.5,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        deadline: float = 30.0,
+        waiting: Callable[[str], None] = _say_on_stderr,
         now: Callable[[], pd.Timestamp] | None = None,
         progress: bool | None = None,
         overlap_days: int = 10,
         listings: Mapping[str, Listing] | None = None,
-        timeout: float = 20.0,
+        timeout: float = 10.0,
     ) -> None:
         if retries < 0:
             raise OptionError("retries", f"must be 0 or more, got {retries}")
         if backoff < 0:
             raise OptionError("backoff", f"must be 0 or more seconds, got {backoff}")
+        if deadline <= 0:
+            raise OptionError("deadline", f"must be more than 0 seconds, got {deadline}")
         self.cache = cache if cache is not None else PriceCache()
         self.offline = offline
-        self.session = session
+        self._deadline: _Deadline | None = None
+        self.timeout = timeout
+        self.session = None if offline else self._bounded(session)
         self.retries = retries
         self.backoff = backoff
         self.sleep = sleep
+        self.clock = clock
+        self.deadline = deadline
+        self.waiting = waiting
         self.now = now or (lambda: pd.Timestamp.now(tz="UTC"))
         self.progress = progress
         self.overlap = pd.Timedelta(days=overlap_days)
         self.listings = dict(listings or {})
-        self.timeout = timeout
         self.notes: list[str] = []
         self._reached = False
         if offline:
             self.description = f"local price cache {self.cache.folder} (offline)"
         else:
             self.description = f"Yahoo Finance (cached in {self.cache.folder})"
+
+    def _bounded(self, session: Any) -> Any:
+        if session is None:
+            from yfinance._http import new_session
+
+            session = new_session()
+        return _bounded_session(session, lambda: self._deadline, self.timeout)
 
     # -- listing expectations ----------------------------------------------------------------
 
@@ -467,24 +541,17 @@ class YahooSource:
     def _download_range(
         self, symbol: str, first: pd.Timestamp, last: pd.Timestamp, *, allow_empty: bool
     ) -> _Download:
-        """Bars dated ``first..last`` (inclusive), with retries; empty only if allowed."""
-        for attempt in range(self.retries + 1):
-            try:
-                got = self._download_once(symbol, first, last)
-                break
-            except _Failure:
-                raise
-            except Exception as error:  # yfinance/curl_cffi raise many types; classify them
-                kind, reason = classify_error(error)
-                if kind == "no_data":
-                    self._reached = True
-                    if allow_empty:
-                        return _Download(_empty_bars(), None, None)
-                    raise _Failure(kind, reason) from None
-                if kind in ("rate_limit", "network") and attempt < self.retries:
-                    self.sleep(self.backoff * 2**attempt)
-                    continue
-                raise _Failure(kind, reason, attempt + 1) from None
+        """Bars dated ``first..last`` (inclusive), with retries, within :attr:`deadline`;
+        empty only if allowed."""
+        self._deadline = _Deadline(self.clock, self.deadline)
+        try:
+            got = self._attempts(symbol, first, last)
+        except _Failure as failure:
+            if failure.kind == "no_data" and allow_empty:
+                return _Download(_empty_bars(), None, None)
+            raise
+        finally:
+            self._deadline = None
         self._reached = True
         why = self.mismatch(symbol, got.currency, got.timezone)
         if why is not None:
@@ -495,6 +562,35 @@ class YahooSource:
                 "no_data", f"Yahoo returned no daily bars between {first.date()} and {last.date()}"
             )
         return _Download(frame, got.currency, got.timezone)
+
+    def _attempts(self, symbol: str, first: pd.Timestamp, last: pd.Timestamp) -> _Download:
+        """One download tried up to ``retries + 1`` times within the current deadline (raises
+        :class:`_Failure` when it produced no answer, ``no_data`` when Yahoo has no bars)."""
+        deadline = self._deadline
+        assert deadline is not None
+        attempt = 0
+        while True:
+            try:
+                return self._download_once(symbol, first, last)
+            except _Failure:
+                raise
+            except Exception as error:  # yfinance/curl_cffi raise many types; classify them
+                kind, reason = classify_error(error)
+                if kind == "no_data":
+                    self._reached = True
+                    raise _Failure(kind, reason) from None
+                if kind not in ("rate_limit", "network") or attempt == self.retries:
+                    raise _Failure(kind, reason, attempt + 1) from None
+                pause = self.backoff * 2**attempt
+                if pause >= deadline.left():
+                    reason += f"; no answer within {deadline.seconds:g} s"
+                    raise _Failure(kind, reason, attempt + 1) from None
+                self.waiting(
+                    f"waiting for Yahoo ({pause:g} s)... {symbol}: {reason} "
+                    f"(attempt {attempt + 1} of {self.retries + 1})"
+                )
+                self.sleep(pause)
+                attempt += 1
 
     def _download_once(self, symbol: str, first: pd.Timestamp, last: pd.Timestamp) -> _Download:
         """One yfinance call for bars dated ``first..last``; raises what yfinance raises."""

@@ -199,7 +199,13 @@ def html_table(
 
 
 def _definition_list(items: Sequence[tuple[str, Any]]) -> str:
-    rows = "".join(f"<tr><th scope=\"row\">{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in items)
+    """Key-value rows; a key whose value the run does not have (an event-only run has no
+    backtest period, currency or fees) is left out rather than shown as None."""
+    rows = "".join(
+        f"<tr><th scope=\"row\">{esc(k)}</th><td>{esc(v)}</td></tr>"
+        for k, v in items
+        if v is not None and v != ""
+    )
     return f'<table class="kv"><tbody>{rows}</tbody></table>'
 
 
@@ -536,8 +542,8 @@ def equity_sections(run: Run, charts: Charts, colors: dict[str, str]) -> str:
     curves = equity_chart(charts, equity, run, colors) + caption
     if run.benchmark in equity.columns and len(equity.columns) > 1:
         curves += relative_chart(charts, equity, run, colors)
-    return _section("equity", "Equity", curves) + _section("drawdowns", "Drawdowns", drawdown_chart(charts, equity, run, colors)
-                 + drawdown_table(equity))
+    drawdowns = drawdown_chart(charts, equity, run, colors) + drawdown_table(equity)
+    return _section("equity", "Equity", curves) + _section("drawdowns", "Drawdowns", drawdowns)
 
 
 def _window_text(row: pd.Series) -> str:
@@ -765,7 +771,7 @@ def settings_section(run: Run) -> str:
     flatten(run.config.get("event_study") or {}, "", options)
     if options:
         parts.append("<h3>Event study as run</h3>" + _definition_list(
-            [(k, value_text(v)) for k, v in options.items()]))
+            [(k, None if v is None else value_text(v)) for k, v in options.items()]))
     rebalances = m.get("rebalances") or {}
     baskets = run.config.get("baskets") or []
     if baskets:
@@ -789,10 +795,11 @@ def settings_section(run: Run) -> str:
         ("created", m.get("created_at")),
         ("command", shlex.join(str(c) for c in command) if isinstance(command, list)
          else command),
-        ("period", f"{run.period} ({period.get('sessions')} sessions)"),
+        ("period", f"{run.period} ({period['sessions']} sessions)" if period.get("sessions")
+         else None),
         ("benchmark", m.get("benchmark")),
         ("currency", m.get("currency")),
-        ("fees", value_text(m.get("fees"))),
+        ("fees", None if m.get("fees") is None else value_text(m["fees"])),
         ("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
     ]
     parts.append("<h3>Manifest</h3>" + _definition_list(items))
