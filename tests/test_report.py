@@ -226,11 +226,12 @@ CHART_FACTS = """() => Array.from(document.querySelectorAll("div.chart")).map(el
 })"""
 
 
-def check_page_in_browser(report: Path, screenshot: str, interact=None):
-    """Open ``report`` headless and check that every chart is drawn with its traces, with no
-    console error and no network request; returns the charts' facts (see CHART_FACTS) and
-    a dict of further facts (``interact(page)``'s among them)."""
-    with open_page(report) as opened:
+def check_page_in_browser(report: Path, screenshot: str, interact=None, width: int = 1280):
+    """Open ``report`` headless ``width`` pixels wide and check that every chart is drawn with
+    its traces, that nothing is wider than the window, with no console error and no network
+    request; returns the charts' facts (see CHART_FACTS) and a dict of further facts
+    (``interact(page)``'s among them)."""
+    with open_page(report, width=width) as opened:
         page = opened.page
         page.wait_for_function(
             "document.body.dataset.charts !== undefined && "
@@ -249,6 +250,9 @@ def check_page_in_browser(report: Path, screenshot: str, interact=None):
                 assert chart["lines"] >= 2, chart  # every basket (and benchmark) drawn
             if kind == "attribution":
                 assert chart["bars"] >= 1, chart
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{overflow} px wider than the {width}-px window"
         extra = {
             "summary": page.locator("section#summary tbody th").all_text_contents(),
             "markup": page.locator("section b, section i").count(),
@@ -281,9 +285,10 @@ def show_portfolios(page) -> dict[str, int]:
 
 
 @pytest.mark.browser
-def test_report_renders_in_a_real_browser(run_folder):
-    facts, extra = check_page_in_browser(run_folder / REPORT, "report-small.png",
-                                         show_portfolios)
+@pytest.mark.parametrize("width", [900, 1400])
+def test_report_renders_in_a_real_browser(run_folder, width):
+    facts, extra = check_page_in_browser(run_folder / REPORT, f"report-small-{width}.png",
+                                         show_portfolios, width=width)
     assert extra["car_lines_before"] == 2 and extra["car_lines_after"] == 4
     assert kinds_of(facts) == {"equity": 1, "relative": 1, "drawdown": 1, "car": 1,
                                "attribution": 2}
@@ -346,3 +351,25 @@ def test_an_event_only_report_shows_no_missing_field(run_folder, tmp_path):
     assert "Manifest" in visible
     for word in ("None", "nan", "missing", "undefined"):
         assert not re.search(rf"\b{word}\b", visible), word
+
+
+@pytest.mark.browser
+def test_a_report_away_from_its_assets_says_so_and_a_self_contained_one_draws(run_folder,
+                                                                             tmp_path):
+    alone = tmp_path / "moved" / "run"
+    alone.mkdir(parents=True)
+    shutil.copy(run_folder / REPORT, alone / REPORT)
+    with open_page(alone / REPORT, width=900) as opened:
+        banner = opened.page.locator("#plotly-missing")
+        assert banner.is_visible()
+        assert "The charts cannot be drawn" in banner.inner_text()
+        assert "--self-contained" in banner.inner_text()
+        assert opened.page.locator("[data-rendered]").count() == 0
+        opened.screenshot("report-asset-missing.png")
+        assert opened.requests == []
+        assert [e for e in opened.errors if "ERR_FILE_NOT_FOUND" not in e] == []
+    copy = shutil.copytree(run_folder, tmp_path / "results" / run_folder.name)
+    assert invoke("report", copy, "--self-contained").exit_code == 0
+    shutil.move(copy / REPORT, alone / REPORT)
+    facts, _ = check_page_in_browser(alone / REPORT, "report-self-contained.png", width=900)
+    assert len(facts) == 6

@@ -225,7 +225,8 @@ def test_event_markdown_and_json_carry_day0_as_text_and_every_summary_column(sha
 
 
 def test_repeated_notes_are_grouped_into_one_line_with_a_count():
-    from engine.results.console import group_notes, note_lines
+    from engine.results.console import note_lines
+    from engine.results.notes import group_notes
 
     carried = "no bar on 2 (2023-09-01, 2023-09-08) session(s) of its exchange; last close carried"
     symbols = ["0700.HK", "9988.HK", "1810.HK", "9888.HK", "1024.HK"]

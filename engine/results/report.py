@@ -49,8 +49,8 @@ from engine.files import atomic_write
 from engine.jsonable import json_ready
 from engine.results.assets import plotly_script
 from engine.results.compare import flatten
-from engine.results.console import group_notes
 from engine.results.display import P_FLOOR, format_cell, is_pvalue
+from engine.results.notes import group_notes
 from engine.results.reader import Run, load_run
 from engine.results.runfolder import MANIFEST, WRITER
 from engine.results.runs_display import value_text
