@@ -27,7 +27,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.analysis.metrics import Summary, summarize, with_deflated_sharpe
+from engine.analysis.metrics import (
+    Summary,
+    summarize,
+    versus_figures,
+    with_deflated_sharpe,
+)
 from engine.analysis.robustness import (
     LeaveOneOut,
     constituent_overlap,
@@ -296,7 +301,7 @@ def run_listings(
     benchmark's (the study's and the baskets' explicit listings, else from the suffix) and,
     with ``options``, the event study's market indices for the constituents' exchanges."""
     held = held_symbols(baskets)
-    listings = RunListings.resolve([*held, study.benchmark], listing_overrides(baskets, study))
+    listings = RunListings.resolve([*held, *study.benchmarks], listing_overrides(baskets, study))
     if options is None:
         return listings
     return listings.including(event_markets(options, listings.calendars(held)))
@@ -558,7 +563,7 @@ def run_events(
     return EventRun(study, options, list(baskets), prices, events, skipped, notes)
 
 
-def _check_names(baskets: Sequence[Basket], benchmark: str) -> None:
+def _check_names(baskets: Sequence[Basket], *benchmarks: str) -> None:
     seen: dict[str, str | None] = {}
     for basket in baskets:
         if basket.name in seen:
@@ -568,7 +573,7 @@ def _check_names(baskets: Sequence[Basket], benchmark: str) -> None:
                 field="name",
                 hint="give every basket a distinct name",
             )
-        if basket.name == benchmark:
+        if basket.name in benchmarks:
             raise ConfigError(basket.path, f"basket name '{basket.name}' is the benchmark's symbol")
         seen[basket.name] = basket.path
 
@@ -608,12 +613,12 @@ def gather_prices(
     listings = listings or run_listings(baskets, study)
     overrides = listings.explicit
     constituents = held_symbols(baskets)
-    run_symbols = [*constituents, study.benchmark]
-    # "local" is the constituents' one currency; the benchmark is converted into it.
+    run_symbols = [*constituents, *study.benchmarks]
+    # "local" is the constituents' one currency; the benchmarks are converted into it.
     currency = report_currency(study.currency, listings.of(constituents))
     fx = fx_symbols_needed(listings.currencies(run_symbols) | {currency})
     start, end = pd.Timestamp(study.start), pd.Timestamp(study.end)  # NaT when not set
-    wanted = list(dict.fromkeys([*constituents, study.benchmark, *fx, *also, *optional]))
+    wanted = list(dict.fromkeys([*run_symbols, *fx, *also, *optional]))
     history = max(LOOKBACK, weighting_history(baskets))
     firsts = [d for d in (start - history, fetch_span and fetch_span[0]) if not pd.isna(d)]
     lasts = [d for d in (end, fetch_span and fetch_span[1]) if not pd.isna(d)]
@@ -632,7 +637,7 @@ def gather_prices(
         in_run = set(run_symbols)
         covered = {s: h for s, h in histories.items() if s in in_run}
         problems.update(coverage_problems(covered, listings, union[0], union[-1], closures))
-    required = {study.benchmark, *fx, *also}
+    required = {*study.benchmarks, *fx, *also}
     extra = set(optional) - required - set(constituents)
     problems = {s: why for s, why in problems.items() if s not in extra}
     fatal = {s: why for s, why in problems.items() if s in required or not skip_missing}
@@ -688,7 +693,7 @@ def run(
         baskets = [dataclasses.replace(b, capital=capital) for b in baskets]
     if not baskets:
         raise OptionError("BASKET_FILES", "no basket to run")
-    _check_names(baskets, study.benchmark)
+    _check_names(baskets, *study.benchmarks)
     listings = run_listings(baskets, study, events)
     indices = local_indices(baskets, study, listings)
     listings = listings.including(indices)
@@ -716,7 +721,7 @@ def run(
             optional=indices,
         )
     held = held_symbols(baskets)
-    symbols = list(dict.fromkeys([*held, study.benchmark]))
+    symbols = list(dict.fromkeys([*held, *study.benchmarks]))
     panel = align(
         prices,
         symbols,
@@ -759,7 +764,9 @@ def run(
         with_robustness(
             dataclasses.replace(row, selected_after=chosen.get(row.basket)), robust.get(row.basket)
         )
-        for row in basket_summaries(panel, backtest, own_sessions, study.benchmark, blends)
+        for row in basket_summaries(panel, backtest, own_sessions, study.benchmark, blends, {
+            other: basket_sessions(panel, baskets, other) for other in study.further_benchmarks
+        })
     ]
     notes = [*panel.notes, *prices.notes, *backtest.notes, *blend_notes, *robust_notes]
     for basket in baskets:
@@ -830,24 +837,37 @@ def basket_summaries(
     sessions: dict[str, pd.DatetimeIndex],
     benchmark: str,
     blends: Mapping[str, pd.Series] | None = None,
+    further: Mapping[str, dict[str, pd.DatetimeIndex]] | None = None,
 ) -> list[Summary]:
     """The statistics of each basket of ``sessions`` (:func:`basket_sessions`) on its own
     sessions against the benchmark and its local blend (``blends``, by basket) sampled there,
     with the deflated Sharpe ratio over these baskets; then the benchmark's on its own
-    sessions."""
+    sessions.  Against each ``further`` benchmark (symbol -> :func:`basket_sessions` with it)
+    a basket's excess return, beta and alpha (:func:`engine.analysis.metrics.versus_figures`)
+    use the sessions of its exchanges and that benchmark's, as the primary's use its
+    exchanges' and the primary's."""
     bench = panel.prices[benchmark]
     blends = blends or {}
-    rows = [
-        summarize(
+    further = further or {}
+    rows = []
+    for name, days in sessions.items():
+        if name == benchmark:
+            continue
+        equity = backtest.equity[name]
+        versus: dict[str, float] = {}
+        for other, other_sessions in further.items():
+            other_days = other_sessions[name]
+            versus.update(versus_figures(
+                equity.loc[other_days], panel.prices[other].loc[other_days], INITIAL_CASH, other
+            ))
+        row = summarize(
             name,
-            backtest.equity[name].loc[days],
+            equity.loc[days],
             bench.loc[days],
             INITIAL_CASH,
             blends[name].loc[days] if name in blends else None,
         )
-        for name, days in sessions.items()
-        if name != benchmark
-    ]
+        rows.append(dataclasses.replace(row, versus=versus))
     own = bench.loc[sessions[benchmark]]
     return [*with_deflated_sharpe(rows), summarize(benchmark, own, own, own.iloc[0])]
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.analysis.metrics import figure_of, is_versus_key
 from engine.results.display import PERCENT_COLUMNS, table_cell
 from engine.results.summary_tables import MARKETS, PERFORMANCE, ROBUSTNESS, UNCERTAINTY
 
@@ -89,7 +90,8 @@ def assert_whole(screen: str, expected: set[str]) -> None:
 
 
 def metric_text(key: str, value: object) -> str:
-    return table_cell(value, key, PERCENT_COLUMNS)
+    percent = PERCENT_COLUMNS if figure_of(key) in PERCENT_COLUMNS else ()
+    return table_cell(value, figure_of(key), percent)
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +126,22 @@ def test_run_table_is_whole(project, columns):
     expected = {metric_text(k, row[k]) for row in rows for k in shown}
     expected |= {word for row in rows for word in row["basket"].split()}
     assert_whole(screen, expected)
+
+
+@pytest.mark.parametrize("columns", WIDTHS)
+def test_run_tables_against_several_benchmarks_are_whole(project, columns):
+    study = project["root"] / "several.yaml"
+    study.write_text(
+        STUDY.read_text().replace("benchmark: ^IXIC", "benchmarks: [^IXIC, ^HSI, 000300.SS]")
+    )
+    args = [*project["run"][:3], "--study", str(study), *project["run"][5:]]
+    rows = json_of(args, project["env"])
+    screen = on_terminal(args, columns, project["env"])
+    versus = [k for k in rows[0] if is_versus_key(k)]
+    assert len(versus) == 8
+    expected = {metric_text(k, row[k]) for row in rows for k in versus if row[k] is not None}
+    assert_whole(screen, expected)
+    assert "against the markets: ^HSI" in screen and "against the markets: 000300.SS" in screen
 
 
 @pytest.mark.parametrize("columns", WIDTHS)

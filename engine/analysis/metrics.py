@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -142,16 +142,59 @@ class Summary:
     return_without_top: float = math.nan
     worst_leave_one_out: str | None = None
     return_worst_leave_one_out: float = math.nan
+    versus: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, float | str | None]:
-        """JSON-ready: NaN becomes None."""
+        """JSON-ready: NaN becomes None; the figures against the further benchmarks
+        (``versus``) as flat keys after the fixed ones (:func:`versus_key`)."""
+        fixed = {k: v for k, v in asdict(self).items() if k != "versus"}
         return {
             k: (None if isinstance(v, float) and math.isnan(v) else v)
-            for k, v in asdict(self).items()
+            for k, v in {**fixed, **self.versus}.items()
         }
 
 
-COLUMNS = tuple(Summary.__dataclass_fields__)
+#: The fixed columns of every summary row (the ``versus`` figures come after them).
+COLUMNS = tuple(c for c in Summary.__dataclass_fields__ if c != "versus")
+#: The figures of a basket against each further benchmark of a study (``benchmarks:``).
+VERSUS = ("benchmark_return", "excess_return", "beta", "alpha")
+
+
+def versus_key(figure: str, benchmark: str) -> str:
+    """The flat key of ``figure`` (one of :data:`VERSUS`) against a further benchmark:
+    ``excess_return_vs_^HSI``."""
+    return f"{figure}_vs_{benchmark}"
+
+
+def figure_of(column: str) -> str:
+    """The figure a summary column holds: ``excess_return`` for ``excess_return_vs_^HSI``
+    (:func:`versus_key`), the column itself for the fixed ones."""
+    return next((f for f in VERSUS if column.startswith(versus_key(f, ""))), column)
+
+
+def is_versus_key(column: str) -> bool:
+    """Whether a summary column is a figure against a further benchmark (:func:`versus_key`)."""
+    return figure_of(column) != column
+
+
+def versus_figures(
+    values: pd.Series, benchmark_values: pd.Series, initial: float, benchmark: str
+) -> dict[str, float]:
+    """The basket's total-return excess, beta and alpha against one further benchmark, and that
+    benchmark's total return, from value series on the same sessions (the basket's exchanges'
+    and that benchmark's), keyed by :func:`versus_key`; the formulas are the primary
+    benchmark's (:func:`total_return`, :func:`beta`, :func:`alpha`)."""
+    v = values.to_numpy(dtype=float)
+    b = benchmark_values.to_numpy(dtype=float)
+    r, rb = _returns(v), _returns(b)
+    bench_total = total_return(b, b[0])
+    figures = {
+        "benchmark_return": bench_total,
+        "excess_return": total_return(v, initial) - bench_total,
+        "beta": beta(r, rb),
+        "alpha": alpha(r, rb),
+    }
+    return {versus_key(name, benchmark): figures[name] for name in VERSUS}
 #: The columns holding text: names, symbols and a date.
 TEXT_COLUMNS = ("basket", "selected_after", "top_contributor", "worst_leave_one_out")
 #: The columns holding numbers.

@@ -108,6 +108,7 @@ STUDY_KEYS = (
     "name",
     "description",
     "benchmark",
+    "benchmarks",
     "start",
     "end",
     "currency",
@@ -288,10 +289,15 @@ class EventStudySettings:
 
 @dataclass(frozen=True)
 class Study:
-    """The frame of a run: benchmark, period, report currency, costs, events."""
+    """The frame of a run: benchmark, period, report currency, costs, events.
+
+    ``benchmark`` is the primary benchmark (every plain figure is against it);
+    ``other_benchmarks`` the further ones a study's ``benchmarks:`` list names after it.
+    """
 
     name: str = "ad hoc"
     benchmark: str = "^IXIC"
+    other_benchmarks: tuple[str, ...] = ()
     start: dt.date | None = None
     end: dt.date | None = None
     currency: str = "USD"
@@ -303,11 +309,22 @@ class Study:
     description: str = ""
     path: str | None = None
 
+    @property
+    def benchmarks(self) -> tuple[str, ...]:
+        """Every benchmark, the primary first, each once (``--benchmark`` may name another)."""
+        return tuple(dict.fromkeys([self.benchmark, *self.other_benchmarks]))
+
+    @property
+    def further_benchmarks(self) -> tuple[str, ...]:
+        """The benchmarks after the primary."""
+        return self.benchmarks[1:]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "file": self.path,
             "benchmark": self.benchmark,
+            "benchmarks": list(self.benchmarks),
             "start": self.start.isoformat() if self.start else None,
             "end": self.end.isoformat() if self.end else None,
             "currency": self.currency,
@@ -717,6 +734,36 @@ def _event_study(fields: Fields) -> EventStudySettings:
     )
 
 
+def _benchmarks(top: Fields, notes: list[str]) -> list[str]:
+    """The study's benchmarks, the primary first: ``benchmarks: [^IXIC, ^HSI]``, or the one
+    ``benchmark:`` (default ``^IXIC``); naming both is an error."""
+    if top.has("benchmark") and top.has("benchmarks"):
+        raise top.error(
+            "benchmarks", "is given together with 'benchmark'",
+            "keep one: benchmarks: [PRIMARY, OTHER, ...] lists the primary first",
+        )
+    if not top.has("benchmarks"):
+        return [symbol_field(top, "benchmark", notes) if top.has("benchmark") else Study.benchmark]
+    items = top.sequence("benchmarks")
+    if not items:
+        raise top.error("benchmarks", "is empty", "name at least one symbol, e.g. [^IXIC, ^HSI]")
+    symbols: list[str] = []
+    for index, item in enumerate(items):
+        where = {"field": f"benchmarks[{index}]", "line": top.line("benchmarks")}
+        try:
+            symbol, note = normalize_symbol(item)
+        except SymbolError as error:
+            raise ConfigError(top.path, error.message, hint=error.hint, **where) from None
+        if symbol in symbols:
+            raise ConfigError(
+                top.path, f"{symbol} is listed twice", hint="name each benchmark once", **where
+            )
+        if note:
+            notes.append(note)
+        symbols.append(symbol)
+    return symbols
+
+
 def study_from_mapping(data: Any, path: str) -> Study:
     """Validate a parsed study file into a :class:`Study`."""
     if data is None:
@@ -729,7 +776,7 @@ def study_from_mapping(data: Any, path: str) -> Study:
         )
     top = Fields(path, data, "", STUDY_KEYS)
     notes: list[str] = []
-    benchmark = symbol_field(top, "benchmark", notes) if top.has("benchmark") else Study.benchmark
+    benchmark, *others = _benchmarks(top, notes)
     start, end = top.date("start"), top.date("end")
     if start and end and start > end:
         raise top.error("end", f"{end} is before start {start}")
@@ -768,6 +815,7 @@ def study_from_mapping(data: Any, path: str) -> Study:
         name=top.text("name", "study") or "study",
         description=top.text("description", "") or "",
         benchmark=benchmark,
+        other_benchmarks=tuple(others),
         start=start,
         end=end,
         currency=(top.text("currency", "USD") or "USD").upper(),

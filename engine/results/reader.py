@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from engine.analysis.metrics import NUMERIC_COLUMNS
+from engine.analysis.metrics import NUMERIC_COLUMNS, is_versus_key
 from engine.config.yamlfile import load_yaml
 from engine.errors import ConfigError, InputError, OptionError, ResultsError
 from engine.files import UnreadableFile, read_bounded
@@ -258,10 +258,12 @@ def load_run(folder: str | Path) -> Run:
         if summary_path is None:
             raise FileNotFoundError(folder / "summary.csv")
         # A basket may be called "NA": only the metrics have missing values.
+        header = pd.read_csv(summary_path, nrows=0).columns
+        numbers = [*METRICS, *(c for c in header if is_versus_key(c))]
         frame = pd.read_csv(summary_path, dtype={"basket": str},
-                            keep_default_na=False, na_values={m: [""] for m in METRICS})
+                            keep_default_na=False, na_values={m: [""] for m in numbers})
         frame = unescape_frame(frame.set_index("basket"))
-        summary = frame.reindex(columns=list(METRICS)).astype(float)
+        summary = frame.reindex(columns=numbers).astype(float)
     except FileNotFoundError:
         if manifest.get("kind") not in ("event", "claims"):  # they have no backtest summary
             problems.append("summary.csv is missing")

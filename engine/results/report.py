@@ -514,7 +514,7 @@ def summary_section(run: Run) -> str:
         days = (pd.Timestamp(last) - pd.Timestamp(first)).days
     parts = []
     for table in summary_tables(frame, days):
-        parts.append(f"<h3>{esc(table.title.capitalize())}</h3>")
+        parts.append(f"<h3>{esc(table.title[:1].upper() + table.title[1:])}</h3>")
         parts.append(html_table(
             table.frame, percent=table.percent, row_class={run.benchmark: "benchmark"},
             css="summary",

@@ -78,8 +78,11 @@ def new_run_id(name: str | None, now: dt.datetime | None = None) -> str:
 
 
 def summary_records(summary: pd.DataFrame) -> list[dict[str, Any]]:
-    """The summary table as a list of JSON-ready dicts with exactly the documented keys."""
-    frame = summary.reset_index()[list(COLUMNS)]
+    """The summary table as a list of JSON-ready dicts with exactly the documented keys: the
+    fixed ones, then the figures against the study's further benchmarks
+    (:func:`engine.analysis.metrics.versus_key`)."""
+    frame = summary.reset_index()
+    frame = frame[[*COLUMNS, *(c for c in frame.columns if c not in COLUMNS)]]
     return [json_ready(row) for row in frame.to_dict(orient="records")]
 
 

@@ -2,7 +2,9 @@
 
 * **performance** against the primary benchmark (the classic columns);
 * **against the markets**: excess over the primary benchmark and over the basket's local blend
-  of its markets' indices, same-day, Dimson and local betas, local alpha;
+  of its markets' indices, same-day, Dimson and local betas, local alpha; then one small table
+  per further benchmark of the study (``benchmarks:``): its return, the basket's excess, beta
+  and alpha against it;
 * **is it real?**: the Newey-West t and p of the mean daily excess return, the bootstrap 95 %
   interval of the total excess return, the Sharpe ratio's standard error, PSR, DSR, and whether
   the constituents were chosen after the period began;
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engine.analysis.events.multiple import significance_line
+from engine.analysis.metrics import VERSUS, figure_of, versus_key
 from engine.results.display import PERCENT_COLUMNS, render
 
 PERFORMANCE = {
@@ -93,19 +96,43 @@ def annualised_note(days: int) -> str:
     return f"Marked {MARK}: annualised from {days} calendar days (less than a year); read with care"
 
 
+#: The headers of the figures against a further benchmark (:data:`VERSUS`).
+VERSUS_NAMES = {"benchmark_return": "Bench", "excess_return": "Excess", "beta": "Beta",
+                "alpha": "Alpha"}
+
+
+def further_benchmarks(summary: pd.DataFrame) -> list[str]:
+    """The further benchmarks a summary has figures against, in their order (from its
+    ``excess_return_vs_SYMBOL`` columns)."""
+    prefix = versus_key("excess_return", "")
+    return [c[len(prefix):] for c in summary.columns if c.startswith(prefix)]
+
+
 def _table(
     summary: pd.DataFrame, columns: dict[str, str], title: str, days: int
 ) -> SummaryTable:
+    """The ``columns`` (key -> header) of ``summary`` present in it; the figure a key holds
+    (:func:`engine.analysis.metrics.figure_of`) decides its percent format and annualised
+    mark."""
     marked = short_period(days)
     names = {
-        key: name + (MARK if marked and key in ANNUALISED else "")
+        key: name + (MARK if marked and figure_of(key) in ANNUALISED else "")
         for key, name in columns.items()
         if key in summary.columns
     }
     frame = summary[list(names)].rename(columns=names)
-    percent = [names[key] for key in names if key in PERCENT_COLUMNS]
-    notes = [annualised_note(days)] if marked and set(names) & set(ANNUALISED) else []
+    percent = [names[key] for key in names if figure_of(key) in PERCENT_COLUMNS]
+    annualised = {figure_of(key) for key in names} & set(ANNUALISED)
+    notes = [annualised_note(days)] if marked and annualised else []
     return SummaryTable(title, frame, percent, notes)
+
+
+def versus_table(summary: pd.DataFrame, benchmark: str, days: int) -> SummaryTable:
+    """The basket rows' figures against one further benchmark (its own row left out: it has
+    none)."""
+    columns = {versus_key(figure, benchmark): VERSUS_NAMES[figure] for figure in VERSUS}
+    rows = summary[summary[list(columns)].notna().any(axis=1)]
+    return _table(rows, columns, f"against the markets: {benchmark}", days)
 
 
 def hindsight_note(summary: pd.DataFrame, what: str = "the period began") -> str | None:
@@ -133,7 +160,7 @@ def event_notes(summary: pd.DataFrame) -> list[str]:
 
 
 def summary_tables(summary: pd.DataFrame, days: int) -> list[SummaryTable]:
-    """The four tables of a run's summary (index: basket; the summary's keys as columns),
+    """The tables of a run's summary (index: basket; the summary's keys as columns),
     ``days`` the calendar days of the period."""
     performance = _table(summary, PERFORMANCE, "performance", days)
     markets = _table(summary, MARKETS, "against the primary benchmark and the local markets", days)
@@ -142,6 +169,12 @@ def summary_tables(summary: pd.DataFrame, days: int) -> list[SummaryTable]:
         "weighted by its market mix, in the report currency; Dimson: beta on the benchmark's "
         "previous, same and next session, summed"
     )
+    versus = [versus_table(summary, other, days) for other in further_benchmarks(summary)]
+    if versus:
+        versus[-1].footnotes.append(
+            "Against each further benchmark of the study: its return and the basket's excess, "
+            "beta and alpha, on the sessions of the basket's exchanges and that benchmark's"
+        )
     uncertainty = _table(summary, UNCERTAINTY, "is it real?", days)
     if "Chosen" in uncertainty.frame.columns:
         uncertainty.frame["Chosen"] = uncertainty.frame["Chosen"].map(
@@ -162,7 +195,7 @@ def summary_tables(summary: pd.DataFrame, days: int) -> list[SummaryTable]:
         "same schedule and fees); w/o worst: the lowest return leaving one stock out, and "
         "which stock"
     )
-    return [performance, markets, uncertainty, robustness]
+    return [performance, markets, *versus, uncertainty, robustness]
 
 
 def themes_note(effective: float, baskets: int) -> str:
