@@ -308,7 +308,7 @@ def test_report_of_a_real_run_renders_in_a_real_browser(cli, shared_prices, tmp_
     folder = only_run(tmp_path)
     baskets = json.loads((folder / "manifest.json").read_text())["baskets"]
     events = pd.read_csv(folder / "events" / "car_paths.csv")["event"].nunique()
-    facts, _ = check_page_in_browser(folder / REPORT, "report-deepseek.png")
+    facts, _ = check_page_in_browser(folder / REPORT, "report-deepseek-900.png", width=900)
     assert kinds_of(facts) == {
         "equity": 1, "relative": 1, "drawdown": 1, "car": events, "attribution": len(baskets)
     }

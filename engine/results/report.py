@@ -397,8 +397,10 @@ def drawdown_table(equity: pd.DataFrame) -> str:
             })
     if not rows:
         return _note("No curve fell below its running peak.")
-    frame = pd.DataFrame(rows).set_index("basket")
-    return html_table(frame, percent=["depth"], headers={"length": "sessions"}) + (
+    frame = pd.DataFrame(rows).set_index("basket").rename_axis("Basket")
+    headers = {"start": "Start", "trough": "Trough", "recovery": "Recovery", "depth": "Depth",
+               "length": "Sessions"}
+    return html_table(frame, percent=["depth"], headers=headers) + (
         f'<p class="caption">The {DRAWDOWN_PERIODS_SHOWN} deepest drawdown periods of each '
         "curve: from the last session at the peak (the starting cash counts as one) to the "
         "first session back at it; sessions from start to recovery, or to the last session "
@@ -836,8 +838,8 @@ table.mono td { font-family: ui-monospace, Menlo, Consolas, monospace; font-size
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr));
         gap: 10px; }
 .chart { width: 100%; min-height: 120px; }
-span.p { color: #888; font-size: 11px; }
-details { margin: 8px 0; }
+span.p { color: #888; font-size: 11px; white-space: normal; }
+details { margin: 8px 0; overflow-x: auto; }
 summary { cursor: pointer; color: #16324f; }
 ul.notes li { margin: 3px 0; }
 """
