@@ -275,3 +275,52 @@ def test_compare_two_runs_on_the_shared_data(shared_prices, tmp_path, monkeypatc
         assert 0.0009 < rows[name]["differences"]["B-A"]["total_return"] < 0.005
     assert data["changes"]["settings"] == [{"key": "fees", "values": {"A": 0.001, "B": 0.0}}]
     assert data["changes"]["data"] == []
+
+
+def test_compare_two_event_runs_compares_their_event_tables(tmp_path):
+    """Two ``basket event`` runs have no backtest summary: compare shows their event tables
+    side by side, CAR and the robust tests with B-A (issue 9), instead of empty tables."""
+    import numpy as np
+    import pandas as pd
+    from conftest import run_folders, sessions
+
+    days = sessions("XNAS", "2024-06-03", "2025-02-28")
+    rng = np.random.default_rng(3)
+    market = rng.normal(0.0005, 0.01, len(days))
+    (tmp_path / "prices").mkdir()
+    for symbol, beta in [("AAA", 1.2), ("BBB", 0.8), ("^IXIC", 1.0)]:
+        noise = 0 if symbol == "^IXIC" else rng.normal(0, 0.01, len(days))
+        closes = 50 * np.exp(np.cumsum(beta * market + noise))
+        pd.DataFrame({"date": days, "close": closes.round(4)}).to_csv(
+            tmp_path / "prices" / f"{symbol.replace('^', '_')}.csv", index=False)
+    basket = write_yaml(tmp_path / "b.yaml",
+                        "name: Pair\nconstituents:\n  - symbol: AAA\n  - symbol: BBB\n")
+    study = write_yaml(tmp_path / "study.yaml", """name: Events
+benchmark: ^IXIC
+events: [{date: 2025-01-27, name: sell-off}]
+event_study: {estimation: [-120, -10], min_estimation: 60, markets: {XNAS: ^IXIC}}
+""")
+    out = tmp_path / "results"
+    for windows in (["0:5"], ["0:5", "-1:1"]):
+        args = [a for w in windows for a in ("--window", w)]
+        result = invoke("event", basket, "--study", study, "--prices", tmp_path / "prices",
+                        "--out", out, *args)
+        assert result.exit_code == 0, result.output
+    a, b = run_folders(out)
+    summaries = [pd.read_csv(f / "events" / "summary.csv") for f in (a, b)]
+    data = compare_json(a, b)
+    rows = {(r["event"], r["window"]): r for r in data["events"]}
+    assert set(rows) == {("2025-01-27", "[0, 5]"), ("2025-01-27", "[-1, 1]")}
+    same = rows[("2025-01-27", "[0, 5]")]
+    assert same["car[A]"] == pytest.approx(summaries[0]["car"].iloc[0], abs=1e-12)
+    assert same["car[B-A]"] == pytest.approx(0.0, abs=1e-12)
+    assert same["t_kolari_pynnonen[B-A]"] == pytest.approx(0.0, abs=1e-12)
+    only_b = rows[("2025-01-27", "[-1, 1]")]
+    assert only_b["car[A]"] is None and only_b["car[B-A]"] is None
+    assert only_b["car[B]"] == pytest.approx(
+        summaries[1].set_index("window").loc["[-1, 1]", "car"], abs=1e-12)
+    table = invoke("compare", a, b)
+    assert table.exit_code == 0, table.output
+    assert "Event studies: CAR and the robust tests" in table.stdout
+    assert "None" not in table.stdout and "No metric differs" not in table.stdout
+    assert "[-1, 1]" in table.stdout and "+0.00 pp" in table.stdout

@@ -409,6 +409,24 @@ def test_data_export_into_a_path_under_a_file_is_one_clear_line(cli, tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    "first, second, symbol",
+    [("NVDA", "nvda", "NVDA"), ("0700.HK", "700.HK", "0700.HK"), ("_IXIC", "^IXIC", "^IXIC")],
+)
+def test_data_import_of_two_files_for_one_symbol_names_both(cli, tmp_path, first, second, symbol):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for stem, close in ((first, 1.0), (second, 2.0)):
+        (folder / f"{stem}.csv").write_text(f"date,close\n2025-01-02,{close}\n")
+    result = cli("data", "--cache", tmp_path / "cache", "import", folder)
+    assert result.exit_code == 2, result.output
+    names = " and ".join(sorted([f"{first}.csv", f"{second}.csv"]))
+    assert result.stderr == (
+        f"Error: {folder}: {names} both hold {symbol} (hint: keep one of the files)\n"
+    )
+    assert not list((tmp_path / "cache").rglob("*.parquet"))  # nothing imported at all
+
+
 def _markdown_rows(text: str) -> dict[str, tuple[int, str]]:
     """``id -> (exit code, message)`` of the table in ERRORS.md."""
     found = {}

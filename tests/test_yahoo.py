@@ -289,6 +289,30 @@ def test_a_listing_after_the_start_is_not_refetched(
     assert len(fake_yahoo.history_calls("688981.SS")) == 1
 
 
+@pytest.mark.parametrize(
+    ("symbol", "first_bar"), [("9660.HK", "2024-10-24"), ("2498.HK", "2024-07-08")]
+)
+def test_a_cache_holding_the_whole_listing_never_fetches_an_earlier_start(
+    make_source: Build, fake_yahoo: FakeYahoo, price_cache: PriceCache, symbol: str, first_bar: str
+) -> None:
+    # first bars as in the shared CSVs; the fake states them as Yahoo's firstTradeDate
+    make_source().fetch([symbol], pd.Timestamp("2024-06-03"), END)
+    entry = price_cache.load(symbol).entry
+    assert (entry.first_date, entry.listed) == (first_bar, first_bar)
+    histories, problems = make_source().fetch([symbol], pd.Timestamp("2020-01-02"), END)
+    assert problems == {} and str(histories[symbol].frame.index[0].date()) == first_bar
+    assert len(fake_yahoo.history_calls(symbol)) == 1
+
+
+def test_a_cache_starting_after_the_listing_still_fetches_the_head(
+    make_source: Build, fake_yahoo: FakeYahoo
+) -> None:
+    make_source().fetch(["9660.HK"], pd.Timestamp("2024-12-02"), END)
+    histories, _ = make_source().fetch(["9660.HK"], pd.Timestamp("2024-01-02"), END)
+    assert len(fake_yahoo.history_calls("9660.HK")) == 2
+    assert str(histories["9660.HK"].frame.index[0].date()) == "2024-10-24"
+
+
 def test_revised_adjustments_replace_the_whole_history(
     make_source: Build, fake_yahoo: FakeYahoo
 ) -> None:

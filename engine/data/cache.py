@@ -4,8 +4,9 @@ Layout under the cache root (``$BASKET_CACHE``, else ``platformdirs.user_cache_d
 
     <root>/prices/<stem>.parquet   bars: date, open, high, low, close, adj_close, volume
     <root>/prices/<stem>.json      CacheEntry: source, fetched_at (UTC ISO), first/last date,
-                                   requested_start, checked_through, adjustment, currency,
-                                   timezone, rows, sha256 of the parquet file, format version
+                                   requested_start, checked_through, listed, adjustment,
+                                   currency, timezone, rows, sha256 of the parquet file,
+                                   format version
     <root>/prices/.lock            advisory lock (fcntl) serialising writers against readers
 
 ``<stem>`` is :func:`engine.symbols.file_stem` (``^`` and ``=`` written ``_``); the JSON names
@@ -181,6 +182,9 @@ class CacheEntry:
     requested_start: str | None = None
     #: Last session the source was asked up to (it may have had no bar then, e.g. a suspension).
     checked_through: str | None = None
+    #: The local date of the symbol's first traded bar as the source states it (Yahoo's
+    #: ``firstTradeDate``): when the first cached bar is on or before it, no earlier bar exists.
+    listed: str | None = None
     version: int = FORMAT_VERSION
 
     def to_json(self) -> str:
@@ -214,7 +218,7 @@ class CacheEntry:
         return cls(**values)
 
 
-_DATE_FIELDS = ("first_date", "last_date", "requested_start", "checked_through")
+_DATE_FIELDS = ("first_date", "last_date", "requested_start", "checked_through", "listed")
 
 
 def _is_iso_date(text: str) -> bool:
@@ -587,7 +591,8 @@ class PriceCache:
         """Store ``history`` atomically and return its metadata.
 
         ``meta`` gives the descriptive fields (``source``, ``adjustment``, ``currency``,
-        ``timezone``, ``requested_start``, ``checked_through``, optionally ``fetched_at``);
+        ``timezone``, ``requested_start``, ``checked_through``, optionally ``listed`` and
+        ``fetched_at``);
         dates, row count and checksum are computed here.
         """
         meta = dict(meta or {})
@@ -612,6 +617,7 @@ class PriceCache:
             timezone=meta.pop("timezone", None),
             requested_start=_date_text(meta.pop("requested_start", None)),
             checked_through=_date_text(meta.pop("checked_through", None)),
+            listed=_date_text(meta.pop("listed", None)),
         )
         try:
             with self._locked(exclusive=True):
@@ -647,6 +653,7 @@ class PriceCache:
             raise PriceFileError(folder, "is not a folder of price CSV files")
         notes = _sources_table(folder)
         report = ImportReport()
+        found: dict[str, tuple[Path, pd.DataFrame]] = {}
         for path in sorted(folder.glob("*.csv")):
             try:
                 frames = read_price_csv(path)
@@ -659,27 +666,37 @@ class PriceCache:
                 except SymbolError as error:
                     report.problems[path.name] = error.message
                     continue
-                if frame.empty:
-                    report.problems[symbol] = f"{path.name} has no closes"
-                    continue
-                note = notes.get(path.name, {})
-                calendar = calendar_name_of(symbol)
-                try:
-                    currency: str | None = listing_of(symbol).currency
-                except SymbolError:
-                    currency = None
-                first = str(frame.index[0].date())
-                self.write(
-                    PriceHistory(symbol, frame, str(path)),
-                    {
-                        "source": f"import:{path}",
-                        "adjustment": note.get("adjustment") or "as in the imported file",
-                        "currency": currency,
-                        "timezone": CALENDAR_TIMEZONES.get(calendar or ""),
-                        "requested_start": first,
-                    },
-                )
-                report.imported.append(symbol)
+                if symbol in found:
+                    # NVDA.csv and nvda.csv, 700.HK.csv and 0700.HK.csv, _IXIC.csv and
+                    # ^IXIC.csv: importing both would silently keep whichever sorts last
+                    raise PriceFileError(
+                        folder,
+                        f"{found[symbol][0].name} and {path.name} both hold {symbol}",
+                        "keep one of the files",
+                    )
+                found[symbol] = (path, frame)
+        for symbol, (path, frame) in found.items():
+            if frame.empty:
+                report.problems[symbol] = f"{path.name} has no closes"
+                continue
+            note = notes.get(path.name, {})
+            calendar = calendar_name_of(symbol)
+            try:
+                currency: str | None = listing_of(symbol).currency
+            except SymbolError:
+                currency = None
+            first = str(frame.index[0].date())
+            self.write(
+                PriceHistory(symbol, frame, str(path)),
+                {
+                    "source": f"import:{path}",
+                    "adjustment": note.get("adjustment") or "as in the imported file",
+                    "currency": currency,
+                    "timezone": CALENDAR_TIMEZONES.get(calendar or ""),
+                    "requested_start": first,
+                },
+            )
+            report.imported.append(symbol)
         return report
 
     def export_folder(self, folder: str | Path) -> list[Path]:

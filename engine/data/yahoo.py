@@ -6,7 +6,9 @@ cache first and downloads only what is missing:
 * nothing cached (or a corrupted entry): the whole range;
 * bars missing at the end (the last bar predates the exchange's last completed session, or the
   requested end): from ``overlap_days`` before the last cached bar to that session;
-* an earlier start than ever requested: from that start to ``overlap_days`` after the first bar.
+* an earlier start than ever requested: from that start to ``overlap_days`` after the first bar,
+  unless the cache already starts on the symbol's listing (Yahoo's ``firstTradeDate``, kept as
+  ``listed``): no bar can precede it, so a start before the listing triggers no download.
 
 The overlap must show the same adjustment factor (``adj_close / close``) as the cache; if Yahoo
 revised its adjustments (a new dividend or split), the whole range is downloaded again and
@@ -142,6 +144,8 @@ class _Download:
     frame: pd.DataFrame
     currency: str | None
     timezone: str | None
+    #: Local date of the first traded bar per Yahoo's chart metadata (None if not given).
+    listed: pd.Timestamp | None = None
 
 
 @dataclass(frozen=True)
@@ -449,7 +453,11 @@ class YahooSource:
         first, last = pd.Timestamp(entry.first_date), pd.Timestamp(entry.last_date)
         asked_from = pd.Timestamp(entry.requested_start) if entry.requested_start else first
         head = tail = None
-        if session_on_or_after(self._calendar(symbol), want_start) < min(asked_from, first):
+        listed = pd.Timestamp(entry.listed) if entry.listed else None
+        whole_listing = listed is not None and first <= listed
+        if not whole_listing and session_on_or_after(self._calendar(symbol), want_start) < min(
+            asked_from, first
+        ):
             head = (want_start, first + self.overlap)
         checked = pd.Timestamp(entry.checked_through) if entry.checked_through else None
         if last < target and (checked is None or checked < target):
@@ -473,6 +481,7 @@ class YahooSource:
         frame = cached.history.frame
         asked_from = pd.Timestamp(entry.requested_start or entry.first_date)
         currency, timezone = entry.currency, entry.timezone
+        listed = pd.Timestamp(entry.listed) if entry.listed else None
         if plan.tail is not None:
             got = self._download_range(symbol, *plan.tail, allow_empty=True)
             if not got.frame.empty:
@@ -482,6 +491,7 @@ class YahooSource:
                     )
                 frame = pd.concat([frame[frame.index < plan.tail[0]], got.frame])
             currency, timezone = got.currency or currency, got.timezone or timezone
+            listed = got.listed or listed
         if plan.head is not None:
             got = self._download_range(symbol, *plan.head, allow_empty=True)
             if not got.frame.empty:
@@ -489,11 +499,12 @@ class YahooSource:
                     return self._revised(symbol, entry.source, plan.head[0], target)
                 frame = pd.concat([got.frame, frame[frame.index > plan.head[1]]])
             currency, timezone = got.currency or currency, got.timezone or timezone
+            listed = got.listed or listed
             asked_from = min(asked_from, plan.head[0])
         history = PriceHistory(symbol, frame, "yahoo")
         checked = max(target, pd.Timestamp(entry.checked_through or entry.last_date))
         source = "yahoo" if entry.source.startswith("yahoo") else f"yahoo + {entry.source}"
-        return self._store(history, currency, timezone, asked_from, checked, source)
+        return self._store(history, currency, timezone, asked_from, checked, source, listed)
 
     def _revised(
         self, symbol: str, cached_from: str, first: pd.Timestamp, target: pd.Timestamp
@@ -510,7 +521,7 @@ class YahooSource:
     ) -> PriceHistory:
         got = self._download_range(symbol, first, last, allow_empty=False)
         history = PriceHistory(symbol, got.frame, "yahoo")
-        return self._store(history, got.currency, got.timezone, first, target)
+        return self._store(history, got.currency, got.timezone, first, target, listed=got.listed)
 
     def _store(
         self,
@@ -520,6 +531,7 @@ class YahooSource:
         requested_start: pd.Timestamp,
         checked_through: pd.Timestamp,
         source: str = "yahoo",
+        listed: pd.Timestamp | None = None,
     ) -> PriceHistory:
         entry = self.cache.write(
             history,
@@ -530,6 +542,7 @@ class YahooSource:
                 "timezone": timezone,
                 "requested_start": requested_start,
                 "checked_through": checked_through,
+                "listed": listed,
             },
         )
         return PriceHistory(
@@ -561,7 +574,7 @@ class YahooSource:
             raise _Failure(
                 "no_data", f"Yahoo returned no daily bars between {first.date()} and {last.date()}"
             )
-        return _Download(frame, got.currency, got.timezone)
+        return _Download(frame, got.currency, got.timezone, got.listed)
 
     def _attempts(self, symbol: str, first: pd.Timestamp, last: pd.Timestamp) -> _Download:
         """One download tried up to ``retries + 1`` times within the current deadline (raises
@@ -611,10 +624,11 @@ class YahooSource:
             meta = ticker.get_history_metadata()
             currency = meta.get("currency")
             timezone = meta.get("exchangeTimezoneName")
+            listed = _listing_date(meta.get("firstTradeDate"), timezone)
         if raw is None:
             raise _Failure("error", "yfinance returned nothing")
         frame = bars_from_yfinance(raw) if len(raw) else _empty_bars()
-        return _Download(frame, currency, timezone)
+        return _Download(frame, currency, timezone, listed)
 
     # -- reporting ------------------------------------------------------------------------------
 
@@ -678,6 +692,24 @@ class YahooSource:
                     bar.update(task, description=symbol)
 
             yield advance
+
+
+def _listing_date(first_trade: object, timezone: str | None) -> pd.Timestamp | None:
+    """Yahoo's ``firstTradeDate`` as the exchange's local date: yfinance gives it as a timestamp
+    in the exchange zone (raw, UTC epoch seconds); None when absent or before 1900 (outside the
+    dates the engine handles)."""
+    if isinstance(first_trade, pd.Timestamp):
+        stamp = first_trade
+    elif isinstance(first_trade, int) and not isinstance(first_trade, bool):
+        stamp = pd.Timestamp(first_trade, unit="s", tz="UTC")
+        if timezone:
+            with contextlib.suppress(KeyError):  # an unknown zone name: keep the UTC date
+                stamp = stamp.tz_convert(timezone)
+    else:
+        return None
+    if stamp.year < 1900:
+        return None
+    return pd.Timestamp(stamp.date())
 
 
 def _empty_bars() -> pd.DataFrame:

@@ -238,6 +238,7 @@ class Comparison:
     changes: dict[str, list[dict[str, Any]]]
     benchmarks: list[str]
     sort: str | None = None
+    events: pd.DataFrame | None = None
 
     @property
     def diff_labels(self) -> list[str]:
@@ -320,11 +321,17 @@ class Comparison:
         * ``rows``: per basket ``basket, benchmark`` (true for a benchmark row), ``runs``
           (label -> {metric: value}, or None when that run lacks the basket) and
           ``differences`` (``"B-A"`` -> {metric: B - A}, or None when either lacks it);
+        * ``events`` (only when two or more runs hold an event study): one record per
+          basket, event and window of :func:`event_comparison`;
         * ``changes``: :func:`run_changes`, plus ``sort`` (the ``--sort`` used, or None).
         """
+        events = {} if self.events is None else {
+            "events": self.events.reset_index().to_dict(orient="records")
+        }
         return json_ready({
             "runs": self.run_records(),
             "rows": self.row_records(metrics),
+            **events,
             "changes": {**self.changes, "sort": self.sort},
         })
 
@@ -391,4 +398,44 @@ def compare_runs(runs: Sequence[Run], *, sort: str | None = None) -> Comparison:
         changes=run_changes(runs, labels),
         benchmarks=benchmarks,
         sort=sort,
+        events=event_comparison(runs, labels),
     )
+
+
+#: Keys of an event-study summary row, and what a comparison shows of it: the CAR and the two
+#: tests robust to cross-correlation (Kolari-Pynnönen, rank), with B-A of CAR and statistics.
+EVENT_KEYS = ("basket", "event", "window")
+EVENT_STATISTICS = ("car", "t_kolari_pynnonen", "p_kolari_pynnonen", "z_rank", "p_rank")
+EVENT_DIFFERENCES = ("car", "t_kolari_pynnonen", "z_rank")
+
+
+def event_comparison(runs: Sequence[Run], labels: Sequence[str]) -> pd.DataFrame | None:
+    """The event studies of the runs side by side: one row per (basket, event, window) found in
+    any run, columns ``STATISTIC[LABEL]`` for :data:`EVENT_STATISTICS` and ``STATISTIC[B-A]``
+    for :data:`EVENT_DIFFERENCES` (NaN where a run lacks the row).  None when fewer than two of
+    the runs hold an event study."""
+    tables = {}
+    for label, run in zip(labels, runs, strict=True):
+        summary = run.events().get("summary")
+        if summary is not None and set(EVENT_KEYS) <= set(summary.columns):
+            frame = summary.astype({"basket": str, "event": str, "window": str})
+            tables[label] = frame.drop_duplicates(list(EVENT_KEYS)).set_index(list(EVENT_KEYS))
+    if len(tables) < 2:
+        return None
+    index = pd.MultiIndex.from_tuples(
+        list(dict.fromkeys(k for t in tables.values() for k in t.index)), names=EVENT_KEYS
+    )
+    columns: dict[str, pd.Series] = {}
+    for statistic in EVENT_STATISTICS:
+        for label, table in tables.items():
+            column = table[statistic] if statistic in table else pd.Series(dtype=float)
+            columns[f"{statistic}[{label}]"] = pd.to_numeric(column, errors="coerce").reindex(
+                index
+            )
+    first = next(iter(tables))
+    for statistic in EVENT_DIFFERENCES:
+        for label in list(tables)[1:]:
+            columns[f"{statistic}[{label}-{first}]"] = (
+                columns[f"{statistic}[{label}]"] - columns[f"{statistic}[{first}]"]
+            )
+    return pd.DataFrame(columns, index=index)

@@ -51,6 +51,26 @@ def changes_frame(comparison: Comparison) -> pd.DataFrame:
     return frame.set_index("what")
 
 
+def event_frame(events: pd.DataFrame) -> pd.DataFrame:
+    """:func:`engine.results.compare.event_comparison` for people: short column names
+    (``CAR A``, ``t KP B-A``...), CARs and their differences as text in % and pp; one row
+    per basket, event and window."""
+    names = {"car": "CAR", "t_kolari_pynnonen": "t KP", "p_kolari_pynnonen": "p KP",
+             "z_rank": "z rank", "p_rank": "p rank"}
+    out = pd.DataFrame({"event": events.index.get_level_values("event"),
+                        "window": events.index.get_level_values("window")},
+                       index=pd.Index(events.index.get_level_values("basket"), name="basket"))
+    for column, values in events.items():
+        statistic, label = column.rstrip("]").split("[")
+        if statistic == "car":
+            text = [_difference_text(v, True) if "-" in label else _metric_text(v, True)
+                    for v in values]
+            values = pd.Series(["" if pd.isna(v) else t for v, t in
+                                zip(values, text, strict=True)], index=values.index)
+        out[f"{names[statistic]} {label}"] = values.to_numpy()
+    return out
+
+
 def _runs_legend(comparison: Comparison, width: int) -> str:
     """One line per run (label, id, period, currency, benchmark, fees), wrapped at spaces to
     ``width`` columns (an id is never broken)."""
@@ -61,9 +81,12 @@ def _runs_legend(comparison: Comparison, width: int) -> str:
     lines = []
     for record in records:
         fees = "" if record["fees"] is None else f", fees {record['fees']:g}"
+        described = ", ".join(
+            str(part) for part in (record["period"], record["currency"]) if part
+        )
         lines += textwrap.wrap(
-            f"{record['label']}  {record['id'].ljust(id_width)}  {record['period']}, "
-            f"{record['currency']}, vs {record['benchmark']}{fees}",
+            f"{record['label']}  {record['id'].ljust(id_width)}  "
+            f"{described + ', ' if described else ''}vs {record['benchmark']}{fees}",
             width, subsequent_indent="   ", break_long_words=False, break_on_hyphens=False,
         )
     return "\n".join(lines) + "\n"
@@ -108,12 +131,17 @@ def render_comparison(
     if fmt == "json":
         return json.dumps(comparison.to_json(metrics or METRICS), indent=2) + "\n"
     if fmt == "csv":
+        if comparison.events is not None and all(v.empty for v in comparison.values.values()):
+            return render(comparison.events, "csv")  # event-only runs have no summary
         return render(comparison.wide_frame(metrics or METRICS), "csv")
     chosen = list(metrics or DEFAULT_METRICS)
     width = terminal_width()
     parts = [_runs_legend(comparison, width) if fmt == "table" else _markdown_runs(comparison)]
     frame = differences_frame(comparison, chosen)
-    if frame.empty:
+    has_backtests = not all(v.empty for v in comparison.values.values())
+    if not has_backtests:
+        pass  # event-only runs: their event tables below are the comparison
+    elif frame.empty:
         import textwrap
 
         parts.append(textwrap.fill(
@@ -122,6 +150,11 @@ def render_comparison(
     else:
         title = "Metrics that differ (percentages in %, their differences in pp)"
         parts.append(render(frame, fmt, title=title, terminal=terminal))
+    if comparison.events is not None:
+        parts.append(render(
+            event_frame(comparison.events), fmt, terminal=terminal,
+            title="Event studies: CAR and the robust tests (KP: Kolari-Pynnönen), B-A",
+        ))
     if fmt == "markdown":
         changes = changes_frame(comparison)
         parts.append(
