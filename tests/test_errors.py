@@ -443,6 +443,18 @@ def test_data_import_of_two_files_for_one_symbol_names_both(cli, tmp_path, first
     assert not list((tmp_path / "cache").rglob("*.parquet"))  # nothing imported at all
 
 
+@pytest.mark.parametrize("command", [("data", "status"), ("data", "fetch", "NVDA")])
+def test_basket_cache_pointing_at_a_file_is_one_clear_line(cli, tmp_path, monkeypatch, command):
+    (tmp_path / "a_file").write_text("not a folder\n")
+    monkeypatch.setenv("BASKET_CACHE", str(tmp_path / "a_file"))
+    result = cli(*command)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"Error: $BASKET_CACHE: the price cache {tmp_path}/a_file is a file, not a folder "
+        "(hint: point --cache or $BASKET_CACHE at a folder; it is created if missing)\n"
+    )
+
+
 def _markdown_rows(text: str) -> dict[str, tuple[int, str]]:
     """``id -> (exit code, message)`` of the table in ERRORS.md."""
     found = {}

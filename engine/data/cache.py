@@ -43,7 +43,7 @@ import pandas as pd
 # The engine's one calendar cache (engine.calendars.calendar, sessions from 2000); the name
 from engine.calendars import calendar as exchange_calendar
 from engine.data.prices import PRICE_COLUMNS, PriceHistory, tidy_frame
-from engine.errors import CacheError, PriceFileError, ResultsError, SymbolError
+from engine.errors import CacheError, OptionError, PriceFileError, ResultsError, SymbolError
 from engine.files import UnreadableFile, atomic_write, read_bounded, remove_leftovers
 from engine.symbols import file_stem, listing_of, normalize_symbol
 
@@ -432,6 +432,15 @@ class PriceCache:
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_cache_root()
         self.folder = self.root / "prices"
+        for path in (self.root, self.folder):
+            # checked once here: otherwise every entry would read as absent or corrupted
+            if path.exists() and not path.is_dir():
+                named = f"${CACHE_ENV}" if root is None else "--cache"
+                raise OptionError(
+                    named,
+                    f"the price cache {path} is a file, not a folder",
+                    f"point --cache or ${CACHE_ENV} at a folder; it is created if missing",
+                )
 
     def __repr__(self) -> str:
         return f"PriceCache({str(self.root)!r})"
