@@ -192,6 +192,10 @@ _output_options = _options(
     _out_option("Folder for run folders."),
     click.option("--name", help="Name in the run id (default: the study's or claims file's)."),
 )
+_quiet_option = click.option(
+    "--quiet", "-q", is_flag=True,
+    help="No progress display (it shows only when standard error is a terminal).",
+)
 #: The explicit listing of SYMBOLS given on the command line (``basket data``).
 _listing_options = _options(
     click.option("--exchange", help="Exchange of the SYMBOLS: XSHG, XHKG, XNAS or XNYS."),
@@ -370,6 +374,7 @@ _backtest_options = _options(
 @_data_options
 @_output_options
 @click.option("--no-events", is_flag=True, help="Skip the event study of the study's events.")
+@_quiet_option
 def run_command(
     files,
     prices,
@@ -388,6 +393,7 @@ def run_command(
     out,
     name,
     no_events,
+    quiet,
 ) -> None:
     """Backtest baskets against the benchmark; print the table and write a run folder.
 
@@ -398,6 +404,7 @@ def run_command(
     from engine.config.baskets import load_basket
     from engine.pipeline import event_options, resolve_study, run, write_run
     from engine.results.console import run_summary
+    from engine.results.progress import stages
     from engine.results.runfolder import check_writable
 
     check_writable(out)
@@ -406,17 +413,20 @@ def run_command(
         _study(study_file), start=start, end=end, benchmark=benchmark, currency=currency, fees=fees
     )
     events = None if no_events or not study.events else event_options(study)
-    result = run(
-        baskets,
-        study,
-        _source(prices, offline),
-        skip_missing=skip_missing,
-        rebalance=rebalance,
-        events=events,
-        strict=strict,
-        capital=capital,
-    )
-    folder = write_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
+    with stages("resolving listings", quiet) as stage:
+        result = run(
+            baskets,
+            study,
+            _source(prices, offline),
+            skip_missing=skip_missing,
+            rebalance=rebalance,
+            events=events,
+            strict=strict,
+            capital=capital,
+            stage=stage,
+        )
+        stage("writing the run folder and its report")
+        folder = write_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
     click.echo(run_summary(result, fmt, terminal=_is_terminal()), nl=False)
     _notes(result.console_notes())
     if result.events is not None:
@@ -621,9 +631,10 @@ def data_export_command(ctx, folder, force) -> None:
 @click.option("--benchmark", help="Market of the basket portfolio series (default: study's).")
 @_data_options
 @_output_options
+@_quiet_option
 def event_command(files, prices, study_file, event_dates, windows, estimation, model,
                   market_symbol, currency, weighting, benchmark, skip_missing, offline, strict,
-                  fmt, out, name) -> None:
+                  fmt, out, name, quiet) -> None:
     """Event study: abnormal returns of each basket around the events, with significance tests.
 
     Day 0 is counted on each stock's own exchange; the table says which session it was.  The
@@ -634,6 +645,7 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
     from engine.config.baskets import load_basket
     from engine.pipeline import event_options, run_events, write_event_run
     from engine.results.console import event_exclusions, event_summary
+    from engine.results.progress import stages
     from engine.results.runfolder import check_writable
     from engine.symbols import option_symbol
 
@@ -649,9 +661,11 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
         weighting=weighting,
     )
     source = _source(prices, offline)
-    result = run_events(baskets, study, source, options, skip_missing=skip_missing,
-                        strict=strict)
-    folder = write_event_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
+    with stages("resolving listings", quiet) as stage:
+        result = run_events(baskets, study, source, options, skip_missing=skip_missing,
+                            strict=strict, stage=stage)
+        stage("writing the run folder and its report")
+        folder = write_event_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
     click.echo(event_summary(result.events, fmt, terminal=_is_terminal()), nl=False)
     _notes([*event_exclusions(result.events), *result.console_notes()])
     click.echo(f"results: {folder}", err=True)
@@ -874,9 +888,10 @@ def report_command(run: str, out: str, open_it: bool, self_contained: bool) -> N
 @_data_options
 @_output_options
 @click.option("--no-events", is_flag=True, help="Rank returns only, not the events' CARs.")
+@_quiet_option
 def sweep_command(files, prices, study_file, start, end, benchmark, currency, fees, rebalance,
                   n_random, match, seed, include_theme, grid, verify, skip_missing, offline,
-                  strict, fmt, out, name, no_events) -> None:
+                  strict, fmt, out, name, no_events, quiet) -> None:
     """Rank each theme against matched random baskets from a universe.
 
     Every basket (default: all of baskets/) is backtested as `basket run` would, then
@@ -897,6 +912,7 @@ def sweep_command(files, prices, study_file, start, end, benchmark, currency, fe
     from engine.data.sources import open_sweep_sources
     from engine.pipeline import SweepOptions, event_options, resolve_study, sweep
     from engine.results.console import sweep_notes, sweep_summary
+    from engine.results.progress import bar
     from engine.results.runfolder import check_writable
     from engine.results.sweepfolder import write_sweep
 
@@ -919,30 +935,14 @@ def sweep_command(files, prices, study_file, start, end, benchmark, currency, fe
         verify=verify,
         grid=tuple(parse_grid(grid)),
     )
-    result = sweep(baskets, study, source, universe, options, events=events, rebalance=rebalance,
-                   skip_missing=skip_missing, strict=strict, progress=_progress_bar())
+    with bar("random baskets", quiet) as progress:
+        result = sweep(baskets, study, source, universe, options, events=events,
+                       rebalance=rebalance, skip_missing=skip_missing, strict=strict,
+                       progress=progress)
     folder = write_sweep(result, out, name=name, argv=["basket", *sys.argv[1:]])
     click.echo(sweep_summary(result, fmt, terminal=_is_terminal()), nl=False)
     _notes(sweep_notes(result))
     click.echo(f"results: {folder}", err=True)
-
-
-def _progress_bar():
-    """A progress callback drawing a bar on a terminal's standard error (None elsewhere)."""
-    if not sys.stderr.isatty():
-        return None
-    from rich.progress import Progress
-
-    progress = Progress(transient=True)
-    task = progress.add_task("random baskets", total=None)
-    progress.start()
-
-    def update(done: int, total: int) -> None:
-        progress.update(task, completed=done, total=total)
-        if done >= total:
-            progress.stop()
-
-    return update
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -517,6 +517,10 @@ def _event_prices(
     )
 
 
+def _silent(text: str) -> None:
+    """A stage callback that shows nothing (no progress display)."""
+
+
 def run_events(
     baskets: Sequence[Basket],
     study: Study,
@@ -525,15 +529,19 @@ def run_events(
     *,
     skip_missing: bool = False,
     strict: bool = False,
+    stage: Callable[[str], None] | None = None,
 ) -> EventRun:
     """The event study of ``baskets`` around ``options.events``, without a backtest.
 
-    ``strict`` makes data-quality warnings an error (see :func:`gather_prices`).
+    ``strict`` makes data-quality warnings an error (see :func:`gather_prices`);
+    ``stage(text)``, if given, is told each stage as it starts.
     """
+    stage = stage or _silent
     if not baskets:
         raise OptionError("BASKET_FILES", "no basket to study")
     _check_names(baskets, study.benchmark)
     listings = run_listings(baskets, study, options)
+    stage("reading and checking prices")
     prices, baskets, skipped = _event_prices(
         source,
         baskets,
@@ -544,6 +552,7 @@ def run_events(
         check_period=False,
         strict=strict,
     )
+    stage(f"event study of {len(options.events)} event(s)")
     events = study_events(prices, baskets, study, options, listings)
     notes = [
         f"{name}: skipped {symbol} ({why})"
@@ -664,6 +673,7 @@ def run(
     events: EventOptions | None = None,
     strict: bool = False,
     capital: float | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Backtest ``baskets`` over the ``study`` (already resolved with :func:`resolve_study`),
     and study ``events`` if given.
@@ -671,8 +681,10 @@ def run(
     ``rebalance`` overrides every basket's own schedule (the command line's ``--rebalance``).
     ``strict`` makes data-quality warnings an error (see :func:`gather_prices`).  ``capital``
     (report currency; the command line's ``--capital``) trades every basket in whole board lots
-    of that starting capital (see :mod:`engine.portfolio.execution`).
+    of that starting capital (see :mod:`engine.portfolio.execution`).  ``stage(text)``, if
+    given, is told each stage as it starts (a progress display).
     """
+    stage = stage or _silent
     if rebalance is not None and rebalance not in REBALANCES:
         raise OptionError("--rebalance", f"'{rebalance}' is not one of {', '.join(REBALANCES)}")
     if capital is not None:
@@ -685,6 +697,7 @@ def run(
     listings = run_listings(baskets, study, events)
     indices = local_indices(baskets, study, listings)
     listings = listings.including(indices)
+    stage("reading and checking prices")
     if events is None:
         prices, baskets, skipped = gather_prices(
             source,
@@ -726,6 +739,7 @@ def run(
                 f"{study.start}..{study.end} has {len(days)} session(s) for {name}; "
                 f"at least {MIN_SESSIONS} are needed for daily statistics",
             )
+    stage(f"backtesting {len(baskets)} basket(s)")
     backtest = run_backtest(
         panel,
         baskets,
@@ -734,6 +748,7 @@ def run(
         rebalance=rebalance,
         default_rebalance=study.rebalance,
     )
+    stage("leave-one-out: each basket without each constituent")
     robust, robust_notes = leave_one_out(
         panel, baskets, prices, backtest, fees=study.fees, rebalance=rebalance,
         default_rebalance=study.rebalance,
@@ -771,6 +786,8 @@ def run(
             execution = backtest.executions[basket.name]
             equity = backtest.equity[basket.name]
             notes.extend(f"{basket.name}: {note}" for note in execution.summary_notes(equity))
+    if events is not None:
+        stage(f"event study of {len(events.events)} event(s)")
     return RunResult(
         study=study,
         baskets=list(baskets),

@@ -104,7 +104,7 @@ def test_every_run_folder_has_a_light_escaped_report(run_folder):
         r'<script type="application/json" id="basket-figures">(.*?)</script>', page, re.S
     ).group(1))
     assert [f["id"].split("-", 2)[-1] for f in figures] == [
-        "equity", "drawdown", "car", "attribution", "attribution"
+        "equity", "relative", "drawdown", "car", "attribution", "attribution"
     ]
     equity = figures[0]
     assert [t["name"] for t in equity["data"]] == [
@@ -114,6 +114,40 @@ def test_every_run_folder_has_a_light_escaped_report(run_folder):
     assert equity["data"][0]["y"][0] == pytest.approx(99.9)  # 10 bp paid on the purchase
     assert equity["layout"]["shapes"][0]["x0"] == "2025-01-27"
     assert "Sell-off &amp; \"rebound\" (2025-01-27)" in equity["layout"]["annotations"][0]["text"]
+    # Relative performance: each basket's value over the benchmark's, from equity.csv.
+    curves = pd.read_csv(run_folder / "equity.csv", index_col=0)
+    relative = figures[1]
+    assert [t["name"] for t in relative["data"]] == [equity["data"][0]["name"], "Plain"]
+    assert relative["data"][1]["y"] == pytest.approx(
+        list(curves["Plain"] / curves["^IXIC"] * 100), abs=1e-3)
+    # Drawdown periods: the deepest of each curve is its maximum drawdown (peak from the cash).
+    table = page.split('<section id="drawdowns">')[1].split("</section>")[0]
+    for name in ("Plain", "^IXIC"):
+        values = curves[name].to_numpy()
+        deepest = (values / np.maximum(np.maximum.accumulate(values), 1.0) - 1).min()
+        assert f'<th scope="row">{name}</th>' in table and f"{deepest:.1%}" in table
+    assert "deepest drawdown periods" in table
+
+
+def test_data_notes_table_groups_repeats_and_puts_the_purchase_and_event_days_first():
+    from engine.results.report import notes_table
+
+    notes = [
+        "0700.HK: no bar on 2 (2023-09-01, 2023-09-08) session(s); last close carried",
+        "9988.HK: no bar on 2 (2023-09-01, 2023-09-08) session(s); last close carried",
+        "1810.HK: placeholder bar on 2024-12-31",
+        "0981.HK: placeholder bar on 2025-01-21",
+    ]
+    page = notes_table(notes, {"2024-12-31": "purchase date",
+                               "2025-01-21": "window of the 2025-01-20 event"})
+    cells = re.findall(r"<td>(.*?)</td>", page)
+    assert cells == [
+        "purchase date (2024-12-31)", "1810.HK: placeholder bar on 2024-12-31",
+        "window of the 2025-01-20 event (2025-01-21)", "0981.HK: placeholder bar on 2025-01-21",
+        "", "0700.HK, 9988.HK (2): no bar on 2 (2023-09-01, 2023-09-08) session(s); last close "
+        "carried",
+    ]
+    assert "4 notes in 3 lines" in page
 
 
 def test_importing_the_report_module_does_not_import_vectorbt():
@@ -192,11 +226,12 @@ CHART_FACTS = """() => Array.from(document.querySelectorAll("div.chart")).map(el
 })"""
 
 
-def check_page_in_browser(report: Path, screenshot: str, interact=None):
-    """Open ``report`` headless and check that every chart is drawn with its traces, with no
-    console error and no network request; returns the charts' facts (see CHART_FACTS) and
-    a dict of further facts (``interact(page)``'s among them)."""
-    with open_page(report) as opened:
+def check_page_in_browser(report: Path, screenshot: str, interact=None, width: int = 1280):
+    """Open ``report`` headless ``width`` pixels wide and check that every chart is drawn with
+    its traces, that nothing is wider than the window, with no console error and no network
+    request; returns the charts' facts (see CHART_FACTS) and a dict of further facts
+    (``interact(page)``'s among them)."""
+    with open_page(report, width=width) as opened:
         page = opened.page
         page.wait_for_function(
             "document.body.dataset.charts !== undefined && "
@@ -215,6 +250,9 @@ def check_page_in_browser(report: Path, screenshot: str, interact=None):
                 assert chart["lines"] >= 2, chart  # every basket (and benchmark) drawn
             if kind == "attribution":
                 assert chart["bars"] >= 1, chart
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{overflow} px wider than the {width}-px window"
         extra = {
             "summary": page.locator("section#summary tbody th").all_text_contents(),
             "markup": page.locator("section b, section i").count(),
@@ -247,11 +285,13 @@ def show_portfolios(page) -> dict[str, int]:
 
 
 @pytest.mark.browser
-def test_report_renders_in_a_real_browser(run_folder):
-    facts, extra = check_page_in_browser(run_folder / REPORT, "report-small.png",
-                                         show_portfolios)
+@pytest.mark.parametrize("width", [900, 1400])
+def test_report_renders_in_a_real_browser(run_folder, width):
+    facts, extra = check_page_in_browser(run_folder / REPORT, f"report-small-{width}.png",
+                                         show_portfolios, width=width)
     assert extra["car_lines_before"] == 2 and extra["car_lines_after"] == 4
-    assert kinds_of(facts) == {"equity": 1, "drawdown": 1, "car": 1, "attribution": 2}
+    assert kinds_of(facts) == {"equity": 1, "relative": 1, "drawdown": 1, "car": 1,
+                               "attribution": 2}
     equity = facts[0]
     assert equity["lines"] == 3
     assert equity["legend"] == [NAME, "Plain", "^IXIC"]  # shown literally, not as markup
@@ -268,11 +308,31 @@ def test_report_of_a_real_run_renders_in_a_real_browser(cli, shared_prices, tmp_
     folder = only_run(tmp_path)
     baskets = json.loads((folder / "manifest.json").read_text())["baskets"]
     events = pd.read_csv(folder / "events" / "car_paths.csv")["event"].nunique()
-    facts, _ = check_page_in_browser(folder / REPORT, "report-deepseek.png")
+    facts, _ = check_page_in_browser(folder / REPORT, "report-deepseek-900.png", width=900)
     assert kinds_of(facts) == {
-        "equity": 1, "drawdown": 1, "car": events, "attribution": len(baskets)
+        "equity": 1, "relative": 1, "drawdown": 1, "car": events, "attribution": len(baskets)
     }
     assert facts[0]["lines"] == len(baskets) + 1
+
+
+def test_event_tables_lead_with_the_robust_tests_and_print_small_p_values_as_below_a_thousandth(
+    run_folder,
+):
+    from engine.results.report import html_table, p_text
+
+    assert [p_text(p) for p in (0.0004, 0.001, 0.01234)] == ["<0.001", "0.001", "0.012"]
+    table = html_table(pd.DataFrame({"p_patell": [0.00002, 0.5], "car": [0.00002, 0.5]}),
+                       digits={"p_patell": 3}, index=False)
+    assert re.findall(r"<td[^>]*>(.*?)</td>", table) == ["&lt;0.001", "0.00", "0.500", "0.50"]
+    page = (run_folder / REPORT).read_text(encoding="utf-8")
+    pivot = page.split('<table class="car">')[1].split("</table>")[0]
+    summary = pd.read_csv(run_folder / "events" / "summary.csv")
+    first = summary.iloc[0]
+    # Under each CAR: Kolari-Pynnönen, its BH adjustment and the rank test, not the
+    # cross-sectional t test.
+    assert (f"KP {p_text(first['p_kolari_pynnonen'])} · BH "
+            f"{p_text(first['p_kolari_pynnonen_bh'])} · rank {p_text(first['p_rank'])}") in pivot
+    assert "p (cs)" not in pivot
 
 
 def test_an_event_only_report_shows_no_missing_field(run_folder, tmp_path):
@@ -291,3 +351,25 @@ def test_an_event_only_report_shows_no_missing_field(run_folder, tmp_path):
     assert "Manifest" in visible
     for word in ("None", "nan", "missing", "undefined"):
         assert not re.search(rf"\b{word}\b", visible), word
+
+
+@pytest.mark.browser
+def test_a_report_away_from_its_assets_says_so_and_a_self_contained_one_draws(run_folder,
+                                                                             tmp_path):
+    alone = tmp_path / "moved" / "run"
+    alone.mkdir(parents=True)
+    shutil.copy(run_folder / REPORT, alone / REPORT)
+    with open_page(alone / REPORT, width=900) as opened:
+        banner = opened.page.locator("#plotly-missing")
+        assert banner.is_visible()
+        assert "The charts cannot be drawn" in banner.inner_text()
+        assert "--self-contained" in banner.inner_text()
+        assert opened.page.locator("[data-rendered]").count() == 0
+        opened.screenshot("report-asset-missing.png")
+        assert opened.requests == []
+        assert [e for e in opened.errors if "ERR_FILE_NOT_FOUND" not in e] == []
+    copy = shutil.copytree(run_folder, tmp_path / "results" / run_folder.name)
+    assert invoke("report", copy, "--self-contained").exit_code == 0
+    shutil.move(copy / REPORT, alone / REPORT)
+    facts, _ = check_page_in_browser(alone / REPORT, "report-self-contained.png", width=900)
+    assert len(facts) == 6

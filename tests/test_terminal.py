@@ -243,7 +243,8 @@ def test_event_markdown_and_json_carry_day0_as_text_and_every_summary_column(sha
 
 
 def test_repeated_notes_are_grouped_into_one_line_with_a_count():
-    from engine.results.console import group_notes, note_lines
+    from engine.results.console import note_lines
+    from engine.results.notes import group_notes
 
     carried = "no bar on 2 (2023-09-01, 2023-09-08) session(s) of its exchange; last close carried"
     symbols = ["0700.HK", "9988.HK", "1810.HK", "9888.HK", "1024.HK"]
@@ -263,3 +264,50 @@ def test_repeated_notes_are_grouped_into_one_line_with_a_count():
     assert group_notes(["A.HK: x", "B.HK: x"]) == ["A.HK, B.HK (2): x"]
     assert group_notes([]) == [] and note_lines([]) == ""
     assert note_lines(["a\x1b[31m", "a\x1b[31m"]).count("\n") == 1
+
+
+def stderr_on_terminal(args: list[str], env: dict[str, str]) -> tuple[str, str]:
+    """(standard output, what standard error drew) of ``basket ARGS`` with stderr on a pty
+    100 columns wide and stdout piped."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    environment = {k: v for k, v in {**os.environ, **env}.items() if k not in ("COLUMNS", "LINES")}
+    process = subprocess.Popen([sys.executable, "cli.py", *args], cwd=PROJECT,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower,
+                               env=environment)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed its side
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    stdout = process.stdout.read().decode() if process.stdout else ""
+    assert process.wait(timeout=300) == 0, b"".join(chunks).decode()
+    return stdout, ANSI.sub("", b"".join(chunks).decode())
+
+
+#: The stages `basket run` names on a terminal's standard error.
+RUN_STAGES = ("resolving listings", "reading and checking prices", "backtesting 2 basket(s)",
+              "leave-one-out", "writing the run folder")
+
+
+def test_a_run_shows_its_stages_on_a_terminal_and_nothing_when_piped_or_quiet(project,
+                                                                             tmp_path):
+    args = [*project["run"][:-3], "--out", str(tmp_path / "shown"), "--no-events"]
+    stdout, drawn = stderr_on_terminal(args, project["env"])
+    # rich redraws the status line about 12 times a second: a stage shorter than that may be
+    # skipped, the slow ones (prices, backtest, leave-one-out, writing) are drawn.
+    assert sum(stage in drawn for stage in RUN_STAGES) >= 2, drawn
+    assert "results: " in drawn and "Large models" in stdout
+    assert not any(stage in stdout for stage in RUN_STAGES)
+    _, quiet = stderr_on_terminal([*args, "--quiet"], project["env"])
+    assert not any(stage in quiet for stage in RUN_STAGES) and "results: " in quiet
+    piped = subprocess.run([sys.executable, "cli.py", *args], cwd=PROJECT, text=True,
+                           env={**os.environ, **project["env"]}, capture_output=True)
+    assert piped.returncode == 0, piped.stderr
+    assert not any(stage in piped.stderr for stage in RUN_STAGES) and "\x1b" not in piped.stderr

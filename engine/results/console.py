@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from engine.results.display import PERCENT_COLUMNS, render
+from engine.results.notes import group_notes
 from engine.text import printable
 
 #: The event summary's columns in a terminal table, with their headers.
@@ -265,37 +266,6 @@ def sweep_notes(result: Any) -> list[str]:
             if note not in notes:
                 notes.append(note)
     return [result.notes[0], *notes]
-
-
-#: How many of a group's subjects a grouped note names before "and N more".
-NAMED_IN_GROUP = 3
-
-
-def group_notes(notes: Sequence[str]) -> list[str]:
-    """Repeated notes as one line each, in the order of their first appearance.
-
-    A note ``"<subject>: <text>"`` whose subject has no space (a symbol, a run id) is grouped
-    with every other note of the same text: ``"0700.HK, 9988.HK, 1810.HK and 10 more (13):
-    <text>"``.  Identical notes of any form are printed once, with ``(xN)`` after them.
-    """
-    subjects: dict[str, list[str]] = {}
-    for note in notes:
-        subject, sep, text = note.partition(": ")
-        key, who = (text, subject) if sep and subject and " " not in subject else (note, "")
-        subjects.setdefault(key, []).append(who)
-    lines = []
-    for text, who in subjects.items():
-        named = list(dict.fromkeys(w for w in who if w))
-        if not named:
-            lines.append(text if len(who) == 1 else f"{text} (x{len(who)})")
-        elif len(named) == 1:
-            lines.append(f"{named[0]}: {text}" + (f" (x{len(who)})" if len(who) > 1 else ""))
-        else:
-            shown = ", ".join(named[:NAMED_IN_GROUP])
-            more = len(named) - NAMED_IN_GROUP
-            shown += f" and {more} more" if more > 0 else ""
-            lines.append(f"{shown} ({len(named)}): {text}")
-    return lines
 
 
 def note_lines(notes: Sequence[str]) -> str:

@@ -34,6 +34,7 @@ import html
 import json
 import math
 import numbers
+import re
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,19 +42,23 @@ from typing import Any
 
 import pandas as pd
 
+from engine.analysis.drawdowns import drawdown_periods
 from engine.analysis.metrics import TEXT_COLUMNS
 from engine.errors import ResultsError
 from engine.files import atomic_write
 from engine.jsonable import json_ready
 from engine.results.assets import plotly_script
 from engine.results.compare import flatten
-from engine.results.display import format_cell
+from engine.results.display import P_FLOOR, format_cell, is_pvalue
+from engine.results.notes import group_notes
 from engine.results.reader import Run, load_run
 from engine.results.runfolder import MANIFEST, WRITER
 from engine.results.runs_display import value_text
 from engine.results.summary_tables import YEAR_DAYS, event_notes, summary_tables
 
 REPORT = "report.html"
+#: The p-values under each CAR of the event tables, robust tests first: (label, column).
+PIVOT_TESTS = (("KP", "p_kolari_pynnonen"), ("BH", "p_kolari_pynnonen_bh"), ("rank", "p_rank"))
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#7f7f7f",
@@ -138,7 +143,14 @@ def _number(value: Any) -> float:
     return number
 
 
-def _cell(value: Any, percent: bool, digits: int = 2) -> str:
+def p_text(p: float) -> str:
+    """A p-value for people: three decimals, below :data:`P_FLOOR` as ``<0.001``."""
+    return f"<{P_FLOOR:g}" if p < P_FLOOR else f"{p:.3f}"
+
+
+def _cell(value: Any, percent: bool, digits: int = 2, column: Any = "") -> str:
+    """A table cell; numbers right-aligned, negatives ``neg``, p-values (by the column's name,
+    :func:`engine.results.display.is_pvalue`) below 0.001 as ``<0.001``."""
     if value is None or isinstance(value, bool | str):
         return f"<td>{esc(value)}</td>"
     if isinstance(value, numbers.Integral):
@@ -146,6 +158,8 @@ def _cell(value: Any, percent: bool, digits: int = 2) -> str:
     else:
         number = _number(value)
         text = format_cell(None if math.isnan(number) else number, percent, digits)
+        if is_pvalue(column) and number < P_FLOOR:
+            text = p_text(number)
     css = "num neg" if number < 0 and text.strip("-0.%") else "num"
     return f'<td class="{css}">{esc(text)}</td>'
 
@@ -178,7 +192,7 @@ def html_table(
         if index:
             lines.append(f'<th scope="row">{esc(key)}</th>')
         for column, value in row.items():
-            lines.append(_cell(value, column in percent, digits.get(str(column), 2)))
+            lines.append(_cell(value, column in percent, digits.get(str(column), 2), column))
         lines.append("</tr>")
     lines.append("</tbody></table>")
     return "".join(lines)
@@ -342,6 +356,58 @@ def drawdown_chart(charts: Charts, equity: pd.DataFrame, run: Run, colors: dict[
     return charts.add("drawdown", data, layout, height=380)
 
 
+def relative_chart(charts: Charts, equity: pd.DataFrame, run: Run, colors: dict[str, str]) -> str:
+    """Each basket's value divided by the benchmark's, rebased to 100: rising when the basket
+    beats the benchmark, whatever both do."""
+    dates = [str(d)[:10] for d in equity.index]
+    bench = equity[run.benchmark].to_numpy(dtype=float)
+    data = [{
+        "type": "scatter", "mode": "lines", "name": label(name), "x": dates,
+        "y": _round(equity[name].to_numpy(dtype=float) / bench * 100, 3),
+        "line": {"color": colors.get(name), "width": 1.6}, "hovertemplate": "%{y:.1f}",
+    } for name in equity.columns if name != run.benchmark]
+    shapes, _ = _event_marks(_events(run), dates[0], dates[-1], labels=False)
+    shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 100, "y1": 100,
+                   "line": {"color": BENCHMARK_COLOR, "width": 1, "dash": "dash"}})
+    layout = {
+        "title": {"text": "Relative to " + label(run.benchmark) + " (basket / benchmark)"},
+        "xaxis": _axis(), "yaxis": _axis("rebased to 100"),
+        "hovermode": "x unified", "shapes": shapes,
+    }
+    return charts.add("relative", data, layout, height=380)
+
+
+#: Drawdown periods listed per basket in the report, deepest first.
+DRAWDOWN_PERIODS_SHOWN = 3
+
+
+def drawdown_table(equity: pd.DataFrame) -> str:
+    """The deepest drawdown periods of every curve (:func:`drawdown_periods`, the peak
+    starting at the cash): start, trough, recovery, depth and length in sessions."""
+    rows = []
+    for name in equity.columns:
+        periods = drawdown_periods(equity[name].dropna(), initial=1.0)
+        for period in periods.head(DRAWDOWN_PERIODS_SHOWN).itertuples():
+            rows.append({
+                "basket": name, "start": str(period.start)[:10],
+                "trough": str(period.trough)[:10],
+                "recovery": "not recovered" if pd.isna(period.recovery)
+                else str(period.recovery)[:10],
+                "depth": period.depth, "length": int(period.length),
+            })
+    if not rows:
+        return _note("No curve fell below its running peak.")
+    frame = pd.DataFrame(rows).set_index("basket").rename_axis("Basket")
+    headers = {"start": "Start", "trough": "Trough", "recovery": "Recovery", "depth": "Depth",
+               "length": "Sessions"}
+    return html_table(frame, percent=["depth"], headers=headers) + (
+        f'<p class="caption">The {DRAWDOWN_PERIODS_SHOWN} deepest drawdown periods of each '
+        "curve: from the last session at the peak (the starting cash counts as one) to the "
+        "first session back at it; sessions from start to recovery, or to the last session "
+        "when not recovered.</p>"
+    )
+
+
 def car_chart(
     charts: Charts, paths: pd.DataFrame, event: str, name: str, colors: dict[str, str]
 ) -> str:
@@ -475,9 +541,11 @@ def equity_sections(run: Run, charts: Charts, colors: dict[str, str]) -> str:
     caption = "<p class=\"caption\">Baskets and the benchmark (dashed), daily closes on the " \
         "union of the exchanges' sessions." + (
             f" Dotted lines: events ({esc(listed)})." if events else "") + "</p>"
-    return _section(
-        "equity", "Equity", equity_chart(charts, equity, run, colors) + caption
-    ) + _section("drawdowns", "Drawdowns", drawdown_chart(charts, equity, run, colors))
+    curves = equity_chart(charts, equity, run, colors) + caption
+    if run.benchmark in equity.columns and len(equity.columns) > 1:
+        curves += relative_chart(charts, equity, run, colors)
+    drawdowns = drawdown_chart(charts, equity, run, colors) + drawdown_table(equity)
+    return _section("equity", "Equity", curves) + _section("drawdowns", "Drawdowns", drawdowns)
 
 
 def _window_text(row: pd.Series) -> str:
@@ -488,7 +556,9 @@ def _window_text(row: pd.Series) -> str:
 
 
 def _car_pivot(rows: pd.DataFrame) -> str:
-    """Baskets by windows: the weighted CAR, with the cross-sectional t test's p-value."""
+    """Baskets by windows: the weighted CAR with the robust tests' p-values first: the
+    Kolari-Pynnönen adjusted t test's, its Benjamini-Hochberg adjustment over the study's
+    tests, and the rank test's."""
     windows = list(dict.fromkeys(rows["window"]))
     baskets = list(dict.fromkeys(rows["basket"]))
     cells = {(r["basket"], r["window"]): r for _, r in rows.iterrows()}
@@ -499,19 +569,23 @@ def _car_pivot(rows: pd.DataFrame) -> str:
         for window in windows:
             row = cells.get((basket, window))
             car = _number(row.get("car")) if row is not None else math.nan
-            p = _number(row.get("p_cross_sectional")) if row is not None else math.nan
             if math.isnan(car):
                 tds.append("<td></td>")
                 continue
             css = "num neg" if car < 0 and format_cell(car, True).strip("-0.%") else "num"
-            pvalue = "" if math.isnan(p) else f' <span class="p">p {p:.3f}</span>'
+            tests = [(name, _number(row.get(key))) for name, key in PIVOT_TESTS]
+            pvalues = " · ".join(f"{name} {p_text(p)}" for name, p in tests if not math.isnan(p))
+            pvalue = f'<br><span class="p">{esc(pvalues)}</span>' if pvalues else ""
             tds.append(f'<td class="{css}">{esc(format_cell(car, True))}{pvalue}</td>')
         body.append(f"<tr><th scope=\"row\">{esc(basket)}</th>{''.join(tds)}</tr>")
     return (
         f'<table class="car"><thead><tr><th>Basket</th>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
-        '<p class="caption">CAR weighted by basket weights over the included stocks; p: '
-        "two-sided p-value of the cross-sectional t test.</p>"
+        '<p class="caption">CAR weighted by basket weights over the included stocks. KP: '
+        "two-sided p-value of the Kolari-Pynnönen test (the cross-sectional t test adjusted "
+        "for the correlation of the stocks' abnormal returns), BH: the same adjusted by "
+        "Benjamini-Hochberg over every test of the study, rank: the Corrado rank test's; "
+        "the unadjusted cross-sectional, Patell and BMP tests are in the full table.</p>"
     )
 
 
@@ -619,13 +693,49 @@ def attribution_section(run: Run, charts: Charts) -> str:
     return _section("attribution", "Attribution", "".join(parts))
 
 
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _key_dates(run: Run) -> dict[str, str]:
+    """The dates where a data flag matters most, each with why: the purchase (the first
+    session) and every day of each event's windows (``events/abnormal_returns.csv``)."""
+    dates: dict[str, str] = {}
+    ars = run.table("events/abnormal_returns.csv")
+    if ars is not None and {"event", "date"} <= set(ars.columns):
+        for event, date in zip(ars["event"].astype(str).str[:10], ars["date"].astype(str),
+                               strict=True):
+            dates.setdefault(date[:10], f"window of the {event} event")
+    first = str((run.manifest.get("period") or {}).get("first_session") or "")[:10]
+    if first:
+        dates[first] = "purchase date"
+    return dates
+
+
+def notes_table(notes: Sequence[str], key_dates: dict[str, str]) -> str:
+    """The run's notes as a table, repeated ones grouped (:func:`group_notes`); the notes
+    naming a purchase date or a day of an event window first, with where."""
+    rows = []
+    for note in group_notes(notes):
+        where = list(dict.fromkeys(
+            f"{key_dates[d]} ({d})" for d in DATE.findall(note) if d in key_dates
+        ))
+        rows.append({"matters": "; ".join(where), "note": note})
+    rows.sort(key=lambda r: not r["matters"])  # stable: the flagged ones first, in order
+    frame = pd.DataFrame(rows, columns=["matters", "note"])
+    return (
+        "<h3>Notes</h3>" + html_table(frame, headers={"matters": "Where it matters",
+                                                      "note": "Note"}, index=False, css="notes")
+        + f'<p class="caption">{len(notes)} notes in {len(rows)} lines (repeated notes '
+        "grouped); the notes naming the purchase date or a day of an event window first.</p>"
+    )
+
+
 def notes_section(run: Run) -> str:
     m = run.manifest
     parts = []
     notes = [str(n) for n in m.get("notes") or []]
     if notes:
-        parts.append("<h3>Notes</h3><ul class=\"notes\">"
-                     + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
+        parts.append(notes_table(notes, _key_dates(run)))
     skipped = [
         {"basket": b, "symbol": s, "reason": why}
         for b, symbols in (m.get("skipped") or {}).items() for s, why in symbols.items()
@@ -728,8 +838,8 @@ table.mono td { font-family: ui-monospace, Menlo, Consolas, monospace; font-size
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr));
         gap: 10px; }
 .chart { width: 100%; min-height: 120px; }
-span.p { color: #888; font-size: 11px; }
-details { margin: 8px 0; }
+span.p { color: #888; font-size: 11px; white-space: normal; }
+details { margin: 8px 0; overflow-x: auto; }
 summary { cursor: pointer; color: #16324f; }
 ul.notes li { margin: 3px 0; }
 """
