@@ -617,8 +617,10 @@ def data_import_command(ctx, folder) -> None:
     "basket data export /tmp/prices",
 ))
 @click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True,
+              help="Overwrite files in FOLDER that an earlier export did not write.")
 @click.pass_context
-def data_export_command(ctx, folder) -> None:
+def data_export_command(ctx, folder, force) -> None:
     """Write every cached symbol to FOLDER as SYMBOL.csv in the shared layout (readable with
     --prices FOLDER), plus SOURCES.json with the cache metadata.  Corrupted entries are left out;
     exits 1 naming them."""
@@ -626,7 +628,7 @@ def data_export_command(ctx, folder) -> None:
     from engine.data.store import export_folder
 
     cache = _data_cache(ctx)
-    report = export_folder(folder, cache)
+    report = export_folder(folder, cache, force=force)
     for path in report.written:
         click.echo(str(path))
     for symbol, why in report.skipped.items():

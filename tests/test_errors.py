@@ -443,6 +443,28 @@ def test_data_import_of_two_files_for_one_symbol_names_both(cli, tmp_path, first
     assert not list((tmp_path / "cache").rglob("*.parquet"))  # nothing imported at all
 
 
+def test_data_export_keeps_files_it_did_not_write_unless_forced(cli, tmp_path):
+    cache = tmp_path / "cache"
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "NVDA.csv").write_text("date,close\n2025-01-02,1.5\n")
+    assert cli("data", "--cache", cache, "import", source).exit_code == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "NVDA.csv").write_text("my own notes\n")
+    result = cli("data", "--cache", cache, "export", out)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"Error: export: {out} holds NVDA.csv, not written by an export "
+        "(hint: pass --force to overwrite them, or export into another folder)\n"
+    )
+    assert (out / "NVDA.csv").read_text() == "my own notes\n"
+    assert cli("data", "--cache", cache, "export", out, "--force").exit_code == 0
+    assert (out / "NVDA.csv").read_text().startswith("date,open,high,low,close")
+    # a second export overwrites what the first wrote without --force
+    assert cli("data", "--cache", cache, "export", out).exit_code == 0
+
+
 @pytest.mark.parametrize("command", [("data", "status"), ("data", "fetch", "NVDA")])
 def test_basket_cache_pointing_at_a_file_is_one_clear_line(cli, tmp_path, monkeypatch, command):
     (tmp_path / "a_file").write_text("not a folder\n")

@@ -708,11 +708,29 @@ class PriceCache:
             report.imported.append(symbol)
         return report
 
-    def export_folder(self, folder: str | Path) -> list[Path]:
+    def export_folder(self, folder: str | Path, *, force: bool = False) -> list[Path]:
         """Write every cached symbol as ``<stem>.csv`` in the shared layout (readable by
         :class:`engine.data.csvfolder.CsvFolderSource`), plus ``SOURCES.json`` with the cache
-        metadata.  Corrupted entries are skipped with a :class:`CacheWarning`."""
+        metadata.  Corrupted entries are skipped with a :class:`CacheWarning`.  Files an earlier
+        export did not write (not listed in the folder's ``SOURCES.json``) are not overwritten
+        unless ``force``."""
         folder = Path(folder).expanduser()
+        if not force:
+            ours = _exported_files(folder)
+            theirs = [
+                path.name
+                for path in [folder / "SOURCES.json"]
+                + [folder / f"{file_stem(e.symbol)}.csv" for e in self.entries()]
+                if path.exists() and path.name not in ours
+            ]
+            if theirs:
+                more = len(theirs) - 5
+                shown = ", ".join(theirs[:5]) + (f" and {more} more" if more > 0 else "")
+                raise OptionError(
+                    "export",
+                    f"{folder} holds {shown}, not written by an export",
+                    "pass --force to overwrite them, or export into another folder",
+                )
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -736,6 +754,23 @@ class PriceCache:
             exported.append(asdict(cached.entry))
         atomic_write(folder / "SOURCES.json", (json.dumps(exported, indent=2) + "\n").encode())
         return written
+
+
+def _exported_files(folder: Path) -> set[str]:
+    """Names of the files an earlier export wrote into ``folder`` (per its ``SOURCES.json``);
+    empty when there is none or it is not an export's."""
+    try:
+        listed = json.loads((folder / "SOURCES.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(listed, list):
+        return set()
+    names = {
+        f"{file_stem(item['symbol'])}.csv"
+        for item in listed
+        if isinstance(item, dict) and isinstance(item.get("symbol"), str)
+    }
+    return names | {"SOURCES.json"} if names or listed == [] else set()
 
 
 def frame_to_csv(frame: pd.DataFrame) -> str:

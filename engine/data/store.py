@@ -444,9 +444,12 @@ class ExportReport:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
-def export_folder(folder: str | Path, cache: PriceCache | None = None) -> ExportReport:
+def export_folder(
+    folder: str | Path, cache: PriceCache | None = None, *, force: bool = False
+) -> ExportReport:
     """Every sound cache entry to ``<folder>/<stem>.csv`` in the shared layout (plus
-    ``SOURCES.json`` with the metadata); corrupted entries are left out and reported."""
+    ``SOURCES.json`` with the metadata); corrupted entries are left out and reported.  Files
+    an earlier export did not write are not overwritten unless ``force``."""
     cache = cache or open_cache()
     skipped = {}
     for symbol in cached_symbols(cache):
@@ -456,7 +459,7 @@ def export_folder(folder: str | Path, cache: PriceCache | None = None) -> Export
             skipped[symbol] = error.message
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CacheWarning)  # reported in ``skipped``
-        written = cache.export_folder(folder)
+        written = cache.export_folder(folder, force=force)
     return ExportReport(written, skipped)
 
 
