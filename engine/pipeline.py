@@ -234,6 +234,11 @@ def event_options(
     chosen = tuple(Event(d, names.get(d, "")) for d in events) or study.events
     if not chosen:
         raise OptionError("--event", "no event date given and the study has none")
+    for option, values in (("--event", list(events)), ("--window", list(windows))):
+        twice = [v for i, v in enumerate(values) if v in values[:i]]
+        if twice:
+            shown = f"{twice[0][0]}:{twice[0][1]}" if option == "--window" else twice[0]
+            raise OptionError(option, f"{shown} is given twice", "give each once")
     given = [("--window", w) for w in windows] + [("--estimation", estimation)] * bool(estimation)
     for option, (a, b) in given:
         if a > b:

@@ -477,3 +477,42 @@ def test_a_bad_price_file_limit_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("BASKET_MAX_PRICE_FILE_MB", "lots")
     with pytest.raises(OptionError, match=r"\$BASKET_MAX_PRICE_FILE_MB: 'lots' is not a positive"):
         CsvFolderSource(tmp_path).read("AMD")
+
+
+# -- the same event or window twice ---------------------------------------------------------------
+
+
+def test_the_same_event_or_window_twice_in_a_study_is_named(tmp_path):
+    """Twice the same event (or window) would repeat every row of the event study silently."""
+    from engine.errors import ConfigError
+
+    twice = write_yaml(tmp_path / "events.yaml", """name: Twice
+benchmark: ^IXIC
+events:
+  - {date: 2025-01-20, name: R1}
+  - {date: 2025-01-20, name: R1 again}
+""")
+    with pytest.raises(ConfigError) as error:
+        load_study(twice)
+    text = str(error.value)
+    assert "events[1]" in text and "2025-01-20 is also events[0]" in text
+    windows = write_yaml(tmp_path / "windows.yaml", """name: Twice
+benchmark: ^IXIC
+events: [{date: 2025-01-20}]
+event_study: {windows: [[0, 5], [-1, 1], [0, 5]]}
+""")
+    with pytest.raises(ConfigError, match=r"window \[0, 5\] is given twice"):
+        load_study(windows)
+
+
+def test_the_same_event_or_window_twice_on_the_command_line_is_named(cli, tmp_path):
+    study = write_yaml(tmp_path / "study.yaml", "name: S\nbenchmark: ^IXIC\n")
+    basket = write_yaml(tmp_path / "b.yaml", "name: B\nconstituents:\n  - symbol: NVDA\n")
+    common = [basket, "--study", study, "--prices", tmp_path, "--out", tmp_path / "out"]
+    events = cli("event", *common, "--event", "2025-01-20", "--event", "2025-01-20")
+    assert events.exit_code == 2
+    assert "--event" in events.stderr and "2025-01-20 is given twice" in events.stderr
+    windows = cli("event", *common, "--event", "2025-01-20", "--window", "0:5",
+                  "--window", "0:5")
+    assert windows.exit_code == 2 and "0:5 is given twice" in windows.stderr
+    assert not (tmp_path / "out").exists()

@@ -715,6 +715,11 @@ def _event_study(fields: Fields) -> EventStudySettings:
     if estimation and estimation[1] >= 0:
         raise sub.error("estimation", "must end before the event (e.g. [-250, -30])")
     windows = tuple(_window(sub, "windows", w) for w in sub.sequence("windows")) or default.windows
+    repeated = sorted({w for w in windows if windows.count(w) > 1})
+    if repeated:
+        raise sub.error(
+            "windows", f"window {list(repeated[0])} is given twice", "give each window once"
+        )
     markets = default.markets
     if sub.has("markets"):
         raw = Fields(
@@ -793,6 +798,12 @@ def study_from_mapping(data: Any, path: str) -> Study:
         date = fields.date("date")
         if date is None:
             raise fields.error("date", "is required")
+        earlier = [i for i, e in enumerate(events) if e.date == date]
+        if earlier:
+            # The same event twice would repeat every row of the event study silently.
+            raise fields.error(
+                "date", f"{date} is also events[{earlier[0]}]", "give each event once"
+            )
         events.append(Event(date, fields.text("name", "") or ""))
     listings = {}
     if top.has("listings"):
