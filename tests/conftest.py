@@ -106,6 +106,23 @@ def write_yaml(path: Path, text: str) -> Path:
     return path
 
 
+def read_pty(leader: int) -> bytes:
+    """Everything a child wrote to the pseudo-terminal whose leader end is ``leader``, until it
+    closes its side (Linux then raises EIO on the leader)."""
+    import os
+
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed its side
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def run_in_pty(args: list[str], columns: int, cwd) -> str:
     """Standard output of ``python args`` run under a pseudo-terminal ``columns`` wide (its
     window size set, ``COLUMNS`` too), standard error discarded."""
@@ -123,18 +140,10 @@ def run_in_pty(args: list[str], columns: int, cwd) -> str:
     process = subprocess.Popen([sys.executable, *args], stdout=follower, stdin=follower,
                                stderr=subprocess.DEVNULL, cwd=cwd, env=env)
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
+    output = read_pty(leader)
     process.wait(timeout=300)
     os.close(leader)
-    return b"".join(chunks).decode("utf-8", "replace")
+    return output.decode("utf-8", "replace")
 
 
 def run_folders(out: Path) -> list[Path]:
@@ -148,3 +157,19 @@ def only_run(out: Path) -> Path:
     """The one run folder under ``out``."""
     (folder,) = run_folders(out)
     return folder
+
+
+def make_sine_project(root: Path) -> dict[str, Path]:
+    """Generated prices for AAA, BBB and ^IXIC on the NASDAQ sessions 2024-12-02..2025-03-31
+    (smooth sine waves), one basket of AAA and BBB, one study (2025-01-02..03-31)."""
+    days = sessions("XNAS", "2024-12-02", "2025-03-31")
+    prices = root / "prices"
+    prices.mkdir(parents=True)
+    steps = np.arange(len(days))
+    for stem, level in (("AAA", 10.0), ("BBB", 20.0), ("_IXIC", 100.0)):
+        closes = np.round(level * (1 + 0.05 * np.sin(steps / (3 + level / 10))), 4)
+        pd.DataFrame({"date": days, "close": closes}).to_csv(prices / f"{stem}.csv", index=False)
+    basket = write_yaml(root / "b.yaml", "name: B\nconstituents: [{symbol: AAA}, {symbol: BBB}]\n")
+    study = write_yaml(root / "study.yaml",
+                       "name: S\nbenchmark: ^IXIC\nstart: 2025-01-02\nend: 2025-03-31\n")
+    return {"prices": prices, "basket": basket, "study": study}

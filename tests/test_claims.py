@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import read_pty
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -840,18 +841,10 @@ def test_the_terminal_text_fits_and_never_cuts_a_number(tmp_path, prices, column
         env=env,
     )
     os.close(child)
-    chunks = []
-    while True:
-        try:
-            data = os.read(parent, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
+    output = read_pty(parent)
     process.wait(timeout=120)
     os.close(parent)
-    text = b"".join(chunks).decode().replace("\r\n", "\n")
+    text = output.decode().replace("\r\n", "\n")
     lines = text.splitlines()
     assert process.returncode == 2
     assert max(len(line) for line in lines) <= columns

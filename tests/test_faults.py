@@ -23,10 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT, run_folders, sessions, write_yaml
+from conftest import PROJECT, make_sine_project, run_folders
 from conftest_yahoo import fake_yahoo, make_source, price_cache, sleeps  # noqa: F401,F811
 from yahoo_fake import needs_shared_prices
 
@@ -38,21 +37,6 @@ from engine.data.cache import PriceCache
 
 RUN_FILES = {"summary.csv", "summary.md", "summary.json", "equity.csv", "attribution.csv",
              "config.yaml", "manifest.json"}
-DAYS = sessions("XNAS", "2024-12-02", "2025-03-31")
-
-
-def make_project(root: Path) -> dict[str, Path]:
-    """Generated prices for AAA, BBB and ^IXIC, one basket, one study (2025-01-02..03-31)."""
-    prices = root / "prices"
-    prices.mkdir(parents=True)
-    steps = np.arange(len(DAYS))
-    for stem, level in (("AAA", 10.0), ("BBB", 20.0), ("_IXIC", 100.0)):
-        closes = np.round(level * (1 + 0.05 * np.sin(steps / (3 + level / 10))), 4)
-        pd.DataFrame({"date": DAYS, "close": closes}).to_csv(prices / f"{stem}.csv", index=False)
-    basket = write_yaml(root / "b.yaml", "name: B\nconstituents: [{symbol: AAA}, {symbol: BBB}]\n")
-    study = write_yaml(root / "study.yaml",
-                       "name: S\nbenchmark: ^IXIC\nstart: 2025-01-02\nend: 2025-03-31\n")
-    return {"prices": prices, "basket": basket, "study": study}
 
 
 def run_args(project: dict[str, Path], out: Path) -> list[str]:
@@ -78,7 +62,7 @@ def assert_clean(out: Path, complete: int) -> list[Path]:
 
 @pytest.fixture
 def project(tmp_path) -> dict[str, Path]:
-    return make_project(tmp_path)
+    return make_sine_project(tmp_path)
 
 
 def fail_on_write(monkeypatch, call: int, error: BaseException) -> None:
@@ -250,7 +234,7 @@ def processes(tmp_path_factory):
     """Start, all at once: two runs into one folder (racing for the name "clash"), and one
     run on the offline Yahoo cache that a test will interrupt with SIGINT."""
     root = tmp_path_factory.mktemp("processes")
-    project = make_project(root)
+    project = make_sine_project(root)
     cache = PriceCache(root / "cache")
     cache.import_folder(project["prices"])
     env = {k: v for k, v in os.environ.items() if k != "BASKET_PRICES"}

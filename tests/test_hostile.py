@@ -14,34 +14,17 @@ import re
 import shutil
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
-from conftest import only_run, run_folders, sessions, write_yaml
+from conftest import make_sine_project, only_run, run_folders, write_yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.config.baskets import load_basket, load_study
 from engine.results.reader import MANIFEST_SCHEMA
 
-DAYS = sessions("XNAS", "2024-12-02", "2025-03-31")
 LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
     f"{q}: &{q} [{', '.join(['*' + p] * 9)}]\n" for p, q in zip("abcdefgh", "bcdefghi", strict=True)
 )
-
-
-def make_project(root: Path) -> dict[str, Path]:
-    """Generated prices for AAA, BBB and ^IXIC, one basket and one study."""
-    prices = root / "prices"
-    prices.mkdir(parents=True)
-    steps = np.arange(len(DAYS))
-    for stem, level in (("AAA", 10.0), ("BBB", 20.0), ("_IXIC", 100.0)):
-        closes = np.round(level * (1 + 0.05 * np.sin(steps / (3 + level / 10))), 4)
-        pd.DataFrame({"date": DAYS, "close": closes}).to_csv(prices / f"{stem}.csv", index=False)
-    basket = write_yaml(root / "b.yaml", "name: B\nconstituents: [{symbol: AAA}, {symbol: BBB}]\n")
-    study = write_yaml(root / "study.yaml",
-                       "name: S\nbenchmark: ^IXIC\nstart: 2025-01-02\nend: 2025-03-31\n")
-    return {"prices": prices, "basket": basket, "study": study}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +35,7 @@ def made_run(tmp_path_factory) -> Path:
     from cli import main
 
     root = tmp_path_factory.mktemp("hostile")
-    project = make_project(root)
+    project = make_sine_project(root)
     result = CliRunner().invoke(main, [
         "run", str(project["basket"]), "--study", str(project["study"]),
         "--prices", str(project["prices"]), "--out", str(root / "results"), "--name", "good",
@@ -123,7 +106,7 @@ def hostile_run(tmp_path_factory):
     import cli
 
     root = tmp_path_factory.mktemp("names")
-    project = make_project(root)
+    project = make_sine_project(root)
     files = []
     for key, name in NAMES.items():
         quoted = name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
@@ -208,7 +191,7 @@ def cache(tmp_path):
     """A price cache holding AAA, BBB and ^IXIC, imported from generated CSV files."""
     from engine.data.cache import PriceCache
 
-    project = make_project(tmp_path / "project")
+    project = make_sine_project(tmp_path / "project")
     cache = PriceCache(tmp_path / "cache")
     assert cache.import_folder(project["prices"]).problems == {}
     return cache

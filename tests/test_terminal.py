@@ -23,6 +23,7 @@ import termios
 from pathlib import Path
 
 import pytest
+from conftest import read_pty
 
 from engine.analysis.metrics import figure_of, is_versus_key
 from engine.results.display import PERCENT_COLUMNS, table_cell
@@ -50,19 +51,11 @@ def on_terminal(args: list[str], columns: int, env: dict[str, str]) -> str:
         env=environment,
     )
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the child closed its side
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
+    output = read_pty(leader)
     os.close(leader)
     stderr = process.stderr.read().decode() if process.stderr else ""
     assert process.wait(timeout=300) == 0, stderr
-    screen = ANSI.sub("", b"".join(chunks).decode())
+    screen = ANSI.sub("", output.decode())
     widest = max(len(line) for line in screen.splitlines())
     assert widest <= columns, f"a line of {widest} characters on a {columns}-column terminal"
     return screen
@@ -276,19 +269,11 @@ def stderr_on_terminal(args: list[str], env: dict[str, str]) -> tuple[str, str]:
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower,
                                env=environment)
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the child closed its side
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
+    output = read_pty(leader)
     os.close(leader)
     stdout = process.stdout.read().decode() if process.stdout else ""
-    assert process.wait(timeout=300) == 0, b"".join(chunks).decode()
-    return stdout, ANSI.sub("", b"".join(chunks).decode())
+    assert process.wait(timeout=300) == 0, output.decode()
+    return stdout, ANSI.sub("", output.decode())
 
 
 #: The stages `basket run` names on a terminal's standard error.
