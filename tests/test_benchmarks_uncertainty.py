@@ -4,7 +4,6 @@ baskets and the hindsight mark, each checked against an independent computation.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import math
@@ -13,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from conftest import PROJECT, sessions, write_yaml
+from conftest import PROJECT, raw_closes, sessions, write_yaml
 from scipy import stats
 
 from engine.analysis.metrics import PERIODS_PER_YEAR, Summary, with_deflated_sharpe
@@ -87,14 +86,6 @@ def test_deflated_sharpe_over_the_run_by_hand():
 # --------------------------------------------------------------------------- real data
 
 
-def _closes(folder, stem: str) -> pd.Series:
-    with open(folder / f"{stem}.csv", newline="") as handle:
-        rows = {r["date"]: float(r["adj_close"] or r["close"]) for r in csv.DictReader(handle)}
-    series = pd.Series(rows)
-    series.index = pd.DatetimeIndex(series.index)
-    return series.sort_index()
-
-
 def _as_of(series: pd.Series, dates: pd.DatetimeIndex) -> np.ndarray:
     return series.reindex(series.index.union(dates)).ffill().reindex(dates).to_numpy()
 
@@ -114,8 +105,8 @@ def test_local_beta_and_alpha_of_a_hong_kong_basket_are_the_ols_on_the_hang_seng
 ):
     equity = deepseek_run.equity_frame()
     dates = equity.index
-    hsi_usd = _as_of(_closes(shared_prices, "_HSI"), dates) / _as_of(
-        _closes(shared_prices, "HKD_X"), dates
+    hsi_usd = _as_of(raw_closes(shared_prices, "_HSI"), dates) / _as_of(
+        raw_closes(shared_prices, "HKD_X"), dates
     )
     basket = equity["Large models & clouds"].to_numpy()
     r, rl = basket[1:] / basket[:-1] - 1, hsi_usd[1:] / hsi_usd[:-1] - 1

@@ -8,10 +8,9 @@ import csv
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 import statsmodels.api as sm
-from conftest import PROJECT, run_folders, sessions, write_yaml
+from conftest import PROJECT, raw_closes, run_folders, sessions, write_yaml
 
 from engine.analysis.metrics import NUMERIC_COLUMNS
 from engine.config.baskets import load_basket, load_study, study_from_mapping
@@ -63,14 +62,6 @@ def test_bad_benchmarks_name_the_file_line_and_field(tmp_path, text, where, mess
 # --------------------------------------------------------------------------- real data
 
 
-def _closes(folder, stem: str) -> pd.Series:
-    with open(folder / f"{stem}.csv", newline="") as handle:
-        rows = {r["date"]: float(r["adj_close"] or r["close"]) for r in csv.DictReader(handle)}
-    series = pd.Series(rows)
-    series.index = pd.DatetimeIndex(series.index)
-    return series.sort_index()
-
-
 def _deepseek(benchmarks: str):
     study = load_study(PROJECT / "baskets" / "studies" / "deepseek.yaml")
     return resolve_study(study_from_mapping(
@@ -92,9 +83,9 @@ def test_against_the_hang_seng_is_the_ols_on_its_own_sessions_in_dollars(several
     days the Hang Seng's file has in the period; the index in dollars through HKD=X."""
     _, result, _ = several
     equity = result.equity_frame()["Large models & clouds"]
-    hsi = _closes(shared_prices, "_HSI")
+    hsi = raw_closes(shared_prices, "_HSI")
     days = hsi.index[(hsi.index >= equity.index[0]) & (hsi.index <= equity.index[-1])]
-    hkd = _closes(shared_prices, "HKD_X")
+    hkd = raw_closes(shared_prices, "HKD_X")
     dollars = hsi.loc[days].to_numpy() / hkd.reindex(hkd.index.union(days)).ffill()[days]
     basket = equity.reindex(days).to_numpy()
     r = basket[1:] / basket[:-1] - 1
