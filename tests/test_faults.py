@@ -67,7 +67,7 @@ def project(tmp_path) -> dict[str, Path]:
 
 def fail_on_write(monkeypatch, call: int, error: BaseException) -> None:
     """Make the ``call``-th file written into the run folder raise ``error`` instead."""
-    original = engine.results.runfolder._write_text
+    original = engine.results.runfolder.write_text_synced
     count = {"n": 0}
 
     def write(path: Path, text: str) -> None:
@@ -76,7 +76,7 @@ def fail_on_write(monkeypatch, call: int, error: BaseException) -> None:
             raise error
         original(path, text)
 
-    monkeypatch.setattr(engine.results.runfolder, "_write_text", write)
+    monkeypatch.setattr(engine.results.runfolder, "write_text_synced", write)
 
 
 @pytest.mark.parametrize(
@@ -209,13 +209,13 @@ import engine.results.runfolder as results
 slow = float(sys.argv.pop(1))
 gate = os.environ.get("BASKET_TEST_GATE")
 results.new_run_id = lambda name, now=None: "clash"
-original = results._write_text
+original = results.write_text_synced
 def write_slowly(path, text):
     while gate and not os.path.exists(gate):
         time.sleep(0.01)
     time.sleep(slow)
     original(path, text)
-results._write_text = write_slowly
+results.write_text_synced = write_slowly
 from cli import main
 main(sys.argv[1:], prog_name="basket")
 """

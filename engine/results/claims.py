@@ -34,11 +34,11 @@ from engine.results.display import markdown_table
 from engine.results.runfolder import (
     WRITER,
     Finisher,
-    _place,
-    _write_config_and_manifest,
-    _write_text,
     new_run_id,
     package_versions,
+    place_run_folder,
+    write_config_and_manifest,
+    write_text_synced,
 )
 from engine.text import spreadsheet_frame
 
@@ -247,8 +247,8 @@ def write_claims_run(
     def fill(folder: Path) -> None:
         frame = claims_frame(records)
         spreadsheet_frame(frame).to_csv(folder / "claims.csv", float_format="%.10g")
-        _write_text(folder / "claims.md", markdown_table(frame))
-        _write_text(folder / "claims.json", json.dumps(json_ready(records), indent=2) + "\n")
+        write_text_synced(folder / "claims.md", markdown_table(frame))
+        write_text_synced(folder / "claims.json", json.dumps(json_ready(records), indent=2) + "\n")
         spreadsheet_frame(paths_frame(run)).to_csv(
             folder / "paths.csv", index=False, float_format="%.10g"
         )
@@ -274,9 +274,9 @@ def write_claims_run(
             },
             "notes": run.notes,
         }
-        _write_config_and_manifest(folder, {"claims": claims.to_dict()}, manifest)
+        write_config_and_manifest(folder, {"claims": claims.to_dict()}, manifest)
 
-    return _place(out, run_id, fill, finish)
+    return place_run_folder(out, run_id, fill, finish)
 
 
 def _firsts(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

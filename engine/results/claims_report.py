@@ -32,9 +32,9 @@ from engine.results.report import (
     PALETTE,
     STYLE,
     Charts,
-    _axis,
     _definition_list,
     _section,
+    axis,
     esc,
     html_table,
     label,
@@ -168,8 +168,8 @@ def claim_chart(charts: Charts, rows: list[dict[str, Any]], paths: pd.DataFrame)
     title = f"{first['claim_index'] + 1}. {first['claim']}: {first['claim_verdict']}"
     layout = {
         "title": {"text": "<br>".join(map(label, textwrap.wrap(title, 60)))},
-        "xaxis": _axis("date"),
-        "yaxis": _axis(unit),
+        "xaxis": axis("date"),
+        "yaxis": axis(unit),
         "shapes": shapes,
         "annotations": annotations,
     }
@@ -247,8 +247,8 @@ def asof_section(scores: pd.DataFrame, inferred: str | None, charts: Charts) -> 
     layout = {
         "barmode": "stack",
         "title": {"text": label(f"Claims holding per candidate as-of date: {inferred}")},
-        "xaxis": _axis("as-of date", type="category"),
-        "yaxis": _axis("claims"),
+        "xaxis": axis("as-of date", type="category"),
+        "yaxis": axis("claims"),
     }
     chart = charts.add("asof", data, layout, height=320)
     table = html_table(scores.set_index("date"), row_class={inferred: "match"})

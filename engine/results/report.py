@@ -290,7 +290,8 @@ LOADER = """(function () {
 })();"""
 
 
-def _axis(title: str = "", **extra: Any) -> dict[str, Any]:
+def axis(title: str = "", **extra: Any) -> dict[str, Any]:
+    """A plotly axis in the reports' style (shared by the run, claims and sweep reports)."""
     return {"title": {"text": label(title)}, "gridcolor": "#e5e5e5", "zeroline": False, **extra}
 
 
@@ -327,7 +328,7 @@ def equity_chart(charts: Charts, equity: pd.DataFrame, run: Run, colors: dict[st
     shapes, annotations = _event_marks(_events(run), dates[0], dates[-1], labels=True)
     layout = {
         "title": {"text": "Value of 100 invested (" + label(run.manifest.get("currency")) + ")"},
-        "xaxis": _axis(), "yaxis": _axis("rebased to 100"),
+        "xaxis": axis(), "yaxis": axis("rebased to 100"),
         "hovermode": "x unified", "shapes": shapes, "annotations": annotations,
     }
     return charts.add("equity", data, layout, height=480)
@@ -350,7 +351,7 @@ def drawdown_chart(charts: Charts, equity: pd.DataFrame, run: Run, colors: dict[
     shapes, _ = _event_marks(_events(run), dates[0], dates[-1], labels=False)
     layout = {
         "title": {"text": "Drawdown from the running peak"},
-        "xaxis": _axis(), "yaxis": _axis("drawdown", ticksuffix="%"),
+        "xaxis": axis(), "yaxis": axis("drawdown", ticksuffix="%"),
         "hovermode": "x unified", "shapes": shapes,
     }
     return charts.add("drawdown", data, layout, height=380)
@@ -371,7 +372,7 @@ def relative_chart(charts: Charts, equity: pd.DataFrame, run: Run, colors: dict[
                    "line": {"color": BENCHMARK_COLOR, "width": 1, "dash": "dash"}})
     layout = {
         "title": {"text": "Relative to " + label(run.benchmark) + " (basket / benchmark)"},
-        "xaxis": _axis(), "yaxis": _axis("rebased to 100"),
+        "xaxis": axis(), "yaxis": axis("rebased to 100"),
         "hovermode": "x unified", "shapes": shapes,
     }
     return charts.add("relative", data, layout, height=380)
@@ -439,9 +440,9 @@ def car_chart(
     title = f"CAR around {label(event)}" + (f": {label(name)}" if name else "")
     layout = {
         "title": {"text": title},
-        "xaxis": _axis("event day (sessions of each stock's exchange)", dtick=1 if len(
+        "xaxis": axis("event day (sessions of each stock's exchange)", dtick=1 if len(
             paths["day"].unique()) <= 25 else 5),
-        "yaxis": _axis("cumulative abnormal return", ticksuffix="%"),
+        "yaxis": axis("cumulative abnormal return", ticksuffix="%"),
         "hovermode": "closest",
         "legend": {"orientation": "h", "yanchor": "top", "y": -0.2},
         "margin": {"l": 60, "r": 20, "t": 48, "b": 60},
@@ -484,7 +485,7 @@ def attribution_chart(charts: Charts, rows: pd.DataFrame, basket: str, total: fl
     xrange = [lo - (0.22 if lo < 0 else 0.02) * span, hi + (0.16 if hi > 0 else 0.02) * span]
     layout = {
         "title": {"text": label(basket) + total_text, "font": {"size": 13}},
-        "xaxis": _axis("contribution (percentage points)", range=xrange),
+        "xaxis": axis("contribution (percentage points)", range=xrange),
         "yaxis": {"automargin": True},
         "showlegend": False, "margin": {"l": 10, "r": 20, "t": 40, "b": 40},
     }

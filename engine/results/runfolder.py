@@ -86,7 +86,9 @@ def summary_records(summary: pd.DataFrame) -> list[dict[str, Any]]:
     return [json_ready(row) for row in frame.to_dict(orient="records")]
 
 
-def _write_text(path: Path, text: str) -> None:
+def write_text_synced(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` (UTF-8, ``\\n`` line ends) and fsync it: a file of a staged
+    run folder is on disk before the folder is renamed into place."""
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         handle.write(text)
         handle.flush()
@@ -187,7 +189,7 @@ def write_event_tables(folder: Path, events: Any) -> None:
     for table in EVENT_TABLES:
         frame = spreadsheet_frame(getattr(events, table))
         frame.to_csv(target / f"{table}.csv", index=False, float_format="%.10g")
-    _write_text(
+    write_text_synced(
         target / "summary.json", json.dumps(json_ready(events.summary_records()), indent=2) + "\n"
     )
 
@@ -208,21 +210,25 @@ def _common_manifest(run_id: str, argv: Sequence[str] | None, run: Any) -> dict[
     }
 
 
-def _write_config_and_manifest(
+def write_config_and_manifest(
     folder: Path, config: dict[str, Any], manifest: dict[str, Any]
 ) -> None:
+    """``config.yaml`` and ``manifest.json`` of a staged run folder (every kind of run)."""
     text = yaml.dump(json_ready(config), Dumper=YAML_DUMPER, sort_keys=False)
-    _write_text(folder / "config.yaml", text)
-    _write_text(folder / MANIFEST, json.dumps(json_ready(manifest), indent=2) + "\n")
+    write_text_synced(folder / "config.yaml", text)
+    write_text_synced(folder / MANIFEST, json.dumps(json_ready(manifest), indent=2) + "\n")
 
 
 #: What the orchestration adds to a staged run folder once its tables are written (the report).
 Finisher = Callable[[Path], object]
 
 
-def _place(
+def place_run_folder(
     out: str | Path, run_id: str, fill: Callable[[Path], None], finish: Sequence[Finisher]
 ) -> Path:
+    """Stage a run folder under ``out``: ``fill`` writes its tables, then the ``finish`` steps
+    (the report) run on it; renamed into place without replacing a run (the manifest names the
+    folder it ended in).  Shared by every kind of run folder."""
     def fill_and_finish(folder: Path) -> None:
         fill(folder)
         for step in finish:  # they read the files above, so they come last
@@ -234,7 +240,7 @@ def _place(
         manifest = json.loads((folder / MANIFEST).read_text())
         manifest["run_id"] = folder.name
         staged = folder / f".{MANIFEST}.tmp"
-        _write_text(staged, json.dumps(manifest, indent=2) + "\n")
+        write_text_synced(staged, json.dumps(manifest, indent=2) + "\n")
         os.replace(staged, folder / MANIFEST)
         for step in finish:
             step(folder)
@@ -257,11 +263,13 @@ def write_run(
     def fill(folder: Path) -> None:
         spreadsheet_frame(summary).to_csv(folder / "summary.csv", float_format="%.10g")
         sessions = result.panel.sessions
-        _write_text(
+        write_text_synced(
             folder / "summary.md",
             render_summary(summary, (sessions[-1] - sessions[0]).days, "markdown"),
         )
-        _write_text(folder / "summary.json", json.dumps(summary_records(summary), indent=2) + "\n")
+        write_text_synced(
+            folder / "summary.json", json.dumps(summary_records(summary), indent=2) + "\n"
+        )
         spreadsheet_frame(result.equity_frame()).to_csv(folder / "equity.csv", float_format="%.10g")
         spreadsheet_frame(result.attribution_frame()).to_csv(
             folder / "attribution.csv", index=False, float_format="%.10g"
@@ -298,9 +306,9 @@ def write_run(
                 k: [str(d.date()) for d in v] for k, v in result.backtest.rebalances.items()
             },
         }
-        _write_config_and_manifest(folder, config, manifest)
+        write_config_and_manifest(folder, config, manifest)
 
-    return _place(out, run_id, fill, finish)
+    return place_run_folder(out, run_id, fill, finish)
 
 
 def write_event_run(
@@ -322,6 +330,6 @@ def write_event_run(
             "event_study": run.options.to_dict(),
         }
         manifest = {**_common_manifest(run_id, argv, run), "kind": "event"}
-        _write_config_and_manifest(folder, config, manifest)
+        write_config_and_manifest(folder, config, manifest)
 
-    return _place(out, run_id, fill, finish)
+    return place_run_folder(out, run_id, fill, finish)

@@ -31,14 +31,14 @@ import pandas as pd
 from engine.jsonable import json_ready
 from engine.results.assets import plotly_script
 from engine.results.display import markdown_table
-from engine.results.report import STYLE, Charts, _axis, esc, html_table, label
+from engine.results.report import STYLE, Charts, axis, esc, html_table, label
 from engine.results.runfolder import (
     MANIFEST,
     WRITER,
-    _write_text,
     new_run_id,
     package_versions,
     write_run_folder,
+    write_text_synced,
 )
 from engine.text import spreadsheet_frame
 
@@ -73,14 +73,14 @@ def write_sweep(
         summary = summary_table(result)
         safe = spreadsheet_frame(summary)
         safe.to_csv(folder / "summary.csv", index=False)
-        _write_text(folder / "summary.md", markdown_table(summary.set_index("basket")))
-        _write_text(folder / "summary.json",
+        write_text_synced(folder / "summary.md", markdown_table(summary.set_index("basket")))
+        write_text_synced(folder / "summary.json",
                     json.dumps(result.records(), indent=2, allow_nan=False) + "\n")
         _nulls_frame(result).to_parquet(folder / "nulls.parquet", index=False)
         _draws_frame(result).to_parquet(folder / "draws.parquet", index=False)
-        _write_text(folder / MANIFEST, json.dumps(json_ready(_manifest(result, run_id, argv)),
+        write_text_synced(folder / MANIFEST, json.dumps(json_ready(_manifest(result, run_id, argv)),
                                                   indent=2) + "\n")
-        _write_text(folder / "report.html", build_sweep_report(result, run_id, folder))
+        write_text_synced(folder / "report.html", build_sweep_report(result, run_id, folder))
 
     return write_run_folder(out, run_id, fill)
 
@@ -149,8 +149,8 @@ def _histogram(charts: Charts, row: dict[str, Any], values: np.ndarray) -> str:
              "name": "random baskets", "marker": {"color": "#9bb7d4"}}]
     layout = {
         "title": {"text": label(f"{row['basket']}: {row['statistic']} {row['grid']}".strip())},
-        "xaxis": _axis(f"{row['statistic']}{unit}"),
-        "yaxis": _axis("baskets"),
+        "xaxis": axis(f"{row['statistic']}{unit}"),
+        "yaxis": axis("baskets"),
         "bargap": 0.02,
         "showlegend": False,
         "shapes": [{"type": "line", "xref": "x", "yref": "paper", "x0": theme, "x1": theme,
