@@ -32,13 +32,13 @@ from engine.results.report import (
     PALETTE,
     STYLE,
     Charts,
-    _definition_list,
-    _section,
     axis,
+    definition_list,
     esc,
     html_table,
     label,
     notes_section,
+    section,
     write_page,
 )
 
@@ -90,7 +90,7 @@ def verdicts_section(records: list[dict[str, Any]]) -> str:
         'times that (or the claim\'s <code>close</code>). "Risen N times" is read as a total '
         "return of N; the price-multiple reading (1 + return) is in the charts' notes.</p>"
     )
-    return _section("verdicts", "Verdicts", body + caption)
+    return section("verdicts", "Verdicts", body + caption)
 
 
 def _bounds(row: dict[str, Any]) -> str:
@@ -221,7 +221,7 @@ def claims_section(records: list[dict[str, Any]], paths: pd.DataFrame, charts: C
         parts.append(f"<div>{claim_chart(charts, rows, paths)}{caption}</div>")
     if not parts:
         parts.append('<p class="empty">No claim could be measured.</p>')
-    return _section(
+    return section(
         "claims", "Claims and their price paths", f'<div class="grid">{"".join(parts)}</div>'
     )
 
@@ -252,7 +252,7 @@ def asof_section(scores: pd.DataFrame, inferred: str | None, charts: Charts) -> 
     }
     chart = charts.add("asof", data, layout, height=320)
     table = html_table(scores.set_index("date"), row_class={inferred: "match"})
-    return _section("asof", "As-of score", chart + table)
+    return section("asof", "As-of score", chart + table)
 
 
 def build_claims_report(folder: Path, plotly: str) -> str:
@@ -312,4 +312,4 @@ def settings_section(run) -> str:
         ("as of (inferred)", m.get("asof_inferred")),
         ("versions", ", ".join(f"{k} {v}" for k, v in (m.get("versions") or {}).items())),
     ]
-    return _section("settings", "Settings", _definition_list(items))
+    return section("settings", "Settings", definition_list(items))

@@ -198,7 +198,7 @@ def html_table(
     return "".join(lines)
 
 
-def _definition_list(items: Sequence[tuple[str, Any]]) -> str:
+def definition_list(items: Sequence[tuple[str, Any]]) -> str:
     """Key-value rows; a key whose value the run does not have (an event-only run has no
     backtest period, currency or fees) is left out rather than shown as None."""
     rows = "".join(
@@ -495,7 +495,8 @@ def attribution_chart(charts: Charts, rows: pd.DataFrame, basket: str, total: fl
 # --------------------------------------------------------------------------- sections
 
 
-def _section(anchor: str, title: str, body: str) -> str:
+def section(anchor: str, title: str, body: str) -> str:
+    """One titled part of a report page, linked from its navigation by ``anchor``."""
     return f'<section id="{esc(anchor)}"><h2>{esc(title)}</h2>{body}</section>\n'
 
 
@@ -503,7 +504,7 @@ def summary_section(run: Run) -> str:
     """The run's summary as its four tables (:mod:`engine.results.summary_tables`): the
     performance, against the markets, and the uncertainty, with their footnotes."""
     if run.summary.empty:
-        return _section("summary", "Summary", _note("summary.csv is not in this run folder."))
+        return section("summary", "Summary", _note("summary.csv is not in this run folder."))
     frame = run.summary.copy()
     frame.index.name = "Basket"
     written = run.table("summary.csv", dtype=str, keep_default_na=False)
@@ -528,14 +529,14 @@ def summary_section(run: Run) -> str:
         "sessions (volatility, Sharpe, tracking error, information ratio) and 365.25 days "
         "(annualised return). Alpha and beta are against the benchmark, risk-free rate 0.</p>"
     )
-    return _section("summary", "Summary", "".join(parts) + caption)
+    return section("summary", "Summary", "".join(parts) + caption)
 
 
 def equity_sections(run: Run, charts: Charts, colors: dict[str, str]) -> str:
     equity = run.table("equity.csv", index_col=0)
     if equity is None or equity.empty:
         empty = _note("equity.csv is not in this run folder.")
-        return _section("equity", "Equity", empty) + _section("drawdowns", "Drawdowns", empty)
+        return section("equity", "Equity", empty) + section("drawdowns", "Drawdowns", empty)
     equity = equity.apply(pd.to_numeric, errors="coerce")
     events = _events(run)
     listed = "; ".join(f"{d} {n}".strip() for d, n in events)
@@ -546,7 +547,7 @@ def equity_sections(run: Run, charts: Charts, colors: dict[str, str]) -> str:
     if run.benchmark in equity.columns and len(equity.columns) > 1:
         curves += relative_chart(charts, equity, run, colors)
     drawdowns = drawdown_chart(charts, equity, run, colors) + drawdown_table(equity)
-    return _section("equity", "Equity", curves) + _section("drawdowns", "Drawdowns", drawdowns)
+    return section("equity", "Equity", curves) + section("drawdowns", "Drawdowns", drawdowns)
 
 
 def _window_text(row: pd.Series) -> str:
@@ -600,7 +601,7 @@ def events_section(run: Run, charts: Charts, colors: dict[str, str]) -> str:
                 + "; ".join(f"{d} {n}".strip() for d, n in planned) + "."
         else:
             text = "The study has no events, so this run has no event study."
-        return _section("events", "Event study", _note(text))
+        return section("events", "Event study", _note(text))
     parts = []
     settings = {k: v for k, v in _event_options(run).items() if k != "events"}
     if settings:
@@ -664,13 +665,13 @@ def events_section(run: Run, charts: Charts, colors: dict[str, str]) -> str:
                  "of the widest window, weighted over the stocks with an abnormal return that "
                  "day. The legend entry \u201cbasket portfolios\u201d (off by default) adds the "
                  "CAR of each basket's own return series, dotted.</p>")
-    return _section("events", "Event study", "".join(parts))
+    return section("events", "Event study", "".join(parts))
 
 
 def attribution_section(run: Run, charts: Charts) -> str:
     attribution = run.table("attribution.csv")
     if attribution is None or attribution.empty or "contribution" not in attribution:
-        return _section("attribution", "Attribution",
+        return section("attribution", "Attribution",
                         _note("attribution.csv is not in this run folder."))
     parts = ['<div class="grid">']
     groups = list(attribution.groupby("basket", sort=False))
@@ -691,7 +692,7 @@ def attribution_section(run: Run, charts: Charts) -> str:
     parts.append("<p class=\"caption\">Contribution: the constituent's share of the basket's "
                  "total return (percentage points, report currency); return in the report "
                  "currency, local_return in the listing's currency.</p>")
-    return _section("attribution", "Attribution", "".join(parts))
+    return section("attribution", "Attribution", "".join(parts))
 
 
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -759,7 +760,7 @@ def notes_section(run: Run) -> str:
         )
         parts.append(f"<details><summary>Fingerprints of {len(fingerprints)} price series"
                      f"</summary>{html_table(frame, css='mono')}</details>")
-    return _section("notes", "Data notes", "".join(parts))
+    return section("notes", "Data notes", "".join(parts))
 
 
 def settings_section(run: Run) -> str:
@@ -768,12 +769,12 @@ def settings_section(run: Run) -> str:
     flat: dict[str, Any] = {}
     flatten(run.study, "", flat)
     if flat:
-        parts.append("<h3>Study</h3>" + _definition_list(
+        parts.append("<h3>Study</h3>" + definition_list(
             [(k, value_text(v)) for k, v in flat.items()]))
     options: dict[str, Any] = {}
     flatten(run.config.get("event_study") or {}, "", options)
     if options:
-        parts.append("<h3>Event study as run</h3>" + _definition_list(
+        parts.append("<h3>Event study as run</h3>" + definition_list(
             [(k, None if v is None else value_text(v)) for k, v in options.items()]))
     rebalances = m.get("rebalances") or {}
     baskets = run.config.get("baskets") or []
@@ -805,8 +806,8 @@ def settings_section(run: Run) -> str:
         ("fees", None if m.get("fees") is None else value_text(m["fees"])),
         ("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
     ]
-    parts.append("<h3>Manifest</h3>" + _definition_list(items))
-    return _section("settings", "Settings", "".join(parts))
+    parts.append("<h3>Manifest</h3>" + definition_list(items))
+    return section("settings", "Settings", "".join(parts))
 
 
 STYLE = """
