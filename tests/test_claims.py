@@ -786,7 +786,7 @@ def test_the_claims_report_renders_in_a_real_browser(cli, tmp_path, prices):
     result = cli("claims", path, "--prices", prices, "--out", tmp_path / "out", "--infer-asof")
     assert result.exit_code == 0, result.output
     folder = only_run(tmp_path / "out")
-    with open_page(folder / "report.html") as opened:
+    with open_page(folder / "report.html", screenshots=tmp_path) as opened:
         page = opened.page
         page.wait_for_function(
             "document.querySelectorAll('[data-rendered]').length == "

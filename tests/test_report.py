@@ -21,6 +21,7 @@ from engine.symbols import file_stem
 
 NAME = "Tom & Jerry <b>AI</b>"  # HTML in a basket name must be shown, never interpreted
 EVENT = 'Sell-off & "rebound"'
+PLOTLY_BANNER = "* plotly.js (cartesian - minified) v"  # the bundle's first comment
 
 
 def invoke(*args):
@@ -83,15 +84,15 @@ def loaded_files(page: str) -> list[str]:
 
 
 def test_every_run_folder_has_a_light_escaped_report(run_folder):
-    from plotly.offline import get_plotlyjs, get_plotlyjs_version
+    from engine.results.assets import PLOTLY_FILE, plotly_code
 
     page = (run_folder / REPORT).read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
-    # plotly.js is the results folder's one shared copy, referenced relatively.
-    asset = f"plotly-{get_plotlyjs_version()}.min.js"
-    assert loaded_files(page) == [f"../assets/{asset}"]
-    assert (run_folder.parent / "assets" / asset).read_text(encoding="utf-8") == get_plotlyjs()
-    assert "plotly.js v" not in page and len(page.encode()) < 300_000
+    # plotly.js (the partial bundle) is the results folder's one shared copy, referenced
+    # relatively.
+    assert loaded_files(page) == [f"../assets/{PLOTLY_FILE}"]
+    assert (run_folder.parent / "assets" / PLOTLY_FILE).read_bytes() == plotly_code()
+    assert PLOTLY_BANNER not in page and len(page.encode()) < 300_000
     assert 'id="plotly-missing" hidden' in page  # shown by the page when the asset is missing
     for section in ("summary", "equity", "drawdowns", "events", "attribution", "notes",
                     "settings"):
@@ -164,7 +165,7 @@ def test_report_self_contained_embeds_plotly_and_latest_names_the_run(run_folder
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(copy / REPORT)
     page = (copy / REPORT).read_text(encoding="utf-8")
-    assert loaded_files(page) == [] and "plotly.js v" in page and "plotly-missing" not in page
+    assert loaded_files(page) == [] and PLOTLY_BANNER in page and "plotly-missing" not in page
     assert not (copy.parent / "assets").exists()
     too_far = invoke("report", "latest~1", "--out", copy.parent)
     assert too_far.exit_code == 2

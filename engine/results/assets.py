@@ -1,14 +1,14 @@
-"""Shared offline assets of the reports: plotly.js written once per results folder.
+"""Shared offline assets of the reports: a partial plotly.js bundle, one copy per results folder.
 
-A report references ``../assets/plotly-<version>.min.js`` (the results folder's ``assets/``
-folder, next to the run folders), copied from the installed ``plotly`` package the first time
-a report needs it, atomically, under a versioned name: a report stays a few hundred kB instead
-of 5 MB, and every report of a results folder shares one copy.  A page that is sent on its own
-(``--self-contained``) embeds plotly.js instead.  When the asset cannot be loaded (the report
-was moved without its results folder) the page says so in visible text instead of drawing
-nothing.
-
-Imports plotly only when an asset is written or embedded.
+The reports draw with ``plotly.js-cartesian-dist-min`` (``static/``, its version, sha256 and
+licence in ``static/SOURCES.md``): the cartesian trace types only (:data:`TRACE_TYPES`),
+1.5 MB instead of the 4.8 MB full bundle plotly.py ships, so a page parses it and draws in a
+fraction of the time.  A report references ``../assets/plotly-cartesian-<version>.min.js``
+(the results folder's ``assets/`` folder, next to the run folders), copied from the package the
+first time a report needs it, atomically, under its versioned name: every report of a results
+folder shares one copy.  A page that is sent on its own (``--self-contained``) embeds the
+bundle instead.  When the asset cannot be loaded (the report was moved without its results
+folder) the page says so in visible text instead of drawing nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +20,15 @@ from engine.files import atomic_write
 
 #: The folder of shared assets inside a results folder (never a run folder).
 ASSETS = "assets"
+#: The bundle shipped in ``static/`` (package data), named with its plotly.js version.
+PLOTLY_FILE = "plotly-cartesian-4.1.1.min.js"
+PLOTLY_PATH = Path(__file__).with_name("static") / PLOTLY_FILE
+#: The trace types the bundle registers (``Plotly.PlotSchema.get().traces``); a figure of any
+#: other type would be left undrawn by plotly.js, without an error.
+TRACE_TYPES = frozenset({
+    "bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour",
+    "image", "pie", "scatter", "scatterternary", "violin",
+})
 
 MISSING_NOTICE = (
     '<p id="plotly-missing" hidden style="position: fixed; top: 0; left: 0; right: 0; '
@@ -34,20 +43,22 @@ MISSING_NOTICE = (
 )
 
 
-def plotly_name() -> str:
-    """The asset's file name, with the bundled plotly.js version, e.g. ``plotly-3.1.0.min.js``."""
-    from plotly.offline import get_plotlyjs_version
-
-    return f"plotly-{get_plotlyjs_version()}.min.js"
+def plotly_code() -> bytes:
+    """The bundle's bytes, from the installed package's ``static/`` folder."""
+    try:
+        return PLOTLY_PATH.read_bytes()
+    except OSError as error:
+        raise ResultsError(
+            f"cannot read {PLOTLY_PATH} ({error.strerror})",
+            "the basket installation is incomplete: reinstall it (pip install -e .)",
+        ) from None
 
 
 def write_plotly_asset(results: Path) -> Path:
-    """``results/assets/plotly-<version>.min.js``, written (atomically) unless a complete copy
-    is already there; returns its path."""
-    from plotly.offline import get_plotlyjs
-
-    code = get_plotlyjs().encode("utf-8")
-    path = results / ASSETS / plotly_name()
+    """``results/assets/<PLOTLY_FILE>``, written (atomically) unless a complete copy is
+    already there; returns its path."""
+    code = plotly_code()
+    path = results / ASSETS / PLOTLY_FILE
     try:
         if path.is_file() and path.stat().st_size == len(code):
             return path
@@ -59,14 +70,12 @@ def write_plotly_asset(results: Path) -> Path:
 
 def plotly_script(folder: Path, self_contained: bool = False) -> str:
     """The ``<script>`` that loads plotly.js into the report of the run folder ``folder``:
-    plotly.js inline when ``self_contained``, else a relative reference to the shared asset
+    the bundle inline when ``self_contained``, else a relative reference to the shared asset
     of the results folder holding ``folder`` (written if needed), followed by the visible
     notice shown when that asset does not load.  Placed at the end of the body, before the
     charts' loader, so the tables show before plotly.js is parsed."""
     if self_contained:
-        from plotly.offline import get_plotlyjs
-
-        return f"<script>{get_plotlyjs()}</script>\n"
+        return f"<script>{plotly_code().decode('utf-8')}</script>\n"
     asset = write_plotly_asset(Path(folder).parent)
     reference = f"../{ASSETS}/{asset.name}"
     return f'<script src="{reference}"></script>\n' + MISSING_NOTICE.format(asset=reference)

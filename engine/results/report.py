@@ -842,6 +842,7 @@ table.mono td { font-family: ui-monospace, Menlo, Consolas, monospace; font-size
 .chart { width: 100%; min-height: 120px; }
 span.p { color: #888; font-size: 11px; white-space: normal; }
 details { margin: 8px 0; overflow-x: auto; }
+div.wide { overflow-x: auto; }  /* a table wider than the window scrolls in here */
 summary { cursor: pointer; color: #16324f; }
 ul.notes li { margin: 3px 0; }
 """

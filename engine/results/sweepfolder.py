@@ -197,7 +197,7 @@ def build_sweep_report(result: Any, run_id: str, folder: Path) -> str:
         "</head>\n<body>\n"
         f"<header><h1>{esc(title)}</h1><p>{esc(settings)}</p>"
         f"<p>universe {esc(result.universe)} · run {esc(run_id)}</p></header>\n<main>\n"
-        f'<section id="summary"><h2>Ranks</h2>{table}</section>\n'
+        f'<section id="summary"><h2>Ranks</h2><div class="wide">{table}</div></section>\n'
         f'<section id="nulls"><h2>Random baskets and the theme</h2>{charts_html}</section>\n'
         f'<section id="notes"><h2>Notes</h2><ul class="notes">{notes}</ul></section>\n'
         f"</main>\n{plotly_script(folder)}{charts.script()}</body>\n</html>\n"

@@ -1,0 +1,177 @@
+"""Every kind of report, from the real shared data, drawn in headless Chromium at 900 and 1400 px.
+
+The kinds: the main job (``basket run``, study deepseek), an event study alone
+(``basket event``), a long run (study since_2023), a sweep against matched random baskets and
+a claims check.  Each page must draw every chart (a ``.plot-container`` with its svg in every
+figure's div), log no error, be no wider than the window (tables scroll inside their own
+wrapper) and make no network request; a screenshot of each is written for a person to look at
+(``$BASKET_SCREENSHOTS``, else the test's tmp_path).  One Chromium serves the whole module.
+
+Also: the plotly.js bundle shipped in ``engine/results/static`` is the one its SOURCES note
+names (sha256), is package data, registers exactly the trace types the reports may use, and
+every report uses only those.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+from browser import launch
+from click.testing import CliRunner
+from conftest import PROJECT, SHARED_PRICES, only_run
+
+from engine.results.assets import PLOTLY_FILE, PLOTLY_PATH, TRACE_TYPES
+from engine.results.report import REPORT
+
+UNIVERSE = PROJECT.parent / "shared" / "data" / "universe" / "prices.parquet"
+STUDIES = PROJECT / "baskets" / "studies"
+THEMES = sorted(str(p) for p in (PROJECT / "baskets").glob("*.yaml"))
+CLAIMS = PROJECT / "baskets" / "claims" / "citic-2025-02.yaml"
+#: The command line of each kind of report (after ``basket``; ``--out`` is added).
+COMMANDS = {
+    "run": ["run", *THEMES, "--study", STUDIES / "deepseek.yaml"],
+    "event": ["event", *THEMES, "--study", STUDIES / "deepseek.yaml"],
+    "long-run": ["run", *THEMES, "--study", STUDIES / "since_2023.yaml", "--skip-missing"],
+    "sweep": ["sweep", *THEMES, "--study", STUDIES / "deepseek.yaml", "--universe", UNIVERSE,
+              "--random", "100"],
+    "claims": ["claims", CLAIMS, "--infer-asof"],
+}
+WIDTHS = (900, 1400)
+
+#: Per figure div: drawn by plotly (its svg inside a .plot-container), and its traces' types.
+CHART_STATE = """() => Array.from(document.querySelectorAll("div.chart")).map(el => ({
+  id: el.id,
+  drawn: el.dataset.rendered === "1" && el.querySelector(".plot-container svg.main-svg") !== null,
+  traces: (el._fullData || []).length,
+}))"""
+ALL_DRAWN = ("document.body.dataset.charts !== undefined && "
+             "document.querySelectorAll('[data-rendered]').length == "
+             "Number(document.body.dataset.charts)")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def figures_of(page: str) -> list[dict]:
+    """The figures a report page describes (its ``basket-figures`` JSON)."""
+    found = re.search(r'<script type="application/json" id="basket-figures">(.*?)</script>',
+                      page, re.S)
+    assert found, "no figures in the page"
+    return json.loads(found.group(1))
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with launch() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> dict[str, Path]:
+    """``report.html`` of each kind, each written by the CLI into a results folder of its
+    own (on first use)."""
+    if not (SHARED_PRICES / "NVDA.csv").is_file():
+        pytest.skip(f"shared price data not found at {SHARED_PRICES}")
+    from cli import main
+
+    class Reports(dict):
+        def __missing__(self, kind: str) -> Path:
+            if kind == "sweep" and not UNIVERSE.is_file():
+                pytest.skip(f"shared universe not found at {UNIVERSE}")
+            out = tmp_path_factory.mktemp(kind)
+            args = [*COMMANDS[kind], "--prices", SHARED_PRICES, "--out", out]
+            result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
+            assert result.exit_code == 0, (kind, result.output)
+            self[kind] = only_run(out) / REPORT
+            return self[kind]
+
+    return Reports()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("kind", list(COMMANDS))
+def test_every_report_draws_every_chart_fits_the_window_and_stays_offline(
+    chromium, reports, kind, width, tmp_path
+):
+    report = reports[kind]
+    with chromium.open(report, width=width, screenshots=tmp_path) as opened:
+        page = opened.page
+        page.wait_for_function(ALL_DRAWN, timeout=60_000)
+        charts = page.evaluate(CHART_STATE)
+        figures = figures_of(report.read_text(encoding="utf-8"))
+        assert [c["id"] for c in charts] == [f["id"] for f in figures]
+        assert len(charts) > 0
+        for chart, figure in zip(charts, figures, strict=True):
+            assert chart["drawn"], chart
+            assert chart["traces"] == len(figure["data"]), chart
+        wider = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert wider <= 0, f"{kind}: {wider} px wider than the {width}-px window"
+        opened.screenshot(f"report-{kind}-{width}.png")
+        assert opened.errors == []
+        assert opened.requests == []
+
+
+@pytest.mark.parametrize("kind", list(COMMANDS))
+def test_every_report_uses_only_trace_types_of_the_plotly_bundle(reports, kind):
+    """plotly.js leaves a trace of a type its bundle lacks undrawn, without an error: a report
+    may use only the cartesian bundle's types."""
+    figures = figures_of(reports[kind].read_text(encoding="utf-8"))
+    used = {trace.get("type", "scatter") for figure in figures for trace in figure["data"]}
+    assert used and used <= TRACE_TYPES, used - TRACE_TYPES
+
+
+@pytest.mark.browser
+def test_the_bundle_registers_exactly_the_trace_types_the_reports_may_use(chromium, tmp_path):
+    page = tmp_path / "bundle.html"
+    page.write_text(f'<!DOCTYPE html><script src="{PLOTLY_PATH.as_uri()}"></script>',
+                    encoding="utf-8")
+    with chromium.open(page) as opened:
+        registered = opened.page.evaluate("Object.keys(Plotly.PlotSchema.get().traces)")
+        version = opened.page.evaluate("Plotly.version")
+        assert opened.errors == [] and opened.requests == []
+    assert set(registered) == TRACE_TYPES
+    assert f"plotly-cartesian-{version}.min.js" == PLOTLY_FILE
+
+
+@pytest.mark.browser
+def test_the_harness_refuses_and_records_every_network_request(chromium, tmp_path):
+    page = tmp_path / "online.html"
+    page.write_text('<!DOCTYPE html><img src="https://example.com/pixel.png">'
+                    '<script src="http://127.0.0.1:9/x.js"></script><p>offline</p>',
+                    encoding="utf-8")
+    with chromium.open(page) as opened:
+        assert opened.page.locator("p").inner_text() == "offline"
+        assert sorted(opened.requests) == ["http://127.0.0.1:9/x.js",
+                                           "https://example.com/pixel.png"]
+
+
+def test_the_shipped_bundle_is_the_one_its_sources_note_names():
+    note = (PLOTLY_PATH.parent / "SOURCES.md").read_text(encoding="utf-8")
+    row = next(line for line in note.splitlines() if line.startswith(f"| `{PLOTLY_FILE}`"))
+    assert re.search(r"`([0-9a-f]{64})`", row).group(1) == sha256(PLOTLY_PATH)
+    version = re.search(r"plotly-cartesian-(.+)\.min\.js", PLOTLY_FILE).group(1)
+    assert f"plotly.js-cartesian-dist-min/-/plotly.js-cartesian-dist-min-{version}.tgz" in note
+    assert PLOTLY_PATH.read_text(encoding="utf-8").startswith(
+        f"/**\n* plotly.js (cartesian - minified) v{version}\n")
+    assert (PLOTLY_PATH.parent / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+
+
+def test_the_bundle_its_licence_and_note_are_package_data():
+    """A built wheel holds what ``pyproject.toml`` declares as package data: every file of
+    ``engine/results/static`` must match one of its patterns."""
+    declared = tomllib.loads((PROJECT / "pyproject.toml").read_text(encoding="utf-8"))[
+        "tool"]["setuptools"]["package-data"]["engine.results"]
+    static = PLOTLY_PATH.parent
+    files = sorted(p.relative_to(static.parent).as_posix() for p in static.iterdir())
+    assert files == ["static/LICENSE", "static/SOURCES.md", f"static/{PLOTLY_FILE}"]
+    for name in files:
+        assert any(fnmatch(name, pattern) for pattern in declared), name
