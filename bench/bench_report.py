@@ -43,7 +43,9 @@ new MutationObserver(function () {
   var done = document.querySelectorAll("[data-rendered]").length;
   var all = Number(document.body && document.body.dataset.charts);
   if (done && window.__drawn.first === undefined) window.__drawn.first = performance.now();
-  if (all && done === all && window.__drawn.all === undefined) window.__drawn.all = performance.now();
+  if (all && done === all && window.__drawn.all === undefined) {
+    window.__drawn.all = performance.now();
+  }
 }).observe(document, {subtree: true, attributes: true, attributeFilter: ["data-rendered"]});
 """
 DRAWN = "window.__drawn && window.__drawn.all !== undefined"
