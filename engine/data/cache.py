@@ -151,7 +151,8 @@ class PriceCache:
         """The verified bars and metadata of ``symbol``; None if it is not cached.
 
         Raises :class:`CacheCorrupted` when the data file is missing, truncated or altered
-        (its SHA-256 differs from the metadata) or cannot be parsed.
+        (its SHA-256 differs from the metadata), cannot be parsed, or holds a value no bar may
+        hold (:func:`engine.data.cache_entry.verified_frame`).
         """
         with self._locked(exclusive=False):
             entry = self.entry(symbol)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.data.prices import PRICE_COLUMNS, PriceHistory
+from engine.data.prices import PRICE_COLUMNS, PriceHistory, first_bad_value
 from engine.errors import CacheError
 from engine.files import UnreadableFile, read_bounded
 
@@ -205,8 +205,9 @@ def frame_from_parquet(data: bytes) -> pd.DataFrame:
 
 def verified_frame(entry: CacheEntry, path: Path, data: bytes) -> pd.DataFrame:
     """The bars in ``data`` (the bytes of the data file at ``path``) when they are what ``entry``
-    vouches for: the same SHA-256, readable parquet, the same row count; else
-    :class:`CacheCorrupted` says which of these failed."""
+    vouches for: the same SHA-256, readable parquet, the same row count, and only values a bar
+    may hold (:func:`engine.data.prices.first_bad_value`; an older basket may have written
+    others); else :class:`CacheCorrupted` says which of these failed."""
     digest = hashlib.sha256(data).hexdigest()
     if digest != entry.sha256:
         raise CacheCorrupted(
@@ -218,4 +219,7 @@ def verified_frame(entry: CacheEntry, path: Path, data: bytes) -> pd.DataFrame:
         raise CacheCorrupted(entry.symbol, path, f"unreadable parquet: {error}") from None
     if len(frame) != entry.rows:
         raise CacheCorrupted(entry.symbol, path, f"{len(frame)} rows, metadata says {entry.rows}")
+    bad = first_bad_value({c: frame[c].to_numpy() for c in PRICE_COLUMNS}, frame.index)
+    if bad is not None:
+        raise CacheCorrupted(entry.symbol, path, bad.reason)
     return frame
