@@ -35,9 +35,9 @@ from engine.analysis.metrics import (
 )
 from engine.analysis.robustness import (
     LeaveOneOut,
+    backtest_with_leave_one_out,
     constituent_overlap,
     effective_themes,
-    leave_one_out,
     return_correlation,
 )
 from engine.calendars import all_sessions
@@ -745,18 +745,9 @@ def run(
                 f"{study.start}..{study.end} has {len(days)} session(s) for {name}; "
                 f"at least {MIN_SESSIONS} are needed for daily statistics",
             )
-    stage(f"backtesting {len(baskets)} basket(s)")
-    backtest = run_backtest(
-        panel,
-        baskets,
-        prices,
-        fees=study.fees,
-        rebalance=rebalance,
-        default_rebalance=study.rebalance,
-    )
-    stage("leave-one-out: each basket without each constituent")
-    robust, robust_notes = leave_one_out(
-        panel, baskets, prices, backtest, fees=study.fees, rebalance=rebalance,
+    stage(f"backtesting {len(baskets)} basket(s) and their leave-one-out variants")
+    backtest, robust, robust_notes = backtest_with_leave_one_out(
+        panel, baskets, prices, fees=study.fees, rebalance=rebalance,
         default_rebalance=study.rebalance,
     )
     # Schemes other than equal and custom are computed per rebalance: attribution and the
