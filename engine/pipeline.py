@@ -136,14 +136,21 @@ class RunResult:
 
     def weights_frame(self) -> pd.DataFrame:
         """Each basket's target weights on each session it trades (purchase, rebalances,
-        reviews): after the scheme, the caps and the membership of that session."""
-        frames = [
-            targets.weights.rename_axis("date").reset_index().melt(
-                id_vars="date", var_name="symbol", value_name="weight"
-            ).assign(basket=name).sort_values("date", kind="stable")
-            for name, targets in self.backtest.targets.items()
-        ]
-        return pd.concat(frames)[["basket", "date", "symbol", "weight"]].reset_index(drop=True)
+        reviews): after the scheme, the caps and the membership of that session.  One row per
+        basket, session and constituent, sessions in order, constituents in the basket's."""
+        baskets, dates, symbols, weights = [], [], [], []
+        for name, targets in self.backtest.targets.items():
+            sessions, held = targets.weights.shape
+            baskets += [name] * (sessions * held)
+            dates.append(np.repeat(targets.weights.index.to_numpy(), held))
+            symbols += list(targets.weights.columns) * sessions
+            weights.append(targets.weights.to_numpy().ravel())
+        return pd.DataFrame({
+            "basket": pd.Series(baskets, dtype=str),
+            "date": np.concatenate([np.array([], "datetime64[ns]"), *dates]),
+            "symbol": pd.Series(symbols, dtype=str),
+            "weight": np.concatenate([[], *weights]),
+        })
 
     def costs_frame(self) -> pd.DataFrame:
         """Per basket traded like the market: its starting capital, the costs paid by kind

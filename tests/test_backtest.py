@@ -8,13 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import sessions, weekdays
-from hypothesis import given
-from hypothesis import strategies as st
 
 from engine.config.baskets import Basket, Constituent, Study
 from engine.data.csvfolder import CsvFolderSource
 from engine.pipeline import run
-from engine.portfolio.schedules import monthly, quarterly
 
 
 def basket(name: str, weights: dict[str, float], rebalance: str | None = None) -> Basket:
@@ -170,29 +167,6 @@ def test_quarterly_rebalances_once_per_quarter(price_folder):
     ]
     after = result.backtest.holdings["q"].loc["2025-04-01"]
     assert after["AAA"] / after.sum() == pytest.approx(0.3, rel=1e-9)
-
-
-def first_open_session_per_period(all_open: pd.Series, period: str, after: pd.Timestamp):
-    """The schedules' rule written with pandas periods: the first open session of each month
-    or quarter after the one of ``after`` (the reference)."""
-    open_days = all_open.index[all_open.to_numpy()]
-    open_days = open_days[open_days > after]
-    first = pd.Series(open_days, index=open_days).groupby(open_days.to_period(period)).min()
-    return list(first[first.index > after.to_period(period)])
-
-
-@given(st.integers(0, 2**32 - 1), st.integers(1, 600), st.integers(-5, 600),
-       st.sampled_from(["1968-11-01", "2023-01-02"]))
-def test_monthly_and_quarterly_schedules_pick_the_first_open_session_of_each_period(
-    seed, count, at, first_day
-):
-    rng = np.random.default_rng(seed)
-    days = pd.bdate_range(first_day, periods=count)
-    all_open = pd.Series(rng.random(count) > rng.random(), index=days)
-    # Purchases on a session or (at < 0) the day before the first.
-    bought = days[min(max(at, 0), count - 1)] - pd.Timedelta(days=1 if at < 0 else 0)
-    assert monthly(all_open, bought) == first_open_session_per_period(all_open, "M", bought)
-    assert quarterly(all_open, bought) == first_open_session_per_period(all_open, "Q", bought)
 
 
 def test_contributions_add_up_to_the_total_return(price_folder):
