@@ -86,10 +86,11 @@ class Browser:
 
     @contextmanager
     def open(self, path: Path, *, width: int = 1280, height: int = 900,
-             screenshots: Path | None = None) -> Iterator[Page]:
-        """Load ``path`` (file://) in a fresh context ``width`` x ``height`` pixels; console
-        errors, uncaught exceptions and every refused (non-local) request are recorded on the
-        returned :class:`Page`."""
+             screenshots: Path | None = None, init_script: str | None = None) -> Iterator[Page]:
+        """Load ``path`` (file://) in a fresh context ``width`` x ``height`` pixels, after
+        ``init_script`` (run before the page's own scripts) if given; console errors, uncaught
+        exceptions and every refused (non-local) request are recorded on the returned
+        :class:`Page`."""
         context = self.browser.new_context(viewport={"width": width, "height": height})
         try:
             page = context.new_page()
@@ -109,6 +110,8 @@ class Browser:
                 lambda m: opened.errors.append(f"console: {m.text}") if m.type == "error" else None,
             )
             page.on("pageerror", lambda e: opened.errors.append(f"pageerror: {e}"))
+            if init_script:
+                page.add_init_script(init_script)
             page.goto(path.resolve().as_uri(), wait_until="load")
             yield opened
         finally:

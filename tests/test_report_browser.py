@@ -175,3 +175,27 @@ def test_the_bundle_its_licence_and_note_are_package_data():
     assert files == ["static/LICENSE", "static/SOURCES.md", f"static/{PLOTLY_FILE}"]
     for name in files:
         assert any(fnmatch(name, pattern) for pattern in declared), name
+
+
+#: Each time a chart is marked drawn: its id and how many charts plotly has begun by then.
+DRAW_ORDER = """
+window.__marks = [];
+new MutationObserver(function (records) {
+  records.forEach(function (r) {
+    window.__marks.push([r.target.id, document.querySelectorAll(".plot-container").length]);
+  });
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ["data-rendered"]});
+"""
+
+
+@pytest.mark.browser
+def test_charts_are_drawn_one_after_another_in_page_order(chromium, reports):
+    """The loader starts a chart only once the one before it is drawn: the main job's first
+    chart shows as soon as plotly.js is parsed, not after all its charts are drawn."""
+    report = reports["run"]
+    with chromium.open(report, init_script=DRAW_ORDER) as opened:
+        opened.page.wait_for_function(ALL_DRAWN, timeout=60_000)
+        marks = opened.page.evaluate("window.__marks")
+    ids = [f["id"] for f in figures_of(report.read_text(encoding="utf-8"))]
+    assert len(ids) > 1
+    assert marks == [[chart_id, begun] for begun, chart_id in enumerate(ids, start=1)]

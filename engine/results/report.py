@@ -279,14 +279,20 @@ class Charts:
 
 
 LOADER = """(function () {
+  // One chart at a time, in page order, each started after the previous one is drawn and
+  // painted: the first chart shows as soon as plotly.js is parsed, not after every chart.
   var figures = JSON.parse(document.getElementById("basket-figures").textContent);
   document.body.setAttribute("data-charts", String(figures.length));
-  figures.forEach(function (f) {
-    var el = document.getElementById(f.id);
+  var next = 0;
+  function draw() {
+    if (next >= figures.length) return;
+    var f = figures[next++], el = document.getElementById(f.id);
     Plotly.newPlot(el, f.data, f.layout, f.config).then(function () {
       el.setAttribute("data-rendered", "1");
+      requestAnimationFrame(function () { setTimeout(draw, 0); });
     });
-  });
+  }
+  draw();
 })();"""
 
 
