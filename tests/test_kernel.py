@@ -168,3 +168,41 @@ def test_kernel_equals_plain_vectorbt_from_orders(panel):
         np.testing.assert_allclose(
             values[0], reference.equity[basket.name].to_numpy(), rtol=1e-9, atol=1e-12
         )
+
+
+def test_golden_draws_and_statistics_stay_as_they_were():
+    """Same seed, same draws, same numbers: the kernel's results on exactly representable
+    prices (integer arithmetic over powers of ten) as the first kernel gave them, so a faster
+    kernel or draw cannot change a published sweep."""
+    from engine.analysis.null import draw_baskets
+
+    t = np.arange(300)[:, None]
+    s = np.arange(40)[None, :]
+    prices = 20.0 + s + ((t * (s + 3) * 7919) % 997) / 100.0 + t * (s % 5 - 2) / 50.0
+    trade = t[:, 0] % 21 == 5
+    pools = {"A": np.arange(0, 25), "B": np.arange(25, 40)}
+    draws = draw_baskets(["A", "B", "A", "A", "B", "A"], pools, 400,
+                         np.random.default_rng([12, 2025]))
+    weights = np.array([0.3, 0.2, 0.15, 0.15, 0.1, 0.1])
+    stats = basket_statistics(prices, draws, weights, trade, 0.002, periods_per_year=252,
+                              chunk=64)
+    values = basket_values(prices, draws[:3], weights, trade, 0.002)
+    assert draws[:3].tolist() == [
+        [19, 29, 17, 22, 39, 3], [20, 30, 19, 16, 38, 13], [2, 38, 21, 23, 26, 0],
+    ]
+    golden = {
+        "first three": (stats[:3], [
+            [0.1752319902174455, 0.5285745083898624, -0.1213739866993172, 0.6679223313090425],
+            [-0.005171503358552654, 0.341046135632646, -0.17205445357704519, 0.7088758258816066],
+            [0.029628745861600914, 0.5053863587653672, -0.1963962565543007, 1.0063304799430837],
+        ]),
+        "sums": (stats.sum(axis=0),
+                 [5.586342108755428, 174.18433859514778, -74.7105312499393, 341.59352474664024]),
+        "values": (values[:, [0, 5, 6, 150, 299]], [
+            [1.0, 0.9980039920159679, 0.954690180554264, 1.0622343207372602, 1.1752319902174455],
+            [1.0, 0.9980039920159679, 0.9821466238627701, 0.964144330555537, 0.9948284966414473],
+            [1.0, 0.9980039920159679, 1.0224705714032332, 0.9276977460387112, 1.029628745861601],
+        ]),
+    }
+    for name, (actual, expected) in golden.items():
+        np.testing.assert_allclose(actual, expected, rtol=1e-14, atol=0, err_msg=name)

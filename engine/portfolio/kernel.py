@@ -41,6 +41,8 @@ ABS_TOL = 1e-12
 MIN_SIZE = float(ORDER_DEFAULTS["min_size"][0])
 #: Columns of :func:`basket_statistics`.
 STATISTICS = ("total_return", "sharpe", "max_drawdown", "volatility")
+#: Baskets per block of work handed to a thread (a few milliseconds each).
+BLOCK = 256
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -135,13 +137,15 @@ def _simulate_one(prices, slots, weights, trades, fees, init_cash, shares, order
         last = trades[n + 1] if n + 1 < trades.shape[0] else sessions
         cash = _trade(prices, slots, weights, first, fees, cash, shares, order, order_value)
         # Between trades the holdings are fixed: value = cash + sum_j n_j p_jt, summed in the
-        # slot order, one symbol's contiguous closes at a time.
-        values[first:last] = cash
+        # slot order, one symbol's contiguous closes at a time.  The loop runs over slices
+        # from 0 so that the compiler knows no index is negative and vectorises it.
+        segment = values[first:last]
+        segment[:] = cash
         for j in range(slots.shape[0]):
             if shares[j] != 0:
-                held, row = shares[j], prices[slots[j]]
-                for t in range(first, last):
-                    values[t] += held * row[t]
+                held, row = shares[j], prices[slots[j], first:last]
+                for t in range(segment.shape[0]):
+                    segment[t] += held * row[t]
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -160,7 +164,9 @@ def _values_nb(prices, baskets, weights, trades, fees, init_cash):
 
 @numba.njit(cache=True, error_model="numpy", parallel=True)
 def _statistics_nb(prices, baskets, weights, trades, fees, init_cash, periods, blocks):
-    """The statistics of every basket, in ``blocks`` runs of baskets on numba's threads."""
+    """The statistics of every basket, in ``blocks`` runs of baskets shared out to numba's
+    threads as they come free (each basket's numbers depend on nothing else: not on the
+    number of threads)."""
     n = baskets.shape[0]
     out = np.empty((n, 4))
     for block in numba.prange(blocks):
@@ -175,7 +181,7 @@ def _statistics_block(prices, baskets, weights, trades, fees, init_cash, periods
                       first, last):
     k = baskets.shape[1]
     sessions = prices.shape[1]
-    values = np.empty(sessions)
+    values, returns = np.empty(sessions), np.empty(max(sessions - 1, 0))
     shares, order_value = np.empty(k), np.empty(k)
     order = np.empty(k, dtype=np.int64)
     for b in range(first, last):
@@ -192,15 +198,18 @@ def _statistics_block(prices, baskets, weights, trades, fees, init_cash, periods
                 trough = values[t] / peak
         drawdown = trough - 1.0
         final = values[sessions - 1]
-        # Daily returns from the session after the purchase (kept in ``values``), sd ddof 1.
+        # Daily returns from the session after the purchase, sd ddof 1.  The returns loop
+        # has no chain and runs over slices from 0 (vectorised); the sums keep their order.
+        later, earlier = values[1:], values[:-1]
+        for t in range(returns.shape[0]):
+            returns[t] = later[t] / earlier[t] - 1.0
         total = 0.0
-        for t in range(sessions - 1, 0, -1):
-            values[t] = values[t] / values[t - 1] - 1.0
-            total += values[t]
+        for t in range(returns.shape[0] - 1, -1, -1):
+            total += returns[t]
         mean = total / (sessions - 1)
         squares = 0.0
-        for t in range(1, sessions):
-            deviation = values[t] - mean
+        for t in range(returns.shape[0]):
+            deviation = returns[t] - mean
             squares += deviation * deviation
         sd = math.sqrt(squares / (sessions - 2)) if sessions > 2 else math.nan
         out[b, 0] = final / init_cash - 1.0
@@ -216,7 +225,8 @@ def _checked(prices, baskets, weights, trade, fees):
     shape_ok = baskets.ndim == 2 and weights.shape in (baskets.shape, baskets.shape[1:])
     if not shape_ok:
         raise ValueError("baskets must be (n, k) column indices with (k,) or (n, k) weights")
-    weights = np.ascontiguousarray(np.broadcast_to(weights, baskets.shape))
+    # A writable copy always: a read-only broadcast view would compile a second kernel.
+    weights = np.array(np.broadcast_to(weights, baskets.shape), order="C")
     trade = np.ascontiguousarray(trade, dtype=np.bool_)
     if trade.shape != (prices.shape[0],) or not trade.any():
         raise ValueError("trade must have one flag per session (row of prices), one at least")
@@ -258,10 +268,13 @@ def basket_statistics(
     out = np.empty((len(baskets), len(STATISTICS)))
     for first in range(0, len(baskets), chunk):
         last = min(first + chunk, len(baskets))
-        out[first:last] = _statistics_nb(
-            prices, baskets[first:last], weights[first:last], trades, fees, INITIAL_CASH,
-            periods_per_year, numba.get_num_threads(),
-        )
+        # Many small blocks handed out one at a time: a thread slowed by another process on
+        # the machine does not hold up the chunk.
+        with numba.parallel_chunksize(1):
+            out[first:last] = _statistics_nb(
+                prices, baskets[first:last], weights[first:last], trades, fees, INITIAL_CASH,
+                periods_per_year, max(1, (last - first) // BLOCK),
+            )
         if progress is not None:
             progress(last)
     return out
