@@ -135,6 +135,11 @@ def vectorbt_totals(prices: np.ndarray, baskets: np.ndarray, trade: np.ndarray,
     return np.concatenate(totals)
 
 
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages, as ``uptime`` prints them."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -151,6 +156,7 @@ def main() -> None:
 
     began = time.perf_counter()
     prices, trade = universe_prices(args.universe)
+    print(f"load average {_load()} (the machine is shared: compare the ratios)")
     print(f"universe: {prices.shape[1]} stocks x {prices.shape[0]} sessions, "
           f"{int(trade.sum())} trading sessions, read in {time.perf_counter() - began:.2f} s; "
           f"{SIZE}-stock equal-weight baskets, monthly, fees {FEES:g}")
@@ -181,6 +187,7 @@ def main() -> None:
               f"{kernel_mb:>9,.0f}  {peak_memory_mb():>8,.0f}")
         if n == sizes[0]:
             first = (baskets, kernel, kernel_time)
+    print(f"load average {_load()}")
     if args.no_vectorbt:
         return
     # vectorbt last: its memory would hide the kernel's in the peak.

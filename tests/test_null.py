@@ -27,6 +27,17 @@ def test_same_seed_same_draws_and_another_seed_other_draws():
     assert (first != other).any()
 
 
+def test_draws_do_not_depend_on_the_shuffle_block(monkeypatch):
+    """The slots are shuffled a block of baskets at a time (to bound memory): the same
+    random stream, so the same draws as one block."""
+    import engine.analysis.null as null
+
+    whole = draw_baskets(SLOTS, POOLS, 1000, np.random.default_rng([7, 1]))
+    monkeypatch.setattr(null, "SHUFFLE_BLOCK", 64)
+    blocks = draw_baskets(SLOTS, POOLS, 1000, np.random.default_rng([7, 1]))
+    np.testing.assert_array_equal(blocks, whole)
+
+
 def test_every_draw_keeps_the_strata_counts_and_distinct_names():
     draws = draw_baskets(SLOTS, POOLS, 2000, np.random.default_rng(3))
     for j, stratum in enumerate(SLOTS):

@@ -156,8 +156,8 @@ def _values_nb(prices, baskets, weights, trades, fees, init_cash):
     order = np.empty(k, dtype=np.int64)
     for b in range(n):
         _simulate_one(
-            prices, baskets[b], weights[b], trades, fees, init_cash, shares, order, order_value,
-            out[b],
+            prices, baskets[b], weights[b % weights.shape[0]], trades, fees, init_cash, shares,
+            order, order_value, out[b],
         )
     return out
 
@@ -186,8 +186,8 @@ def _statistics_block(prices, baskets, weights, trades, fees, init_cash, periods
     order = np.empty(k, dtype=np.int64)
     for b in range(first, last):
         _simulate_one(
-            prices, baskets[b], weights[b], trades, fees, init_cash, shares, order, order_value,
-            values,
+            prices, baskets[b], weights[b % weights.shape[0]], trades, fees, init_cash, shares,
+            order, order_value, values,
         )
         # Maximum drawdown from the starting cash on (a division only at a new low).
         peak, trough = init_cash, 1.0
@@ -225,8 +225,9 @@ def _checked(prices, baskets, weights, trade, fees):
     shape_ok = baskets.ndim == 2 and weights.shape in (baskets.shape, baskets.shape[1:])
     if not shape_ok:
         raise ValueError("baskets must be (n, k) column indices with (k,) or (n, k) weights")
-    # A writable copy always: a read-only broadcast view would compile a second kernel.
-    weights = np.array(np.broadcast_to(weights, baskets.shape), order="C")
+    # One row shared by every basket, or one per basket; a writable copy always (a read-only
+    # view would compile a second kernel).
+    weights = np.array(weights.reshape(-1, baskets.shape[1]), order="C")
     trade = np.ascontiguousarray(trade, dtype=np.bool_)
     if trade.shape != (prices.shape[0],) or not trade.any():
         raise ValueError("trade must have one flag per session (row of prices), one at least")
@@ -263,16 +264,18 @@ def basket_statistics(
     after the purchase (ddof 1), maximum drawdown from the starting cash on.
 
     Works through ``chunk`` baskets at a time (``progress(done)`` after each); memory beyond
-    the inputs is four floats per basket."""
+    the inputs is four floats per basket (``(k,)`` weights are shared, not copied per
+    basket)."""
     prices, baskets, weights, trades, fees = _checked(prices, baskets, weights, trade, fees)
     out = np.empty((len(baskets), len(STATISTICS)))
     for first in range(0, len(baskets), chunk):
         last = min(first + chunk, len(baskets))
         # Many small blocks handed out one at a time: a thread slowed by another process on
         # the machine does not hold up the chunk.
+        shared = weights if len(weights) == 1 else weights[first:last]
         with numba.parallel_chunksize(1):
             out[first:last] = _statistics_nb(
-                prices, baskets[first:last], weights[first:last], trades, fees, INITIAL_CASH,
+                prices, baskets[first:last], shared, trades, fees, INITIAL_CASH,
                 periods_per_year, max(1, (last - first) // BLOCK),
             )
         if progress is not None:
