@@ -29,7 +29,7 @@ def _walk(rng: np.random.Generator, n: int, start: float) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def panel():
+def generated() -> PriceSet:
     rng = np.random.default_rng(20250127)
     histories = {}
     for symbol, calendar in SYMBOLS.items():
@@ -42,8 +42,12 @@ def panel():
         histories[fx] = flat_history(fx, level * (1 + rng.normal(0, 0.002, len(days))), days)
     days = sessions("XNAS", "2024-10-01", END)
     histories["^IXIC"] = flat_history("^IXIC", _walk(rng, len(days), 19000.0), days)
-    prices = PriceSet(histories, "generated")
-    return align(prices, [*SYMBOLS, "^IXIC"], pd.Timestamp(START), pd.Timestamp(END))
+    return PriceSet(histories, "generated")
+
+
+@pytest.fixture(scope="module")
+def panel(generated):
+    return align(generated, [*SYMBOLS, "^IXIC"], pd.Timestamp(START), pd.Timestamp(END))
 
 
 def _sampled_baskets(count: int, seed: int) -> list[tuple[list[str], np.ndarray]]:
@@ -206,3 +210,33 @@ def test_golden_draws_and_statistics_stay_as_they_were():
     }
     for name, (actual, expected) in golden.items():
         np.testing.assert_allclose(actual, expected, rtol=1e-14, atol=0, err_msg=name)
+
+
+@pytest.mark.parametrize("weighting", ["membership", "inverse_vol"])
+def test_kernel_equals_vectorbt_with_targets_that_change(panel, generated, weighting):
+    """Targets per trading session (members joining and leaving; inverse-volatility weights
+    recomputed at every rebalance) given to the kernel as ``(1, sessions, k)``."""
+    import datetime as dt
+    from dataclasses import replace
+
+    symbols = ["600001.SS", "0005.HK", "AAAA", "0006.HK"]
+    constituents = [Constituent(s, 0.25) for s in symbols]
+    if weighting == "membership":
+        constituents[1] = replace(constituents[1], leaves=dt.date(2025, 2, 10))
+        constituents[3] = replace(constituents[3], joins=dt.date(2025, 1, 20))
+        basket = Basket("changing", tuple(constituents), weighting="equal", rebalance="monthly")
+        prices = NO_PRICES
+    else:
+        basket = Basket("changing", tuple(constituents), weighting="inverse_vol", lookback=10,
+                        rebalance="monthly")
+        prices = generated
+    reference = run_backtest(panel, [basket], prices, fees=0.002)
+    targets = reference.targets["changing"].weights
+    assert not np.allclose(targets.to_numpy(), targets.to_numpy()[0])  # they do change
+    trade = panel.sessions.isin(targets.index)
+    columns = [list(panel.prices.columns).index(s) for s in symbols]
+    values = basket_values(panel.prices.to_numpy(), np.array([columns]),
+                           targets.to_numpy()[None], trade, 0.002)
+    np.testing.assert_allclose(values[0], reference.equity["changing"].to_numpy(), rtol=1e-9,
+                               atol=1e-12)
+

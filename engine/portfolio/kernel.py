@@ -127,7 +127,8 @@ def _trade(prices, slots, weights, t, fees, cash, shares, order, order_value):
 def _simulate_one(prices, slots, weights, trades, fees, init_cash, shares, order, order_value,
                   values):
     """One basket: ``values[t]`` for every session.  ``trades`` are the sessions it trades on,
-    ascending, starting with 0; ``shares``, ``order``, ``order_value`` are scratch arrays."""
+    ascending; ``weights`` its targets on each of them (``(len(trades), k)``) or on all
+    (``(1, k)``); ``shares``, ``order``, ``order_value`` are scratch arrays."""
     cash = init_cash
     shares[:] = 0.0
     sessions = prices.shape[1]
@@ -135,7 +136,8 @@ def _simulate_one(prices, slots, weights, trades, fees, init_cash, shares, order
     for n in range(trades.shape[0]):
         first = trades[n]
         last = trades[n + 1] if n + 1 < trades.shape[0] else sessions
-        cash = _trade(prices, slots, weights, first, fees, cash, shares, order, order_value)
+        targets = weights[n if weights.shape[0] > 1 else 0]
+        cash = _trade(prices, slots, targets, first, fees, cash, shares, order, order_value)
         # Between trades the holdings are fixed: value = cash + sum_j n_j p_jt, summed in the
         # slot order, one symbol's contiguous closes at a time.  The loop runs over slices
         # from 0 so that the compiler knows no index is negative and vectorises it.
@@ -221,16 +223,24 @@ def _statistics_block(prices, baskets, weights, trades, fees, init_cash, periods
 def _checked(prices, baskets, weights, trade, fees):
     prices = np.ascontiguousarray(prices, dtype=np.float64)
     baskets = np.ascontiguousarray(baskets, dtype=np.int64)
-    weights = np.asarray(weights, dtype=np.float64)
-    shape_ok = baskets.ndim == 2 and weights.shape in (baskets.shape, baskets.shape[1:])
-    if not shape_ok:
-        raise ValueError("baskets must be (n, k) column indices with (k,) or (n, k) weights")
-    # One row shared by every basket, or one per basket; a writable copy always (a read-only
-    # view would compile a second kernel).
-    weights = np.array(weights.reshape(-1, baskets.shape[1]), order="C")
     trade = np.ascontiguousarray(trade, dtype=np.bool_)
     if trade.shape != (prices.shape[0],) or not trade.any():
         raise ValueError("trade must have one flag per session (row of prices), one at least")
+    weights = np.asarray(weights, dtype=np.float64)
+    if baskets.ndim != 2:
+        raise ValueError("baskets must be (n, k) column indices")
+    n, k = baskets.shape
+    if weights.ndim < 3 and weights.shape in ((n, k), (k,)):
+        weights = weights.reshape(-1, 1, k)
+    if weights.ndim != 3 or weights.shape[0] not in (1, n) or weights.shape[1] not in (
+        1, int(trade.sum())
+    ) or weights.shape[2] != k:
+        raise ValueError(
+            "weights must be (k,) or (n, k) for baskets (n, k) column indices, or (1 or n, "
+            "trading sessions, k) for targets that change"
+        )
+    # A writable copy always (a read-only view would compile a second kernel).
+    weights = np.array(weights, order="C")
     # One symbol's sessions contiguous: a basket reads k short streams, not k scattered cells.
     by_symbol = np.ascontiguousarray(prices.T)
     return by_symbol, baskets, weights, np.flatnonzero(trade), float(fees)
@@ -241,7 +251,8 @@ def basket_values(prices, baskets, weights, trade, fees: float = 0.0) -> np.ndar
     :data:`engine.portfolio.simulation.INITIAL_CASH`.
 
     ``prices``: ``(n_sessions, n_symbols)``; ``baskets``: ``(n_baskets, k)`` column indices;
-    ``weights``: ``(k,)`` or ``(n_baskets, k)`` target weights; ``trade``: bool per session,
+    ``weights``: ``(k,)`` or ``(n_baskets, k)`` target weights, or per trading session
+    ``(1 or n_baskets, n_trading_sessions, k)``; ``trade``: bool per session,
     the first true one the purchase (cash before it); ``fees``: proportional (0.001 = 10 bp)."""
     return _values_nb(*_checked(prices, baskets, weights, trade, fees), INITIAL_CASH)
 
