@@ -1663,10 +1663,11 @@ def sweep(
     total = len(baskets) * len(options.grid) * options.n_random
     done = 0
     for basket in baskets:
-        for index, (point, point_study) in enumerate(zip(options.grid, studies, strict=True)):
-            with_events = events if index == 0 else None
+        # Universe stocks' CARs by pool and closures: grid points of one period share them.
+        stock_cars_of: dict[tuple, dict] = {}
+        for point, point_study in zip(options.grid, studies, strict=True):
             result = run([basket], point_study, source, skip_missing=skip_missing,
-                         rebalance=point.get("rebalance") or rebalance, events=with_events,
+                         rebalance=point.get("rebalance") or rebalance, events=events,
                          strict=strict)
             runs.append(result)
             theme = result.baskets[0]
@@ -1734,9 +1735,14 @@ def sweep(
                 ranking = rank_against(getattr(summary, statistic), random[statistic])
                 rows.append({**common, "statistic": statistic, **ranking.to_dict()})
                 nulls.append(random[statistic])
-            if with_events is not None and cars is not None:
+            if events is not None and cars is not None:
                 table = result.events.summary
-                stock_cars = cars.cars(np.flatnonzero(pool), result.prices.closures)
+                closures = result.prices.closures
+                closed = ((c, tuple(d.asi8)) for c, d in sorted(closures.days.items()))
+                key = (pool.tobytes(), *closed)
+                if key not in stock_cars_of:
+                    stock_cars_of[key] = cars.cars(np.flatnonzero(pool), closures)
+                stock_cars = stock_cars_of[key]
                 # The event study weighs a basket by its weights at the purchase.
                 at_purchase = weights if weights.ndim == 1 else weights[:, 0]
                 if at_purchase.ndim == 2 and len(at_purchase) == 1:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from conftest import run_in_pty, sessions, write_yaml
 
+from engine.analysis.null import RANK_KEYS
 from engine.config.baskets import load_basket, load_study
 from engine.data.sources import open_source
 from engine.data.universe import UniverseSource
@@ -184,6 +185,20 @@ def test_grid_runs_every_combination(project):
     costly = _row(result, "total_return", grid="rebalance=none fees=0.003")
     assert costly["value"] < free["value"]
     assert costly["random_mean"] < free["random_mean"]  # the same draws, with fees
+
+
+def test_cars_are_ranked_at_every_grid_point(project):
+    """Every grid point ranks the CARs; a key that abnormal returns do not see (fees: the
+    market model works on prices) leaves the theme's CAR and its random CARs as they are."""
+    from engine.config.grid import parse_grid
+
+    theme = _basket(project, "Mixed", [US[0], US[13], HK[2]])
+    grid = tuple(parse_grid(["fees=0,0.003"]))
+    result = _sweep(project, [theme], n_random=40, grid=grid)
+    statistic = "car 2025-01-27 [-1, 1]"
+    free, costly = (_row(result, statistic, grid=f"fees={f}") for f in ("0", "0.003"))
+    assert np.isfinite(free["value"]) and free["n_random"] > 0
+    assert {k: costly[k] for k in RANK_KEYS} == {k: free[k] for k in RANK_KEYS}
 
 
 def test_cli_sweep_prints_json_and_writes_the_run_folder(project, cli, monkeypatch):
