@@ -18,9 +18,18 @@ shared cash, ``call_seq="auto"``, proportional ``fees`` and the default ``update
   :mod:`vectorbt.utils.math_`) decide when cash or a position is zero and when an order is empty;
   an order of fewer than ``min_size`` (1e-8) shares is refused, as vectorbt 1.2 does.
 
-The value on each session is ``cash + sum_j n_j p_j``.  Baskets are simulated one after another
-in compiled code (numba), so memory is the price matrix plus what the caller keeps per basket;
-:func:`basket_statistics` keeps four numbers per basket.
+The value on each session is ``cash + sum_j n_j p_j``.  The targets are the same on every
+trading session, or given per trading session (members joining and leaving, weights a rule
+recomputes), for all baskets or per basket.
+
+Baskets are simulated one after another in compiled code (numba), in blocks that numba's
+threads take as they come free (a basket's numbers do not depend on the number of threads), so
+memory is the price matrix plus what the caller keeps per basket: :func:`basket_statistics`
+keeps four numbers per basket, computed while the basket's value path is in cache.  Where
+the time goes (one core, 10-stock baskets, 782 sessions, 37 trading sessions): about two
+thirds in the orders (some 200 ns per rebalance: vectorbt's order rules carry the cash from
+order to order and branch on it), the rest in summing the value path and its statistics
+(loops over slices from index 0, which the compiler vectorises).
 """
 
 from __future__ import annotations
