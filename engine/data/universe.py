@@ -161,7 +161,7 @@ class UniverseSource:
                 "ISO date (YYYY-MM-DD)",
             )
         if dates.dtype != "datetime64[ns]" or dates is not parsed_by_arrow:
-            frame["date"] = dates.astype("datetime64[ns]", copy=False)
+            frame["date"] = dates.astype("datetime64[ns]")
         if not self.is_parquet or not pd.api.types.is_datetime64_any_dtype(frame["date"]):
             frame = self._select(frame, symbols, start, end)
         for column in self._present:
