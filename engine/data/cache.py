@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.calendars import CALENDAR_TIMEZONES
+
 # The engine's one calendar cache (engine.calendars.calendar, sessions from 2000); the name
 from engine.calendars import calendar as exchange_calendar
 from engine.data.prices import PRICE_COLUMNS, PriceHistory, first_bad_value, tidy_frame
@@ -49,14 +51,6 @@ from engine.symbols import file_stem, listing_of, normalize_symbol
 
 CACHE_ENV = "BASKET_CACHE"
 FORMAT_VERSION = 1
-
-#: Time zone of each calendar the engine knows (what Yahoo's ``exchangeTimezoneName`` must say).
-CALENDAR_TIMEZONES = {
-    "XSHG": "Asia/Shanghai",
-    "XHKG": "Asia/Hong_Kong",
-    "XNAS": "America/New_York",
-    "XNYS": "America/New_York",
-}
 
 class CacheCorrupted(CacheError):
     """A cache entry whose data file does not match its metadata (truncated, altered, missing)."""
@@ -325,14 +319,6 @@ def _normalise_column(name: object) -> str:
     return _COLUMN_ALIASES.get(text, text.replace(" ", "_"))
 
 
-def _local_dates(values: pd.Series) -> pd.Series:
-    """``2024-01-02``, ``2024-01-02 00:00:00+08:00`` -> ``2024-01-02``: the date as written (the
-    exchange's local date), never converted to UTC."""
-    text = values.astype("string").str.strip()
-    date_part = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[ T].*)?$", expand=False)
-    return date_part.fillna(text).astype(object)
-
-
 def read_price_csv(path: Path) -> dict[str, pd.DataFrame]:
     """Read a price CSV into tidy bars, keyed by symbol.
 
@@ -353,10 +339,8 @@ def read_price_csv(path: Path) -> dict[str, pd.DataFrame]:
         return _read_yfinance_multiheader(path, head)
     raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     raw.columns = [_normalise_column(c) for c in raw.columns]
-    if "date" in raw:
-        raw["date"] = _local_dates(raw["date"])
     symbol = symbol_from_stem(path.stem)
-    return {symbol: tidy_frame(raw, str(path))}
+    return {symbol: tidy_frame(raw, str(path), symbol)}
 
 
 def _read_yfinance_multiheader(path: Path, head: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -374,11 +358,12 @@ def _read_yfinance_multiheader(path: Path, head: pd.DataFrame) -> dict[str, pd.D
         )
     out: dict[str, pd.DataFrame] = {}
     for ticker in dict.fromkeys(tickers):
-        columns = {"date": _local_dates(body.iloc[:, 0])}
+        columns = {"date": body.iloc[:, 0]}
         for position, (price, owner) in enumerate(zip(prices, tickers, strict=True), start=1):
             if owner == ticker and price in PRICE_COLUMNS:
                 columns[price] = body.iloc[:, position]
-        out[ticker] = tidy_frame(pd.DataFrame(columns), f"{path} (ticker {ticker})")
+        out[ticker] = tidy_frame(pd.DataFrame(columns), f"{path} (ticker {ticker})", ticker,
+                                 first_row=skip + 1)
     return out
 
 

@@ -27,7 +27,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.data.prices import PRICE_COLUMNS, Day, Fetched, PriceHistory, first_bad_value
+from engine.data.prices import (
+    PRICE_COLUMNS,
+    Day,
+    Fetched,
+    PriceHistory,
+    first_bad_value,
+    local_dates,
+)
 from engine.errors import OptionError, PriceFileError
 from engine.symbols import listing_of
 
@@ -76,6 +83,7 @@ class UniverseSource:
                 "give a long-format parquet or CSV file with symbol,date,close columns",
             )
         self.is_parquet = self.path.suffix.lower() in (".parquet", ".pq")
+        self._dates_are_instants = False
         beside = self.path.parent / SYMBOLS_FILE
         if symbols_file is not None:
             self.symbols_file: Path | None = Path(symbols_file).expanduser()
@@ -91,12 +99,19 @@ class UniverseSource:
 
     def _columns(self) -> list[str]:
         if self.is_parquet:
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
             try:
-                return list(pq.read_schema(self.path).names)
+                schema = pq.read_schema(self.path)
             except Exception as error:  # pyarrow raises several kinds for a bad file
                 raise PriceFileError(self.path, f"not a readable parquet file ({error})") from None
+            if "date" in schema.names:
+                kind = schema.field("date").type
+                # instants (timestamps with a zone) become local dates only after reading, so
+                # the date range cannot be pushed down to pyarrow
+                self._dates_are_instants = pa.types.is_timestamp(kind) and kind.tz is not None
+            return list(schema.names)
         try:
             return [str(c).strip().lower() for c in pd.read_csv(self.path, nrows=0).columns]
         except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
@@ -134,9 +149,9 @@ class UniverseSource:
             filters = []
             if symbols is not None:
                 filters.append(("symbol", "in", list(symbols)))
-            if start is not None:
+            if start is not None and not self._dates_are_instants:
                 filters.append(("date", ">=", start.date()))
-            if end is not None:
+            if end is not None and not self._dates_are_instants:
                 filters.append(("date", "<=", end.date()))
             table = pq.read_table(self.path, columns=wanted, filters=filters or None)
             frame = _arrow_frame(table)
@@ -147,18 +162,13 @@ class UniverseSource:
             frame = frame[wanted]
         if frame["symbol"].dtype != "category":
             frame["symbol"] = frame["symbol"].astype(str)
-        dates = frame["date"]
-        if not pd.api.types.is_datetime64_any_dtype(dates):
-            dates = pd.to_datetime(dates.astype(str), format="%Y-%m-%d", errors="coerce")
-        if dates.isna().any():
-            row = int(np.flatnonzero(dates.isna().to_numpy())[0])
+        dates, bad = local_dates(frame["date"], frame["symbol"])
+        if bad is not None:
             raise PriceFileError(
-                self.path,
-                f"symbol {frame['symbol'].iloc[row]}: date {frame['date'].iloc[row]!r} is not an "
-                "ISO date (YYYY-MM-DD)",
+                self.path, f"symbol {frame['symbol'].iloc[bad.position]}: {bad.reason}", bad.hint
             )
-        frame["date"] = dates.astype("datetime64[ns]")
-        if not self.is_parquet:
+        frame["date"] = np.asarray(dates, dtype="datetime64[ns]")
+        if not self.is_parquet or self._dates_are_instants:
             frame = self._select(frame, symbols, start, end)
         for column in self._present:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
@@ -280,7 +290,8 @@ class UniverseSource:
 
 def _arrow_frame(table) -> pd.DataFrame:
     """A pyarrow table as pandas: ``symbol`` categorical (the file is sorted by it), dates
-    converted by arrow (a text date column is left to :meth:`UniverseSource.read_rows`)."""
+    converted by arrow (timestamps with a zone kept as instants, a text date column left to
+    :meth:`UniverseSource.read_rows`)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -293,6 +304,8 @@ def _arrow_frame(table) -> pd.DataFrame:
                 encoded.indices.to_numpy(zero_copy_only=False),
                 encoded.dictionary.to_pylist(),
             )
+        elif name == "date" and pa.types.is_timestamp(column.type) and column.type.tz:
+            columns[name] = column.to_pandas()  # instants: local_dates converts them
         elif name == "date" and (
             pa.types.is_date(column.type) or pa.types.is_timestamp(column.type)
         ):

@@ -47,8 +47,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.calendars import CALENDAR_TIMEZONES
 from engine.data.cache import (
-    CALENDAR_TIMEZONES,
     CacheCorrupted,
     CachedHistory,
     CacheWarning,
