@@ -34,18 +34,20 @@ from typing import Any
 import pandas as pd
 
 from engine.calendars import Closures, closures_from_bars
-from engine.data.cache import (
-    CacheCorrupted,
-    CacheEntry,
-    CacheWarning,
-    ImportReport,
-    PriceCache,
-    last_completed_session,
+from engine.data.cache import CacheWarning, ImportReport, PriceCache
+from engine.data.cache_entry import CacheCorrupted, CacheEntry
+from engine.data.flags import Flag, raise_if_strict
+from engine.data.freshness import last_completed_session
+from engine.data.quality import check_history
+from engine.errors import EngineFailure, OptionError, SymbolError
+from engine.symbols import (
+    FX_SYMBOLS,
+    KNOWN_CALENDARS,
+    Listing,
+    listing_of,
+    normalize_symbol,
     symbol_from_stem,
 )
-from engine.data.quality import Flag, check_history, raise_if_strict
-from engine.errors import EngineFailure, OptionError, SymbolError
-from engine.symbols import FX_SYMBOLS, KNOWN_CALENDARS, Listing, listing_of, normalize_symbol
 
 _FX = re.compile(r"^[A-Z]{3}(?:[A-Z]{3})?=X$")
 #: Kind of the flag a corrupted cache entry gets in :func:`status`.
@@ -336,7 +338,7 @@ class StatusReport:
         return [flag for row in self.rows for flag in row.flags]
 
     def raise_if_strict(self, min_severity: str = "warning") -> None:
-        """:func:`engine.data.quality.raise_if_strict` over every symbol's flags (a corrupted entry
+        """:func:`engine.data.flags.raise_if_strict` over every symbol's flags (a corrupted entry
         is an ``error``)."""
         raise_if_strict(self.flags, min_severity)
 
