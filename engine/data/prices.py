@@ -165,6 +165,18 @@ def first_bad_value(columns: Mapping[str, np.ndarray], dates: np.ndarray) -> Bad
     )
 
 
+def as_numbers(cells: pd.Series) -> tuple[np.ndarray, int | None]:
+    """A column of numbers or text as floats (empty cells NaN), and the position of the first
+    cell that holds text which is not a number (None when there is none): such a cell is an
+    error to name, never a silently missing price."""
+    if pd.api.types.is_float_dtype(cells) or pd.api.types.is_integer_dtype(cells):
+        return cells.to_numpy(dtype=float), None
+    numbers = pd.to_numeric(cells, errors="coerce")
+    bad = numbers.isna() & cells.notna() & (cells.astype(str).str.strip() != "")
+    first = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else None
+    return numbers.to_numpy(dtype=float), first
+
+
 #: A date with an optional time of day and UTC offset: ``2024-01-02``, ``2024-01-02 00:00:00``,
 #: ``2024-01-02T09:30:00+08:00``, ``2024-01-01 16:00:00Z``.
 _STAMP = re.compile(
@@ -307,18 +319,12 @@ def tidy_frame(raw: pd.DataFrame, origin: str, symbol: str, first_row: int = 2) 
         if column not in raw:
             values[column] = np.full(len(raw), np.nan)
             continue
-        cells = raw[column]
-        if pd.api.types.is_float_dtype(cells) or pd.api.types.is_integer_dtype(cells):
-            numbers = cells.astype(float)
-        else:
-            numbers = pd.to_numeric(cells, errors="coerce")
-            bad = numbers.isna() & cells.notna() & (cells.astype(str).str.strip() != "")
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise PriceFileError(
-                    origin, f"row {row + first_row}: {column} {cells.iloc[row]!r} is not a number"
-                )
-        values[column] = numbers.to_numpy(dtype=float)
+        numbers, row = as_numbers(raw[column])
+        if row is not None:
+            raise PriceFileError(
+                origin, f"row {row + first_row}: {column} {raw[column].iloc[row]!r} is not a number"
+            )
+        values[column] = numbers
     bad = first_bad_value(values, dates.to_numpy())
     if bad is not None:
         raise PriceFileError(origin, f"row {bad.position + first_row}: {bad.reason}", bad.hint)

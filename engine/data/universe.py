@@ -32,6 +32,7 @@ from engine.data.prices import (
     Day,
     Fetched,
     PriceHistory,
+    as_numbers,
     first_bad_value,
     local_dates,
 )
@@ -171,7 +172,14 @@ class UniverseSource:
         if not self.is_parquet or self._dates_are_instants:
             frame = self._select(frame, symbols, start, end)
         for column in self._present:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+            numbers, row = as_numbers(frame[column])
+            if row is not None:
+                raise PriceFileError(
+                    self.path,
+                    f"symbol {frame['symbol'].iloc[row]}: {column} {frame[column].iloc[row]!r} "
+                    f"on {pd.Timestamp(frame['date'].iloc[row]).date()} is not a number",
+                )
+            frame[column] = numbers
         self._check_rows(frame)
         return frame.reset_index(drop=True)
 
