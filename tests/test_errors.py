@@ -339,7 +339,7 @@ CASES = [
         "--window: 0:5 is given twice"),
     row("event-twice-yaml",         2, study(STUDY + "events:\n  - {date: 2025-01-20, name: R1}\n"
                                              "  - {date: 2025-01-20, name: R1 again}\n"),
-        "field 'events[1]': 2025-01-20 is also events[0]"),
+        "field 'events[1].date': 2025-01-20 is also events[0]"),
     row("window-twice-yaml",        2, study(STUDY + "events: [{date: 2025-01-20}]\n"
                                              "event_study: {windows: [[0, 5], [-1, 1], [0, 5]]}\n"),
         "window [0, 5] is given twice"),
@@ -425,6 +425,10 @@ CASES = [
         "--match: 'colour' is not one of industry, liquidity, listed, board"),
     row("sweep-random-beyond-cap",  2, sweep_args("--random", "1000000000"),
         "Invalid value for '--random': 1000000000 is not in the range 1<=x<=1000000"),
+    row("sweep-grid-empty-period",  2, Input(price=("U", "symbol,date,close\nAAA,2025-01-02,1\n"),
+                                             args=("--universe", "{tmp}/prices/U.csv", "--grid",
+                                                   "end=2024-12-02,2025-03-31"), command="sweep"),
+        "--grid: at end=2024-12-02: --start: 2025-01-02 is after the end 2024-12-02"),
     row("sweep-grid-unknown-key",   2, sweep_args("--grid", "speed=1,2"),
         "--grid: 'speed=1,2' is not KEY=V1,V2 with KEY one of rebalance, fees, start, end"),
     # -- claims files (basket claims) -----------------------------------------------------------
