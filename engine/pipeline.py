@@ -1357,6 +1357,20 @@ def _universe_meta(universe, symbols: Sequence[str]) -> pd.DataFrame:
     )
 
 
+def _grid_study(study: Study, point: dict[str, object]) -> Study:
+    """The study of one ``--grid`` point; a period the point makes empty names the point."""
+    from engine.config.grid import point_label
+
+    try:
+        return resolve_study(study, start=point.get("start"), end=point.get("end"),
+                             fees=point.get("fees"))
+    except OptionError as error:
+        if not point:
+            raise
+        at = f"at {point_label(point)}: {error.message}"
+        raise OptionError("--grid", at, error.hint) from None
+
+
 def _universe_listings(meta: pd.DataFrame) -> dict[str, Listing]:
     return {
         s: Listing(c, k)
@@ -1671,10 +1685,7 @@ def sweep(
     if rebalance is not None and rebalance not in REBALANCES:
         raise OptionError("--rebalance", f"'{rebalance}' is not one of {', '.join(REBALANCES)}")
     _check_names(baskets, study.benchmark)
-    studies = [
-        resolve_study(study, start=p.get("start"), end=p.get("end"), fees=p.get("fees"))
-        for p in options.grid
-    ]
+    studies = [_grid_study(study, point) for point in options.grid]
     first = min(pd.Timestamp(s.start) for s in studies) - LOOKBACK - pd.Timedelta(days=200)
     last = max(pd.Timestamp(s.end) for s in studies)
     listed_from = None
