@@ -690,7 +690,7 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
     import dataclasses
 
     from engine.config.baskets import load_basket
-    from engine.pipeline import event_options, run_events, write_event_run
+    from engine.pipeline import event_options, run_events, write_run
     from engine.results.console import event_exclusions, event_summary
     from engine.results.progress import stages
     from engine.results.runfolder import check_writable
@@ -712,7 +712,7 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
         result = run_events(baskets, study, source, options, skip_missing=skip_missing,
                             strict=strict, stage=stage)
         stage("writing the run folder and its report")
-        folder = write_event_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
+        folder = write_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
     click.echo(event_summary(result.events, fmt, terminal=_is_terminal()), nl=False)
     _notes([*event_exclusions(result.events), *result.console_notes()])
     click.echo(f"results: {folder}", err=True)
@@ -756,7 +756,7 @@ def claims_command(files, prices, asof, infer_asof, n_random, seed, offline, fmt
     from engine.config.claims import load_claims
     from engine.data.sources import open_sweep_sources
     from engine.errors import UncheckedClaims
-    from engine.pipeline import SweepOptions, check_claims, write_claims_run
+    from engine.pipeline import SweepOptions, check_claims, write_run
     from engine.results.console import claims_output
     from engine.results.runfolder import check_writable
 
@@ -772,7 +772,7 @@ def claims_command(files, prices, asof, infer_asof, n_random, seed, offline, fmt
     for claims in loaded:
         run = check_claims(claims, source, asof=asof, infer=infer_asof, universe=universe,
                            null=null)
-        folder = write_claims_run(run, out, name=name, argv=["basket", *sys.argv[1:]])
+        folder = write_run(run, out, name=name, argv=["basket", *sys.argv[1:]])
         width = shutil.get_terminal_size((80, 24)).columns if _is_terminal() else 80
         click.echo(claims_output(run, fmt, asof_given=asof is not None, width=width), nl=False)
         _notes(run.notes)

@@ -960,31 +960,29 @@ def fetch_needs(
 
 
 def write_run(
-    result: RunResult,
+    result: RunResult | EventRun | ClaimsRun,
     out: str | Path = "results",
     *,
     name: str | None = None,
     argv: Sequence[str] | None = None,
 ) -> Path:
-    """Write ``result`` as a run folder under ``out``, its report included; returns the path."""
+    """Write a backtest (``basket run``), an event study (``basket event``) or a claims check
+    (``basket claims``) as a run folder under ``out``, its report included; returns the path.
+    """
+    from engine.results.claims import CLAIMS_FOLDER
+    from engine.results.claims_report import write_claims_report
     from engine.results.report import write_report
-    from engine.results.runfolder import write_run as write_folder
+    from engine.results.runfolder import EVENT_FOLDER, RUN_FOLDER, write_folder
 
-    return write_folder(result, out, name=name, argv=argv, finish=[write_report])
-
-
-def write_event_run(
-    run: EventRun,
-    out: str | Path = "results",
-    *,
-    name: str | None = None,
-    argv: Sequence[str] | None = None,
-) -> Path:
-    """Write an event study (``basket event``) as a run folder, its report included."""
-    from engine.results.report import write_report
-    from engine.results.runfolder import write_event_run as write_folder
-
-    return write_folder(run, out, name=name, argv=argv, finish=[write_report])
+    kinds = {
+        RunResult: (RUN_FOLDER, write_report),
+        EventRun: (EVENT_FOLDER, write_report),
+        ClaimsRun: (CLAIMS_FOLDER, write_claims_report),
+    }
+    if type(result) not in kinds:
+        raise TypeError(f"a {type(result).__name__} is no run to write (run, event or claims)")
+    kind, report = kinds[type(result)]
+    return write_folder(kind, result, out, name=name, argv=argv, finish=[report])
 
 
 #: Sessions before the publication date that ``--infer-asof`` scores.
@@ -1243,20 +1241,6 @@ def _with_nulls(
                     notes.append(SURVIVORSHIP_NOTE)
         out.append(row)
     return out
-
-
-def write_claims_run(
-    run: ClaimsRun,
-    out: str | Path = "results",
-    *,
-    name: str | None = None,
-    argv: Sequence[str] | None = None,
-) -> Path:
-    """Write a claims check (``basket claims``) as a run folder, its report included."""
-    from engine.results.claims import write_claims_run as write_folder
-    from engine.results.claims_report import write_claims_report
-
-    return write_folder(run, out, name=name, argv=argv, finish=[write_claims_report])
 
 
 def rewrite_report(folder: str | Path, self_contained: bool = False) -> Path:
