@@ -1223,7 +1223,7 @@ def write_claims_run(
 ) -> Path:
     """Write a claims check (``basket claims``) as a run folder, its report included."""
     from engine.results.claims import write_claims_run as write_folder
-    from engine.results.claims_report import write_claims_report
+    from engine.results.report.claims import write_claims_report
 
     return write_folder(run, out, name=name, argv=argv, finish=[write_claims_report])
 
@@ -1232,9 +1232,9 @@ def rewrite_report(folder: str | Path, self_contained: bool = False) -> Path:
     """(Re)write the ``report.html`` of any run folder (``basket report``): a claims check's
     or a backtest's and event study's, by the kind its manifest names; ``self_contained``
     embeds plotly.js instead of referencing the results folder's shared copy."""
-    from engine.results.claims_report import write_claims_report
     from engine.results.reader import read_manifest
     from engine.results.report import write_report
+    from engine.results.report.claims import write_claims_report
 
     if read_manifest(folder).get("kind") == "claims":
         return write_claims_report(folder, self_contained)
@@ -1699,6 +1699,21 @@ def sweep(
         rows=rows, nulls=nulls, draws=drawn, verified=worst, notes=notes, events=events,
         runs=runs,
     )
+
+
+def write_sweep_run(
+    result: SweepResult,
+    out: str | Path = "results",
+    *,
+    name: str | None = None,
+    argv: Sequence[str] | None = None,
+) -> Path:
+    """Write a sweep (``basket sweep``) as a run folder, its report included."""
+    from engine.results.report.sweep import write_sweep_report
+    from engine.results.sweepfolder import write_sweep
+
+    return write_sweep(result, out, name=name, argv=argv,
+                       finish=[lambda folder: write_sweep_report(folder, result)])
 
 
 def _key_text(stratum: tuple) -> str:
