@@ -42,7 +42,7 @@ import pandas as pd
 
 # The engine's one calendar cache (engine.calendars.calendar, sessions from 2000); the name
 from engine.calendars import calendar as exchange_calendar
-from engine.data.prices import PRICE_COLUMNS, PriceHistory, tidy_frame
+from engine.data.prices import PRICE_COLUMNS, PriceHistory, first_bad_value, tidy_frame
 from engine.errors import CacheError, OptionError, PriceFileError, ResultsError, SymbolError
 from engine.files import UnreadableFile, atomic_write, read_bounded, remove_leftovers
 from engine.symbols import file_stem, listing_of, normalize_symbol
@@ -503,7 +503,8 @@ class PriceCache:
         """The verified bars and metadata of ``symbol``; None if it is not cached.
 
         Raises :class:`CacheCorrupted` when the data file is missing, truncated or altered
-        (its SHA-256 differs from the metadata) or cannot be parsed.
+        (its SHA-256 differs from the metadata), cannot be parsed, or holds a value no bar may
+        hold (:func:`engine.data.prices.first_bad_value`; written by an older basket, say).
         """
         with self._locked(exclusive=False):
             entry = self.entry(symbol)
@@ -527,6 +528,9 @@ class PriceCache:
             raise CacheCorrupted(symbol, path, f"unreadable parquet: {error}") from None
         if len(frame) != entry.rows:
             raise CacheCorrupted(symbol, path, f"{len(frame)} rows, metadata says {entry.rows}")
+        bad = first_bad_value({c: frame[c].to_numpy() for c in PRICE_COLUMNS}, frame.index)
+        if bad is not None:
+            raise CacheCorrupted(symbol, path, bad.reason)
         origin = f"{entry.source} (cached {path})"
         return CachedHistory(PriceHistory(entry.symbol, frame, origin), entry)
 
