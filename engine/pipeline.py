@@ -964,11 +964,13 @@ def write_run(
     name: str | None = None,
     argv: Sequence[str] | None = None,
 ) -> Path:
-    """Write ``result`` as a run folder under ``out``, its report included; returns the path."""
+    """Write ``result`` as a run folder under ``out``, its report included (rendered from the
+    tables just written, held in memory, not read back); returns the path."""
     from engine.results.report import write_report
     from engine.results.runfolder import write_run as write_folder
 
-    return write_folder(result, out, name=name, argv=argv, finish=[write_report])
+    return write_folder(result, out, name=name, argv=argv, finish=[
+        lambda folder, contents: write_report(folder, contents=contents)])
 
 
 def write_event_run(
@@ -982,7 +984,8 @@ def write_event_run(
     from engine.results.report import write_report
     from engine.results.runfolder import write_event_run as write_folder
 
-    return write_folder(run, out, name=name, argv=argv, finish=[write_report])
+    return write_folder(run, out, name=name, argv=argv, finish=[
+        lambda folder, contents: write_report(folder, contents=contents)])
 
 
 #: Sessions before the publication date that ``--infer-asof`` scores.
@@ -1225,7 +1228,8 @@ def write_claims_run(
     from engine.results.claims import write_claims_run as write_folder
     from engine.results.report.claims import write_claims_report
 
-    return write_folder(run, out, name=name, argv=argv, finish=[write_claims_report])
+    return write_folder(run, out, name=name, argv=argv,
+                        finish=[lambda folder, _: write_claims_report(folder)])
 
 
 def rewrite_report(folder: str | Path, self_contained: bool = False) -> Path:
@@ -1713,7 +1717,7 @@ def write_sweep_run(
     from engine.results.sweepfolder import write_sweep
 
     return write_sweep(result, out, name=name, argv=argv,
-                       finish=[lambda folder: write_sweep_report(folder, result)])
+                       finish=[lambda folder, _: write_sweep_report(folder, result)])
 
 
 def _key_text(stratum: tuple) -> str:

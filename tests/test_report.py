@@ -373,3 +373,59 @@ def test_a_report_away_from_its_assets_says_so_and_a_self_contained_one_draws(ru
     shutil.move(copy / REPORT, alone / REPORT)
     facts, _ = check_page_in_browser(alone / REPORT, "report-self-contained.png", width=900)
     assert len(facts) == 6
+
+
+def test_the_report_written_with_the_run_equals_the_report_rendered_from_its_folder(run_folder,
+                                                                                    tmp_path):
+    """The run writes its report from the tables it holds in memory; ``basket report`` renders
+    the same page from the files: one renderer, two sources, the same bytes."""
+    copy = shutil.copytree(run_folder, tmp_path / "results" / run_folder.name)
+    written = (copy / REPORT).read_bytes()
+    write_report(copy)
+    assert (copy / REPORT).read_bytes() == written
+    root = run_folder.parents[1]
+    baskets = sorted((root / "baskets").glob("*.yaml"))
+    result = invoke("event", *baskets, "--study", root / "study.yaml", "--prices",
+                    root / "prices", "--out", tmp_path / "events")
+    assert result.exit_code == 0, result.output
+    folder = only_run(tmp_path / "events")
+    written = (folder / REPORT).read_bytes()
+    write_report(folder)
+    assert (folder / REPORT).read_bytes() == written
+
+
+def test_a_report_from_memory_equals_the_report_from_the_folder_on_the_shared_data(
+    cli, shared_prices, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(PROJECT)
+    for command in (["run"], ["event"]):
+        out = tmp_path / command[0]
+        result = cli(*command, "--prices", shared_prices, "--out", out)
+        assert result.exit_code == 0, result.output
+        folder = only_run(out)
+        written = (folder / REPORT).read_bytes()
+        write_report(folder)
+        assert (folder / REPORT).read_bytes() == written, command
+
+
+def test_tables_read_back_from_memory_are_the_tables_read_from_the_file(tmp_path):
+    """:func:`as_read_back` gives what reading the CSV gives: dates as text, ten significant
+    digits, whole numbers as integers, missing cells as NaN."""
+    from engine.results.reader import as_read_back
+
+    frame = pd.DataFrame({
+        "date": pd.to_datetime(["2025-01-02", "2025-01-03"]),
+        "value": [1 / 3, 2.0],
+        "p": [1.0, 1.0],
+        "count": [3, 4],
+        "window": [None, None],
+        "mixed": [2, None],
+        "name": ["a", ""],
+        "flag": [True, False],
+    }, index=pd.to_datetime(["2025-01-02", "2025-01-03"]))
+    frame.to_csv(tmp_path / "t.csv", float_format="%.10g")
+    read = pd.read_csv(tmp_path / "t.csv", index_col=0)
+    mine = as_read_back(frame)
+    assert list(mine.index) == list(read.index) == ["2025-01-02", "2025-01-03"]
+    pd.testing.assert_frame_equal(mine, read, check_index_type=False)
+    assert mine.at["2025-01-02", "value"] == read.at["2025-01-02", "value"] == 0.3333333333

@@ -106,7 +106,7 @@ def car_pivot(rows: pd.DataFrame) -> str:
 
 def events_section(run: Run, charts: Charts, colors: dict[str, str]) -> str:
     """The event study of ``run``, or a remark saying why it has none."""
-    tables = run.events()
+    tables = run.events(("summary", "car_paths", "excluded", "day0"))
     if not tables:
         planned = study_events(run)
         if planned:

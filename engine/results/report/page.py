@@ -85,7 +85,7 @@ def cell(value: Any, percent: bool, digits: int = 2, column: Any = "") -> str:
     :func:`engine.results.display.is_pvalue`) below 0.001 as ``<0.001``."""
     if value is None or isinstance(value, bool | str):
         return f"<td>{esc(value)}</td>"
-    if isinstance(value, numbers.Integral):
+    if isinstance(value, numbers.Integral) and not is_pvalue(column):
         figure, text = float(value), str(value)
     else:
         figure = number(value)
@@ -114,13 +114,14 @@ def html_table(
     lines = [f'<table class="{esc(css)}"><thead><tr>']
     lines += [f"<th>{h}</th>" for h in head]
     lines.append("</tr></thead><tbody>")
-    for key, row in frame.iterrows():
+    formats = [(column in percent, digits.get(str(column), 2), column) for column in frame.columns]
+    for key, *values in frame.itertuples(name=None):
         cls = row_class.get(key, "")
         lines.append(f'<tr class="{esc(cls)}">' if cls else "<tr>")
         if index:
             lines.append(f'<th scope="row">{esc(key)}</th>')
-        for column, value in row.items():
-            lines.append(cell(value, column in percent, digits.get(str(column), 2), column))
+        for value, (is_percent, places, column) in zip(values, formats, strict=True):
+            lines.append(cell(value, is_percent, places, column))
         lines.append("</tr>")
     lines.append("</tbody></table>")
     return "".join(lines)

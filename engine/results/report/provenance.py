@@ -28,7 +28,7 @@ def flagged_dates(run: Run) -> dict[str, str]:
     """The dates where a data flag matters most, each with why: the purchase (the first
     session) and every day of each event's windows (``events/abnormal_returns.csv``)."""
     dates: dict[str, str] = {}
-    ars = run.table("events/abnormal_returns.csv")
+    ars = run.table("events/abnormal_returns.csv", usecols=["event", "date"])
     if ars is not None and {"event", "date"} <= set(ars.columns):
         for event, date in zip(ars["event"].astype(str).str[:10], ars["date"].astype(str),
                                strict=True):

@@ -26,10 +26,9 @@ from pathlib import Path
 import pandas as pd
 
 from engine.analysis.drawdowns import drawdown_periods
-from engine.analysis.metrics import TEXT_COLUMNS
 from engine.errors import ResultsError
 from engine.results.assets import plotly_script
-from engine.results.reader import Run, load_run
+from engine.results.reader import Run, load_run, memory_run
 from engine.results.report.charts import (
     attribution_chart,
     drawdown_chart,
@@ -50,7 +49,7 @@ from engine.results.report.page import (
     write_page,
 )
 from engine.results.report.provenance import notes_section, settings_section
-from engine.results.runfolder import MANIFEST, WRITER
+from engine.results.runfolder import MANIFEST, WRITER, RunContents
 from engine.results.runs_display import value_text
 from engine.results.summary_tables import YEAR_DAYS, summary_tables
 
@@ -59,14 +58,18 @@ ATTRIBUTION_PERCENT = ("weight", "local_return", "return", "contribution")
 MAX_ATTRIBUTION_CHARTS = 24
 
 
-def write_report(folder: str | Path, self_contained: bool = False) -> Path:
-    """Write ``report.html`` into the run folder from the files already there; returns its
-    path.  plotly.js is the results folder's shared asset, or embedded when
-    ``self_contained``.  Only a folder whose manifest says basket wrote it (``written_by``,
-    see :data:`engine.results.runfolder.WRITER`) is rewritten: ``report`` never replaces a
+def write_report(
+    folder: str | Path, self_contained: bool = False, contents: RunContents | None = None
+) -> Path:
+    """Write ``report.html`` into the run folder; returns its path.  The page is rendered
+    from ``contents`` (what was just written there, held in memory: :func:`memory_run`), or
+    else from the files already in the folder (:func:`load_run`): one renderer, two sources.
+    plotly.js is the results folder's shared asset, or embedded when ``self_contained``.
+    Only a folder whose manifest says basket wrote it (``written_by``, see
+    :data:`engine.results.runfolder.WRITER`) is rewritten: ``report`` never replaces a
     ``report.html`` in a folder someone else made."""
     folder = Path(folder)
-    run = load_run(folder)
+    run = load_run(folder) if contents is None else memory_run(folder, contents)
     if run.manifest.get("written_by") != WRITER["written_by"]:
         raise ResultsError(
             f"{folder} was not written by basket: its {MANIFEST} does not say "
@@ -114,11 +117,9 @@ def summary_section(run: Run) -> str:
         return section("summary", "Summary", note("summary.csv is not in this run folder."))
     frame = run.summary.copy()
     frame.index.name = "Basket"
-    written = run.table("summary.csv", dtype=str, keep_default_na=False)
-    for column in TEXT_COLUMNS[1:]:  # the numbers are read already; names and dates here
-        if written is not None and column in written.columns:
-            text = written.set_index("basket")[column].replace("", None)
-            frame[column] = text[~text.index.duplicated()].reindex(frame.index)
+    labels = run.summary_labels()  # the numbers are read already; names and dates here
+    for column in labels.columns:
+        frame[column] = labels[column].reindex(frame.index)
     days = YEAR_DAYS  # a period the manifest does not give is not marked short
     if run.period:
         first, last = run.period.split("..")
