@@ -105,6 +105,8 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     events: object | None = None
     event_options: EventOptions | None = None
+    #: Each basket's returns without each of its constituents (baskets of two or more).
+    leave_one_out: dict[str, LeaveOneOut] = field(default_factory=dict)
 
     def correlation_frame(self) -> pd.DataFrame:
         """Correlation of the baskets' daily returns (the benchmark's last) on the run's
@@ -166,7 +168,8 @@ class RunResult:
 
     def attribution_frame(self) -> pd.DataFrame:
         """Per constituent: target weight, local and report-currency returns from the basket's
-        purchase to the end, and contribution to the basket's total return."""
+        purchase to the end, contribution to the basket's total return, and the basket's
+        return without it (:attr:`leave_one_out`; NaN for a one-stock basket)."""
         rows = []
         for basket in self.baskets:
             bought = self.backtest.bought[basket.name]
@@ -182,6 +185,9 @@ class RunResult:
                         "local_return": local[c.symbol].iloc[-1] / local[c.symbol].iloc[0] - 1,
                         "return": prices[c.symbol].iloc[-1] / prices[c.symbol].iloc[0] - 1,
                         "contribution": self.backtest.contributions[(basket.name, c.symbol)],
+                        "return_without": self.leave_one_out[basket.name].returns.get(
+                            c.symbol, math.nan) if basket.name in self.leave_one_out
+                        else math.nan,
                     }
                 )
         return pd.DataFrame(rows)
@@ -806,6 +812,7 @@ def run(
         notes=notes,
         events=None if events is None else study_events(prices, baskets, study, events, listings),
         event_options=events,
+        leave_one_out=robust,
     )
 
 

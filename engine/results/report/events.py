@@ -11,13 +11,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from engine.analysis.significance import kolari_pynnonen_car_band
 from engine.results.display import format_cell
 from engine.results.reader import Run
-from engine.results.report.charts import car_chart
+from engine.results.report.charts import CarMarks, car_chart, stock_car_chart
 from engine.results.report.page import Charts, esc, html_table, note, number, p_text, section
-from engine.results.runs_display import value_text
+from engine.results.report.provenance import settings_table
 from engine.results.summary_tables import event_notes
 
 #: The p-values under each CAR of the event tables, robust tests first: (label, column).
@@ -60,6 +62,96 @@ def study_events(run: Run) -> list[tuple[str, str]]:
         if isinstance(event, dict) and event.get("date"):
             events.append((str(event["date"])[:10], str(event.get("name") or "")))
     return events
+
+
+#: Confidence level of the bands around the CAR paths.
+BAND_LEVEL = 0.95
+
+
+def car_bands(
+    ars: pd.DataFrame, weights: dict[str, float], rbar: float, days: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The half-width and standard error of the :data:`BAND_LEVEL` band of one basket's CAR
+    path on each of ``days``, from its stocks' abnormal returns ``ars`` (rows of
+    ``events/abnormal_returns.csv`` of one basket and event): on day ``d`` each stock's CAR
+    sums its abnormal returns from the first day of the span to ``d`` (a missing one counts
+    as zero, a stock without any yet is left out), and the band is
+    :func:`engine.analysis.significance.kolari_pynnonen_car_band` of those CARs with the
+    basket's ``weights`` and ``rbar``."""
+    matrix = ars.pivot_table(index="day", columns="symbol", values="abnormal_return",
+                             aggfunc="first", dropna=False).reindex(days)
+    seen = np.cumsum(np.isfinite(matrix.to_numpy(dtype=float)), axis=0) > 0
+    cars = np.where(seen, np.nancumsum(matrix.to_numpy(dtype=float), axis=0), np.nan)
+    w = np.array([weights.get(s, math.nan) for s in matrix.columns], dtype=float)
+    bands = np.array([kolari_pynnonen_car_band(row, w, rbar, BAND_LEVEL) for row in cars],
+                     dtype=float).reshape(-1, 2)
+    return bands[:, 0], bands[:, 1]
+
+
+def window_marks(ars: pd.DataFrame, event: str, events: dict[str, str]) -> CarMarks:
+    """What happens inside one event's window besides it, in event time (from its rows of
+    ``events/abnormal_returns.csv``: calendar, day, date): the other events of the study on
+    the day they fall on in each calendar, and the days each exchange is closed between two
+    of its sessions (weekdays without a session: holidays, typhoons)."""
+    sessions = ars[["calendar", "day", "date"]].drop_duplicates().sort_values(["calendar", "day"])
+    others: dict[tuple[str, int], list[str]] = {}
+    closures: list[tuple[float, str]] = []
+    for calendar, rows in sessions.groupby("calendar", sort=True):
+        days, dates = rows["day"].to_numpy(dtype=int), rows["date"].astype(str).str[:10].tolist()
+        for day, date in zip(days, dates, strict=True):
+            if date in events and date != event:
+                others.setdefault((date, int(day)), []).append(str(calendar))
+        for k in range(len(dates) - 1):
+            gap = pd.bdate_range(pd.Timestamp(dates[k]) + pd.Timedelta(days=1),
+                                 pd.Timestamp(dates[k + 1]) - pd.Timedelta(days=1))
+            if len(gap) and days[k + 1] == days[k] + 1:
+                closed = f"{gap[0]:%m-%d}" + (f"..{gap[-1]:%m-%d}" if len(gap) > 1 else "")
+                closures.append((days[k] + 0.5, f"{calendar} closed {closed}"))
+    marks = [
+        (day, f"{date}{' ' + events[date] if events[date] else ''}: day {day:+d} "
+              f"({', '.join(calendars)})")
+        for (date, day), calendars in others.items()
+    ]
+    return CarMarks(events=marks, closures=closures)
+
+
+def event_bands(
+    paths: pd.DataFrame, ars: pd.DataFrame | None, summary: pd.DataFrame | None,
+    stock_cars: pd.DataFrame | None, event: str,
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Per basket of one event, the lower and upper bounds of its CAR band on each day of
+    ``paths`` (:func:`car_bands`); baskets without the abnormal returns, weights or ``rbar``
+    needed get none."""
+    if ars is None or summary is None or stock_cars is None or "rbar" not in summary:
+        return {}
+    bands = {}
+    for basket, rows in paths.groupby("basket", sort=False):
+        rows = rows.sort_values("day")
+        rbars = summary.loc[(summary["basket"] == basket) & (summary["event"] == event), "rbar"]
+        mine = stock_cars[stock_cars["basket"] == basket]
+        weights = dict(zip(mine["symbol"], mine["weight"], strict=True)) if "weight" in mine \
+            else {}
+        stocks = ars[ars["basket"] == basket]
+        if rbars.empty or not weights or stocks.empty:
+            continue
+        days = rows["day"].to_numpy(dtype=int)
+        half, _ = car_bands(stocks, weights, number(rbars.iloc[0]), days)
+        car = rows["car"].to_numpy(dtype=float)
+        bands[str(basket)] = ((car - half).tolist(), (car + half).tolist())
+    return bands
+
+
+def widest_window(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``events/stock_cars.csv`` of one event over its widest window (the first
+    of the widest), one per basket and stock."""
+    if not {"window_start", "window_end"} <= set(rows.columns):
+        return rows.drop_duplicates(["basket", "symbol"])
+    length = rows["window_end"] - rows["window_start"]
+    widest = rows[length == length.max()]
+    first = widest.iloc[0][["window_start", "window_end"]]
+    chosen = widest[(widest["window_start"] == first["window_start"])
+                    & (widest["window_end"] == first["window_end"])]
+    return chosen.drop_duplicates(["basket", "symbol"])
 
 
 def window_text(row: pd.Series) -> str:
@@ -106,7 +198,7 @@ def car_pivot(rows: pd.DataFrame) -> str:
 
 def events_section(run: Run, charts: Charts, colors: dict[str, str]) -> str:
     """The event study of ``run``, or a remark saying why it has none."""
-    tables = run.events(("summary", "car_paths", "excluded", "day0"))
+    tables = run.events(("summary", "car_paths", "excluded", "day0", "stock_cars"))
     if not tables:
         planned = study_events(run)
         if planned:
@@ -119,9 +211,21 @@ def events_section(run: Run, charts: Charts, colors: dict[str, str]) -> str:
     parts = []
     settings = {k: v for k, v in event_options(run).items() if k != "events"}
     if settings:
-        parts.append("<p class=\"caption\">Settings: " + esc(", ".join(
-            f"{k} {value_text(v)}" for k, v in settings.items() if v is not None)) + "</p>")
+        parts.append("<details><summary>Settings of the event study</summary>"
+                     + settings_table(settings) + "</details>")
     names = dict(study_events(run))
+    ars = run.table("events/abnormal_returns.csv", usecols=[
+        "basket", "event", "symbol", "calendar", "day", "date", "abnormal_return"])
+    if ars is not None and {"basket", "event", "symbol", "day", "abnormal_return"} <= set(
+            ars.columns):
+        ars = ars.assign(event=ars["event"].astype(str).str[:10])
+    else:
+        ars = None
+    stock_cars = tables.get("stock_cars")
+    if stock_cars is not None and {"basket", "event", "symbol", "car"} <= set(stock_cars.columns):
+        stock_cars = stock_cars.assign(event=stock_cars["event"].astype(str).str[:10])
+    else:
+        stock_cars = None
     paths = tables.get("car_paths")
     summary = tables.get("summary")
     day0 = tables.get("day0")
@@ -151,7 +255,15 @@ def events_section(run: Run, charts: Charts, colors: dict[str, str]) -> str:
         if paths is not None:
             chosen = paths[paths["event"] == event]
             if not chosen.empty:
-                parts.append(car_chart(charts, chosen, event, name, colors))
+                rows = None if ars is None else ars[ars["event"] == event]
+                bands = event_bands(chosen, rows, summary, stock_cars, event)
+                marks = window_marks(rows, event, names) if rows is not None and {
+                    "calendar", "date"} <= set(rows.columns) else CarMarks()
+                parts.append(car_chart(charts, chosen, event, name, colors, bands, marks))
+        if stock_cars is not None:
+            rows = stock_cars[stock_cars["event"] == event]
+            if not rows.empty:
+                parts.append(stock_car_chart(charts, widest_window(rows), event, colors))
         if summary is not None:
             rows = summary[summary["event"] == event].copy()
             if not rows.empty:
@@ -177,6 +289,12 @@ def events_section(run: Run, charts: Charts, colors: dict[str, str]) -> str:
         parts += [f'<p class="caption">{esc(text)}</p>' for text in event_notes(summary)]
     parts.append("<p class=\"caption\">CAR: cumulative abnormal return from the first day "
                  "of the widest window, weighted over the stocks with an abnormal return that "
-                 "day. The legend entry \u201cbasket portfolios\u201d (off by default) adds the "
-                 "CAR of each basket's own return series, dotted.</p>")
+                 "day; the shaded band around it is its 95 % confidence band from the "
+                 "cross-sectional standard error of the stocks' CARs adjusted for the "
+                 "correlation of their abnormal returns (Kolari-Pynnönen). Dotted lines: the "
+                 "study's other events on the event day they fall on; grey bars: an exchange "
+                 "closed between two of its sessions. The legend entry \u201cbasket "
+                 "portfolios\u201d (off by default) adds the CAR of each basket's own return "
+                 "series, dotted. Per-stock bars: each stock's CAR over the event's widest "
+                 "window (stock_cars.csv has every window).</p>")
     return section("events", "Event study", "".join(parts))

@@ -26,9 +26,11 @@ from engine.jsonable import json_ready
 from engine.results.display import P_FLOOR, format_cell, is_pvalue
 
 REPORT = "report.html"
+#: Twelve qualitative colours that stay apart with ten baskets on one chart (after Paul Tol's
+#: bright and muted schemes and Okabe-Ito), none of them the benchmark's near-black.
 PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#7f7f7f",
+    "#4477aa", "#ee7733", "#228833", "#aa3377", "#66ccee", "#ccbb44",
+    "#ee6677", "#332288", "#009988", "#882255", "#999933", "#e69f00",
 )
 BENCHMARK_COLOR = "#222222"
 POSITIVE, NEGATIVE = "#2e7d32", "#c62828"
@@ -80,8 +82,11 @@ def p_text(p: float) -> str:
     return f"<{P_FLOOR:g}" if p < P_FLOOR else f"{p:.3f}"
 
 
-def cell(value: Any, percent: bool, digits: int = 2, column: Any = "") -> str:
-    """A table cell; numbers right-aligned, negatives ``neg``, p-values (by the column's name,
+def cell(
+    value: Any, percent: bool, digits: int = 2, column: Any = "", neutral: bool = False
+) -> str:
+    """A table cell; numbers right-aligned, negatives ``neg`` (red) unless ``neutral`` (a
+    drawdown, a beta: negative is no bad news there), p-values (by the column's name,
     :func:`engine.results.display.is_pvalue`) below 0.001 as ``<0.001``."""
     if value is None or isinstance(value, bool | str):
         return f"<td>{esc(value)}</td>"
@@ -92,7 +97,7 @@ def cell(value: Any, percent: bool, digits: int = 2, column: Any = "") -> str:
         text = format_cell(None if math.isnan(figure) else figure, percent, digits)
         if is_pvalue(column) and figure < P_FLOOR:
             text = p_text(figure)
-    css = "num neg" if figure < 0 and text.strip("-0.%") else "num"
+    css = "num neg" if figure < 0 and text.strip("-0.%") and not neutral else "num"
     return f'<td class="{css}">{esc(text)}</td>'
 
 
@@ -105,8 +110,10 @@ def html_table(
     row_class: dict[Any, str] | None = None,
     index: bool = True,
     css: str = "",
+    neutral: Sequence[str] = (),
 ) -> str:
-    """``frame`` as an escaped HTML table; numbers right-aligned, negatives marked ``neg``."""
+    """``frame`` as an escaped HTML table; numbers right-aligned, negatives marked ``neg``
+    except in the ``neutral`` columns."""
     headers, digits, row_class = headers or {}, digits or {}, row_class or {}
     head = ([esc(frame.index.name or "")] if index else []) + [
         esc(headers.get(str(c), c)) for c in frame.columns
@@ -114,14 +121,15 @@ def html_table(
     lines = [f'<table class="{esc(css)}"><thead><tr>']
     lines += [f"<th>{h}</th>" for h in head]
     lines.append("</tr></thead><tbody>")
-    formats = [(column in percent, digits.get(str(column), 2), column) for column in frame.columns]
+    formats = [(column in percent, digits.get(str(column), 2), column, column in neutral)
+               for column in frame.columns]
     for key, *values in frame.itertuples(name=None):
         cls = row_class.get(key, "")
         lines.append(f'<tr class="{esc(cls)}">' if cls else "<tr>")
         if index:
             lines.append(f'<th scope="row">{esc(key)}</th>')
-        for value, (is_percent, places, column) in zip(values, formats, strict=True):
-            lines.append(cell(value, is_percent, places, column))
+        for value, (is_percent, places, column, plain) in zip(values, formats, strict=True):
+            lines.append(cell(value, is_percent, places, column, plain))
         lines.append("</tr>")
     lines.append("</tbody></table>")
     return "".join(lines)

@@ -89,19 +89,36 @@ def notes_section(run: Run) -> str:
     return section("notes", "Data notes", "".join(parts))
 
 
+def setting_text(value: Any) -> str:
+    """A setting for people: yes/no, ``[-1, 1], [0, 5]`` for a list of windows, ``none`` for
+    an empty mapping, else :func:`engine.results.runs_display.value_text`."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict) and not value:
+        return "none"
+    if isinstance(value, list | tuple) and value and all(isinstance(v, list | tuple)
+                                                         for v in value):
+        return ", ".join(value_text(v) for v in value)
+    return value_text(value)
+
+
+def settings_table(settings: dict[str, Any]) -> str:
+    """Nested settings as a two-column table, one dotted key a row (``markets.XSHG``), the
+    values readable (:func:`setting_text`); unset ones left out."""
+    flat: dict[str, Any] = {}
+    flatten(settings, "", flat)
+    return definition_list([(k, None if v is None else setting_text(v)) for k, v in flat.items()])
+
+
 def settings_section(run: Run) -> str:
+    """The study, the event study and the baskets as run, and the manifest (command, time,
+    versions)."""
     m = run.manifest
     parts = []
-    flat: dict[str, Any] = {}
-    flatten(run.study, "", flat)
-    if flat:
-        parts.append("<h3>Study</h3>" + definition_list(
-            [(k, value_text(v)) for k, v in flat.items()]))
-    options: dict[str, Any] = {}
-    flatten(run.config.get("event_study") or {}, "", options)
-    if options:
-        parts.append("<h3>Event study as run</h3>" + definition_list(
-            [(k, None if v is None else value_text(v)) for k, v in options.items()]))
+    if run.study:
+        parts.append("<h3>Study</h3>" + settings_table(run.study))
+    if run.config.get("event_study"):
+        parts.append("<h3>Event study as run</h3>" + settings_table(run.config["event_study"]))
     rebalances = m.get("rebalances") or {}
     baskets = run.config.get("baskets") or []
     if baskets:

@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from engine.analysis.drawdowns import drawdown_periods
+from engine.analysis.rolling import ROLLING_BETA_SESSIONS, monthly_returns, rolling_beta
 from engine.errors import ResultsError
 from engine.results.assets import plotly_script
 from engine.results.reader import Run, load_run, memory_run
@@ -33,7 +34,12 @@ from engine.results.report.charts import (
     attribution_chart,
     drawdown_chart,
     equity_chart,
+    leave_one_out_chart,
+    matrix_heatmap,
+    monthly_heatmap,
     relative_chart,
+    rolling_beta_chart,
+    without_chart,
 )
 from engine.results.report.events import events_section, study_events
 from engine.results.report.page import (
@@ -51,9 +57,16 @@ from engine.results.report.page import (
 from engine.results.report.provenance import notes_section, settings_section
 from engine.results.runfolder import MANIFEST, WRITER, RunContents
 from engine.results.runs_display import value_text
-from engine.results.summary_tables import YEAR_DAYS, summary_tables
+from engine.results.summary_tables import YEAR_DAYS, summary_tables, themes_note
 
-ATTRIBUTION_PERCENT = ("weight", "local_return", "return", "contribution")
+ATTRIBUTION_PERCENT = ("weight", "local_return", "return", "contribution", "return_without")
+#: A run longer than this many calendar days gets the long-run charts (rolling beta, monthly
+#: returns, a log scale).
+LONG_RUN_DAYS = 183
+#: Summary columns whose negative values are not bad news (not red): drawdowns, betas.
+NEUTRAL_HEADERS = ("MaxDD", "Beta", "Dimson", "B.local")
+NULL_COLUMNS = {"total_return": "Total", "null_percentile": "Percentile",
+                "null_p_value": "p", "n_random": "Random baskets"}
 #: Baskets beyond this many get no attribution chart (their rows stay in the table).
 MAX_ATTRIBUTION_CHARTS = 24
 
@@ -102,7 +115,7 @@ def drawdown_table(equity: pd.DataFrame) -> str:
     frame = pd.DataFrame(rows).set_index("basket").rename_axis("Basket")
     headers = {"start": "Start", "trough": "Trough", "recovery": "Recovery", "depth": "Depth",
                "length": "Sessions"}
-    return html_table(frame, percent=["depth"], headers=headers) + (
+    return html_table(frame, percent=["depth"], headers=headers, neutral=["depth"]) + (
         f'<p class="caption">The {DRAWDOWN_PERIODS_SHOWN} deepest drawdown periods of each '
         "curve: from the last session at the peak (the starting cash counts as one) to the "
         "first session back at it; sessions from start to recovery, or to the last session "
@@ -129,15 +142,16 @@ def summary_section(run: Run) -> str:
         parts.append(f"<h3>{esc(table.title[:1].upper() + table.title[1:])}</h3>")
         parts.append(html_table(
             table.frame, percent=table.percent, row_class={run.benchmark: "benchmark"},
-            css="summary",
+            css="summary", neutral=[c for c in table.frame.columns
+                                    if str(c).startswith(NEUTRAL_HEADERS)],
         ))
-        parts += [f'<p class="caption">{esc(note)}</p>' for note in table.footnotes]
+        parts += [f'<p class="caption">{esc(text)}</p>' for text in table.footnotes]
     caption = (
         "<p class=\"caption\">Returns in the report currency; annualised figures use 252 "
         "sessions (volatility, Sharpe, tracking error, information ratio) and 365.25 days "
         "(annualised return). Alpha and beta are against the benchmark, risk-free rate 0.</p>"
     )
-    return section("summary", "Summary", "".join(parts) + caption)
+    return section("summary", "Summary", "".join(parts) + caption + null_table(run))
 
 
 def equity_sections(run: Run, charts: Charts, palette: dict[str, str]) -> str:
@@ -148,16 +162,84 @@ def equity_sections(run: Run, charts: Charts, palette: dict[str, str]) -> str:
     equity = equity.apply(pd.to_numeric, errors="coerce")
     events = study_events(run)
     listed = "; ".join(f"{d} {n}".strip() for d, n in events)
+    long_run = is_long(run)
     caption = "<p class=\"caption\">Baskets and the benchmark (dashed), daily closes on the " \
         "union of the exchanges' sessions." + (
-            f" Dotted lines: events ({esc(listed)})." if events else "") + "</p>"
+            f" Dotted lines: events ({esc(listed)})." if events else "") + (
+            " Linear or log scale: the buttons above the chart." if long_run else "") + \
+        " Click a legend entry to show that curve alone, again to show them all.</p>"
     curves = equity_chart(charts, equity, run.benchmark, run.manifest.get("currency"), events,
-                          palette) + caption
-    if run.benchmark in equity.columns and len(equity.columns) > 1:
+                          palette, log_toggle=long_run) + caption
+    benchmarked = run.benchmark in equity.columns and len(equity.columns) > 1
+    if benchmarked:
         curves += relative_chart(charts, equity, run.benchmark, events, palette)
+    if long_run and benchmarked:
+        betas = rolling_beta(equity, run.benchmark, ROLLING_BETA_SESSIONS)
+        if betas.notna().any().any():
+            curves += rolling_beta_chart(charts, betas, run.benchmark, ROLLING_BETA_SESSIONS,
+                                         events, palette) + (
+                f'<p class="caption">Slope of each basket\'s daily returns on the benchmark\'s '
+                f"over the last {ROLLING_BETA_SESSIONS} sessions of the union calendar (a "
+                "closed market counts as a zero return): the summary's beta, through time.</p>")
+    if long_run:
+        curves += monthly_heatmap(charts, monthly_returns(equity)) + (
+            '<p class="caption">Each calendar month\'s return: the last value of the month '
+            "over the last of the month before (the first month from the start).</p>")
     drawdowns = drawdown_chart(charts, equity, run.benchmark, events, palette) + drawdown_table(
         equity)
     return section("equity", "Equity", curves) + section("drawdowns", "Drawdowns", drawdowns)
+
+
+def is_long(run: Run) -> bool:
+    """Whether the run's period is longer than :data:`LONG_RUN_DAYS` calendar days."""
+    if not run.period:
+        return False
+    first, last = run.period.split("..")
+    return (pd.Timestamp(last) - pd.Timestamp(first)).days > LONG_RUN_DAYS
+
+
+def together_section(run: Run, charts: Charts) -> str:
+    """How the baskets relate: the correlation of their daily returns and the symbols they
+    hold in common, as heatmaps, with the effective number of independent themes."""
+    correlation = run.table("correlation.csv", index_col=0)
+    overlap = run.table("overlap.csv", index_col=0)
+    parts = []
+    if correlation is not None and not correlation.empty:
+        correlation = correlation.apply(pd.to_numeric, errors="coerce")
+        parts.append(matrix_heatmap(charts, "correlation", correlation,
+                                    "Correlation of daily returns", diverging=True, digits=2))
+    if overlap is not None and not overlap.empty:
+        overlap = overlap.apply(pd.to_numeric, errors="coerce")
+        parts.append(matrix_heatmap(charts, "overlap", overlap,
+                                    "Symbols held in common (diagonal: constituents)",
+                                    diverging=False, digits=0))
+    if not parts:
+        return section("together", "Baskets together",
+                       note("correlation.csv and overlap.csv are not in this run folder."))
+    body = f'<div class="grid">{"".join(parts)}</div>'
+    effective = number(run.manifest.get("effective_themes"))
+    if not math.isnan(effective):
+        themes = themes_note(effective, len(run.manifest.get("baskets") or []))
+        body += f'<p class="caption">{esc(themes)}.</p>'
+    return section("together", "Baskets together", body)
+
+
+def null_table(run: Run) -> str:
+    """The baskets' total returns against matched random baskets (``basket run
+    --universe``: percentile and p-value), when the run has them."""
+    columns = [c for c in NULL_COLUMNS if c in run.summary.columns]
+    if "null_percentile" not in columns or not run.summary["null_percentile"].notna().any():
+        return ""
+    frame = run.summary.loc[run.summary["null_percentile"].notna(), columns].copy()
+    frame.index.name = "Basket"
+    return (
+        "<h3>Against matched random baskets</h3>"
+        + html_table(frame, percent=["total_return"], headers=NULL_COLUMNS,
+                     digits={"null_percentile": 1, "null_p_value": 3})
+        + '<p class="caption">Percentile of the basket\'s total return among random baskets of '
+        "the universe with its number of names and market mix (same weights, schedule, fees); "
+        "p: (1 + random baskets at or above it) / (1 + random baskets).</p>"
+    )
 
 
 def attribution_section(run: Run, charts: Charts) -> str:
@@ -171,6 +253,8 @@ def attribution_section(run: Run, charts: Charts) -> str:
         total = run.summary["total_return"].get(basket, math.nan) if not run.summary.empty \
             else math.nan
         parts.append(attribution_chart(charts, rows, str(basket), number(total)))
+        if "return_without" in rows and rows["return_without"].notna().any():
+            parts.append(without_chart(charts, rows, str(basket), number(total)))
     parts.append("</div>")
     if len(groups) > MAX_ATTRIBUTION_CHARTS:
         parts.append(note(f"Charts for the first {MAX_ATTRIBUTION_CHARTS} of {len(groups)} "
@@ -183,7 +267,22 @@ def attribution_section(run: Run, charts: Charts) -> str:
     )
     parts.append("<p class=\"caption\">Contribution: the constituent's share of the basket's "
                  "total return (percentage points, report currency); return in the report "
-                 "currency, local_return in the listing's currency.</p>")
+                 "currency, local_return in the listing's currency; beside each basket, its "
+                 "return without each stock (return_without: simulated again without it, the "
+                 "other weights renormalised, same schedule and fees).</p>")
+    robust = [c for c in ("total_return", "return_without_top", "top_contributor",
+                          "return_worst_leave_one_out", "worst_leave_one_out")
+              if c in run.summary.columns or c in run.summary_labels().columns]
+    if len(robust) == 5:
+        rows = run.summary[["total_return", "return_without_top",
+                            "return_worst_leave_one_out"]].join(
+            run.summary_labels()[["top_contributor", "worst_leave_one_out"]])
+        rows = rows[rows["return_without_top"].notna()]
+        if not rows.empty:
+            parts.append(leave_one_out_chart(charts, rows) + (
+                '<p class="caption">Each basket simulated again without one constituent at a '
+                "time (weights renormalised, same schedule and fees): without its top "
+                "contributor, and the lowest of those returns (hover for the stock).</p>"))
     return section("attribution", "Attribution", "".join(parts))
 
 
@@ -210,11 +309,13 @@ def build_report(run: Run, plotly: str) -> str:
         equity_sections(run, charts, palette) if backtest else "",
         events_section(run, charts, palette),
         attribution_section(run, charts) if backtest else "",
+        together_section(run, charts) if backtest else "",
         notes_section(run),
         settings_section(run),
     ]
     links = [("summary", "Summary"), ("equity", "Equity"), ("drawdowns", "Drawdowns"),
              ("events", "Event study"), ("attribution", "Attribution"),
+             ("together", "Baskets together"),
              ("notes", "Data notes"), ("settings", "Settings")]
     if not backtest:
         links = [link for link in links if link[0] in ("events", "notes", "settings")]

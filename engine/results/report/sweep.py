@@ -10,13 +10,25 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from engine.results.assets import plotly_script
-from engine.results.report.page import Charts, axis, document, esc, html_table, label, write_page
+from engine.results.report.page import (
+    Charts,
+    axis,
+    definition_list,
+    document,
+    esc,
+    html_table,
+    label,
+    section,
+    write_page,
+)
+from engine.results.report.provenance import settings_table
 from engine.results.runfolder import MANIFEST
 from engine.results.sweepfolder import VALUE_COLUMNS, is_percent, summary_table
 
@@ -27,8 +39,8 @@ BINS = 40
 def write_sweep_report(folder: Path, result: Any) -> Path:
     """Write the ``report.html`` of the (staged) sweep run folder ``folder`` from ``result``,
     titled with the run id of its manifest; returns its path."""
-    run_id = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["run_id"]
-    return write_page(folder, build_sweep_report(result, run_id, folder))
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    return write_page(folder, build_sweep_report(result, manifest, folder))
 
 
 def null_histogram(charts: Charts, row: dict[str, Any], values: np.ndarray) -> str:
@@ -62,9 +74,39 @@ def null_histogram(charts: Charts, row: dict[str, Any], values: np.ndarray) -> s
     return charts.add("null", data, layout, height=300)
 
 
-def build_sweep_report(result: Any, run_id: str, folder: Path) -> str:
-    """The report page of the sweep run folder ``folder``: settings, the summary table, the
-    histograms."""
+def sweep_settings(result: Any, manifest: dict[str, Any]) -> str:
+    """The sweep's settings as tables: the random baskets, the study, the command and the
+    versions."""
+    options = result.options
+    draws = {
+        "random baskets per theme": options.n_random,
+        "matched on": ", ".join(options.matched_on),
+        "seed": options.seed,
+        "theme stocks included": options.include_theme,
+        "grid": "; ".join(", ".join(f"{k} {v}" for k, v in point.items())
+                          for point in manifest.get("grid") or []) or None,
+        "verified against vectorbt": f"{options.verify} per theme (largest difference "
+                                     f"{result.verified:.1e})",
+        "universe": result.universe,
+    }
+    command = manifest.get("command")
+    versions = manifest.get("versions") or {}
+    run = [
+        ("run id", manifest.get("run_id")),
+        ("created", manifest.get("created_at")),
+        ("command", shlex.join(str(c) for c in command) if isinstance(command, list)
+         else command),
+        ("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
+    ]
+    return section("settings", "Settings", "<h3>Random baskets</h3>" + settings_table(draws)
+                   + "<h3>Study</h3>" + settings_table(result.study.to_dict())
+                   + "<h3>Run</h3>" + definition_list(run))
+
+
+def build_sweep_report(result: Any, manifest: dict[str, Any], folder: Path) -> str:
+    """The report page of the sweep run folder ``folder`` (``manifest``: its manifest): the
+    summary table, the histograms, the notes and the settings."""
+    run_id = str(manifest.get("run_id") or folder.name)
     charts = Charts()
     summary = summary_table(result)
     shown = summary.drop(columns=["matched_on", "seed"]).copy()
@@ -92,6 +134,7 @@ def build_sweep_report(result: Any, run_id: str, folder: Path) -> str:
         f'<section id="summary"><h2>Ranks</h2>{table}</section>\n'
         f'<section id="nulls"><h2>Random baskets and the theme</h2>{charts_html}</section>\n'
         f'<section id="notes"><h2>Notes</h2><ul class="notes">{notes}</ul></section>\n'
+        + sweep_settings(result, manifest)
     )
     header = [esc(settings), f"universe {esc(result.universe)} · run {esc(run_id)}"]
     return document(title, run_id, header, body, plotly_script(folder) + charts.script())
