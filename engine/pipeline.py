@@ -1487,6 +1487,8 @@ def _verify(aligned, draws: np.ndarray, weights: np.ndarray, trade: np.ndarray, 
     chosen = draws[:count]
     if not len(chosen):
         return 0.0
+    if weights.ndim == 3:
+        return _verify_targets(aligned.prices, chosen, weights[:count], trade, fees)
     symbols = list(dict.fromkeys(aligned.symbols[c] for c in chosen.ravel()))
     columns = [aligned.symbols.index(s) for s in symbols]
     index = aligned.sessions
@@ -1516,11 +1518,31 @@ def _verify(aligned, draws: np.ndarray, weights: np.ndarray, trade: np.ndarray, 
     return worst
 
 
-def _constant_targets(theme: Basket, backtest: BacktestResult) -> tuple[np.ndarray, list]:
-    """The theme's target weights in constituent order and its trading sessions; an error
-    when its targets change over time (weighting schemes of prices, caps, membership
-    dates, reviews) or it is traded like the market: random baskets copy constant weights and
-    proportional fees only."""
+def _verify_targets(prices: np.ndarray, chosen: np.ndarray, weights: np.ndarray,
+                    trade: np.ndarray, fees: float) -> float:
+    """The largest difference between the kernel's values of the baskets ``chosen`` with
+    targets per trading session (``weights``: ``(1 or n, sessions, k)``) and vectorbt's
+    ``from_orders`` with those targets on the ``trade`` sessions (the engine's simulation)."""
+    from engine.portfolio.kernel import basket_values
+    from engine.portfolio.orders import Orders, simulate
+
+    n, k = chosen.shape
+    close = prices[:, chosen.ravel()]
+    size = np.full(close.shape, np.nan)
+    per_basket = np.broadcast_to(weights, (n, *weights.shape[1:]))
+    size[trade] = per_basket.transpose(1, 0, 2).reshape(int(trade.sum()), n * k)
+    simulated, _ = simulate(Orders(close, size, np.full(n, k), INITIAL_CASH,
+                                   order_args={"fees": fees}))
+    values = basket_values(prices, chosen, weights, trade, fees)
+    return float(np.abs(values - simulated.value.T).max())
+
+
+def _theme_targets(theme: Basket, backtest: BacktestResult) -> pd.DataFrame:
+    """The theme's targets on each of its trading sessions (constituents as columns); an error
+    when it is traded like the market, or when it caps a rule's weights: the random baskets'
+    kernel knows proportional fees only, and applies a rule without caps."""
+    from engine.config.baskets import LOOKBACK_WEIGHTINGS
+
     if theme.trades_like_the_market:
         raise OptionError(
             "sweep",
@@ -1528,16 +1550,53 @@ def _constant_targets(theme: Basket, backtest: BacktestResult) -> tuple[np.ndarr
             "capital) and the random baskets' kernel knows proportional fees only",
             "sweep it without costs: market, commission and capital",
         )
-    targets = backtest.targets[theme.name].weights
-    first = targets.iloc[0].to_numpy(dtype=float)
-    if not np.allclose(targets.to_numpy(dtype=float), first, rtol=0, atol=1e-12):
+    if theme.caps is not None and theme.weighting in LOOKBACK_WEIGHTINGS:
         raise OptionError(
             "sweep",
-            f"basket '{theme.name}' has target weights that change over time (weighting "
-            f"{theme.weighting}, caps or membership dates)",
-            "sweep baskets with equal or custom weights and fixed constituents",
+            f"basket '{theme.name}' caps its {theme.weighting} weights, and random baskets "
+            "apply the rule without caps",
+            "sweep it without caps, or with equal or custom weights",
         )
-    return first, list(targets.index)
+    return backtest.targets[theme.name].weights
+
+
+def _random_targets(theme: Basket, targets: pd.DataFrame, draws: np.ndarray,
+                    scores: np.ndarray | None) -> tuple[np.ndarray, str | None]:
+    """The random baskets' targets for the kernel (:mod:`engine.analysis.null`, Weights) and
+    the note saying how they were weighted when not as the theme: ``(k,)`` when the theme's
+    never change, else ``(1 or n, sessions, k)``."""
+    from engine.analysis.null import equal_over_members, rule_weights
+
+    theme_targets = targets.to_numpy(dtype=float)
+    if scores is not None:
+        return rule_weights(theme_targets > 0, draws, scores), None
+    note = None
+    if theme.weighting not in ("equal", "custom"):
+        theme_targets = equal_over_members(theme_targets)
+        note = (f"random baskets of {theme.name}: equal weights over the members ({theme.weighting}"
+                " weights come from data on the theme's own stocks)")
+    if (theme_targets == theme_targets[0]).all():
+        return theme_targets[0], note
+    return theme_targets[None], note
+
+
+def _rule_scores(theme: Basket, matrix, meta: pd.DataFrame, panel: Panel,
+                 trading: Sequence[pd.Timestamp],
+                 factors: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """Every universe stock's raw weight under the theme's rule on its trading sessions
+    (:func:`engine.analysis.null.rule_scores`), or None for a theme without a rule that any
+    stock has."""
+    from engine.analysis.null import rule_scores
+    from engine.config.baskets import LOOKBACK_WEIGHTINGS
+
+    if theme.weighting not in LOOKBACK_WEIGHTINGS:
+        return None
+    rows = panel.sessions.get_indexer(trading)
+    to_report = np.full((len(trading), len(matrix.symbols)), np.nan)
+    for currency, factor in factors.items():
+        to_report[:, (meta["currency"] == currency).to_numpy()] = np.asarray(factor)[rows, None]
+    return rule_scores(theme.weighting, matrix.dates, matrix.closes, matrix.volume, trading,
+                       theme.lookback, to_report)
 
 
 def _liquidity(matrix, meta: pd.DataFrame, start: pd.Timestamp, theme: Basket,
@@ -1638,6 +1697,7 @@ def sweep(
     cars = _UniverseCars(matrix, meta, source, study, events) if events is not None else None
 
     rows: list[dict[str, object]] = []
+    notes = [SURVIVORSHIP_NOTE]
     nulls: list[np.ndarray] = []
     drawn: dict[str, np.ndarray] = {}
     runs: list[RunResult] = []
@@ -1645,16 +1705,17 @@ def sweep(
     total = len(baskets) * len(options.grid) * options.n_random
     done = 0
     for basket in baskets:
-        for index, (point, point_study) in enumerate(zip(options.grid, studies, strict=True)):
-            with_events = events if index == 0 else None
+        # Universe stocks' CARs by pool and closures: grid points of one period share them.
+        stock_cars_of: dict[tuple, dict] = {}
+        for point, point_study in zip(options.grid, studies, strict=True):
             result = run([basket], point_study, source, skip_missing=skip_missing,
-                         rebalance=point.get("rebalance") or rebalance, events=with_events,
+                         rebalance=point.get("rebalance") or rebalance, events=events,
                          strict=strict)
             runs.append(result)
             theme = result.baskets[0]
             panel = result.panel
-            weights, trading = _constant_targets(theme, result.backtest)
-            trade = panel.sessions.isin(trading)
+            targets = _theme_targets(theme, result.backtest)
+            trade = panel.sessions.isin(targets.index)
             days = basket_sessions(panel, [theme], point_study.benchmark)[theme.name]
             own_rows = panel.sessions.get_indexer(days)
             factors: dict[str, np.ndarray] = {}
@@ -1674,6 +1735,10 @@ def sweep(
                 if "liquidity" in options.match else None
             )
             strata = _strata(theme, meta, options.match, quintiles)
+            scores = _rule_scores(theme, matrix, meta, panel, list(targets.index), factors)
+            if scores is not None:
+                # A stock the rule cannot weigh on some session is not drawn.
+                candidates &= np.isfinite(scores).all(axis=0)
             pool = candidates.copy()
             if not options.include_theme:
                 pool[[column_of[s] for s in theme.symbols if s in column_of]] = False
@@ -1684,6 +1749,9 @@ def sweep(
             draws = draw_baskets(strata, pools, options.n_random, _rng(options.seed, theme.name,
                                                                            period))
             fees = point_study.fees
+            weights, note = _random_targets(theme, targets, draws, scores)
+            if note and note not in notes:
+                notes.append(note)
 
             def advance(count: int, before: int = done) -> None:
                 if progress is not None:
@@ -1709,15 +1777,24 @@ def sweep(
                 ranking = rank_against(getattr(summary, statistic), random[statistic])
                 rows.append({**common, "statistic": statistic, **ranking.to_dict()})
                 nulls.append(random[statistic])
-            if with_events is not None and cars is not None:
+            if events is not None and cars is not None:
                 table = result.events.summary
-                stock_cars = cars.cars(np.flatnonzero(pool), result.prices.closures)
+                closures = result.prices.closures
+                closed = ((c, tuple(d.asi8)) for c, d in sorted(closures.days.items()))
+                key = (pool.tobytes(), *closed)
+                if key not in stock_cars_of:
+                    stock_cars_of[key] = cars.cars(np.flatnonzero(pool), closures)
+                stock_cars = stock_cars_of[key]
+                # The event study weighs a basket by its weights at the purchase.
+                at_purchase = weights if weights.ndim == 1 else weights[:, 0]
+                if at_purchase.ndim == 2 and len(at_purchase) == 1:
+                    at_purchase = at_purchase[0]
                 for (day, window), values in stock_cars.items():
                     event = day.date().isoformat()
                     match = table[(table["basket"] == theme.name) & (table["event"] == event)
                                   & (table["window"].map(tuple) == window)]
                     value = float(match["car"].iloc[0]) if len(match) else math.nan
-                    random_cars = basket_cars(values, draws, weights, events.weighting)
+                    random_cars = basket_cars(values, draws, at_purchase, events.weighting)
                     statistic = f"car {event} [{window[0]}, {window[1]}]"
                     ranking = rank_against(value, random_cars)
                     rows.append({**common, "statistic": statistic, **ranking.to_dict()})
@@ -1733,7 +1810,6 @@ def sweep(
             f"the fast kernel and vectorbt differ by {worst:.3g} on verified random baskets",
             "this is a bug in basket; rerun with --verify 0 to skip the check (not advised)",
         )
-    notes = [SURVIVORSHIP_NOTE]
     for result in runs:
         notes.extend(n for n in result.notes if n not in notes)
     return SweepResult(
