@@ -1548,23 +1548,29 @@ def _theme_targets(theme: Basket, backtest: BacktestResult) -> pd.DataFrame:
 
 
 def _random_targets(theme: Basket, targets: pd.DataFrame, draws: np.ndarray,
-                    scores: np.ndarray | None) -> tuple[np.ndarray, str | None]:
-    """The random baskets' targets for the kernel (:mod:`engine.analysis.null`, Weights) and
-    the note saying how they were weighted when not as the theme: ``(k,)`` when the theme's
-    never change, else ``(1 or n, sessions, k)``."""
+                    scores: np.ndarray | None) -> tuple[Callable[[slice], np.ndarray], bool,
+                                                        str | None]:
+    """How the random baskets are weighted (:mod:`engine.analysis.null`, Weights): a function
+    giving the kernel's targets of the baskets ``draws[rows]`` (``(k,)`` when the theme's
+    never change, else ``(1 or n, sessions, k)``), whether they are shared by every basket,
+    and the note saying how they were weighted when not as the theme."""
     from engine.analysis.null import equal_over_members, rule_weights
 
     theme_targets = targets.to_numpy(dtype=float)
     if scores is not None:
-        return rule_weights(theme_targets > 0, draws, scores), None
+        members = theme_targets > 0
+        return (lambda rows: rule_weights(members, draws[rows], scores)), False, None
     note = None
     if theme.weighting not in ("equal", "custom"):
         theme_targets = equal_over_members(theme_targets)
         note = (f"random baskets of {theme.name}: equal weights over the members ({theme.weighting}"
                 " weights come from data on the theme's own stocks)")
-    if (theme_targets == theme_targets[0]).all():
-        return theme_targets[0], note
-    return theme_targets[None], note
+    shared = theme_targets[0] if (theme_targets == theme_targets[0]).all() else theme_targets[None]
+    return (lambda rows: shared), True, note
+
+
+#: Random baskets weighted at a time when each has its own targets (bounds their memory).
+WEIGHED_AT_ONCE = 20_000
 
 
 def _rule_scores(theme: Basket, matrix, meta: pd.DataFrame, panel: Panel,
@@ -1733,19 +1739,30 @@ def sweep(
             draws = draw_baskets(strata, pools, options.n_random, _rng(options.seed, theme.name,
                                                                            period))
             fees = point_study.fees
-            weights, note = _random_targets(theme, targets, draws, scores)
+            weigh, shared, note = _random_targets(theme, targets, draws, scores)
             if note and note not in notes:
                 notes.append(note)
+            step = options.n_random if shared else WEIGHED_AT_ONCE
+            parts, at_purchase = [], []
+            for first_draw in range(0, options.n_random, step):
+                block = slice(first_draw, first_draw + step)
+                weights = weigh(block)
 
-            def advance(count: int, before: int = done) -> None:
-                if progress is not None:
-                    progress(before + count, total)
+                def advance(count: int, before: int = done + first_draw) -> None:
+                    if progress is not None:
+                        progress(before + count, total)
 
-            # The statistics use the basket's own sessions, as its summary does.
-            stats = basket_statistics(
-                aligned.prices[own_rows], draws, weights, trade[own_rows], fees,
-                periods_per_year=PERIODS_PER_YEAR, progress=advance,
-            )
+                # The statistics use the basket's own sessions, as its summary does.
+                parts.append(basket_statistics(
+                    aligned.prices[own_rows], draws[block], weights, trade[own_rows], fees,
+                    periods_per_year=PERIODS_PER_YEAR, progress=advance,
+                ))
+                # The event study weighs a basket by its weights at the purchase.
+                at_purchase.append(weights if weights.ndim == 1 else weights[:, 0])
+            stats = np.concatenate(parts)
+            at_purchase = at_purchase[0] if shared else np.concatenate(at_purchase)
+            if at_purchase.ndim == 2 and len(at_purchase) == 1:
+                at_purchase = at_purchase[0]
             done += options.n_random
             summary = result.summary[0]
             random = {
@@ -1769,10 +1786,6 @@ def sweep(
                 if key not in stock_cars_of:
                     stock_cars_of[key] = cars.cars(np.flatnonzero(pool), closures)
                 stock_cars = stock_cars_of[key]
-                # The event study weighs a basket by its weights at the purchase.
-                at_purchase = weights if weights.ndim == 1 else weights[:, 0]
-                if at_purchase.ndim == 2 and len(at_purchase) == 1:
-                    at_purchase = at_purchase[0]
                 for (day, window), values in stock_cars.items():
                     event = day.date().isoformat()
                     match = table[(table["basket"] == theme.name) & (table["event"] == event)
@@ -1784,8 +1797,8 @@ def sweep(
                     rows.append({**common, "statistic": statistic, **ranking.to_dict()})
                     nulls.append(random_cars)
             schedule = result.backtest.schedules[theme.name]
-            worst = max(worst, _verify(aligned, draws, weights, trade, fees, schedule,
-                                       listings, panel, theme, options.verify))
+            worst = max(worst, _verify(aligned, draws, weigh(slice(0, options.verify)), trade,
+                                       fees, schedule, listings, panel, theme, options.verify))
             drawn[f"{theme.name} | {label}" if label else theme.name] = (
                 np.array(matrix.symbols, dtype=object)[draws]
             )
