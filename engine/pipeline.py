@@ -105,6 +105,7 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     events: object | None = None
     event_options: EventOptions | None = None
+    universe: dict[str, object] | None = None
 
     def correlation_frame(self) -> pd.DataFrame:
         """Correlation of the baskets' daily returns (the benchmark's last) on the run's
@@ -706,6 +707,9 @@ def run(
         raise OptionError("--rebalance", f"'{rebalance}' is not one of {', '.join(REBALANCES)}")
     if trials < 0:
         raise OptionError("--trials", f"{trials} is not a number of trials (0 or more)")
+    if null is not None and universe is None:
+        raise OptionError("--random/--seed", "random baskets are drawn from a universe",
+                          "pass --universe FILE (e.g. ../shared/data/universe/prices.parquet)")
     null = null or RUN_NULL
     if null.n_random < 0:
         raise OptionError("--random", f"{null.n_random} is not a number of baskets (0 or more)")
@@ -830,6 +834,10 @@ def run(
         notes=notes,
         events=None if events is None else study_events(prices, baskets, study, events, listings),
         event_options=events,
+        universe=None if universe is None else {
+            "file": universe.description, "n_random": null.n_random, "seed": null.seed,
+            "matched_on": null.matched_on, "verify": null.verify,
+        },
     )
 
 
@@ -844,6 +852,18 @@ def with_robustness(row: Summary, robust: LeaveOneOut | None) -> Summary:
         return_without_top=robust.without_top,
         worst_leave_one_out=robust.worst,
         return_worst_leave_one_out=robust.worst_return,
+    )
+
+
+def run_null(n_random: int | None = None, seed: int | None = None) -> SweepOptions | None:
+    """The matched null of ``basket run --random N --seed S``: :data:`RUN_NULL` with the
+    values given; None when neither is (the run's default, only with a universe)."""
+    if n_random is None and seed is None:
+        return None
+    return dataclasses.replace(
+        RUN_NULL,
+        n_random=RUN_NULL.n_random if n_random is None else n_random,
+        seed=RUN_NULL.seed if seed is None else seed,
     )
 
 

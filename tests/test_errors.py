@@ -316,6 +316,10 @@ CASES = [
     row("universe-interleaved",     2, universe("symbol,date,close\nAAA,2025-01-02,1\n"
                                                 "BBB,2025-01-02,2\nAAA,2025-01-03,1\n"),
         "U.csv: the rows of symbol AAA are not together"),
+    row("run-random-without-universe", 2, run_args("--random", "10"),
+        "--random/--seed: random baskets are drawn from a universe"),
+    row("run-negative-trials",      2, run_args("--trials", "-1"),
+        "Invalid value for '--trials': -1 is not in the range x>=0"),
     row("sweep-without-universe",   2, sweep_args("--random", "10"),
         "--universe: a sweep draws its random baskets from a universe file"),
     row("sweep-unknown-match",      2, Input(price=("U", "symbol,date,close\nAAA,2025-01-02,1\n"),

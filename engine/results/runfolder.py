@@ -290,6 +290,7 @@ def write_run(
                 for b in result.baskets
             ],
             "event_study": result.event_options.to_dict() if result.event_options else None,
+            "universe": result.universe,
         }
         manifest = {
             **_common_manifest(run_id, argv, result),
