@@ -256,3 +256,23 @@ def make_small_universe(root: Path) -> dict[str, Path]:
     study = write_yaml(root / "study.yaml", SMALL_UNIVERSE_STUDY)
     return {"root": root, "prices": prices, "universe": universe / "prices.parquet",
             "study": study}
+
+
+def symbols_basket(root: Path, name: str, symbols: Sequence[str], extra: str = "") -> Path:
+    """``root/NAME.yaml``: a basket of ``symbols`` at equal weights, ``extra`` lines (rules)
+    before its constituents."""
+    lines = "".join(f"  - {{symbol: '{s}'}}\n" for s in symbols)
+    return write_yaml(root / f"{name}.yaml", f"name: {name}\n{extra}constituents:\n{lines}")
+
+
+def small_universe_inputs(project: dict[str, Path], fees: float | None = None):
+    """The universe, price source (the price folder, then the universe) and resolved study of
+    :func:`make_small_universe`'s ``project``."""
+    from engine.config.baskets import load_study
+    from engine.data.sources import open_source
+    from engine.data.universe import UniverseSource
+    from engine.pipeline import resolve_study
+
+    universe = UniverseSource(project["universe"])
+    source = open_source(project["prices"], universe=universe)
+    return universe, source, resolve_study(load_study(project["study"]), fees=fees)

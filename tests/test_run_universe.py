@@ -17,7 +17,8 @@ from conftest import (
     make_small_universe,
     run_in_pty,
     sessions,
-    write_yaml,
+    small_universe_inputs,
+    symbols_basket,
 )
 from scipy import stats
 
@@ -37,15 +38,11 @@ def project(tmp_path_factory):
 
 
 def _basket(project, name, symbols, extra=""):
-    lines = "".join(f"  - {{symbol: '{s}'}}\n" for s in symbols)
-    return write_yaml(project["root"] / f"{name}.yaml",
-                      f"name: {name}\n{extra}constituents:\n{lines}")
+    return symbols_basket(project["root"], name, symbols, extra)
 
 
 def _run(project, baskets, *, fees=None, rebalance=None, **null):
-    universe = UniverseSource(project["universe"])
-    source = open_source(project["prices"], universe=universe)
-    study = resolve_study(load_study(project["study"]), fees=fees)
+    universe, source, study = small_universe_inputs(project, fees)
     return run([load_basket(b) for b in baskets], study, source, rebalance=rebalance,
                universe=universe, null=run_null(**null) if null else None)
 
@@ -116,9 +113,7 @@ def test_null_percentile_is_the_sweeps_in_a_run_of_several_baskets(project):
     mixed = _basket(project, "Mixed", [US[0], US[13], HK[2]])
     us_only = _basket(project, "USonly", [US[1], US[2]])
     result = _run(project, [mixed, us_only], n_random=200, seed=5)
-    universe = UniverseSource(project["universe"])
-    source = open_source(project["prices"], universe=universe)
-    study = resolve_study(load_study(project["study"]))
+    universe, source, study = small_universe_inputs(project)
     for row in result.summary[:2]:
         alone = sweep([load_basket(mixed if row.basket == "Mixed" else us_only)], study, source,
                       universe, SweepOptions(n_random=200, seed=5, verify=0))

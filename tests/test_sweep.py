@@ -8,7 +8,15 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import HK, INDUSTRY, US, make_small_universe, run_in_pty, write_yaml
+from conftest import (
+    HK,
+    INDUSTRY,
+    US,
+    make_small_universe,
+    run_in_pty,
+    small_universe_inputs,
+    symbols_basket,
+)
 
 from engine.config.baskets import load_basket, load_study
 from engine.data.sources import open_source
@@ -22,15 +30,11 @@ def project(tmp_path_factory):
 
 
 def _basket(project, name, symbols, extra=""):
-    lines = "".join(f"  - {{symbol: '{s}'}}\n" for s in symbols)
-    return write_yaml(project["root"] / f"{name}.yaml",
-                      f"name: {name}\n{extra}constituents:\n{lines}")
+    return symbols_basket(project["root"], name, symbols, extra)
 
 
 def _sweep(project, baskets, *, events=True, fees=None, **options):
-    universe = UniverseSource(project["universe"])
-    source = open_source(project["prices"], universe=universe)
-    study = resolve_study(load_study(project["study"]), fees=fees)
+    universe, source, study = small_universe_inputs(project, fees)
     chosen = event_options(study) if events else None
     return sweep([load_basket(b) for b in baskets], study, source, universe,
                  SweepOptions(**options), events=chosen)
