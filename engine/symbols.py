@@ -129,3 +129,14 @@ def listing_of(symbol: str) -> Listing:
 def file_stem(symbol: str) -> str:
     """The file name stem of a symbol in a CSV price folder: ``^`` and ``=`` become ``_``."""
     return symbol.replace("^", "_").replace("=", "_")
+
+
+def symbol_from_stem(stem: str) -> str:
+    """Invert :func:`file_stem` for the usual cases: a leading ``_`` is ``^``
+    (``_HSI`` -> ``^HSI``) and a trailing ``_X`` is ``=X`` (``CNY_X`` -> ``CNY=X``)."""
+    symbol = stem
+    if symbol.startswith("_"):
+        symbol = "^" + symbol[1:]
+    if re.fullmatch(r"[A-Za-z]{3,6}_X", symbol):
+        symbol = symbol[:-2] + "=X"
+    return symbol

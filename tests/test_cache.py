@@ -14,21 +14,14 @@ import pytest
 from conftest import flat_history
 from yahoo_fake import SHARED_PRICES, needs_shared_prices
 
-from engine.data.cache import (
-    CACHE_ENV,
-    CacheCorrupted,
-    CacheEntry,
-    PriceCache,
-    default_cache_root,
-    last_completed_session,
-    read_price_csv,
-    session_on_or_after,
-    symbol_from_stem,
-    target_session,
-)
+from engine.data.cache import CACHE_ENV, PriceCache, default_cache_root
+from engine.data.cache_entry import CacheCorrupted, CacheEntry
 from engine.data.csvfolder import CsvFolderSource
+from engine.data.freshness import last_completed_session, session_on_or_after, target_session
+from engine.data.pricefiles import read_price_csv
 from engine.data.prices import PriceHistory
 from engine.errors import CacheError, PriceFileError
+from engine.symbols import symbol_from_stem
 
 SHARED = CsvFolderSource(SHARED_PRICES)
 SOME = ["9988.HK", "688981.SS", "NVDA", "QQQ", "^HSI", "CNY=X"]

@@ -282,14 +282,15 @@ CASES = [
     row("price-not-a-number",       2, price("AAA", "date,close\n2025-01-02,abc\n"),
         "AAA.csv: row 2: close 'abc' is not a number"),
     row("price-negative",           2, price("AAA", "date,close\n2025-01-02,-1\n"),
-        "AAA.csv: close on 2025-01-02 is -1, not > 0"),
+        "AAA.csv: row 2: close on 2025-01-02 is -1, not > 0"),
     row("price-infinite",           2, price("AAA", f"date,close\n{GOOD_ROWS}\n2025-04-01,inf\n"),
-        "AAA.csv: row 7: close 'inf' is not a finite number"),
+        "AAA.csv: row 7: close on 2025-04-01 is inf, not a finite number"),
     row("price-below-range",        2, price("AAA", f"date,close\n{GOOD_ROWS}\n2025-04-01,1e-13\n"),
-        "AAA.csv: close on 2025-04-01 is 1e-13, outside the prices basket accepts (1e-08..1e+12)"),
+        "AAA.csv: row 7: close on 2025-04-01 is 1e-13, outside the prices basket accepts "
+        "(1e-08..1e+12)"),
     row("price-above-range",        2, price("AAA", "date,close\n"
                                              + GOOD_ROWS.replace(",10.20", ",1e300")),
-        "AAA.csv: close on 2025-03-27 is 1e+300, outside the prices basket accepts"),
+        "AAA.csv: row 4: close on 2025-03-27 is 1e+300, outside the prices basket accepts"),
     row("weights-sum-overflows",    2, basket("name: B\nconstituents:\n"
                                               "  - {symbol: AAA, weight: 1e308}\n"
                                               "  - {symbol: BBB, weight: 1e308}\n"),

@@ -11,18 +11,15 @@ Returns are computed from ``adj_close`` where present, else ``close`` (:meth:`Pr
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from engine.calendars import Closures
 from engine.errors import PriceFileError
-
-if TYPE_CHECKING:
-    pass
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close", "volume")
 REQUIRED_COLUMNS = ("date", "close")
@@ -111,6 +108,61 @@ class PriceSet:
         return {symbol: h.fingerprint() for symbol, h in sorted(self.histories.items())}
 
 
+@dataclass(frozen=True)
+class BadValue:
+    """The first value no bar may hold: its row position among the rows checked, why (naming
+    the column, date and value) and a hint."""
+
+    position: int
+    reason: str
+    hint: str | None = None
+
+
+#: Columns that hold prices (``volume`` is a count of shares).
+PRICE_VALUE_COLUMNS = ("open", "high", "low", "close", "adj_close")
+
+
+def first_bad_value(columns: Mapping[str, np.ndarray], dates: np.ndarray) -> BadValue | None:
+    """The earliest bar holding a value no source may deliver, None when every value is fine.
+
+    The one check of values that every price source applies (CSV folders, universe files,
+    Yahoo downloads, the cache on read).  A price (``open .. adj_close``) is NaN (unknown) or a
+    finite number inside :data:`PRICE_RANGE`: zero, negative, infinite, sub-1e-8 and
+    above-1e12 values are refused.  ``volume`` is NaN or a finite number >= 0.  ``columns`` maps
+    column names to float arrays of one length (missing columns are skipped); ``dates`` are the
+    bars' dates, in the same order, for the message.
+    """
+    low, high = PRICE_RANGE
+    first: tuple[int, str] | None = None
+    for column in (*PRICE_VALUE_COLUMNS, "volume"):
+        if column not in columns:
+            continue
+        values = np.asarray(columns[column], dtype=float)
+        if column == "volume":
+            fine = np.isnan(values) | (np.isfinite(values) & (values >= 0))
+        else:
+            fine = np.isnan(values) | ((values >= low) & (values <= high))
+        wrong = np.flatnonzero(~fine)
+        if len(wrong) and (first is None or wrong[0] < first[0]):
+            first = (int(wrong[0]), column)
+    if first is None:
+        return None
+    position, column = first
+    value = float(np.asarray(columns[column], dtype=float)[position])
+    said = f"{column} on {pd.Timestamp(dates[position]).date()} is {value:g}"
+    if not np.isfinite(value):
+        return BadValue(position, f"{said}, not a finite number")
+    if column == "volume":
+        return BadValue(position, f"{said}, not >= 0")
+    if value <= 0:
+        return BadValue(position, f"{said}, not > 0")
+    return BadValue(
+        position,
+        f"{said}, outside the prices basket accepts ({low:g}..{high:g})",
+        "check the value: a unit slip or a corrupted cell?",
+    )
+
+
 def tidy_frame(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
     """Check and normalise a bars table with a ``date`` column into the :class:`PriceHistory`
     layout.  Raises :class:`PriceFileError` naming ``origin`` and the bad row or column."""
@@ -150,32 +202,11 @@ def tidy_frame(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
                 raise PriceFileError(
                     origin, f"row {row + 2}: {column} {cells.iloc[row]!r} is not a number"
                 )
-        infinite = np.isinf(numbers.to_numpy(dtype=float))
-        if infinite.any():
-            row = int(np.flatnonzero(infinite)[0])
-            raise PriceFileError(
-                origin,
-                f"row {row + 2}: {column} {str(raw[column].iloc[row])!r} is not a finite number",
-            )
         values[column] = numbers.to_numpy(dtype=float)
+    bad = first_bad_value(values, dates.to_numpy())
+    if bad is not None:
+        raise PriceFileError(origin, f"row {bad.position + 2}: {bad.reason}", bad.hint)
     frame = pd.DataFrame(values, index=pd.DatetimeIndex(dates, name="date"))
-    for column in ("open", "high", "low", "close", "adj_close"):
-        nonpositive = frame[column] <= 0
-        if nonpositive.any():
-            day = frame.index[nonpositive.to_numpy()][0].date()
-            raise PriceFileError(
-                origin, f"{column} on {day} is {frame.loc[nonpositive, column].iloc[0]:g}, not > 0"
-            )
-        low, high = PRICE_RANGE
-        implausible = (frame[column] < low) | (frame[column] > high)
-        if implausible.any():
-            day = frame.index[implausible.to_numpy()][0].date()
-            raise PriceFileError(
-                origin,
-                f"{column} on {day} is {frame.loc[implausible, column].iloc[0]:g}, outside the "
-                f"prices basket accepts ({low:g}..{high:g})",
-                "check the cell: a unit slip or a corrupted value?",
-            )
     if frame.index.has_duplicates:
         day = frame.index[frame.index.duplicated()][0].date()
         raise PriceFileError(origin, f"date {day} appears more than once")

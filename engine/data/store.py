@@ -34,18 +34,19 @@ from typing import Any
 import pandas as pd
 
 from engine.calendars import Closures, closures_from_bars
-from engine.data.cache import (
-    CacheCorrupted,
-    CacheEntry,
-    CacheWarning,
-    ImportReport,
-    PriceCache,
-    last_completed_session,
-    symbol_from_stem,
-)
+from engine.data.cache import CacheWarning, ImportReport, PriceCache
+from engine.data.cache_entry import CacheCorrupted, CacheEntry
+from engine.data.freshness import last_completed_session
 from engine.data.quality import Flag, check_history, raise_if_strict
 from engine.errors import EngineFailure, OptionError, SymbolError
-from engine.symbols import FX_SYMBOLS, KNOWN_CALENDARS, Listing, listing_of, normalize_symbol
+from engine.symbols import (
+    FX_SYMBOLS,
+    KNOWN_CALENDARS,
+    Listing,
+    listing_of,
+    normalize_symbol,
+    symbol_from_stem,
+)
 
 _FX = re.compile(r"^[A-Z]{3}(?:[A-Z]{3})?=X$")
 #: Kind of the flag a corrupted cache entry gets in :func:`status`.

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.data.prices import PRICE_COLUMNS, Day, Fetched, PriceHistory
+from engine.data.prices import PRICE_COLUMNS, Day, Fetched, PriceHistory, first_bad_value
 from engine.errors import OptionError, PriceFileError
 from engine.symbols import listing_of
 
@@ -126,7 +126,7 @@ class UniverseSource:
         ``symbol`` (str), ``date`` (datetime64), and the price columns present, as floats.
 
         Raises :class:`PriceFileError` naming the symbol and date of a duplicate row, a row
-        out of order, a bad date or a non-positive close."""
+        out of order, a bad date or a value no bar may hold."""
         wanted = ["symbol", "date", *self._present]
         if self.is_parquet:
             import pyarrow.parquet as pq
@@ -177,7 +177,8 @@ class UniverseSource:
         return frame[keep]
 
     def _check_rows(self, frame: pd.DataFrame) -> None:
-        """Sorted by symbol then date, one row per (symbol, date), closes > 0."""
+        """Sorted by symbol then date, one row per (symbol, date), values that a bar may hold
+        (:func:`engine.data.prices.first_bad_value`)."""
         column = frame["symbol"]
         symbol = column.cat.codes.to_numpy() if column.dtype == "category" else column.to_numpy()
         names = column.cat.categories if column.dtype == "category" else None
@@ -215,16 +216,9 @@ class UniverseSource:
                 f"the rows of symbol {again} are not together",
                 "sort the file by symbol, then date",
             )
-        for column in ("close", "adj_close"):
-            if column in frame:
-                bad = np.flatnonzero((frame[column] <= 0).to_numpy())
-                if len(bad):
-                    row = bad[0]
-                    raise PriceFileError(
-                        self.path,
-                        f"symbol {name(row)}: {column} on {pd.Timestamp(date[row]).date()} is "
-                        f"{frame[column].iloc[row]:g}, not > 0",
-                    )
+        bad = first_bad_value({c: frame[c].to_numpy() for c in self._present}, date)
+        if bad is not None:
+            raise PriceFileError(self.path, f"symbol {name(bad.position)}: {bad.reason}", bad.hint)
 
     # -- the price source ------------------------------------------------------------------
 

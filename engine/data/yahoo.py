@@ -20,7 +20,8 @@ columns and hides failures).  Bars are keyed by the exchange's *local* date (the
 returns in the exchange time zone, made naive: never converted to UTC).  ``close`` is Yahoo's
 ``Close`` (split-adjusted, not dividend-adjusted) and ``adj_close`` its ``Adj Close``.  The
 currency and time zone in Yahoo's chart metadata must match the symbol's listing
-(:func:`engine.symbols.listing_of`), else the symbol is a problem.
+(:func:`engine.symbols.listing_of`), else the symbol is a problem; so is a download holding a
+value no bar may hold (:func:`engine.data.prices.first_bad_value`): nothing of it is cached.
 
 Rate limits (``YFRateLimitError``) and transient network errors are retried ``retries`` times
 with exponential back-off (``backoff * 2**attempt`` seconds, through the injectable ``sleep``),
@@ -46,18 +47,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.data.cache import (
-    CALENDAR_TIMEZONES,
-    CacheCorrupted,
-    CachedHistory,
-    CacheWarning,
-    PriceCache,
-    date_index,
-    exchange_calendar,
-    session_on_or_after,
-    target_session,
+from engine.calendars import calendar as exchange_calendar
+from engine.data.cache import CacheWarning, PriceCache
+from engine.data.cache_entry import CacheCorrupted, CachedHistory, date_index
+from engine.data.freshness import CALENDAR_TIMEZONES, session_on_or_after, target_session
+from engine.data.prices import (
+    PRICE_COLUMNS,
+    PRICES_ENV,
+    Day,
+    Fetched,
+    PriceHistory,
+    first_bad_value,
 )
-from engine.data.prices import PRICE_COLUMNS, PRICES_ENV, Day, Fetched, PriceHistory
 from engine.errors import OptionError, SourceUnavailable, SymbolError
 from engine.symbols import Listing, listing_of
 
@@ -129,8 +130,8 @@ def _say_on_stderr(line: str) -> None:
 
 
 class _Failure(Exception):
-    """A download that did not produce bars: ``kind`` is rate_limit, network, no_data, mismatch
-    or error."""
+    """A download that did not produce bars: ``kind`` is rate_limit, network, no_data, mismatch,
+    bad_value (a price no bar may hold) or error."""
 
     def __init__(self, kind: str, message: str, attempts: int = 1) -> None:
         self.kind = kind
@@ -570,6 +571,9 @@ class YahooSource:
         if why is not None:
             raise _Failure("mismatch", why)
         frame = got.frame[(got.frame.index >= first) & (got.frame.index <= last)]
+        bad = first_bad_value({c: frame[c].to_numpy() for c in PRICE_COLUMNS}, frame.index)
+        if bad is not None:
+            raise _Failure("bad_value", f"Yahoo sent {bad.reason} (nothing cached)")
         if frame.empty and not allow_empty:
             raise _Failure(
                 "no_data", f"Yahoo returned no daily bars between {first.date()} and {last.date()}"
