@@ -216,6 +216,11 @@ def test_cli_run_with_a_universe_prints_the_pool_and_the_null(cli, project):
     assert "against the matched pool of the universe" in table.stdout
     assert "| Pctile | p null |" in table.stdout
     assert "among 50 random baskets" in table.stdout
+    csv = _cli_run(cli, project, "--universe", project["universe"], "--random", "50",
+                   "--format", "csv")
+    header = csv.stdout.splitlines()[0].split(",")
+    assert {"excess_return_pool", "beta_pool", "alpha_pool", "null_percentile", "null_p_value",
+            "n_random", "n_trials"} <= set(header)
 
 
 def test_cli_run_without_a_universe_shows_no_pool_columns(cli, tmp_path):
