@@ -43,8 +43,9 @@ from engine.analysis.robustness import (
 )
 from engine.calendars import all_sessions
 from engine.config.baskets import EVENT_MODELS, MAX_OFFSET, REBALANCES, Basket, Event, Study
+from engine.data.flags import flag_notes, flag_summary
 from engine.data.prices import PriceSet, PriceSource
-from engine.data.quality import flag_notes, flag_summary, quality_flags
+from engine.data.quality import quality_flags
 from engine.errors import ConfigError, DateRangeError, MissingDataError, OptionError
 from engine.market.benchmarks import local_benchmarks
 from engine.market.listings import RunListings, fx_symbols_needed, report_currency, resolve_listings
@@ -615,7 +616,7 @@ def gather_prices(
     kind of flag in :attr:`PriceSet.notes`, after the source's own notes and one note per
     exchange closure the data show (:func:`engine.market.sessions.detect_closures`: no session,
     no missing-bar flag); with ``strict`` a warning or worse raises
-    :class:`engine.data.quality.DataQualityError`.  ``listings`` are the run's
+    :class:`engine.data.flags.DataQualityError`.  ``listings`` are the run's
     (:func:`run_listings`; resolved here when not given).
     """
     listings = listings or run_listings(baskets, study)

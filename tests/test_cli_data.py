@@ -16,8 +16,9 @@ from yahoo_fake import FakeYahoo
 
 from engine.data.cache import PriceCache
 from engine.data.csvfolder import CsvFolderSource
+from engine.data.flags import flag_notes, flag_summary
 from engine.data.prices import PriceHistory
-from engine.data.quality import flag_notes, flag_summary, quality_flags
+from engine.data.quality import quality_flags
 from engine.data.store import resolve_symbols
 from engine.data.yahoo import YahooSource
 from engine.errors import OptionError, SymbolError

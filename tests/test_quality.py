@@ -10,19 +10,16 @@ from yahoo_fake import SHARED_PRICES, needs_shared_prices
 
 from engine.calendars import calendar as market_calendar
 from engine.data.csvfolder import CsvFolderSource
+from engine.data.flags import DataQualityError, Flag, at_least, raise_if_strict
+from engine.data.limits import price_limit
 from engine.data.prices import PriceHistory
 from engine.data.quality import (
-    DataQualityError,
-    Flag,
-    at_least,
     bad_closes,
     check_history,
     closed_day_bars,
     limit_breaches,
     missing_sessions,
     placeholder_bars,
-    price_limit,
-    raise_if_strict,
     split_like_jumps,
     stale_quotes,
 )

@@ -97,7 +97,7 @@ class PriceSet:
     source: str
     skipped: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    #: :class:`engine.data.quality.Flag` of the data-quality checks (their notes are in ``notes``).
+    #: :class:`engine.data.flags.Flag` of the data-quality checks (their notes are in ``notes``).
     flags: list = field(default_factory=list)
     closures: Closures = field(default_factory=Closures)
 

@@ -35,13 +35,13 @@ The checks and their rules:
 
 Severities are ``info`` < ``warning`` < ``error``: errors are ``bad_close`` (zero/negative, or
 no close at all) and ``limit_breach``, which a correct series cannot have; everything else is a
-warning.  :func:`raise_if_strict` turns flags at or above a severity into one
-:class:`DataQualityError`.
+warning.  Flags, their severities, notes and strict mode are :mod:`engine.data.flags`; the
+A-share board limits :mod:`engine.data.limits`.
 
 Runs (:func:`engine.pipeline.gather_prices`) call :func:`quality_flags` on every history they use,
 restricted to the period they fetched, and keep one note per symbol and kind of flag (see
-:func:`flag_notes`; a terminal gets :func:`flag_summary`), or with ``strict`` one
-:class:`DataQualityError`.  The checks work on
+:func:`engine.data.flags.flag_notes`; a terminal gets ``flag_summary``), or with ``strict``
+one :class:`~engine.data.flags.DataQualityError`.  The checks work on
 plain numpy arrays extracted once per history (about 0.5 ms a symbol), so they cost a run of
 60 symbols a few tens of milliseconds.  Calendars are :func:`engine.calendars.calendar`'s.
 """
@@ -50,78 +50,18 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from engine.calendars import Closures
+from engine.data.flags import Flag, raise_if_strict
+from engine.data.limits import A_SHARE_TICK, CHINEXT_REFORM, price_limit
 from engine.data.prices import PRICE_COLUMNS, PriceHistory
-from engine.errors import InputError, SymbolError
+from engine.errors import SymbolError
 from engine.symbols import Listing, listing_of
-
-SEVERITIES = ("info", "warning", "error")
-
-#: ChiNext moved from ±10 % to ±20 % limits on this date.
-CHINEXT_REFORM = pd.Timestamp("2020-08-24")
-#: One price tick on Shanghai and Shenzhen (CNY).
-A_SHARE_TICK = 0.01
-
-
-@dataclass(frozen=True)
-class Flag:
-    """One finding: the symbol, what kind, the dates concerned (ascending), a message and a
-    severity (``info``, ``warning`` or ``error``)."""
-
-    symbol: str
-    kind: str
-    dates: tuple[pd.Timestamp, ...]
-    message: str
-    severity: str = "warning"
-
-    @property
-    def first(self) -> pd.Timestamp | None:
-        return self.dates[0] if self.dates else None
-
-    @property
-    def last(self) -> pd.Timestamp | None:
-        return self.dates[-1] if self.dates else None
-
-    def span(self) -> str:
-        """``2024-12-24`` or ``2024-06-03..2024-06-07``."""
-        if not self.dates:
-            return "-"
-        first, last = self.dates[0].date(), self.dates[-1].date()
-        return str(first) if first == last else f"{first}..{last}"
-
-    def one_line(self) -> str:
-        return f"{self.symbol} {self.span()} {self.kind} ({self.severity}): {self.message}"
-
-
-class DataQualityError(InputError):
-    """Prices fail the data-quality checks in strict mode."""
-
-    def __init__(self, flags: Sequence[Flag]) -> None:
-        self.flags = list(flags)
-        by_symbol: dict[str, list[Flag]] = {}
-        for flag in self.flags:
-            by_symbol.setdefault(flag.symbol, []).append(flag)
-        parts = []
-        for symbol, found in sorted(by_symbol.items()):
-            kinds: dict[str, list[Flag]] = {}
-            for flag in found:
-                kinds.setdefault(flag.kind, []).append(flag)
-            listed = ", ".join(
-                f"{len(group)} {kind} (first {group[0].span()})" for kind, group in kinds.items()
-            )
-            parts.append(f"{symbol}: {listed}")
-        count = len(self.flags)
-        super().__init__(
-            f"data-quality check failed with {count} flag{'s' if count != 1 else ''}: "
-            + "; ".join(parts),
-            "inspect the prices, or run without strict data checks to continue with warnings",
-        )
 
 
 def _dates(days: np.ndarray) -> tuple[pd.Timestamp, ...]:
@@ -377,25 +317,6 @@ def placeholder_bars(history: PriceHistory) -> list[Flag]:
     return _placeholder_bars(_Bars.of(history))
 
 
-def price_limit(symbol: str, day: pd.Timestamp) -> float | None:
-    """The daily price limit of an A-share on ``day`` as a fraction, None when not checked
-    (indices, B-shares, anything not on Shanghai/Shenzhen)."""
-    if len(symbol) != 9 or symbol[6:] not in (".SS", ".SZ") or not symbol[:6].isdigit():
-        return None
-    code, board = symbol[:6], symbol[7:]
-    if board == "SS":
-        if code.startswith(("688", "689")):
-            return 0.20
-        if code.startswith("60"):
-            return 0.10
-        return None  # 000xxx.SS are indices, 900xxx B-shares
-    if code.startswith(("300", "301")):
-        return 0.20 if pd.Timestamp(day) >= CHINEXT_REFORM else 0.10
-    if code.startswith(("000", "001", "002", "003")):
-        return 0.10
-    return None  # 399xxx indices, 200xxx B-shares
-
-
 def _limit_breaches(bars: _Bars, tolerance: float, listing_sessions: int) -> list[Flag]:
     symbol = bars.symbol
     after = price_limit(symbol, CHINEXT_REFORM)
@@ -565,58 +486,6 @@ def check_prices(
     return flags
 
 
-def _spans(flags: Sequence[Flag], shown: int = 3) -> str:
-    """``2024-12-24, 2024-12-31`` or ``a, b, c and 4 more``."""
-    spans = [f.span() for f in flags]
-    more = f" and {len(spans) - shown} more" if len(spans) > shown else ""
-    return ", ".join(spans[:shown]) + more
-
-
-def flag_notes(flags: Iterable[Flag]) -> list[str]:
-    """One line per symbol and kind of flag, for a run's notes::
-
-        9988.HK: data check placeholder_bar (warning), 2 flags on 2024-12-24, 2024-12-31;
-        first: placeholder bar (volume missing, no open, no high, no low): close 395 kept; ...
-
-    (on one line).  The severity is the worst of the group; symbols in the order given, kinds in
-    order of their first flag.
-    """
-    groups: dict[tuple[str, str], list[Flag]] = {}
-    for flag in flags:
-        groups.setdefault((flag.symbol, flag.kind), []).append(flag)
-    notes = []
-    for (symbol, kind), group in groups.items():
-        severity = max((f.severity for f in group), key=SEVERITIES.index)
-        count = len(group)
-        first = "first: " if count > 1 else ""
-        notes.append(
-            f"{symbol}: data check {kind} ({severity}), {count} flag{'s' if count > 1 else ''} "
-            f"on {_spans(group)}; {first}{group[0].message}"
-        )
-    return notes
-
-
-def flag_summary(flags: Iterable[Flag], shown: int = 4) -> list[str]:
-    """One line per kind of flag across symbols, for a terminal::
-
-        data check placeholder_bar (warning): 19 symbols (0020.HK, 0268.HK, ... and 15 more)
-    """
-    groups: dict[str, list[Flag]] = {}
-    for flag in flags:
-        groups.setdefault(flag.kind, []).append(flag)
-    lines = []
-    for kind, group in groups.items():
-        severity = max((f.severity for f in group), key=SEVERITIES.index)
-        symbols = list(dict.fromkeys(f.symbol for f in group))
-        more = f" and {len(symbols) - shown} more" if len(symbols) > shown else ""
-        noun = "symbol" if len(symbols) == 1 else "symbols"
-        lines.append(
-            f"data check {kind} ({severity}): {len(group)} flag(s) on {len(symbols)} {noun} "
-            f"({', '.join(symbols[:shown])}{more})"
-        )
-    return lines
-
-
 def quality_flags(
     histories: Mapping[str, PriceHistory],
     start: pd.Timestamp | None = None,
@@ -627,24 +496,9 @@ def quality_flags(
     closures: Closures | None = None,
 ) -> list[Flag]:
     """The data-quality checks of a run (:func:`check_prices`); with ``strict`` any flag of
-    severity warning or worse raises :class:`DataQualityError` instead.  ``closures`` are no
-    sessions (a closed day is no missing bar)."""
+    severity warning or worse raises :class:`~engine.data.flags.DataQualityError` instead.
+    ``closures`` are no sessions (a closed day is no missing bar)."""
     flags = check_prices(histories, start, end, listings, closures)
     if strict:
         raise_if_strict(flags)
     return flags
-
-
-def at_least(flags: Iterable[Flag], severity: str = "warning") -> list[Flag]:
-    """The flags whose severity is ``severity`` or worse."""
-    floor = SEVERITIES.index(severity)
-    return [f for f in flags if SEVERITIES.index(f.severity) >= floor]
-
-
-def raise_if_strict(flags: Iterable[Flag], min_severity: str = "warning") -> None:
-    """Raise one :class:`DataQualityError` summarising every flag at ``min_severity`` or worse."""
-    if min_severity not in SEVERITIES:
-        raise ValueError(f"min_severity must be one of {', '.join(SEVERITIES)}")
-    serious = at_least(flags, min_severity)
-    if serious:
-        raise DataQualityError(serious)

@@ -36,8 +36,9 @@ import pandas as pd
 from engine.calendars import Closures, closures_from_bars
 from engine.data.cache import CacheWarning, ImportReport, PriceCache
 from engine.data.cache_entry import CacheCorrupted, CacheEntry
+from engine.data.flags import Flag, raise_if_strict
 from engine.data.freshness import last_completed_session
-from engine.data.quality import Flag, check_history, raise_if_strict
+from engine.data.quality import check_history
 from engine.errors import EngineFailure, OptionError, SymbolError
 from engine.symbols import (
     FX_SYMBOLS,
@@ -337,7 +338,7 @@ class StatusReport:
         return [flag for row in self.rows for flag in row.flags]
 
     def raise_if_strict(self, min_severity: str = "warning") -> None:
-        """:func:`engine.data.quality.raise_if_strict` over every symbol's flags (a corrupted entry
+        """:func:`engine.data.flags.raise_if_strict` over every symbol's flags (a corrupted entry
         is an ``error``)."""
         raise_if_strict(self.flags, min_severity)
 

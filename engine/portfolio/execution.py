@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from engine.config.baskets import Basket
+from engine.data.limits import A_SHARE_TICK, price_limit
 from engine.data.prices import PriceHistory, PriceSet
-from engine.data.quality import A_SHARE_TICK, price_limit
 from engine.market.panel import Panel
 from engine.portfolio.costs import KINDS, market_rates
 from engine.portfolio.orders import Orders, Simulated
@@ -92,7 +92,7 @@ def limit_closes(
     (False where it has no bar or no limit).
 
     The limit price is the previous raw close times ``1 ± limit`` rounded to the 0.01 CNY tick
-    (board limits of :func:`engine.data.quality.price_limit`; ST shares ±5 %, ±10 % from
+    (board limits of :func:`engine.data.limits.price_limit`; ST shares ±5 %, ±10 % from
     :data:`ST_LIMIT_CHANGE` on the main boards).  Adjusted prices move by the same ratio as raw
     ones, so the move is measured on adjusted closes; the tick rounding moves the limit by at
     most half a tick, ``0.005 / previous close``; and a limit close is the day's high (limit-up)
