@@ -48,7 +48,7 @@ from engine.data.prices import PriceSet, PriceSource
 from engine.data.quality import quality_flags
 from engine.errors import ConfigError, DateRangeError, MissingDataError, OptionError
 from engine.market.benchmarks import local_benchmarks
-from engine.market.listings import RunListings, fx_symbols_needed, report_currency, resolve_listings
+from engine.market.listings import RunListings, fx_symbols_needed, report_currency
 from engine.market.panel import LOOKBACK, Panel, align, coverage_problems, study_sessions
 from engine.market.sessions import detect_closures
 from engine.portfolio.simulation import INITIAL_CASH, BacktestResult, run_backtest
@@ -683,6 +683,7 @@ def run(
     strict: bool = False,
     capital: float | None = None,
     stage: Callable[[str], None] | None = None,
+    listings: RunListings | None = None,
     universe=None,
     null: SweepOptions | None = None,
     trials: int = 0,
@@ -694,7 +695,9 @@ def run(
     ``strict`` makes data-quality warnings an error (see :func:`gather_prices`).  ``capital``
     (report currency; the command line's ``--capital``) trades every basket in whole board lots
     of that starting capital (see :mod:`engine.portfolio.execution`).  ``stage(text)``, if
-    given, is told each stage as it starts (a progress display).
+    given, is told each stage as it starts (a progress display).  ``listings`` are the run's
+    (:func:`run_listings`, or a caller's that hold them, e.g. :func:`claims_listings`; resolved
+    here when not given).
 
     With a ``universe`` (a :class:`engine.data.universe.UniverseSource`) every basket is also
     measured against the equal-weight pool of its markets' universe stocks and ranked against
@@ -721,7 +724,7 @@ def run(
     if not baskets:
         raise OptionError("BASKET_FILES", "no basket to run")
     _check_names(baskets, *study.benchmarks)
-    listings = run_listings(baskets, study, events)
+    listings = listings or run_listings(baskets, study, events)
     indices = local_indices(baskets, study, listings)
     listings = listings.including(indices)
     stage("reading and checking prices")
@@ -1151,7 +1154,22 @@ class ClaimsRun:
         return out
 
 
-def _claim_currency(claim, listings: dict[str, Listing]) -> str | None:
+def claims_listings(claims) -> RunListings:
+    """The listings of a claims check, resolved once and passed to every claims stage: each
+    symbol the claims need (:meth:`engine.config.claims.ClaimsFile.symbols`) and what the runs
+    of basket claims add, :data:`CLAIMS_BENCHMARK` for a claim that is no comparison and the
+    market indices of the baskets' exchanges (:func:`local_indices`); the baskets' explicit
+    listings, else from the suffix."""
+    baskets = [c.basket for c in claims.claims if c.basket]
+    uncompared = any(c.basket and not c.outperformed for c in claims.claims)
+    benchmark = [CLAIMS_BENCHMARK] if uncompared else []
+    explicit = listing_overrides(baskets, Study())
+    listings = RunListings.resolve(dict.fromkeys([*claims.symbols(), *benchmark]), explicit)
+    # A basket claim's study (_basket_claim_study) has the default event-study markets.
+    return listings.including(local_indices(baskets, Study(), listings)) if baskets else listings
+
+
+def _claim_currency(claim, listings: Mapping[str, Listing]) -> str | None:
     """The currency a claim is measured in: its own, else each listing's (None), except a
     comparison across currencies, in USD."""
     if claim.currency:
@@ -1169,14 +1187,17 @@ def _claims_span(claims, dates: Sequence[dt.date]) -> tuple[pd.Timestamp, pd.Tim
     return pd.Timestamp(first) - LOOKBACK, pd.Timestamp(last)
 
 
-def _basket_claim_study(claim, currency: str | None, end: pd.Timestamp) -> Study:
+def _basket_claim_study(
+    claim, currency: str | None, end: pd.Timestamp, listings: RunListings
+) -> Study:
     """The study of a basket claim: bought at the last close before ``since`` on the basket's
     exchanges and held (no fees, no rebalancing) through ``end``."""
     from engine.analysis.claims import Unchecked
 
     basket = claim.basket
-    calendars = {v.calendar for v in resolve_listings(basket.symbols, basket.listings()).values()}
-    union = study_sessions(calendars, pd.Timestamp(claim.since) - LOOKBACK, end)
+    union = study_sessions(
+        listings.calendars(basket.symbols), pd.Timestamp(claim.since) - LOOKBACK, end
+    )
     before = union[union < pd.Timestamp(claim.since)]
     if before.empty:
         raise Unchecked(f"{basket.name}: no session before {claim.since}")
@@ -1190,13 +1211,16 @@ def _basket_claim_study(claim, currency: str | None, end: pd.Timestamp) -> Study
     )
 
 
-def _basket_claim_path(claim, source: PriceSource, currency: str | None, end: pd.Timestamp):
+def _basket_claim_path(
+    claim, source: PriceSource, currency: str | None, end: pd.Timestamp, listings: RunListings
+):
     """A basket claim's path (see :func:`_basket_claim_study`), by :func:`run`."""
     from engine.analysis.claims import Unchecked, basket_path
 
     basket = dataclasses.replace(claim.basket, rebalance="none")
     try:
-        result = run([basket], _basket_claim_study(claim, currency, end), source)
+        study = _basket_claim_study(claim, currency, end, listings)
+        result = run([basket], study, source, listings=listings)
     except (MissingDataError, DateRangeError, OptionError) as error:
         raise Unchecked(f"{basket.name}: {error.message}") from None
     return basket_path(basket.name, result.backtest.equity[basket.name], result.panel.currency)
@@ -1204,7 +1228,7 @@ def _basket_claim_path(claim, source: PriceSource, currency: str | None, end: pd
 
 def _basket_claim_null(
     claim, source: PriceSource, universe, currency: str | None, end: pd.Timestamp,
-    options: SweepOptions,
+    options: SweepOptions, listings: RunListings,
 ) -> dict[str, object]:
     """The basket claim's total return over its window ranked against matched random baskets
     of ``universe`` (:func:`sweep`): percentile, p-value, random median and count."""
@@ -1212,8 +1236,8 @@ def _basket_claim_null(
 
     basket = dataclasses.replace(claim.basket, rebalance="none")
     try:
-        result = sweep([basket], _basket_claim_study(claim, currency, end), source, universe,
-                       options)
+        result = sweep([basket], _basket_claim_study(claim, currency, end, listings), source,
+                       universe, options)
     except (MissingDataError, DateRangeError, OptionError) as error:
         raise Unchecked(f"{basket.name}: {error.message}") from None
     row = next(r for r in result.rows if r["statistic"] == "total_return")
@@ -1247,22 +1271,22 @@ def check_claims(
     """
     from engine.analysis.claims import Unchecked, best_date, evaluate, listing_path, score_dates
 
-    listings = resolve_listings(claims.symbols())
+    listings = claims_listings(claims)
     currencies = {c: _claim_currency(c, listings) for c in claims.claims}
     wanted_fx = fx_symbols_needed(
-        {v.currency for v in listings.values()} | {c for c in currencies.values() if c} | {"USD"}
+        listings.currencies(claims.symbols()) | {c for c in currencies.values() if c} | {"USD"}
     )
     candidates: list[pd.Timestamp] = []
     if infer:
         last = pd.Timestamp(claims.published or claims.asof)
-        calendars = {v.calendar for v in listings.values()}
+        calendars = listings.calendars(claims.symbols())
         union = study_sessions(calendars, last - pd.Timedelta(days=4 * sessions_scored), last)
         candidates = list(union[-sessions_scored:])
     span = _claims_span(
         claims, [claims.asof, *(d.date() for d in candidates), *filter(None, [asof])]
     )
     histories, problems = source.fetch([*claims.symbols(), *wanted_fx], span[0], span[1])
-    closures = detect_closures(histories)
+    closures = detect_closures(histories, listings)
     prices = PriceSet(
         histories,
         source.description,
@@ -1279,12 +1303,14 @@ def check_claims(
             [
                 (
                     claim.basket.name,
-                    lambda c=claim, cur=currency: _basket_claim_path(c, source, cur, span[1]),
+                    lambda c=claim, cur=currency: _basket_claim_path(
+                        c, source, cur, span[1], listings
+                    ),
                 )
             ]
             if claim.basket
             else [
-                (s, lambda s=s, cur=currency: listing_path(prices, s, cur, span))
+                (s, lambda s=s, cur=currency: listing_path(prices, s, listings[s], cur, span))
                 for s in claim.symbols
             ]
         )
@@ -1292,7 +1318,9 @@ def check_claims(
             builds.append(
                 (
                     None,
-                    lambda cur=currency, o=claim.outperformed: listing_path(prices, o, cur, span),
+                    lambda cur=currency, o=claim.outperformed: listing_path(
+                        prices, o, listings[o], cur, span
+                    ),
                 )
             )
         for subject, build in builds:
@@ -1313,11 +1341,15 @@ def check_claims(
     rows = evaluate(claims, paths, against, chosen)
     notes = [*(f"{s}: {why}" for s, why in problems.items()), *prices.notes]
     if universe is not None:
-        rows = _with_nulls(rows, source, universe, currencies, chosen, null or CLAIMS_NULL, notes)
+        rows = _with_nulls(
+            rows, source, universe, currencies, chosen, null or CLAIMS_NULL, notes, listings
+        )
     return ClaimsRun(claims, chosen, rows, prices, paths, against, scores, inferred, tied, notes)
 
 
-def _with_nulls(rows, source, universe, currencies, asof: dt.date, options, notes) -> list:
+def _with_nulls(
+    rows, source, universe, currencies, asof: dt.date, options, notes, listings: RunListings
+) -> list:
     """``rows`` with each measured basket claim's matched-null ranking added."""
     from engine.analysis.claims import Unchecked
     from engine.data.universe import SURVIVORSHIP_NOTE
@@ -1329,7 +1361,7 @@ def _with_nulls(rows, source, universe, currencies, asof: dt.date, options, note
             end = pd.Timestamp(claim.until or asof)
             try:
                 ranking = _basket_claim_null(claim, source, universe, currencies[claim], end,
-                                             options)
+                                             options, listings)
             except Unchecked as why:
                 notes.append(f"{claim.basket.name}: no matched null ({why})")
             else:

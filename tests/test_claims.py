@@ -32,6 +32,7 @@ from engine.config.claims import CLOSE_FACTOR, load_claims, parse_figure
 from engine.data.csvfolder import CsvFolderSource
 from engine.errors import ConfigError
 from engine.pipeline import check_claims
+from engine.symbols import listing_of
 from tests.conftest import PROJECT, only_run, run_folders, sessions, write_yaml
 
 US_DAYS = sessions("XNAS", "2022-12-01", "2025-03-31")
@@ -306,6 +307,7 @@ def test_since_starts_at_the_last_close_strictly_before_on_the_listings_exchange
     path = listing_path(
         _price_set(prices, ["0001.HK"]),
         "0001.HK",
+        listing_of("0001.HK"),
         None,
         (pd.Timestamp("2024-11-01"), pd.Timestamp("2025-03-31")),
     )
@@ -714,6 +716,32 @@ CITIC_VERDICTS = {
     "AppLovin": (HOLDS, "APP"),
     "AI data centres": (HOLDS, "AI data centres"),
 }
+
+
+def test_a_claims_check_resolves_each_listing_once(shared_prices, monkeypatch):
+    """Resolve once, pass down: checking the CITIC claims (listings of one company, a basket
+    claim run through engine.pipeline.run, the as-of inference) derives every symbol's listing
+    from its suffix at most once (engine.pipeline.claims_listings), whichever claims stage uses
+    it: the FX it needs, the sessions scored, closures, each listing's path, the basket's run."""
+    import sys
+
+    import engine.symbols
+
+    claims = load_claims(CITIC)  # reading the file checks each symbol has a known exchange
+    resolved: list[str] = []
+
+    def counted(symbol):
+        resolved.append(symbol)
+        return listing_of(symbol)
+
+    for module in [m for n, m in list(sys.modules.items()) if n.startswith("engine") and m]:
+        if getattr(module, "listing_of", None) is listing_of:
+            monkeypatch.setattr(module, "listing_of", counted)
+    assert engine.symbols.listing_of is counted  # modules imported later take the counted one
+    run = check_claims(claims, CsvFolderSource(shared_prices), infer=True)
+    assert run.inferred == "2025-02-14" and any(r.claim.basket for r in run.rows)
+    assert sorted(resolved) == sorted(set(resolved))  # none twice
+    assert set(claims.symbols()) <= set(resolved)
 
 
 def test_citic_claims_on_the_real_prices(shared_prices):

@@ -45,7 +45,7 @@ from engine.config.claims import Claim, ClaimsFile
 from engine.data.prices import PriceSet
 from engine.errors import BasketError
 from engine.market.panel import align
-from engine.symbols import listing_of
+from engine.symbols import Listing
 
 HOLDS, CLOSE, FAILS, UNCHECKED = "holds", "close", "does not hold", "cannot be checked"
 VERDICTS = (HOLDS, CLOSE, FAILS, UNCHECKED)
@@ -115,14 +115,15 @@ class Path:
 def listing_path(
     prices: PriceSet,
     symbol: str,
+    listing: Listing,
     currency: str | None,
     span: tuple[pd.Timestamp, pd.Timestamp],
 ) -> Path:
-    """The closes of ``symbol`` on the sessions of its exchange within ``span`` (as far as the
-    data reach; the closures the data show are no sessions), converted to ``currency`` (None:
-    its listing currency) with the engine's FX alignment (:func:`engine.market.panel.align`);
-    only days with a bar in the data."""
-    listing = listing_of(symbol)
+    """The closes of ``symbol`` (on ``listing``, as the claims check resolved it) on the
+    sessions of its exchange within ``span`` (as far as the data reach; the closures the data
+    show are no sessions), converted to ``currency`` (None: its listing currency) with the
+    engine's FX alignment (:func:`engine.market.panel.align`); only days with a bar in the
+    data."""
     if symbol not in prices.histories:
         raise Unchecked(f"{symbol}: {prices.skipped.get(symbol, 'no prices')}")
     history = prices[symbol]
@@ -137,6 +138,7 @@ def listing_path(
                 start,
                 end,
                 currency=currency or listing.currency,
+                listings={symbol: listing},
                 partial=True,
                 closures=prices.closures,
             )
