@@ -36,9 +36,9 @@ from engine.analysis.metrics import (
 from engine.analysis.null import Ranking
 from engine.analysis.robustness import (
     LeaveOneOut,
+    backtest_with_leave_one_out,
     constituent_overlap,
     effective_themes,
-    leave_one_out,
     return_correlation,
 )
 from engine.calendars import all_sessions
@@ -139,14 +139,21 @@ class RunResult:
 
     def weights_frame(self) -> pd.DataFrame:
         """Each basket's target weights on each session it trades (purchase, rebalances,
-        reviews): after the scheme, the caps and the membership of that session."""
-        frames = [
-            targets.weights.rename_axis("date").reset_index().melt(
-                id_vars="date", var_name="symbol", value_name="weight"
-            ).assign(basket=name).sort_values("date", kind="stable")
-            for name, targets in self.backtest.targets.items()
-        ]
-        return pd.concat(frames)[["basket", "date", "symbol", "weight"]].reset_index(drop=True)
+        reviews): after the scheme, the caps and the membership of that session.  One row per
+        basket, session and constituent, sessions in order, constituents in the basket's."""
+        baskets, dates, symbols, weights = [], [], [], []
+        for name, targets in self.backtest.targets.items():
+            sessions, held = targets.weights.shape
+            baskets += [name] * (sessions * held)
+            dates.append(np.repeat(targets.weights.index.to_numpy(), held))
+            symbols += list(targets.weights.columns) * sessions
+            weights.append(targets.weights.to_numpy().ravel())
+        return pd.DataFrame({
+            "basket": pd.Series(baskets, dtype=str),
+            "date": np.concatenate([np.array([], "datetime64[ns]"), *dates]),
+            "symbol": pd.Series(symbols, dtype=str),
+            "weight": np.concatenate([[], *weights]),
+        })
 
     def costs_frame(self) -> pd.DataFrame:
         """Per basket traded like the market: its starting capital, the costs paid by kind
@@ -769,18 +776,9 @@ def run(
                 f"{study.start}..{study.end} has {len(days)} session(s) for {name}; "
                 f"at least {MIN_SESSIONS} are needed for daily statistics",
             )
-    stage(f"backtesting {len(baskets)} basket(s)")
-    backtest = run_backtest(
-        panel,
-        baskets,
-        prices,
-        fees=study.fees,
-        rebalance=rebalance,
-        default_rebalance=study.rebalance,
-    )
-    stage("leave-one-out: each basket without each constituent")
-    robust, robust_notes = leave_one_out(
-        panel, baskets, prices, backtest, fees=study.fees, rebalance=rebalance,
+    stage(f"backtesting {len(baskets)} basket(s) and their leave-one-out variants")
+    backtest, robust, robust_notes = backtest_with_leave_one_out(
+        panel, baskets, prices, fees=study.fees, rebalance=rebalance,
         default_rebalance=study.rebalance,
     )
     # Schemes other than equal and custom are computed per rebalance: attribution and the

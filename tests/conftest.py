@@ -276,3 +276,57 @@ def small_universe_inputs(project: dict[str, Path], fees: float | None = None):
     universe = UniverseSource(project["universe"])
     source = open_source(project["prices"], universe=universe)
     return universe, source, resolve_study(load_study(project["study"]), fees=fees)
+
+
+#: How closely two simulations of the same baskets must agree.
+BACKTEST_TOLERANCE = 1e-12
+
+
+def real_run(shared_prices: Path, study_file: str):
+    """``basket run`` of the real baskets of ``baskets/`` under ``baskets/studies/STUDY_FILE``
+    on the shared prices, as a Python call (its RunResult)."""
+    from engine.config.baskets import load_basket, load_study
+    from engine.data.csvfolder import CsvFolderSource
+    from engine.pipeline import resolve_study, run
+
+    study = resolve_study(load_study(PROJECT / "baskets" / "studies" / study_file))
+    baskets = [load_basket(path) for path in sorted((PROJECT / "baskets").glob("*.yaml"))]
+    return run(baskets, study, CsvFolderSource(shared_prices), skip_missing=True)
+
+
+def generated_baskets(panel, baskets, count: int, seed: int):
+    """``count`` baskets of 2-12 random constituents of ``baskets`` with random weights."""
+    from engine.config.baskets import Basket, Constituent
+
+    rng = np.random.default_rng(seed)
+    symbols = sorted({s for b in baskets for s in b.symbols} & set(panel.prices.columns))
+    generated = []
+    for number in range(count):
+        chosen = rng.choice(symbols, size=int(rng.integers(2, 13)), replace=False)
+        weights = rng.dirichlet(np.ones(len(chosen)))
+        generated.append(
+            Basket(
+                name=f"generated {number}",
+                constituents=tuple(
+                    Constituent(str(s), float(w)) for s, w in zip(chosen, weights, strict=True)
+                ),
+                weighting="custom",
+                rebalance=str(rng.choice(["none", "monthly", "quarterly"])),
+            )
+        )
+    return generated
+
+
+def assert_same_backtest(compiled, reference) -> None:
+    """Equity, holdings, contributions and fees of two BacktestResults agree to 1e-12."""
+    for name in ("equity", "holdings"):
+        mine, theirs = getattr(compiled, name), getattr(reference, name)
+        assert mine.index.equals(theirs.index) and mine.columns.equals(theirs.columns)
+        np.testing.assert_allclose(mine, theirs, rtol=BACKTEST_TOLERANCE, atol=BACKTEST_TOLERANCE,
+                                   err_msg=name)
+    for name in ("contributions", "fees"):
+        mine, theirs = getattr(compiled, name), getattr(reference, name)
+        assert mine.index.equals(theirs.index)
+        np.testing.assert_allclose(mine, theirs, rtol=BACKTEST_TOLERANCE, atol=BACKTEST_TOLERANCE,
+                                   err_msg=name)
+    assert compiled.rebalances == reference.rebalances

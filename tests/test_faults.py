@@ -133,7 +133,7 @@ def test_a_run_stopped_during_the_backtest_writes_nothing(cli, project, tmp_path
     def backtest(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(engine.pipeline, "run_backtest", backtest)
+    monkeypatch.setattr(engine.pipeline, "backtest_with_leave_one_out", backtest)
     out = tmp_path / "results"
     result = cli(*run_args(project, out))
     assert result.exit_code == exit_code and message in result.stderr, result.output
@@ -141,7 +141,7 @@ def test_a_run_stopped_during_the_backtest_writes_nothing(cli, project, tmp_path
 
 
 def test_debug_shows_the_traceback_of_a_bug(cli, project, tmp_path, monkeypatch):
-    monkeypatch.setattr(engine.pipeline, "run_backtest", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(engine.pipeline, "backtest_with_leave_one_out", lambda *a, **k: 1 / 0)
     result = cli("--debug", *run_args(project, tmp_path / "results"))
     assert isinstance(result.exception, ZeroDivisionError)
 

@@ -7,11 +7,10 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import PROJECT
+from conftest import PROJECT, assert_same_backtest, generated_baskets, real_run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -177,60 +176,14 @@ def _test_env() -> dict[str, str]:
 # -- real baskets -------------------------------------------------------------------------------
 
 
-def _real_run(shared_prices: Path, study_file: str):
-    from engine.config.baskets import load_basket, load_study
-    from engine.data.csvfolder import CsvFolderSource
-    from engine.pipeline import resolve_study, run
-
-    study = resolve_study(load_study(PROJECT / "baskets" / "studies" / study_file))
-    baskets = [load_basket(path) for path in sorted((PROJECT / "baskets").glob("*.yaml"))]
-    return run(baskets, study, CsvFolderSource(shared_prices), skip_missing=True)
-
-
-def _generated_baskets(panel, baskets, count: int, seed: int):
-    """``count`` baskets of 2-12 random constituents of ``baskets`` with random weights."""
-    from engine.config.baskets import Basket, Constituent
-
-    rng = np.random.default_rng(seed)
-    symbols = sorted({s for b in baskets for s in b.symbols} & set(panel.prices.columns))
-    generated = []
-    for number in range(count):
-        chosen = rng.choice(symbols, size=int(rng.integers(2, 13)), replace=False)
-        weights = rng.dirichlet(np.ones(len(chosen)))
-        generated.append(
-            Basket(
-                name=f"generated {number}",
-                constituents=tuple(
-                    Constituent(str(s), float(w)) for s, w in zip(chosen, weights, strict=True)
-                ),
-                weighting="custom",
-                rebalance=str(rng.choice(["none", "monthly", "quarterly"])),
-            )
-        )
-    return generated
-
-
-def assert_same_backtest(compiled, reference) -> None:
-    """Equity, holdings, contributions and fees of two BacktestResults agree to 1e-12."""
-    for name in ("equity", "holdings"):
-        mine, theirs = getattr(compiled, name), getattr(reference, name)
-        assert mine.index.equals(theirs.index) and mine.columns.equals(theirs.columns)
-        np.testing.assert_allclose(mine, theirs, rtol=TOLERANCE, atol=TOLERANCE, err_msg=name)
-    for name in ("contributions", "fees"):
-        mine, theirs = getattr(compiled, name), getattr(reference, name)
-        assert mine.index.equals(theirs.index)
-        np.testing.assert_allclose(mine, theirs, rtol=TOLERANCE, atol=TOLERANCE, err_msg=name)
-    assert compiled.rebalances == reference.rebalances
-
-
 @pytest.mark.parametrize("study_file", ["deepseek.yaml", "since_2023.yaml"])
 def test_compiled_engine_equals_the_portfolio_on_real_and_generated_baskets(
     shared_prices, study_file
 ):
     from engine.portfolio.simulation import run_backtest
 
-    result = _real_run(shared_prices, study_file)
-    baskets = result.baskets + _generated_baskets(result.panel, result.baskets, 40, seed=17)
+    result = real_run(shared_prices, study_file)
+    baskets = result.baskets + generated_baskets(result.panel, result.baskets, 40, seed=17)
     for rebalance in (None, "monthly"):
         common = {"fees": result.study.fees, "rebalance": rebalance}
         compiled = run_backtest(result.panel, baskets, result.prices, **common)

@@ -8,7 +8,16 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT, only_run, sessions, write_yaml
+from conftest import (
+    BACKTEST_TOLERANCE,
+    PROJECT,
+    assert_same_backtest,
+    generated_baskets,
+    only_run,
+    real_run,
+    sessions,
+    write_yaml,
+)
 
 from engine.analysis.robustness import constituent_overlap
 from engine.config.baskets import Basket, Constituent, load_basket
@@ -90,3 +99,65 @@ def test_xiaomi_sits_in_three_shipped_baskets_smic_and_alibaba_in_two():
     assert len(holders["0981.HK"]) == len(holders["9988.HK"]) == 2
     assert overlap.loc["Report headliners", "Report headliners"] == 4
     assert overlap.loc["Report headliners", "Embodied intelligence"] == 1
+
+
+def test_a_basket_whose_cap_cannot_hold_one_stock_fewer_gets_a_note_and_no_figures(cli, project):
+    # Three stocks capped at 40 % each: with two left, 40 % + 40 % cannot make 100 %.
+    write_yaml(project["files"][0], "name: ABC\ncaps: {single: 0.4}\nconstituents:\n"
+               + "".join(f"  - symbol: {s}\n" for s in SYMBOLS[:3]))
+    rows = _run_json(cli, project)
+    assert rows["ABC"]["top_contributor"] is None and rows["CD"]["top_contributor"] is not None
+    notes = json.loads((only_run(project["out"]) / "manifest.json").read_text())["notes"]
+    assert [n for n in notes if "leave-one-out" in n] == [
+        f"ABC: no leave-one-out returns ({project['files'][0]} on 2025-01-02, field "
+        "'caps.single': caps.single 0.4 cannot hold 2 issuer(s))"
+    ]
+
+
+def leave_one_out_per_basket(result, *, rebalance):
+    """The leave-one-out returns as they were computed before one call held them all: one
+    ``run_backtest`` per basket of all its baskets without one constituent (the reference)."""
+    from dataclasses import replace
+
+    from engine.portfolio.simulation import run_backtest
+
+    returns = {}
+    for basket in result.baskets:
+        if len(basket.constituents) < 2:
+            continue
+        schedule = rebalance or basket.rebalance or result.study.rebalance
+        reduced = [replace(basket.without([s]), name=f"{basket.name} without {s}",
+                           rebalance=schedule) for s in basket.symbols]
+        alone = run_backtest(result.panel, reduced, result.prices, fees=result.study.fees)
+        returns[basket.name] = {s: float(alone.equity[r.name].iloc[-1] - 1.0)
+                                for s, r in zip(basket.symbols, reduced, strict=True)}
+    return returns
+
+
+@pytest.mark.parametrize("rebalance", [None, "monthly"])
+def test_one_call_gives_the_backtest_and_leave_one_out_of_one_call_per_basket(shared_prices,
+                                                                             rebalance):
+    from engine.analysis.robustness import backtest_with_leave_one_out
+    from engine.portfolio.simulation import run_backtest
+
+    result = real_run(shared_prices, "deepseek.yaml")
+    result.baskets = result.baskets + generated_baskets(result.panel, result.baskets, 30, seed=5)
+    common = {"fees": result.study.fees, "rebalance": rebalance,
+              "default_rebalance": result.study.rebalance}
+    backtest, robust, notes = backtest_with_leave_one_out(
+        result.panel, result.baskets, result.prices, **common
+    )
+    alone = run_backtest(result.panel, result.baskets, result.prices, **common)
+    assert_same_backtest(backtest, alone)
+    assert backtest.schedules == alone.schedules and backtest.bought == alone.bought
+    expected = leave_one_out_per_basket(result, rebalance=rebalance)
+    assert notes == [] and sorted(robust) == sorted(expected)
+    for name, returns in expected.items():
+        assert list(robust[name].returns) == list(returns)
+        np.testing.assert_allclose(list(robust[name].returns.values()), list(returns.values()),
+                                   rtol=BACKTEST_TOLERANCE, atol=BACKTEST_TOLERANCE, err_msg=name)
+        contributions = alone.contributions[name]
+        top = contributions.idxmax()
+        assert robust[name].top_contributor == top
+        assert robust[name].without_top == returns[top]
+        assert robust[name].worst == min(returns, key=returns.get)

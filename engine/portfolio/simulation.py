@@ -15,7 +15,7 @@ sessions), so no part of a basket is ever traded at a stale price on a holiday.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,68 +61,138 @@ class BacktestResult:
     notes: list[str] = field(default_factory=list)
 
 
-def purchase_session(panel: Panel, basket: Basket) -> pd.Timestamp:
-    """The first study session on which every exchange of the basket's constituents trades.
+def schedule_of(basket: Basket, rebalance: str | None, default_rebalance: str) -> str:
+    """The rebalancing schedule of ``basket``: ``rebalance`` if given (the command line), else
+    the basket's own, else ``default_rebalance`` (the study's)."""
+    return rebalance or basket.rebalance or default_rebalance
+
+
+def purchase_session(basket: Basket, all_open: pd.Series) -> pd.Timestamp:
+    """The first study session on which every exchange of the basket's constituents trades
+    (``all_open``: :meth:`Panel.all_open` of its symbols).
 
     Raises :class:`DateRangeError` when the period has none."""
-    all_open = panel.all_open(basket.symbols)
     if not all_open.any():
         raise DateRangeError(
-            f"basket '{basket.name}': no session from {panel.sessions[0].date()} to "
-            f"{panel.sessions[-1].date()} on which all its exchanges trade",
+            f"basket '{basket.name}': no session from {all_open.index[0].date()} to "
+            f"{all_open.index[-1].date()} on which all its exchanges trade",
             "choose a longer period",
         )
-    return all_open.index[all_open.to_numpy()][0]
+    return all_open.index[int(np.argmax(all_open.to_numpy()))]
 
 
-def target_weights(
-    panel: Panel,
-    baskets: Sequence[Basket],
-    schedules: Mapping[str, str],
-    prices: PriceSet,
-) -> tuple[
-    pd.DataFrame,
-    pd.DataFrame,
-    dict[str, list[pd.Timestamp]],
-    dict[str, Targets],
-    dict[str, pd.Timestamp],
-]:
-    """Close prices and target-weight orders with ``(basket, symbol)`` columns, each basket's
-    rebalancing sessions, targets and purchase session.
+@dataclass(frozen=True)
+class BasketPlan:
+    """What one basket trades, before the simulation: its ``schedule``, purchase session
+    ``bought``, ``targets``, the ``columns`` of its constituents in the panel's prices, and
+    ``size``, its target-weight orders per session and constituent (NaN: no order; the weights
+    on the purchase session and each rebalancing or review session)."""
 
-    Orders are NaN (no order) except on the purchase session and each rebalancing or review
-    session (:func:`engine.portfolio.targets.basket_targets` gives the weights).
-    """
-    rebalances, targets, purchases = {}, {}, {}
-    all_prices = panel.prices.to_numpy()
-    positions, sizes, labels = [], [], []
-    for basket in baskets:
-        symbols = basket.symbols
-        bought = purchases[basket.name] = purchase_session(panel, basket)
-        days = SCHEDULES[schedules[basket.name]](panel.all_open(symbols), bought)
-        plan = targets[basket.name] = basket_targets(basket, panel, prices, bought, days)
-        rebalances[basket.name] = plan.rebalances
-        size = np.full((len(panel.sessions), len(symbols)), np.nan)
-        size[panel.sessions.get_indexer(plan.weights.index)] = plan.weights.to_numpy()
-        found = panel.prices.columns.get_indexer(symbols)
-        if (found < 0).any():
-            raise KeyError(f"{basket.name}: not in the panel: {np.asarray(symbols)[found < 0]}")
-        positions.append(found)
-        sizes.append(size)
-        labels += [(basket.name, symbol) for symbol in symbols]
-    # One frame each for all baskets: building one per basket and concatenating them costs
-    # more than the simulation when leave-one-out runs a backtest per basket.
-    columns = pd.MultiIndex.from_tuples(labels, names=["basket", "symbol"])
-    close = pd.DataFrame(all_prices[:, np.concatenate(positions)], panel.sessions, columns)
-    size = pd.DataFrame(np.concatenate(sizes, axis=1), panel.sessions, columns)
-    return close, size, rebalances, targets, purchases
+    basket: Basket
+    schedule: str
+    bought: pd.Timestamp
+    targets: Targets
+    columns: np.ndarray
+    size: np.ndarray
 
 
-def _fees_by_basket(records: np.ndarray, columns: pd.MultiIndex) -> pd.Series:
-    """Fees per basket from vectorbt's order records (fields ``col`` and ``fees``)."""
-    per_column = np.bincount(records["col"], weights=records["fees"], minlength=len(columns))
+def plan_basket(panel: Panel, basket: Basket, schedule: str, prices: PriceSet) -> BasketPlan:
+    """The :class:`BasketPlan` of ``basket`` under ``schedule``
+    (:func:`engine.portfolio.targets.basket_targets` gives the weights).
+
+    Raises the :class:`engine.errors.BasketError` of a basket whose rules cannot be met (no
+    session on which all its exchanges trade, a cap too tight, a weighting without data)."""
+    symbols = basket.symbols
+    all_open = panel.all_open(symbols)
+    bought = purchase_session(basket, all_open)
+    days = SCHEDULES[schedule](all_open, bought)
+    targets = basket_targets(basket, panel, prices, bought, days, all_open)
+    size = np.full((len(panel.sessions), len(symbols)), np.nan)
+    size[panel.sessions.get_indexer(targets.weights.index)] = targets.weights.to_numpy()
+    return BasketPlan(basket, schedule, bought, targets, panel.columns_of(symbols), size)
+
+
+def _fees_by_basket(per_column: np.ndarray, columns: pd.MultiIndex) -> pd.Series:
+    """Fees per basket from the fees paid per ``(basket, symbol)`` column."""
     baskets = columns.get_level_values("basket")
     return pd.Series(per_column, index=baskets).groupby(level=0, sort=False).sum()
+
+
+def simulate_plans(
+    panel: Panel,
+    parts: Sequence[Sequence[BasketPlan]],
+    prices: PriceSet,
+    *,
+    fees: float = 0.0,
+    simulator: Callable[[Orders], tuple[Simulated, list[str]]] | None = None,
+) -> list[BacktestResult]:
+    """Simulate the planned baskets of every part in one call of vectorbt's engine (one column
+    group with its own cash per basket: the groups do not interact), and give each part the
+    :class:`BacktestResult` a simulation of that part alone would give.
+
+    ``fees`` is proportional (0.001 = 10 bp).  ``simulator`` runs the orders (default
+    :func:`engine.portfolio.orders.simulate`: the compiled engine, else ``vbt.Portfolio``)."""
+    plans = [plan for part in parts for plan in part]
+    baskets = [plan.basket for plan in plans]
+    columns = np.concatenate([[], *(plan.columns for plan in plans)]).astype(np.int64)
+    simulated, notes, executions = simulate_baskets(
+        panel.prices.to_numpy()[:, columns],
+        np.concatenate([np.empty((len(panel.sessions), 0)), *(p.size for p in plans)], axis=1),
+        baskets,
+        {plan.basket.name: plan.targets for plan in plans},
+        panel,
+        prices,
+        fees=fees,
+        init_cash=INITIAL_CASH,
+        simulator=simulator or simulate,
+    )
+    results, first_group, first_column = [], 0, 0
+    for part in parts:
+        width = sum(len(plan.columns) for plan in part)
+        groups = slice(first_group, first_group + len(part))
+        part_columns = slice(first_column, first_column + width)
+        results.append(_part_result(panel, part, simulated, groups, part_columns, notes,
+                                    executions))
+        first_group, first_column = groups.stop, part_columns.stop
+    return results
+
+
+def _part_result(
+    panel: Panel,
+    part: Sequence[BasketPlan],
+    simulated: Simulated,
+    groups: slice,
+    columns: slice,
+    notes: list[str],
+    executions: dict[str, Execution],
+) -> BacktestResult:
+    """The :class:`BacktestResult` of the baskets of ``part``: ``groups`` and ``columns`` of
+    ``simulated``."""
+    names = [plan.basket.name for plan in part]
+    labels = pd.MultiIndex.from_tuples(
+        [(plan.basket.name, symbol) for plan in part for symbol in plan.basket.symbols],
+        names=["basket", "symbol"],
+    )
+    holdings = pd.DataFrame(simulated.asset_value[:, columns], panel.sessions, labels)
+    # Each constituent's profit: what it is worth at the end plus every cash flow it caused
+    # (purchases, sales, fees).  These add up to the basket's total return exactly.
+    profit = holdings.iloc[-1] + pd.Series(simulated.cash_flow[:, columns].sum(axis=0), labels)
+    records = simulated.records
+    records = records[(records["col"] >= columns.start) & (records["col"] < columns.stop)]
+    paid = np.bincount(records["col"] - columns.start, weights=records["fees"],
+                       minlength=len(labels))
+    return BacktestResult(
+        equity=pd.DataFrame(simulated.value[:, groups], panel.sessions, pd.Index(names)),
+        holdings=holdings,
+        contributions=profit / INITIAL_CASH,
+        rebalances={plan.basket.name: plan.targets.rebalances for plan in part},
+        fees=_fees_by_basket(paid, labels) / INITIAL_CASH,
+        schedules={plan.basket.name: plan.schedule for plan in part},
+        bought={plan.basket.name: plan.bought for plan in part},
+        targets={plan.basket.name: plan.targets for plan in part},
+        notes=list(notes),
+        executions={name: executions[name] for name in names if name in executions},
+    )
 
 
 def run_backtest(
@@ -139,38 +209,12 @@ def run_backtest(
     ``vbt.Portfolio.from_orders(close, size, size_type="targetpercent", group_by="basket",
     cash_sharing=True, call_seq="auto", fees=fees, init_cash=INITIAL_CASH)`` would.
 
-    The schedule of a basket is ``rebalance`` if given (the command line), else the basket's own,
-    else ``default_rebalance`` (the study's).  ``fees`` is proportional (0.001 = 10 bp).
-    ``simulator`` runs the orders (default :func:`engine.portfolio.orders.simulate`: the
-    compiled engine, else ``vbt.Portfolio``).
+    The schedule of a basket is :func:`schedule_of` it.  ``fees`` is proportional
+    (0.001 = 10 bp).  ``simulator`` runs the orders (default
+    :func:`engine.portfolio.orders.simulate`: the compiled engine, else ``vbt.Portfolio``).
     """
-    schedules = {b.name: rebalance or b.rebalance or default_rebalance for b in baskets}
-    close, size, rebalances, targets, bought = target_weights(panel, baskets, schedules, prices)
-    simulated, notes, executions = simulate_baskets(
-        close.to_numpy(),
-        size.to_numpy(),
-        baskets,
-        targets,
-        panel,
-        prices,
-        fees=fees,
-        init_cash=INITIAL_CASH,
-        simulator=simulator or simulate,
-    )
-    names = [b.name for b in baskets]
-    holdings = pd.DataFrame(simulated.asset_value, close.index, close.columns)
-    # Each constituent's profit: what it is worth at the end plus every cash flow it caused
-    # (purchases, sales, fees).  These add up to the basket's total return exactly.
-    profit = holdings.iloc[-1] + pd.Series(simulated.cash_flow.sum(axis=0), close.columns)
-    return BacktestResult(
-        equity=pd.DataFrame(simulated.value, close.index, pd.Index(names)),
-        holdings=holdings,
-        contributions=profit / INITIAL_CASH,
-        rebalances=rebalances,
-        fees=_fees_by_basket(simulated.records, close.columns) / INITIAL_CASH,
-        schedules=schedules,
-        bought=bought,
-        targets=targets,
-        notes=notes,
-        executions=executions,
-    )
+    plans = [
+        plan_basket(panel, b, schedule_of(b, rebalance, default_rebalance), prices)
+        for b in baskets
+    ]
+    return simulate_plans(panel, [plans], prices, fees=fees, simulator=simulator)[0]

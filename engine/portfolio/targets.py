@@ -46,6 +46,8 @@ def review_sessions(
 ) -> list[pd.Timestamp]:
     """The first session of each month in ``months`` after the purchase month on which every
     exchange of the basket trades."""
+    if not months:
+        return []
     return [day for day in monthly(all_open, bought) if day.month in months]
 
 
@@ -58,16 +60,16 @@ def _member(constituent: Constituent, day: pd.Timestamp) -> bool:
 
 def membership(
     basket: Basket, changes: Sequence[pd.Timestamp], trading: Sequence[pd.Timestamp]
-) -> tuple[pd.DataFrame, list[str]]:
-    """Members (bool, constituents as columns) on each ``trading`` session: as of the last
-    membership session in ``changes`` on or before it (``changes`` starts with the purchase);
-    and a note for every join and leave."""
+) -> tuple[np.ndarray, list[str]]:
+    """Members (bool, one row per ``trading`` session, one column per constituent): as of the
+    last membership session in ``changes`` on or before it (``changes`` starts with the
+    purchase); and a note for every join and leave."""
     changes = sorted(changes)
     rows, notes = [], []
     for day in trading:
         as_of = max(d for d in changes if d <= day)
         rows.append([_member(c, as_of) for c in basket.constituents])
-    members = pd.DataFrame(rows, index=pd.DatetimeIndex(trading), columns=basket.symbols)
+    members = np.array(rows, dtype=bool).reshape(len(trading), len(basket.constituents))
     when = "review" if basket.reviews else "rebalance"
     for c in basket.constituents:
         for date, verb, key in ((c.joins, "joins", "from"), (c.leaves, "leaves", "until")):
@@ -89,17 +91,20 @@ def basket_targets(
     prices: PriceSet,
     bought: pd.Timestamp,
     rebalances: Sequence[pd.Timestamp],
+    all_open: pd.Series | None = None,
 ) -> Targets:
     """Target weights of ``basket`` at the purchase ``bought`` and on every rebalancing and
-    review session."""
-    reviews = review_sessions(panel.all_open(basket.symbols), bought, basket.reviews)
+    review session; ``all_open`` is ``panel.all_open(basket.symbols)`` if the caller has it."""
+    if all_open is None:
+        all_open = panel.all_open(basket.symbols)
+    reviews = review_sessions(all_open, bought, basket.reviews)
     trading = sorted({bought, *rebalances, *reviews})
     changes = [bought, *(reviews if basket.reviews else rebalances)]
     members, notes = membership(basket, changes, trading)
     issuer = {c.symbol: c.issuer or c.symbol for c in basket.constituents}
     weights = np.zeros(members.shape)
-    for row, day in enumerate(members.index):
-        names = [s for s in basket.symbols if members.at[day, s]]
+    for row, (day, member) in enumerate(zip(trading, members, strict=True)):
+        names = [s for s, is_member in zip(basket.symbols, member, strict=True) if is_member]
         if not names:
             raise ConfigError(
                 basket.path,
@@ -118,7 +123,9 @@ def basket_targets(
                 where=f"{basket.path or basket.name} on {day.date()}",
             )
         weights[row, [basket.symbols.index(s) for s in held]] = raw
-    return Targets(pd.DataFrame(weights, index=members.index, columns=basket.symbols), notes)
+    return Targets(
+        pd.DataFrame(weights, index=pd.DatetimeIndex(trading), columns=basket.symbols), notes
+    )
 
 
 def purchase_weights(basket: Basket, targets: Targets) -> Basket:
