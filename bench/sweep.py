@@ -13,7 +13,9 @@ first session of every month, 10 bp fees.  For each size it times
 * a plain numpy reference written here (the same orders, vectorised over baskets),
 * and, for the first size only, vectorbt's ``Portfolio.from_orders`` (chunks of 1,000 baskets),
 
-and prints baskets per second, the ratios, the largest differences between them, the memory
+and prints the time to draw the baskets, baskets per second, the CPU time per basket (all
+threads; on a loaded machine the wall time is not the cost), the ratios, the largest
+differences between them, the memory
 the draws and the kernel take (numpy's allocations, traced) and the peak resident memory of the
 whole process (the universe read included) after each size.  Not a test: figures depend on
 the machine.
@@ -135,6 +137,11 @@ def vectorbt_totals(prices: np.ndarray, baskets: np.ndarray, trade: np.ndarray,
     return np.concatenate(totals)
 
 
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages, as ``uptime`` prints them."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -151,6 +158,7 @@ def main() -> None:
 
     began = time.perf_counter()
     prices, trade = universe_prices(args.universe)
+    print(f"load average {_load()} (the machine is shared: compare the ratios)")
     print(f"universe: {prices.shape[1]} stocks x {prices.shape[0]} sessions, "
           f"{int(trade.sum())} trading sessions, read in {time.perf_counter() - began:.2f} s; "
           f"{SIZE}-stock equal-weight baskets, monthly, fees {FEES:g}")
@@ -160,27 +168,34 @@ def main() -> None:
     basket_statistics(prices, np.arange(SIZE)[None], weights, trade, FEES,
                       periods_per_year=PERIODS_PER_YEAR)  # load the compiled kernel
 
-    print(f"{'baskets':>9}  {'kernel s':>8}  {'kernel/s':>9}  {'numpy s':>8}  {'numpy/s':>8}  "
-          f"{'kernel/numpy':>12}  {'max diff':>8}  {'kernel MB':>9}  {'peak MB':>8}")
+    print(f"{'baskets':>9}  {'draw s':>6}  {'kernel s':>8}  {'kernel/s':>9}  {'cpu us':>6}  "
+          f"{'numpy s':>8}  {'numpy/s':>8}  {'cpu us':>6}  {'kernel/numpy':>12}  "
+          f"{'max diff':>8}  {'kernel MB':>9}  {'peak MB':>8}")
     for n in sizes:
         tracemalloc.start()
-        baskets = draw_baskets(["all"] * SIZE, pool, n, rng)
         started = time.perf_counter()
+        baskets = draw_baskets(["all"] * SIZE, pool, n, rng)
+        draw_time = time.perf_counter() - started
+        started, cpu = time.perf_counter(), time.process_time()
         kernel = basket_statistics(prices, baskets, weights, trade, FEES,
                                    periods_per_year=PERIODS_PER_YEAR)
         kernel_time = time.perf_counter() - started
+        kernel_cpu = (time.process_time() - cpu) / n * 1e6
         # The draws, the statistics and the kernel's copy of the prices (numpy memory).
         kernel_mb = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         reference = numpy_reference(prices, baskets, trade, FEES)
         numpy_time = time.perf_counter() - started
+        numpy_cpu = (time.process_time() - cpu) / n * 1e6
         difference = np.nanmax(np.abs(kernel[:, :3] - reference[:, :3]))
-        print(f"{n:>9,}  {kernel_time:>8.2f}  {n / kernel_time:>9,.0f}  {numpy_time:>8.2f}  "
-              f"{n / numpy_time:>8,.0f}  {kernel_time / numpy_time:>12.2f}  {difference:>8.1e}  "
+        print(f"{n:>9,}  {draw_time:>6.2f}  {kernel_time:>8.2f}  {n / kernel_time:>9,.0f}  "
+              f"{kernel_cpu:>6.1f}  {numpy_time:>8.2f}  {n / numpy_time:>8,.0f}  "
+              f"{numpy_cpu:>6.1f}  {kernel_time / numpy_time:>12.2f}  {difference:>8.1e}  "
               f"{kernel_mb:>9,.0f}  {peak_memory_mb():>8,.0f}")
         if n == sizes[0]:
             first = (baskets, kernel, kernel_time)
+    print(f"load average {_load()}")
     if args.no_vectorbt:
         return
     # vectorbt last: its memory would hide the kernel's in the peak.

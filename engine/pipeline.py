@@ -900,13 +900,16 @@ def universe_figures(
       ``n_random`` is 0), ``null.verify`` of them checked against vectorbt;
 
     and notes for the baskets that get neither (a market without universe stocks, rules the
-    kernel does not know).  ``baskets`` carry their purchase weights."""
+    kernel does not know) and on how the random baskets were weighted when not as the basket.
+    ``baskets`` carry their purchase weights."""
     from engine.analysis.null import rank_against
     from engine.errors import EngineFailure
     from engine.market.benchmarks import pool_weights, weights_by
     from engine.portfolio.kernel import basket_values
 
-    view = read_universe(universe, panel.sessions[0] - LOOKBACK, panel.sessions[-1])
+    # The lookback rules (inverse_vol, liquidity) read bars before the start, as the run did.
+    history = max(LOOKBACK, weighting_history(baskets))
+    view = read_universe(universe, panel.sessions[0] - history, panel.sessions[-1])
     markets = view.meta["market"].to_numpy()
     pools, ranks, notes = {}, {}, []
     for basket in baskets:
@@ -928,8 +931,11 @@ def universe_figures(
         try:
             drawn = matched_draws(view, aligned, panel, days, basket, backtest, fees, null)
         except OptionError as error:
-            notes.append(f"{basket.name}: no matched random baskets ({error.message})")
+            why = error.message.removeprefix(f"{error.option}: ")
+            notes.append(f"{basket.name}: no matched random baskets ({why})")
             continue
+        if drawn.note:
+            notes.append(drawn.note)
         schedule = backtest.schedules[basket.name]
         worst = _verify(aligned, drawn.draws, drawn.weights, drawn.trade, fees, schedule,
                         view.listings, panel, basket, null.verify)
@@ -1602,6 +1608,8 @@ def _verify(aligned, draws: np.ndarray, weights: np.ndarray, trade: np.ndarray, 
     chosen = draws[:count]
     if not len(chosen):
         return 0.0
+    if weights.ndim == 3:
+        return _verify_targets(aligned.prices, chosen, weights[:count], trade, fees)
     symbols = list(dict.fromkeys(aligned.symbols[c] for c in chosen.ravel()))
     columns = [aligned.symbols.index(s) for s in symbols]
     index = aligned.sessions
@@ -1631,11 +1639,31 @@ def _verify(aligned, draws: np.ndarray, weights: np.ndarray, trade: np.ndarray, 
     return worst
 
 
-def _constant_targets(theme: Basket, backtest: BacktestResult) -> tuple[np.ndarray, list]:
-    """The theme's target weights in constituent order and its trading sessions; an error
-    when its targets change over time (weighting schemes of prices, caps, membership
-    dates, reviews) or it is traded like the market: random baskets copy constant weights and
-    proportional fees only."""
+def _verify_targets(prices: np.ndarray, chosen: np.ndarray, weights: np.ndarray,
+                    trade: np.ndarray, fees: float) -> float:
+    """The largest difference between the kernel's values of the baskets ``chosen`` with
+    targets per trading session (``weights``: ``(1 or n, sessions, k)``) and vectorbt's
+    ``from_orders`` with those targets on the ``trade`` sessions (the engine's simulation)."""
+    from engine.portfolio.kernel import basket_values
+    from engine.portfolio.orders import Orders, simulate
+
+    n, k = chosen.shape
+    close = prices[:, chosen.ravel()]
+    size = np.full(close.shape, np.nan)
+    per_basket = np.broadcast_to(weights, (n, *weights.shape[1:]))
+    size[trade] = per_basket.transpose(1, 0, 2).reshape(int(trade.sum()), n * k)
+    simulated, _ = simulate(Orders(close, size, np.full(n, k), INITIAL_CASH,
+                                   order_args={"fees": fees}))
+    values = basket_values(prices, chosen, weights, trade, fees)
+    return float(np.abs(values - simulated.value.T).max())
+
+
+def _theme_targets(theme: Basket, backtest: BacktestResult) -> pd.DataFrame:
+    """The theme's targets on each of its trading sessions (constituents as columns); an error
+    when it is traded like the market, or when it caps a rule's weights: the random baskets'
+    kernel knows proportional fees only, and applies a rule without caps."""
+    from engine.config.baskets import LOOKBACK_WEIGHTINGS
+
     if theme.trades_like_the_market:
         raise OptionError(
             "sweep",
@@ -1643,16 +1671,53 @@ def _constant_targets(theme: Basket, backtest: BacktestResult) -> tuple[np.ndarr
             "capital) and the random baskets' kernel knows proportional fees only",
             "sweep it without costs: market, commission and capital",
         )
-    targets = backtest.targets[theme.name].weights
-    first = targets.iloc[0].to_numpy(dtype=float)
-    if not np.allclose(targets.to_numpy(dtype=float), first, rtol=0, atol=1e-12):
+    if theme.caps is not None and theme.weighting in LOOKBACK_WEIGHTINGS:
         raise OptionError(
             "sweep",
-            f"basket '{theme.name}' has target weights that change over time (weighting "
-            f"{theme.weighting}, caps or membership dates)",
-            "sweep baskets with equal or custom weights and fixed constituents",
+            f"basket '{theme.name}' caps its {theme.weighting} weights, and random baskets "
+            "apply the rule without caps",
+            "sweep it without caps, or with equal or custom weights",
         )
-    return first, list(targets.index)
+    return backtest.targets[theme.name].weights
+
+
+def _random_targets(theme: Basket, targets: pd.DataFrame, draws: np.ndarray,
+                    scores: np.ndarray | None) -> tuple[np.ndarray, str | None]:
+    """The random baskets' targets for the kernel (:mod:`engine.analysis.null`, Weights) and
+    the note saying how they were weighted when not as the theme: ``(k,)`` when the theme's
+    never change, else ``(1 or n, sessions, k)``."""
+    from engine.analysis.null import equal_over_members, rule_weights
+
+    theme_targets = targets.to_numpy(dtype=float)
+    if scores is not None:
+        return rule_weights(theme_targets > 0, draws, scores), None
+    note = None
+    if theme.weighting not in ("equal", "custom"):
+        theme_targets = equal_over_members(theme_targets)
+        note = (f"random baskets of {theme.name}: equal weights over the members ({theme.weighting}"
+                " weights come from data on the theme's own stocks)")
+    if (theme_targets == theme_targets[0]).all():
+        return theme_targets[0], note
+    return theme_targets[None], note
+
+
+def _rule_scores(theme: Basket, matrix, meta: pd.DataFrame, panel: Panel,
+                 trading: Sequence[pd.Timestamp],
+                 factors: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """Every universe stock's raw weight under the theme's rule on its trading sessions
+    (:func:`engine.analysis.null.rule_scores`), or None for a theme without a rule that any
+    stock has."""
+    from engine.analysis.null import rule_scores
+    from engine.config.baskets import LOOKBACK_WEIGHTINGS
+
+    if theme.weighting not in LOOKBACK_WEIGHTINGS:
+        return None
+    rows = panel.sessions.get_indexer(trading)
+    to_report = np.full((len(trading), len(matrix.symbols)), np.nan)
+    for currency, factor in factors.items():
+        to_report[:, (meta["currency"] == currency).to_numpy()] = np.asarray(factor)[rows, None]
+    return rule_scores(theme.weighting, matrix.dates, matrix.closes, matrix.volume, trading,
+                       theme.lookback, to_report)
 
 
 def _liquidity(matrix, meta: pd.DataFrame, start: pd.Timestamp, theme: Basket,
@@ -1715,34 +1780,43 @@ def read_universe(universe, first: pd.Timestamp, last: pd.Timestamp) -> Universe
     )
 
 
-def universe_on(view: UniverseView, panel: Panel, theme: Basket):
-    """The universe's closes on the sessions of ``panel``, in its currency, as the theme's
-    constituents are (:func:`engine.market.universe.align_universe`, with the FX factors of the
-    theme's currencies: stocks of other currencies are not eligible)."""
-    from engine.market.universe import align_universe
-
+def theme_factors(panel: Panel, theme: Basket) -> dict[str, np.ndarray]:
+    """Per currency of the theme's constituents, the factor turning its local prices into the
+    panel's currency on each session (as the theme's own prices were converted)."""
     factors: dict[str, np.ndarray] = {}
     for symbol in theme.symbols:
         ratio = (panel.prices[symbol] / panel.local[symbol]).to_numpy()
         factors.setdefault(panel.listings[symbol].currency, ratio)
+    return factors
+
+
+def universe_on(view: UniverseView, panel: Panel, theme: Basket):
+    """The universe's closes on the sessions of ``panel``, in its currency, as the theme's
+    constituents are (:func:`engine.market.universe.align_universe`, with the FX factors of the
+    theme's currencies, :func:`theme_factors`: stocks of other currencies are not eligible)."""
+    from engine.market.universe import align_universe
+
     return align_universe(
         view.matrix, view.meta["calendar"].to_numpy(), view.meta["currency"].to_numpy(),
-        panel.sessions, factors, panel.closures,
+        panel.sessions, theme_factors(panel, theme), panel.closures,
     )
 
 
 @dataclass(frozen=True)
 class MatchedDraws:
-    """A theme's random baskets: its constant target ``weights``, its trading sessions
-    (``trade``, bool per session of the panel), the universe columns they were drawn from
-    (``pool``, bool), the ``draws`` (``n_random x k`` columns) and their
-    :data:`engine.portfolio.kernel.STATISTICS` on the theme's own sessions."""
+    """A theme's random baskets: their targets for the kernel (``weights``: ``(k,)`` when the
+    theme's never change, else ``(1 or n, sessions, k)``, :func:`_random_targets`), the theme's
+    trading sessions (``trade``, bool per session of the panel), the universe columns they were
+    drawn from (``pool``, bool), the ``draws`` (``n_random x k`` columns), their
+    :data:`engine.portfolio.kernel.STATISTICS` on the theme's own sessions, and the note saying
+    how they were weighted when not as the theme (else None)."""
 
     weights: np.ndarray
     trade: np.ndarray
     pool: np.ndarray
     draws: np.ndarray
     statistics: np.ndarray
+    note: str | None = None
 
 
 def matched_draws(
@@ -1752,16 +1826,17 @@ def matched_draws(
 ) -> MatchedDraws:
     """``options.n_random`` random baskets matched to ``theme`` (its market mix and
     ``options.match``; :func:`engine.analysis.null.draw_baskets` with a generator of the seed,
-    the theme's name and its period ``days``), simulated by the kernel with its weights, trading
-    sessions and ``fees`` on its own sessions ``days`` of ``aligned``
-    (:func:`universe_on`).  An :class:`OptionError` when the theme's rules are not the kernel's
-    or a stratum has too few stocks."""
+    the theme's name and its period ``days``), weighted as the theme on each of its trading
+    sessions (its rule applied to the random stocks, :func:`_rule_scores`), simulated by the
+    kernel with ``fees`` on its own sessions ``days`` of ``aligned`` (:func:`universe_on`).  An
+    :class:`OptionError` when the theme's rules are not the kernel's or a stratum has too few
+    stocks."""
     from engine.analysis.metrics import PERIODS_PER_YEAR
     from engine.analysis.null import draw_baskets
     from engine.portfolio.kernel import basket_statistics
 
-    weights, trading = _constant_targets(theme, backtest)
-    trade = panel.sessions.isin(trading)
+    targets = _theme_targets(theme, backtest)
+    trade = panel.sessions.isin(targets.index)
     own_rows = panel.sessions.get_indexer(days)
     candidates = aligned.eligible.copy()
     if "listed" in options.match:
@@ -1772,6 +1847,11 @@ def matched_draws(
         if "liquidity" in options.match else None
     )
     strata = _strata(theme, view, options.match, quintiles)
+    scores = _rule_scores(theme, view.matrix, view.meta, panel, list(targets.index),
+                          theme_factors(panel, theme))
+    if scores is not None:
+        # A stock the rule cannot weigh on some session is not drawn.
+        candidates &= np.isfinite(scores).all(axis=0)
     pool = candidates.copy()
     if not options.include_theme:
         pool[[view.column_of[s] for s in theme.symbols if s in view.column_of]] = False
@@ -1780,12 +1860,13 @@ def matched_draws(
              for stratum in dict.fromkeys(strata)}
     period = f"{days[0].date()}..{days[-1].date()}"
     draws = draw_baskets(strata, pools, options.n_random, _rng(options.seed, theme.name, period))
+    weights, note = _random_targets(theme, targets, draws, scores)
     # The statistics use the basket's own sessions, as its summary does.
     statistics = basket_statistics(
         aligned.prices[own_rows], draws, weights, trade[own_rows], fees,
         periods_per_year=PERIODS_PER_YEAR, progress=progress,
     )
-    return MatchedDraws(weights, trade, pool, draws, statistics)
+    return MatchedDraws(weights, trade, pool, draws, statistics, note)
 
 
 def sweep(
@@ -1850,6 +1931,7 @@ def sweep(
     cars = _UniverseCars(matrix, meta, source, study, events) if events is not None else None
 
     rows: list[dict[str, object]] = []
+    notes = [SURVIVORSHIP_NOTE]
     nulls: list[np.ndarray] = []
     drawn: dict[str, np.ndarray] = {}
     runs: list[RunResult] = []
@@ -1857,10 +1939,11 @@ def sweep(
     total = len(baskets) * len(options.grid) * options.n_random
     done = 0
     for basket in baskets:
-        for index, (point, point_study) in enumerate(zip(options.grid, studies, strict=True)):
-            with_events = events if index == 0 else None
+        # Universe stocks' CARs by pool and closures: grid points of one period share them.
+        stock_cars_of: dict[tuple, dict] = {}
+        for point, point_study in zip(options.grid, studies, strict=True):
             result = run([basket], point_study, source, skip_missing=skip_missing,
-                         rebalance=point.get("rebalance") or rebalance, events=with_events,
+                         rebalance=point.get("rebalance") or rebalance, events=events,
                          strict=strict, trials=len(baskets) * len(options.grid) - 1)
             runs.append(result)
             theme = result.baskets[0]
@@ -1877,6 +1960,8 @@ def sweep(
                                        fees, options, listed_from=listed_from, progress=advance)
             draws, stats, pool = drawn_here.draws, drawn_here.statistics, drawn_here.pool
             weights, trade = drawn_here.weights, drawn_here.trade
+            if drawn_here.note and drawn_here.note not in notes:
+                notes.append(drawn_here.note)
             done += options.n_random
             summary = result.summary[0]
             random = {
@@ -1892,15 +1977,24 @@ def sweep(
                 ranking = rank_against(getattr(summary, statistic), random[statistic])
                 rows.append({**common, "statistic": statistic, **ranking.to_dict()})
                 nulls.append(random[statistic])
-            if with_events is not None and cars is not None:
+            if events is not None and cars is not None:
                 table = result.events.summary
-                stock_cars = cars.cars(np.flatnonzero(pool), result.prices.closures)
+                closures = result.prices.closures
+                closed = ((c, tuple(d.asi8)) for c, d in sorted(closures.days.items()))
+                key = (pool.tobytes(), *closed)
+                if key not in stock_cars_of:
+                    stock_cars_of[key] = cars.cars(np.flatnonzero(pool), closures)
+                stock_cars = stock_cars_of[key]
+                # The event study weighs a basket by its weights at the purchase.
+                at_purchase = weights if weights.ndim == 1 else weights[:, 0]
+                if at_purchase.ndim == 2 and len(at_purchase) == 1:
+                    at_purchase = at_purchase[0]
                 for (day, window), values in stock_cars.items():
                     event = day.date().isoformat()
                     match = table[(table["basket"] == theme.name) & (table["event"] == event)
                                   & (table["window"].map(tuple) == window)]
                     value = float(match["car"].iloc[0]) if len(match) else math.nan
-                    random_cars = basket_cars(values, draws, weights, events.weighting)
+                    random_cars = basket_cars(values, draws, at_purchase, events.weighting)
                     statistic = f"car {event} [{window[0]}, {window[1]}]"
                     ranking = rank_against(value, random_cars)
                     rows.append({**common, "statistic": statistic, **ranking.to_dict()})
@@ -1916,7 +2010,6 @@ def sweep(
             f"the fast kernel and vectorbt differ by {worst:.3g} on verified random baskets",
             "this is a bug in basket; rerun with --verify 0 to skip the check (not advised)",
         )
-    notes = [SURVIVORSHIP_NOTE]
     for result in runs:
         notes.extend(n for n in result.notes if n not in notes)
     return SweepResult(

@@ -29,7 +29,7 @@ def _walk(rng: np.random.Generator, n: int, start: float) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def panel():
+def generated() -> PriceSet:
     rng = np.random.default_rng(20250127)
     histories = {}
     for symbol, calendar in SYMBOLS.items():
@@ -42,8 +42,12 @@ def panel():
         histories[fx] = flat_history(fx, level * (1 + rng.normal(0, 0.002, len(days))), days)
     days = sessions("XNAS", "2024-10-01", END)
     histories["^IXIC"] = flat_history("^IXIC", _walk(rng, len(days), 19000.0), days)
-    prices = PriceSet(histories, "generated")
-    return align(prices, [*SYMBOLS, "^IXIC"], pd.Timestamp(START), pd.Timestamp(END))
+    return PriceSet(histories, "generated")
+
+
+@pytest.fixture(scope="module")
+def panel(generated):
+    return align(generated, [*SYMBOLS, "^IXIC"], pd.Timestamp(START), pd.Timestamp(END))
 
 
 def _sampled_baskets(count: int, seed: int) -> list[tuple[list[str], np.ndarray]]:
@@ -168,3 +172,71 @@ def test_kernel_equals_plain_vectorbt_from_orders(panel):
         np.testing.assert_allclose(
             values[0], reference.equity[basket.name].to_numpy(), rtol=1e-9, atol=1e-12
         )
+
+
+def test_golden_draws_and_statistics_stay_as_they_were():
+    """Same seed, same draws, same numbers: the kernel's results on exactly representable
+    prices (integer arithmetic over powers of ten) as the first kernel gave them, so a faster
+    kernel or draw cannot change a published sweep."""
+    from engine.analysis.null import draw_baskets
+
+    t = np.arange(300)[:, None]
+    s = np.arange(40)[None, :]
+    prices = 20.0 + s + ((t * (s + 3) * 7919) % 997) / 100.0 + t * (s % 5 - 2) / 50.0
+    trade = t[:, 0] % 21 == 5
+    pools = {"A": np.arange(0, 25), "B": np.arange(25, 40)}
+    draws = draw_baskets(["A", "B", "A", "A", "B", "A"], pools, 400,
+                         np.random.default_rng([12, 2025]))
+    weights = np.array([0.3, 0.2, 0.15, 0.15, 0.1, 0.1])
+    stats = basket_statistics(prices, draws, weights, trade, 0.002, periods_per_year=252,
+                              chunk=64)
+    values = basket_values(prices, draws[:3], weights, trade, 0.002)
+    assert draws[:3].tolist() == [
+        [19, 29, 17, 22, 39, 3], [20, 30, 19, 16, 38, 13], [2, 38, 21, 23, 26, 0],
+    ]
+    golden = {
+        "first three": (stats[:3], [
+            [0.1752319902174455, 0.5285745083898624, -0.1213739866993172, 0.6679223313090425],
+            [-0.005171503358552654, 0.341046135632646, -0.17205445357704519, 0.7088758258816066],
+            [0.029628745861600914, 0.5053863587653672, -0.1963962565543007, 1.0063304799430837],
+        ]),
+        "sums": (stats.sum(axis=0),
+                 [5.586342108755428, 174.18433859514778, -74.7105312499393, 341.59352474664024]),
+        "values": (values[:, [0, 5, 6, 150, 299]], [
+            [1.0, 0.9980039920159679, 0.954690180554264, 1.0622343207372602, 1.1752319902174455],
+            [1.0, 0.9980039920159679, 0.9821466238627701, 0.964144330555537, 0.9948284966414473],
+            [1.0, 0.9980039920159679, 1.0224705714032332, 0.9276977460387112, 1.029628745861601],
+        ]),
+    }
+    for name, (actual, expected) in golden.items():
+        np.testing.assert_allclose(actual, expected, rtol=1e-14, atol=0, err_msg=name)
+
+
+@pytest.mark.parametrize("weighting", ["membership", "inverse_vol"])
+def test_kernel_equals_vectorbt_with_targets_that_change(panel, generated, weighting):
+    """Targets per trading session (members joining and leaving; inverse-volatility weights
+    recomputed at every rebalance) given to the kernel as ``(1, sessions, k)``."""
+    import datetime as dt
+    from dataclasses import replace
+
+    symbols = ["600001.SS", "0005.HK", "AAAA", "0006.HK"]
+    constituents = [Constituent(s, 0.25) for s in symbols]
+    if weighting == "membership":
+        constituents[1] = replace(constituents[1], leaves=dt.date(2025, 2, 10))
+        constituents[3] = replace(constituents[3], joins=dt.date(2025, 1, 20))
+        basket = Basket("changing", tuple(constituents), weighting="equal", rebalance="monthly")
+        prices = NO_PRICES
+    else:
+        basket = Basket("changing", tuple(constituents), weighting="inverse_vol", lookback=10,
+                        rebalance="monthly")
+        prices = generated
+    reference = run_backtest(panel, [basket], prices, fees=0.002)
+    targets = reference.targets["changing"].weights
+    assert not np.allclose(targets.to_numpy(), targets.to_numpy()[0])  # they do change
+    trade = panel.sessions.isin(targets.index)
+    columns = [list(panel.prices.columns).index(s) for s in symbols]
+    values = basket_values(panel.prices.to_numpy(), np.array([columns]),
+                           targets.to_numpy()[None], trade, 0.002)
+    np.testing.assert_allclose(values[0], reference.equity["changing"].to_numpy(), rtol=1e-9,
+                               atol=1e-12)
+

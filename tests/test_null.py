@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -25,6 +26,17 @@ def test_same_seed_same_draws_and_another_seed_other_draws():
     other = draw_baskets(SLOTS, POOLS, 500, np.random.default_rng([8, 1]))
     np.testing.assert_array_equal(first, again)
     assert (first != other).any()
+
+
+def test_draws_do_not_depend_on_the_shuffle_block(monkeypatch):
+    """The slots are shuffled a block of baskets at a time (to bound memory): the same
+    random stream, so the same draws as one block."""
+    import engine.analysis.null as null
+
+    whole = draw_baskets(SLOTS, POOLS, 1000, np.random.default_rng([7, 1]))
+    monkeypatch.setattr(null, "SHUFFLE_BLOCK", 64)
+    blocks = draw_baskets(SLOTS, POOLS, 1000, np.random.default_rng([7, 1]))
+    np.testing.assert_array_equal(blocks, whole)
 
 
 def test_every_draw_keeps_the_strata_counts_and_distinct_names():
@@ -107,3 +119,39 @@ def test_liquidity_quintiles_rank_within_each_market():
     np.testing.assert_array_equal(quintiles[:5], [5, 1, 3, 2, 4])
     # HK: five known values, one each quintile; no traded value: quintile 0.
     np.testing.assert_array_equal(quintiles[5:], [1, 2, 0, 3, 4, 5])
+
+
+def test_rule_scores_follow_the_weighting_rules_on_each_stock_own_bars():
+    """inverse_vol and liquidity scores of the universe's stocks, against the rules computed
+    by hand from each stock's bars before the day (gaps are not bars)."""
+    from engine.analysis.null import rule_scores, rule_weights
+
+    dates = pd.bdate_range("2025-01-01", periods=12)
+    closes = np.array([[10, 20], [11, np.nan], [10.5, 21], [12, 22], [11.5, np.nan],
+                       [12.5, 23.5], [13, 23], [12, 24], [12.2, 25], [13, 24.5],
+                       [13.5, 26], [14, 27]], dtype=float)
+    volume = np.array([[100.0, np.nan]] * 12)
+    volume[3, 0] = np.nan
+    days = [dates[6], dates[11]]
+    to_report = np.array([[0.5, 1.0], [0.25, 1.0]])
+    inverse = rule_scores("inverse_vol", dates, closes, volume, days, 3, to_report)
+    # Stock 0 before dates[6]: closes 10.5, 12, 11.5, 12.5 (the last four), three returns.
+    r = np.array([12 / 10.5, 11.5 / 12, 12.5 / 11.5]) - 1
+    assert inverse[0, 0] == pytest.approx(1 / np.std(r, ddof=1), rel=1e-12)
+    # Stock 1 before dates[6]: its bars 20, 21, 22, 23.5 (two gaps skipped).
+    r = np.array([21 / 20, 22 / 21, 23.5 / 22]) - 1
+    assert inverse[0, 1] == pytest.approx(1 / np.std(r, ddof=1), rel=1e-12)
+    liquid = rule_scores("liquidity", dates, closes, volume, days, 3, to_report)
+    # Stock 0 before dates[6]: bars 12 (no volume), 11.5, 12.5: median of 1150 and 1250.
+    assert liquid[0, 0] == pytest.approx(1200 * 0.5, rel=1e-12)
+    assert liquid[1, 0] == pytest.approx(1300 * 0.25, rel=1e-12)  # 1220, 1300, 1350
+    assert np.isnan(liquid[:, 1]).all()  # no volume
+    # Too few bars before the day: no score.
+    early = rule_scores("inverse_vol", dates, closes, volume, [dates[2]], 3, to_report[:1])
+    assert np.isnan(early).all()
+    # Weights: members only, normalised per session.
+    members = np.array([[True, True], [True, False]])
+    weights = rule_weights(members, np.array([[0, 1], [1, 0]]), inverse)
+    np.testing.assert_allclose(weights.sum(axis=2), 1.0)
+    assert weights[0, 1].tolist() == [1.0, 0.0]
+    assert weights[1, 0, 0] == pytest.approx(inverse[0, 1] / inverse[0].sum())

@@ -129,12 +129,25 @@ def test_null_percentile_is_the_sweeps_in_a_run_of_several_baskets(project):
 
 
 def test_a_basket_the_kernel_cannot_copy_gets_its_pool_and_a_note(project):
-    theme = _basket(project, "Capped", [HK[0], HK[1], HK[2]],
-                    "weighting: inverse_vol\nlookback: 20\nrebalance: monthly\n")
+    theme = _basket(project, "Market", [HK[0], HK[1], HK[2]], "costs: market\n")
     result = _run(project, [theme], n_random=20)
     row = result.summary[0]
     assert math.isfinite(row.pool_return) and math.isnan(row.null_percentile)
-    assert any(n.startswith("Capped: no matched random baskets (") for n in result.notes)
+    assert any(n.startswith("Market: no matched random baskets (basket 'Market' is traded like "
+                            "the market") for n in result.notes)
+
+
+def test_a_basket_with_a_rule_is_ranked_against_random_baskets_under_that_rule(project):
+    """Inverse-volatility weights, rebalanced monthly: the random baskets are weighted by the
+    same rule, as the sweep weighs them."""
+    theme = _basket(project, "InvVol", [HK[0], HK[1], HK[2]],
+                    "weighting: inverse_vol\nlookback: 20\nrebalance: monthly\n")
+    row = _run(project, [theme], n_random=40, seed=2).summary[0]
+    universe, source, study = small_universe_inputs(project)
+    alone = sweep([load_basket(theme)], study, source, universe,
+                  SweepOptions(n_random=40, seed=2, verify=0))
+    total = next(r for r in alone.rows if r["statistic"] == "total_return")
+    assert row.n_random == 40 and row.null_percentile == total["percentile"]
 
 
 def test_a_market_without_universe_stocks_gets_no_pool(project, tmp_path):

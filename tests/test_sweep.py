@@ -16,8 +16,10 @@ from conftest import (
     run_in_pty,
     small_universe_inputs,
     symbols_basket,
+    write_yaml,
 )
 
+from engine.analysis.null import RANK_KEYS
 from engine.config.baskets import load_basket, load_study
 from engine.data.sources import open_source
 from engine.data.universe import UniverseSource
@@ -128,6 +130,20 @@ def test_grid_runs_every_combination(project):
     assert costly["random_mean"] < free["random_mean"]  # the same draws, with fees
 
 
+def test_cars_are_ranked_at_every_grid_point(project):
+    """Every grid point ranks the CARs; a key that abnormal returns do not see (fees: the
+    market model works on prices) leaves the theme's CAR and its random CARs as they are."""
+    from engine.config.grid import parse_grid
+
+    theme = _basket(project, "Mixed", [US[0], US[13], HK[2]])
+    grid = tuple(parse_grid(["fees=0,0.003"]))
+    result = _sweep(project, [theme], n_random=40, grid=grid)
+    statistic = "car 2025-01-27 [-1, 1]"
+    free, costly = (_row(result, statistic, grid=f"fees={f}") for f in ("0", "0.003"))
+    assert np.isfinite(free["value"]) and free["n_random"] > 0
+    assert {k: costly[k] for k in RANK_KEYS} == {k: free[k] for k in RANK_KEYS}
+
+
 def test_cli_sweep_prints_json_and_writes_the_run_folder(project, cli, monkeypatch):
     monkeypatch.chdir(project["root"])
     theme = _basket(project, "Mixed", [US[0], US[13], HK[2]])
@@ -209,9 +225,10 @@ def test_board_matches_within_the_market_where_the_table_has_no_board(project):
     [
         ("costs: market\n", "basket 'Rules' is traded like the market"),
         ("capital: 100000\n", "basket 'Rules' is traded like the market"),
-        ("weighting: inverse_vol\nlookback: 20\nrebalance: monthly\n", "change over time"),
+        ("weighting: inverse_vol\nlookback: 20\nrebalance: monthly\ncaps: {single: 0.4}\n",
+         "caps its inverse_vol weights"),
     ],
-    ids=["market-costs", "capital", "inverse-vol"],
+    ids=["market-costs", "capital", "capped-inverse-vol"],
 )
 def test_a_theme_with_rules_the_kernel_lacks_is_refused(project, extra, message):
     from engine.errors import OptionError
@@ -219,3 +236,44 @@ def test_a_theme_with_rules_the_kernel_lacks_is_refused(project, extra, message)
     theme = _basket(project, "Rules", [HK[0], HK[1], HK[2]], extra)
     with pytest.raises(OptionError, match=message):
         _sweep(project, [theme], events=False, n_random=20)
+
+
+@pytest.mark.parametrize(
+    ("extra", "constituents", "varies"),
+    [
+        ("weighting: inverse_vol\nlookback: 20\nrebalance: monthly\n", {}, "per basket"),
+        ("weighting: liquidity\nlookback: 20\nrebalance: monthly\n", {}, "per basket"),
+        ("rebalance: monthly\n", {HK[1]: "until: 2025-02-01"}, "shared"),
+    ],
+    ids=["inverse-vol", "liquidity", "membership"],
+)
+def test_themes_with_targets_that_change_sweep_equal_to_vectorbt(project, extra, constituents,
+                                                                varies):
+    """Random baskets take the theme's targets per trading session: a member leaves in the
+    random baskets when the theme's constituent does; a rule defined for any stock weighs the
+    random stocks; the kernel agrees with vectorbt on the verified baskets."""
+    symbols = [HK[0], HK[1], HK[2]]
+    lines = "".join(f"  - {{symbol: '{s}'{', ' + constituents[s] if s in constituents else ''}}}\n"
+                    for s in symbols)
+    theme = write_yaml(project["root"] / "Changing.yaml",
+                       f"name: Changing\n{extra}constituents:\n{lines}")
+    result = _sweep(project, [theme], events=False, n_random=60, verify=4)
+    assert result.verified <= 1e-9
+    totals = result.nulls[0]
+    assert np.isfinite(totals).all() and np.std(totals) > 0
+    if varies == "shared":
+        # The slot of the leaving member is sold in every random basket: weights 1/2, 1/2.
+        targets = result.runs[0].backtest.targets["Changing"].weights
+        assert (targets.iloc[-1] == [0.5, 0.0, 0.5]).all()
+
+
+def test_weights_from_a_table_become_equal_weights_with_a_note(project):
+    table = project["root"] / "weights.csv"
+    rows = "".join(f"2024-12-01,{s},{w}\n" for s, w in zip(HK[:3], (0.6, 0.3, 0.1), strict=True))
+    table.write_text("date,symbol,weight\n" + rows)
+    theme = _basket(project, "Table", [HK[0], HK[1], HK[2]],
+                    f"weighting: file\ntable: {table}\n")
+    result = _sweep(project, [theme], events=False, n_random=30, verify=2)
+    assert any("random baskets of Table: equal weights over the members" in n
+               for n in result.notes)
+    assert result.verified <= 1e-9

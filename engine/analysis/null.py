@@ -19,6 +19,14 @@ Ranking (:func:`rank_against`)
     ``100 (#{x_i < v} + #{x_i = v} / 2) / N`` (mid-rank) and the one-sided empirical p-value
     ``(1 + #{x_i >= v}) / (1 + N)`` (North, Curtis & Sham 2002; never 0).
 
+Weights (:func:`random_weights`)
+    A theme's targets on each trading session (members joining and leaving, reviews) pass to
+    the random baskets slot by slot: slot ``j`` of a random basket is a member when the
+    theme's constituent ``j`` is.  Equal and custom weights are copied as they are; a rule
+    defined for any stock (``inverse_vol``, ``liquidity``: :func:`rule_scores`) is applied to
+    the random members; weights from a table of the theme's own stocks (``file``,
+    ``market_cap``, ``shares``) become equal weights over the members.
+
 Liquidity (:func:`liquidity_quintiles`)
     Median daily traded value (close x volume) over the ``60`` sessions of a stock's exchange
     before the start; quintiles within each market by rank.
@@ -43,6 +51,8 @@ from engine.errors import OptionError
 MATCHES = ("industry", "liquidity", "listed", "board")
 LIQUIDITY_SESSIONS = 60
 QUINTILES = 5
+#: Baskets shuffled at a time by :func:`draw_baskets` (bounds its memory).
+SHUFFLE_BLOCK = 1 << 16
 #: Keys of a ranking row (:func:`rank_against`).
 RANK_KEYS = (
     "value", "random_mean", "random_p05", "random_p50", "random_p95", "percentile", "p_value",
@@ -72,9 +82,13 @@ def draw_baskets(
                 "match on fewer characteristics, or use --include-theme",
             )
         chosen = _floyd(len(pool), len(slots), n, rng)
-        # Floyd's sets are uniform but not in uniform order: shuffle each basket's slots.
-        order = np.argsort(rng.random((n, len(slots))), axis=1)
-        out[:, slots] = pool[np.take_along_axis(chosen, order, axis=1)]
+        # Floyd's sets are uniform but not in uniform order: shuffle each basket's slots by
+        # sorting random keys.  The keys are drawn a block of baskets at a time: the same
+        # stream as drawing them at once, in a fraction of the memory.
+        for first in range(0, n, SHUFFLE_BLOCK):
+            block = chosen[first:first + SHUFFLE_BLOCK]
+            order = np.argsort(rng.random(block.shape), axis=1)
+            out[first:first + SHUFFLE_BLOCK, slots] = pool[np.take_along_axis(block, order, axis=1)]
     return out
 
 
@@ -168,13 +182,17 @@ def basket_cars(
     or equal (``"equal"``); NaN when none has.
 
     ``stock_cars``: one CAR per universe column (NaN where excluded); ``baskets``: ``(n, k)``
-    column indices; ``weights``: ``(k,)`` the theme's weights in slot order."""
+    column indices; ``weights``: ``(k,)`` the theme's weights in slot order, or ``(n, k)``
+    each basket's (its weights at the purchase)."""
     cars = stock_cars[baskets]
     present = np.isfinite(cars)
     slot_weights = np.ones_like(weights) if weighting == "equal" else np.asarray(weights)
     weight_sum = (present * slot_weights).sum(axis=1)
+    known = np.where(present, cars, 0.0)
+    weighted = known @ slot_weights if slot_weights.ndim == 1 else np.einsum(
+        "nk,nk->n", known, slot_weights)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(present, cars, 0.0) @ slot_weights / weight_sum
+        return weighted / weight_sum
 
 
 def universe_cars(
@@ -252,3 +270,64 @@ def universe_cars(
                         if np.isfinite(window_ar).all():
                             out[(event, tuple(window))][column] = float(window_ar.sum())
     return out
+
+
+def rule_scores(
+    rule: str,
+    dates: pd.DatetimeIndex,
+    closes: np.ndarray,
+    volume: np.ndarray,
+    days: Sequence[pd.Timestamp],
+    lookback: int,
+    to_report: np.ndarray,
+) -> np.ndarray:
+    """Each stock's raw weight under ``rule`` on each of ``days``, shape ``(len(days),
+    n_stocks)``, as :mod:`engine.portfolio.weighting` computes it for a constituent, from the
+    stock's own bars (rows of ``closes`` with a close) strictly before the day:
+
+    * ``inverse_vol``: ``1 / sigma``, sigma the standard deviation (ddof 1) of the last
+      ``lookback`` daily returns of the closes;
+    * ``liquidity``: the median of ``close * volume`` over the last ``lookback`` bars (bars
+      without a volume left out) times ``to_report[day, stock]`` (report currency per local).
+
+    NaN where the rule has no value (too few bars, no movement, no volume).  ``closes`` are the
+    universe's (adjusted where the file has them, as the rules read them)."""
+    out = np.full((len(days), closes.shape[1]), np.nan)
+    wanted = dates.values.astype("datetime64[ns]")
+    stamps = np.array([np.datetime64(pd.Timestamp(d), "ns") for d in days])
+    needed = lookback + 1 if rule == "inverse_vol" else lookback
+    for column in range(closes.shape[1]):
+        bars = np.isfinite(closes[:, column])
+        ends = np.searchsorted(wanted[bars], stamps, side="left")
+        known = ends >= needed
+        if not known.any():
+            continue
+        window = (ends[known] - needed)[:, None] + np.arange(needed)
+        values = closes[bars, column][window]
+        if rule == "inverse_vol":
+            with np.errstate(divide="ignore"):
+                sigma = np.std(values[:, 1:] / values[:, :-1] - 1, axis=1, ddof=1)
+                out[known, column] = np.where(sigma > 0, 1.0 / sigma, np.nan)
+        else:
+            traded = values * volume[bars, column][window]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # no volume at all
+                median = np.nanmedian(traded, axis=1)
+            out[known, column] = np.where(median > 0, median, np.nan) * to_report[known, column]
+    return out
+
+
+def rule_weights(members: np.ndarray, baskets: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The random baskets' targets under a rule, shape ``(n, sessions, k)``: each member slot
+    (``members``: ``(sessions, k)``, the theme's) weighs its random stock's score
+    (``scores``: ``(sessions, n_stocks)`` from :func:`rule_scores`), normalised over the
+    basket's members on each session."""
+    sessions = np.arange(len(members))[None, :, None]
+    raw = np.where(members[None], scores[sessions, baskets[:, None, :]], 0.0)
+    return raw / raw.sum(axis=2, keepdims=True)
+
+
+def equal_over_members(theme_targets: np.ndarray) -> np.ndarray:
+    """Equal targets over the members of each trading session (rows of ``theme_targets``)."""
+    members = (theme_targets > 0).astype(float)
+    return members / members.sum(axis=1, keepdims=True)

@@ -131,15 +131,18 @@ class UniverseSource:
         if self.is_parquet:
             import pyarrow.parquet as pq
 
-            filters = []
-            if symbols is not None:
-                filters.append(("symbol", "in", list(symbols)))
-            if start is not None:
-                filters.append(("date", ">=", start.date()))
-            if end is not None:
-                filters.append(("date", "<=", end.date()))
-            table = pq.read_table(self.path, columns=wanted, filters=filters or None)
+            if symbols is None:
+                table = self._read_dates(wanted, start, end)
+            else:
+                filters = [("symbol", "in", list(symbols))]
+                if start is not None:
+                    filters.append(("date", ">=", start.date()))
+                if end is not None:
+                    filters.append(("date", "<=", end.date()))
+                table = pq.read_table(self.path, columns=wanted, filters=filters)
             frame = _arrow_frame(table)
+            del table
+            _release_arrow_memory()
         else:
             frame = pd.read_csv(self.path, dtype={"symbol": str}, keep_default_na=False,
                                 na_values=[""])
@@ -147,7 +150,7 @@ class UniverseSource:
             frame = frame[wanted]
         if frame["symbol"].dtype != "category":
             frame["symbol"] = frame["symbol"].astype(str)
-        dates = frame["date"]
+        dates = parsed_by_arrow = frame["date"]
         if not pd.api.types.is_datetime64_any_dtype(dates):
             dates = pd.to_datetime(dates.astype(str), format="%Y-%m-%d", errors="coerce")
         if dates.isna().any():
@@ -157,13 +160,41 @@ class UniverseSource:
                 f"symbol {frame['symbol'].iloc[row]}: date {frame['date'].iloc[row]!r} is not an "
                 "ISO date (YYYY-MM-DD)",
             )
-        frame["date"] = dates.astype("datetime64[ns]")
-        if not self.is_parquet:
+        if dates.dtype != "datetime64[ns]" or dates is not parsed_by_arrow:
+            frame["date"] = dates.astype("datetime64[ns]")
+        if not self.is_parquet or not pd.api.types.is_datetime64_any_dtype(frame["date"]):
             frame = self._select(frame, symbols, start, end)
         for column in self._present:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+            if frame[column].dtype != np.float64:  # a float column is kept, not copied
+                frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
         self._check_rows(frame)
-        return frame.reset_index(drop=True)
+        frame.index = pd.RangeIndex(len(frame))
+        return frame
+
+    def _read_dates(self, wanted: list[str], start, end):
+        """Every symbol's rows from ``start`` to ``end`` as a pyarrow table, one row group at a
+        time (each filtered before the next is read) with the symbols dictionary-encoded: the
+        whole universe never sits in memory decompressed, nor its symbols as strings."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        file = pq.ParquetFile(self.path, read_dictionary=["symbol"])
+        date_type = file.schema_arrow.field("date").type
+        # Text dates are parsed (and checked) after the read, then selected there.
+        by_date = pa.types.is_date(date_type) or pa.types.is_timestamp(date_type)
+        parts = []
+        for group in range(file.num_row_groups):
+            part = file.read_row_group(group, columns=wanted)
+            if by_date:
+                dates = part.column("date")
+                if start is not None:
+                    part = part.filter(pc.greater_equal(dates, _arrow_day(start, date_type)))
+                    dates = part.column("date")
+                if end is not None:
+                    part = part.filter(pc.less_equal(dates, _arrow_day(end, date_type)))
+            parts.append(part)
+        return pa.concat_tables(parts).unify_dictionaries()
 
     @staticmethod
     def _select(frame, symbols, start, end) -> pd.DataFrame:
@@ -278,6 +309,21 @@ class UniverseSource:
         )
 
 
+def _arrow_day(day: pd.Timestamp, date_type):
+    """``day`` as a pyarrow scalar comparable with a date or timestamp column."""
+    import pyarrow as pa
+
+    return pa.scalar(day.date() if pa.types.is_date(date_type) else day.to_pydatetime(),
+                     date_type)
+
+
+def _release_arrow_memory() -> None:
+    """Hand the memory pyarrow's pool keeps after a large read back to the system."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
 def _arrow_frame(table) -> pd.DataFrame:
     """A pyarrow table as pandas: ``symbol`` categorical (the file is sorted by it), dates
     converted by arrow (a text date column is left to :meth:`UniverseSource.read_rows`)."""
@@ -288,7 +334,9 @@ def _arrow_frame(table) -> pd.DataFrame:
     for name in table.column_names:
         column = table.column(name)
         if name == "symbol":
-            encoded = pc.cast(column, pa.string()).dictionary_encode().combine_chunks()
+            if not pa.types.is_dictionary(column.type):
+                column = pc.cast(column, pa.string()).dictionary_encode()
+            encoded = column.combine_chunks()
             columns[name] = pd.Categorical.from_codes(
                 encoded.indices.to_numpy(zero_copy_only=False),
                 encoded.dictionary.to_pylist(),
