@@ -17,7 +17,7 @@ What the ``basket`` command does, from Python::
     result = engine.run(baskets, study, source, events=engine.event_options(study))
     result.summary_frame()
     print(engine.run_summary(result, "table"))    # what `basket run` prints
-    engine.write_run(result, "results")
+    engine.write_run(result, "results")    # also an event study's or a claims check's
 
 Importing this package is cheap: the names below load their modules (pandas, vectorbt) on
 first use.
@@ -42,10 +42,8 @@ _EXPORTS = {
     "run": "engine.pipeline",
     "run_events": "engine.pipeline",
     "write_run": "engine.pipeline",
-    "write_event_run": "engine.pipeline",
     "load_claims": "engine.config.claims",
     "check_claims": "engine.pipeline",
-    "write_claims_run": "engine.pipeline",
     "run_listings": "engine.pipeline",
     "fetch_needs": "engine.pipeline",
     "compare_runs": "engine.results.compare",

@@ -35,6 +35,15 @@ FIRST_DAY = "2000-01-01"
 MAX_AGE_SECONDS = 90 * 86400
 
 
+#: Time zone of each calendar the engine knows (what Yahoo's ``exchangeTimezoneName`` must say,
+#: and where a price file's timestamps with a UTC offset are converted to local dates).
+CALENDAR_TIMEZONES = {
+    "XSHG": "Asia/Shanghai",
+    "XHKG": "Asia/Hong_Kong",
+    "XNAS": "America/New_York",
+    "XNYS": "America/New_York",
+}
+
 @functools.cache
 def calendar(name: str):
     """The ``exchange_calendars`` calendar ``name`` (cached: building one takes ~0.3 s)."""

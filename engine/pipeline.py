@@ -1091,31 +1091,29 @@ def fetch_needs(
 
 
 def write_run(
-    result: RunResult,
+    result: RunResult | EventRun | ClaimsRun,
     out: str | Path = "results",
     *,
     name: str | None = None,
     argv: Sequence[str] | None = None,
 ) -> Path:
-    """Write ``result`` as a run folder under ``out``, its report included; returns the path."""
+    """Write a backtest (``basket run``), an event study (``basket event``) or a claims check
+    (``basket claims``) as a run folder under ``out``, its report included; returns the path.
+    """
+    from engine.results.claims import CLAIMS_FOLDER
+    from engine.results.claims_report import write_claims_report
     from engine.results.report import write_report
-    from engine.results.runfolder import write_run as write_folder
+    from engine.results.runfolder import EVENT_FOLDER, RUN_FOLDER, write_folder
 
-    return write_folder(result, out, name=name, argv=argv, finish=[write_report])
-
-
-def write_event_run(
-    run: EventRun,
-    out: str | Path = "results",
-    *,
-    name: str | None = None,
-    argv: Sequence[str] | None = None,
-) -> Path:
-    """Write an event study (``basket event``) as a run folder, its report included."""
-    from engine.results.report import write_report
-    from engine.results.runfolder import write_event_run as write_folder
-
-    return write_folder(run, out, name=name, argv=argv, finish=[write_report])
+    kinds = {
+        RunResult: (RUN_FOLDER, write_report),
+        EventRun: (EVENT_FOLDER, write_report),
+        ClaimsRun: (CLAIMS_FOLDER, write_claims_report),
+    }
+    if type(result) not in kinds:
+        raise TypeError(f"a {type(result).__name__} is no run to write (run, event or claims)")
+    kind, report = kinds[type(result)]
+    return write_folder(kind, result, out, name=name, argv=argv, finish=[report])
 
 
 #: Sessions before the publication date that ``--infer-asof`` scores.
@@ -1376,20 +1374,6 @@ def _with_nulls(
     return out
 
 
-def write_claims_run(
-    run: ClaimsRun,
-    out: str | Path = "results",
-    *,
-    name: str | None = None,
-    argv: Sequence[str] | None = None,
-) -> Path:
-    """Write a claims check (``basket claims``) as a run folder, its report included."""
-    from engine.results.claims import write_claims_run as write_folder
-    from engine.results.claims_report import write_claims_report
-
-    return write_folder(run, out, name=name, argv=argv, finish=[write_claims_report])
-
-
 def rewrite_report(folder: str | Path, self_contained: bool = False) -> Path:
     """(Re)write the ``report.html`` of any run folder (``basket report``): a claims check's
     or a backtest's and event study's, by the kind its manifest names; ``self_contained``
@@ -1489,6 +1473,20 @@ def _universe_meta(universe, symbols: Sequence[str]) -> pd.DataFrame:
         },
         index=pd.Index(list(symbols), name="symbol"),
     )
+
+
+def _grid_study(study: Study, point: dict[str, object]) -> Study:
+    """The study of one ``--grid`` point; a period the point makes empty names the point."""
+    from engine.config.grid import point_label
+
+    try:
+        return resolve_study(study, start=point.get("start"), end=point.get("end"),
+                             fees=point.get("fees"))
+    except OptionError as error:
+        if not point:
+            raise
+        at = f"at {point_label(point)}: {error.message}"
+        raise OptionError("--grid", at, error.hint) from None
 
 
 def _universe_listings(meta: pd.DataFrame) -> dict[str, Listing]:
@@ -1913,10 +1911,7 @@ def sweep(
     if rebalance is not None and rebalance not in REBALANCES:
         raise OptionError("--rebalance", f"'{rebalance}' is not one of {', '.join(REBALANCES)}")
     _check_names(baskets, study.benchmark)
-    studies = [
-        resolve_study(study, start=p.get("start"), end=p.get("end"), fees=p.get("fees"))
-        for p in options.grid
-    ]
+    studies = [_grid_study(study, point) for point in options.grid]
     first = min(pd.Timestamp(s.start) for s in studies) - LOOKBACK - pd.Timedelta(days=200)
     last = max(pd.Timestamp(s.end) for s in studies)
     listed_from = None

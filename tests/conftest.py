@@ -106,6 +106,15 @@ def write_yaml(path: Path, text: str) -> Path:
     return path
 
 
+def write_table(path: Path, frame: pd.DataFrame) -> Path:
+    """``frame`` as a parquet file or a CSV file (by ``path``'s suffix), without its index."""
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    return path
+
+
 def read_pty(leader: int) -> bytes:
     """Everything a child wrote to the pseudo-terminal whose leader end is ``leader``, until it
     closes its side (Linux then raises EIO on the leader)."""

@@ -274,6 +274,23 @@ def test_the_package_offers_the_cli_as_python_calls_and_imports_cheaply(small_pr
     assert set(engine.__all__) >= {"run", "run_events", "write_run", "compare_runs"}
 
 
+def test_write_run_writes_a_run_and_refuses_what_is_no_run(small_project, tmp_path):
+    """engine.write_run is the one writer of a backtest, an event study and a claims check (it
+    picks the kind of folder and its report by the run given; `basket event` and `basket
+    claims` write theirs through it): anything else is a TypeError naming it, nothing written."""
+    import engine
+
+    study = engine.resolve_study(engine.load_study(small_project["study"]))
+    result = engine.run([engine.load_basket(small_project["basket"])], study,
+                        engine.open_source(small_project["prices"]))
+    folder = engine.write_run(result, tmp_path / "results", name="one")
+    assert folder.name.endswith("-one") and (folder / "summary.csv").is_file()
+    assert (folder / "report.html").is_file()
+    with pytest.raises(TypeError, match="a dict is no run to write"):
+        engine.write_run({}, tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+
+
 @pytest.mark.parametrize("fmt", ["table", "csv", "json", "markdown"])
 def test_what_basket_run_prints_is_a_python_call(cli, small_project, fmt):
     """cli.py only echoes: the summary `basket run` prints is engine.run_summary's text."""

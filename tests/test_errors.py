@@ -2,9 +2,18 @@
 
 Every row starts from a small valid project (two stocks and ^IXIC on real NASDAQ sessions, one
 basket, one study), changes one thing (a basket or study file, a price file, or the command
-line), runs ``basket run`` (or ``basket event``) and checks the exit code and that the one-line
-message on stderr holds the fragment: the file, field, symbol or date at fault.  No row may end
-in a traceback or an "internal error".
+line), runs ``basket run`` (or ``basket event``, ``sweep``, ``claims``) and checks the exit code
+and that the one-line message on stderr holds the fragment: the file, field, symbol or date at
+fault.  A row may instead give a whole command line (:func:`command`: ``validate``, ``data
+import|export|status|fetch``, ``report``, ``runs``, ``compare`` ...), files to plant in the
+project (a FIFO or a folder too), commands to run first (an import, a run) and environment
+variables.  No row may end in a traceback or an "internal error", and none may change what the
+results folder holds.
+
+What a row cannot express (a signal at a random moment, a symlink planted mid-run, ``/dev/full``,
+two processes at once, files basket writes that must stay harmless) is a standalone test, listed
+by name at the end of ``tests/ERRORS.md`` (:data:`STANDALONE`), so that file is the one index of
+bad inputs.
 
 ``tests/ERRORS.md`` shows the same table with the full messages as printed; regenerate it with
 ``python tests/test_errors.py`` after changing the table (a test checks the two list the same
@@ -13,6 +22,7 @@ ids, exit codes and fragments).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -44,8 +54,27 @@ class Input:
     args: tuple[str, ...] = ()
     command: str = "run"
     claims: str | None = None
+    #: A whole command line replacing ``command`` and its default arguments.
+    argv: tuple[str, ...] | None = None
+    #: Files planted (after ``before``) as (path under the project, content): text, bytes,
+    #: :data:`FIFO` or :data:`FOLDER`; ``results/*/`` in the path is the one run folder there.
+    files: tuple[tuple[str, str | bytes], ...] = ()
+    #: Command lines run first; each must succeed.
+    before: tuple[tuple[str, ...], ...] = ()
+    #: Environment variables of every command of the row.
+    env: tuple[tuple[str, str], ...] = ()
+    #: The command reports each bad file on a ``FAIL`` line (``validate``), not on one
+    #: ``Error:`` line.
+    fail_lines: bool = False
 
     def describe(self) -> str:
+        if self.argv is not None:
+            planted = "".join(
+                f" with {name} `{_shown(text)}`" for name, text in self.files
+            )
+            first = "".join(f" after `basket {' '.join(line)}`" for line in self.before)
+            env = "".join(f"`{key}={value}` " for key, value in self.env)
+            return f"{env}`basket {' '.join(self.argv)}`{planted}{first}"
         if self.claims is not None:
             return f"claim `{_shown(self.claims.removeprefix(CLAIMS_HEAD))}`"
         if self.basket is not None:
@@ -92,6 +121,22 @@ def sweep_args(*args: str) -> Input:
     return Input(args=args, command="sweep")
 
 
+#: Contents of :attr:`Input.files` that make a FIFO or a folder instead of a file.
+FIFO, FOLDER = "<a FIFO>", "<a folder>"
+
+
+def command(*argv: str, files: dict[str, str | bytes] | None = None,
+            before: tuple[tuple[str, ...], ...] = (), env: dict[str, str] | None = None) -> Input:
+    """A whole command line (``{tmp}`` is the project folder) with files planted first."""
+    return Input(argv=argv, files=tuple((files or {}).items()), before=before,
+                 env=tuple((env or {}).items()))
+
+
+def validate(*paths: str, files: dict[str, str | bytes] | None = None) -> Input:
+    """``basket validate PATHS``: it prints one FAIL line per bad file on stderr."""
+    return Input(argv=("validate", *paths), files=tuple((files or {}).items()), fail_lines=True)
+
+
 def claims(body: str) -> Input:
     """A claims file (``basket claims c.yaml``) with ``body`` as its list of claims."""
     return Input(claims=CLAIMS_HEAD + body, command="claims")
@@ -109,6 +154,21 @@ PYTHON = "!!python/object/apply:os.system ['touch pwned']"
 LAUGHS = "name: B\nconstituents:\n  - symbol: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
 LAUGHS += "".join(f"  - symbol: &{q} [{', '.join(['*' + p] * 9)}]\n"
                   for p, q in zip("abcdefgh", "bcdefghi", strict=True))
+#: The same bomb as a mapping (a study, a run folder's config.yaml).
+LAUGHS_MAP = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{q}: &{q} [{', '.join(['*' + p] * 9)}]\n" for p, q in zip("abcdefgh", "bcdefghi", strict=True)
+)
+RUN = ("run", "{tmp}/b.yaml", "--study", "{tmp}/study.yaml", "--prices", "{tmp}/prices",
+       "--out", "{tmp}/results")
+IMPORT = ("data", "import", "{tmp}/prices")
+ONE_BAR = "date,close\n2025-01-02,1\n"
+OFFLINE_RUN = ("run", "{tmp}/b.yaml", "--study", "{tmp}/study.yaml", "--offline", "--out",
+               "{tmp}/results")
+#: A bar stamped with a UTC offset, for a symbol whose exchange basket does not know.
+OFFSET_BAR = f"date,close\n{DAYS[-3]}T00:00:00+09:00,1\n"
+NO_ZONE = (": row 2: date '2025-03-27T00:00:00+09:00' has a UTC offset, but the time zone of "
+           "1234.XX's exchange is unknown")
+HOLDING_1234 = BASKET.replace("BBB", "1234.XX\n    exchange: XNAS\n    currency: USD")
 W = "name: B\nconstituents:\n  - symbol: AAA\n    weight: {}\n  - symbol: BBB\n    weight: {}\n"
 S = "name: S\nbenchmark: ^IXIC\nstart: {}\nend: {}\n"
 
@@ -145,6 +205,19 @@ CASES = [
         "(hint: the shared price data have no shares outstanding or market caps)"),
     row("weight-table-missing",     2, basket("weighting: file\ntable: w.csv\n" + BASKET),
         "w.csv: table file not found (hint: a path relative to the basket file)"),
+    row("weight-table-is-a-fifo",   2, basket("weighting: file\ntable: fifo.yaml\n" + BASKET),
+        "fifo.yaml: is a FIFO (named pipe), not a file"),
+    row("weight-table-is-a-device", 2, basket("weighting: file\ntable: /dev/zero\n" + BASKET),
+        "/dev/zero: is a device, not a file"),
+    row("weight-table-row-twice",   2, Input(
+        basket="weighting: file\ntable: w.csv\n" + BASKET,
+        files=(("w.csv", "date,symbol,weight\n2025-01-02,AAA,0.5\n2025-01-02,BBB,0.5\n"
+                         "2025-01-02,AAA,0.4\n"),)),
+        "w.csv:4, field 'symbol': AAA on 2025-01-02 is also on line 2"),
+    row("weight-table-not-a-table", 2, Input(
+        basket="weighting: file\ntable: w.csv\n" + BASKET,
+        files=(("w.csv", "root:x:0:0:" + "secret" * 50 + "\n"),)),
+        "w.csv:1: header is 'root:x:0:0:secretsecretsecretsecretsecretsecretsecretsec... (hint"),
     row("lookback-too-long",        2, basket("weighting: inverse_vol\nlookback: 400\n" + BASKET),
         "AAA (inverse_vol weighting needs 401 bars before 2025-01-02, the data have 252)"),
     row("cap-infeasible",           2, basket("caps: {single: 0.4}\n" + BASKET),
@@ -258,6 +331,18 @@ CASES = [
         "--window: 5:1 ends before it starts"),
     row("window-too-far",           2, event_args("--event", "2025-01-06", "--estimation=-9999:-3"),
         "--estimation: -9999:-3 reaches more than 5000 sessions from day 0"),
+    row("event-twice-cli",          2, event_args("--event", "2025-01-06", "--event",
+                                                  "2025-01-06"),
+        "--event: 2025-01-06 is given twice"),
+    row("window-twice-cli",         2, event_args("--event", "2025-01-06", "--window", "0:5",
+                                                  "--window", "0:5"),
+        "--window: 0:5 is given twice"),
+    row("event-twice-yaml",         2, study(STUDY + "events:\n  - {date: 2025-01-20, name: R1}\n"
+                                             "  - {date: 2025-01-20, name: R1 again}\n"),
+        "field 'events[1].date': 2025-01-20 is also events[0]"),
+    row("window-twice-yaml",        2, study(STUDY + "events: [{date: 2025-01-20}]\n"
+                                             "event_study: {windows: [[0, 5], [-1, 1], [0, 5]]}\n"),
+        "window [0, 5] is given twice"),
     # -- dates against the data -------------------------------------------------------------------
     row("event-outside-data",       2, event_args("--event", "2025-06-02"),
         "event 2025-06-02 is after the last price or before the first of ^IXIC (2024-01-02.."),
@@ -303,6 +388,17 @@ CASES = [
         "AAA.csv: a row has more fields than the header"),
     row("price-column-twice",       2, price("AAA", "date,Close,close\n2025-01-02,1,2\n"),
         "AAA.csv: column close appears more than once in the header"),
+    row("price-file-is-a-folder",   2, Input(basket=BASKET.replace("BBB", "AMD"),
+                                             files=(("prices/AMD.csv", FOLDER),)),
+        "prices/AMD.csv: is a folder, not a file"),
+    row("price-file-is-a-fifo",     2, Input(basket=BASKET.replace("BBB", "AMD"),
+                                             files=(("prices/AMD.csv", FIFO),)),
+        "prices/AMD.csv: is a FIFO (named pipe), not a file"),
+    row("price-file-too-large",     2, Input(env=(("BASKET_MAX_PRICE_FILE_MB", "0.00002"),)),
+        "prices/AAA.csv: is larger than the limit of 20 bytes (hint: raise "
+        "$BASKET_MAX_PRICE_FILE_MB (in MB) if the file is right)"),
+    row("price-file-limit-not-a-number", 2, Input(env=(("BASKET_MAX_PRICE_FILE_MB", "lots"),)),
+        "$BASKET_MAX_PRICE_FILE_MB: 'lots' is not a positive number of MB"),
     # -- universe files (--prices FILE, --universe FILE) -----------------------------------------
     row("universe-missing",         2, run_args("--universe", "{tmp}/nope.parquet"),
         "--universe: universe file {tmp}/nope.parquet does not exist or is not a file"),
@@ -321,12 +417,22 @@ CASES = [
         "--random/--seed: random baskets are drawn from a universe"),
     row("run-negative-trials",      2, run_args("--trials", "-1"),
         "Invalid value for '--trials': -1 is not in the range x>=0"),
+    row("universe-not-a-number",    2, universe("symbol,date,close\nAAA,2025-01-02,abc\n"),
+        "U.csv: symbol AAA: close 'abc' on 2025-01-02 is not a number"),
+    row("universe-below-range",     2, universe("symbol,date,close\nAAA,2025-01-02,1e-13\n"),
+        "U.csv: symbol AAA: close on 2025-01-02 is 1e-13, outside the prices basket accepts"),
     row("sweep-without-universe",   2, sweep_args("--random", "10"),
         "--universe: a sweep draws its random baskets from a universe file"),
     row("sweep-unknown-match",      2, Input(price=("U", "symbol,date,close\nAAA,2025-01-02,1\n"),
                                              args=("--universe", "{tmp}/prices/U.csv", "--match",
                                                    "colour"), command="sweep"),
         "--match: 'colour' is not one of industry, liquidity, listed, board"),
+    row("sweep-random-beyond-cap",  2, sweep_args("--random", "1000000000"),
+        "Invalid value for '--random': 1000000000 is not in the range 1<=x<=1000000"),
+    row("sweep-grid-empty-period",  2, Input(price=("U", "symbol,date,close\nAAA,2025-01-02,1\n"),
+                                             args=("--universe", "{tmp}/prices/U.csv", "--grid",
+                                                   "end=2024-12-02,2025-03-31"), command="sweep"),
+        "--grid: at end=2024-12-02: --start: 2025-01-02 is after the end 2024-12-02"),
     row("sweep-grid-unknown-key",   2, sweep_args("--grid", "speed=1,2"),
         "--grid: 'speed=1,2' is not KEY=V1,V2 with KEY one of rebalance, fees, start, end"),
     # -- claims files (basket claims) -----------------------------------------------------------
@@ -339,8 +445,83 @@ CASES = [
     row("claim-since-after-asof",   2, claims("  - {text: t, symbols: AAA, since: 2025-04-01, "
                                               "printed: 0.1}\n"),
         "c.yaml:3, field 'claims[0].since': since 2025-04-01 is after the as-of date 2025-03-31"),
+    row("claim-loss-beyond-all",    2, claims("  - {text: t, symbols: AAA, since: 2025-01-02, "
+                                              "printed: -5}\n"),
+        "c.yaml:3, field 'claims[0].printed': '-5' is a loss of more than everything"),
+    row("claim-negative-multiple",  2, claims("  - {text: t, symbols: AAA, since: 2025-01-02, "
+                                              "printed: -2 times}\n"),
+        "'-2 times' is a loss of more than everything (a negative multiple)"),
     row("claim-without-figure",     2, claims("  - {text: t, symbols: AAA, since: 2025-01-02}\n"),
         "c.yaml:3, field 'claims[0].printed': is required"),
+    # -- time zones: the same decision for --prices and data import -----------------------------
+    row("prices-offset-unknown-zone", 2,
+        Input(basket=HOLDING_1234, price=("1234.XX", OFFSET_BAR)), "prices/1234.XX.csv" + NO_ZONE),
+    row("import-offset-unknown-zone", 2,
+        command(*IMPORT[:2], "{tmp}/in", files={"in/1234.XX.csv": OFFSET_BAR}),
+        "in/1234.XX.csv" + NO_ZONE),
+    # -- validate -------------------------------------------------------------------------------
+    row("validate-device",          2, validate("/dev/zero"),
+        "FAIL /dev/zero: is a device, not a file"),
+    row("validate-fifo",            2, validate("{tmp}/fifo.yaml"),
+        "FAIL {tmp}/fifo.yaml: is a FIFO (named pipe), not a file"),
+    row("validate-folder",          2, command("validate", "{tmp}/prices"),
+        "Invalid value for 'FILES...': File '{tmp}/prices' is a directory"),
+    row("validate-alias-bomb",      2, validate("{tmp}/bomb.yaml", files={"bomb.yaml": LAUGHS}),
+        "FAIL {tmp}/bomb.yaml:8: the YAML expands to more than 200,000 values"),
+    row("study-alias-bomb",         2, study(LAUGHS_MAP),
+        "study.yaml:6: the YAML expands to more than 200,000 values"),
+    # -- the price cache (data ..., runs from the cache) ------------------------------------------
+    row("import-nvda-and-NVDA",     2, command(*IMPORT[:2], "{tmp}/in", files={
+        "in/NVDA.csv": ONE_BAR, "in/nvda.csv": ONE_BAR}),
+        "in: NVDA.csv and nvda.csv both hold NVDA (hint: keep one of the files)"),
+    row("import-700-and-0700",      2, command(*IMPORT[:2], "{tmp}/in", files={
+        "in/0700.HK.csv": ONE_BAR, "in/700.HK.csv": ONE_BAR}),
+        "in: 0700.HK.csv and 700.HK.csv both hold 0700.HK"),
+    row("import-_IXIC-and-^IXIC",   2, command(*IMPORT[:2], "{tmp}/in", files={
+        "in/_IXIC.csv": ONE_BAR, "in/^IXIC.csv": ONE_BAR}),
+        "in: ^IXIC.csv and _IXIC.csv both hold ^IXIC"),
+    row("export-over-own-files",    2, command("data", "export", "{tmp}/out", before=(IMPORT,),
+                                               files={"out/AAA.csv": "my own notes\n"}),
+        "export: {tmp}/out holds AAA.csv, not written by an export (hint: pass --force"),
+    row("export-under-a-file",      1, command("data", "export", "{tmp}/a_file/sub"),
+        "export folder {tmp}/a_file/sub cannot be written (Not a directory)"),
+    row("cache-env-is-a-file",      2, command("data", "status",
+                                               env={"BASKET_CACHE": "{tmp}/a_file"}),
+        "$BASKET_CACHE: the price cache {tmp}/a_file is a file, not a folder"),
+    row("cache-env-is-a-file-fetch", 2, command("data", "fetch", "NVDA",
+                                                env={"BASKET_CACHE": "{tmp}/a_file"}),
+        "$BASKET_CACHE: the price cache {tmp}/a_file is a file, not a folder"),
+    row("cache-option-is-a-file",   2, command("data", "--cache", "{tmp}/a_file", "status"),
+        "Invalid value for '--cache': Directory '{tmp}/a_file' is a file"),
+    row("cache-metadata-list",      2, command(*OFFLINE_RUN, before=(IMPORT,),
+                                               files={"cache/prices/AAA.json": "[]"}),
+        "cache entry for AAA is corrupted (unreadable metadata: metadata is list, not a JSON "
+        "object)"),
+    row("cache-metadata-null",      2, command(*OFFLINE_RUN, before=(IMPORT,),
+                                               files={"cache/prices/AAA.json": "null"}),
+        "cache entry for AAA is corrupted (unreadable metadata: metadata is NoneType"),
+    row("cache-metadata-deep",      2, command(*OFFLINE_RUN, before=(IMPORT,), files={
+        "cache/prices/AAA.json": "[" * 100_000 + "]" * 100_000}),
+        "cache entry for AAA is corrupted (unreadable metadata"),
+    row("cache-data-altered",       2, command(*OFFLINE_RUN, before=(IMPORT,),
+                                               files={"cache/prices/AAA.parquet": "PAR1"}),
+        "cache entry for AAA is corrupted (checksum mismatch, 4 bytes"),
+    # -- run folders read back (report, runs, compare) ---------------------------------------------
+    row("report-foreign-folder",    1, command("report", "{tmp}/theirs", files={
+        "theirs/manifest.json": "{}", "theirs/report.html": "their page"}),
+        "was not written by basket"),
+    row("runs-config-bomb",         0, command("runs", "--out", "{tmp}/results", before=(RUN,),
+                                               files={"results/*/config.yaml": LAUGHS_MAP}),
+        "config.yaml cannot be read (the YAML expands to more than 200,000"),
+    row("runs-manifest-deep",       0, command("runs", "--out", "{tmp}/results", before=(RUN,),
+                                               files={"results/*/manifest.json":
+                                                      "[" * 200_000 + "]" * 200_000}),
+        "manifest.json"),
+    row("report-latest-too-far",    2, command("report", "latest~3", "--out", "{tmp}/results",
+                                               before=(RUN,)),
+        "RUN: 'latest~3': {tmp}/results holds 1 run(s)"),
+    row("report-no-run",            2, command("report", "nope", "--out", "{tmp}/results"),
+        "run 'nope' not found"),
     # -- folders ----------------------------------------------------------------------------------
     row("price-folder-missing",     2, run_args("--prices", "{tmp}/nowhere"),
         "--prices: price folder {tmp}/nowhere does not exist or is not a folder"),
@@ -351,6 +532,82 @@ CASES = [
         "missing {tmp}/nowhere)"),
 ]
 # fmt: on
+
+
+#: Cases of #10's list that a row cannot express (signals at a random moment, links planted in a
+#: run folder, /dev/full, two processes at once, what basket writes, values that must be
+#: accepted), by test (``file::name``): listed at the end of ERRORS.md, so that file is the one
+#: index of bad inputs; a test checks that each still exists.
+STANDALONE = {
+    "test_faults.py::test_sigterm_and_sighup_at_a_random_moment_leave_a_complete_folder_or_none":
+        "SIGTERM or SIGHUP at a random moment of a run: a complete run folder or none",
+    "test_faults.py::test_sigint_at_any_moment_of_the_write_leaves_a_complete_folder_or_none":
+        "Ctrl-C at any moment of the write: a complete run folder or none",
+    "test_faults.py::test_a_staging_folder_of_a_killed_run_is_removed_by_runs_and_the_next_run":
+        "a `.partial` folder left by a killed run is removed by `runs` and the next run",
+    "test_faults.py::test_a_temporary_file_of_a_killed_import_is_removed_by_data_status_and_imports":
+        "a cache `.tmp` left by a killed import is removed by `data status` and imports",
+    "test_faults.py::test_two_runs_at_once_write_two_complete_folders":
+        "two runs at once: two complete folders",
+    "test_faults.py::test_an_interrupted_download_leaves_the_cache_consistent":
+        "a download interrupted mid-write leaves the cache consistent",
+    "test_hostile.py::test_report_replaces_a_planted_symlink_and_never_writes_its_target":
+        "a symlink planted at `report.html` or `.report.html.tmp` is replaced, never followed",
+    "test_hostile.py::test_report_never_embeds_a_file_linked_from_outside":
+        "a run folder's file linked from outside is never embedded by `report`",
+    "test_hostile.py::test_no_csv_cell_is_a_spreadsheet_formula":
+        "names such as `=HYPERLINK(...)` or `=cmd|' /C calc'!A0`: no CSV cell is a formula",
+    "test_hostile.py::test_csv_output_escapes_formulas_too":
+        "the same names in `--format csv`",
+    "test_hostile.py::test_terminal_table_prints_names_as_text_without_escapes":
+        "escape sequences and rich markup (`[/red]`, `[link=...]`) in names on a terminal",
+    "test_hostile.py::test_summary_md_keeps_one_row_per_basket":
+        "`|` or a newline in a name keeps summary.md one row per basket",
+    "test_hostile.py::test_one_bad_metadata_file_is_reported_and_the_rest_listed":
+        "cache metadata `[]`, `null`, a bad date, another symbol: `data status` lists it corrupt",
+    "test_hostile.py::test_one_malformed_manifest_is_listed_broken_and_the_others_listed":
+        "a run manifest with `period: \"x\"`, `baskets: 5` ...: `runs` lists it broken",
+    "test_hostile.py::test_fuzzed_run_folders_never_give_an_internal_error":
+        "fuzzed run folders (manifest, config): no internal error",
+    "test_hostile.py::test_fuzzed_cache_metadata_never_gives_an_internal_error":
+        "fuzzed cache metadata: no internal error",
+    "test_hostile.py::test_run_folders_follow_the_umask":
+        "run folders get the permissions of the umask, not 0700",
+    "test_hostile.py::test_standard_output_on_a_full_device_is_one_line_and_exit_1":
+        "standard output on a full device (`/dev/full`): one line, exit 1",
+    "test_hostile.py::test_exponent_numbers_are_numbers":
+        "`fees: 1e-3` and `weight: 5e-1` are numbers",
+    "test_hostile.py::test_prices_reads_yfinance_adj_close_header":
+        "a price file's `Adj Close` header is the adjusted close",
+    "test_hostile.py::test_running_out_of_memory_is_one_line_and_exit_1":
+        "running out of memory: one line, exit 1, never an internal error",
+    "test_hostile.py::test_huge_custom_weights_are_normalised_without_overflow":
+        "custom weights of 1e308 with `normalize`",
+    "test_cli_event.py::test_a_pre_event_only_window_is_accepted":
+        "a pre-event-only window (`--window -5:-1`) is accepted",
+    "test_yahoo.py::test_missing_network_fails_in_about_ten_seconds_with_waiting_lines":
+        "offline with no cache: a clear error in about 10 s, with a line while waiting",
+    "test_yahoo.py::test_black_hole_network_gives_up_at_the_overall_deadline":
+        "a network that drops packets: a clear error at the 30 s deadline",
+    "test_yahoo.py::test_a_cache_holding_the_whole_listing_never_fetches_an_earlier_start":
+        "a cache holding a symbol's whole listed history never triggers a fetch",
+    "test_price_values.py::test_yahoo_download_with_the_value_is_a_problem_and_nothing_is_cached":
+        "a Yahoo download holding a price outside 1e-8..1e12: a problem, nothing cached",
+    "test_price_values.py::test_cache_on_read_refuses_the_value_as_a_corrupted_entry":
+        "a cache entry holding such a price is corrupted",
+    "test_price_values.py::test_universe_file_refuses_the_value_naming_file_and_symbol":
+        "a universe parquet or long CSV holding such a price",
+    "test_bar_dates.py::test_prices_folder_and_data_import_read_the_same_file_to_the_same_bars":
+        "dates with a UTC offset: `--prices` and `data import` read the same bars",
+    "test_errors.py::test_data_export_keeps_files_it_did_not_write_unless_forced":
+        "`data export` keeps the user's files (content checked) unless `--force`",
+}
+
+
+def test_every_standalone_case_names_a_test_that_exists():
+    for key in STANDALONE:
+        file, name = key.split("::")
+        assert f"def {name}(" in (HERE / file).read_text(encoding="utf-8"), key
 
 
 def closes(days: list[str], start: float, drift: float) -> list[float]:
@@ -374,7 +631,10 @@ def make_project(root: Path) -> dict[str, Path]:
 
 
 def invoke(root: Path, given: Input):
-    """Apply ``given`` to a fresh project in ``root`` and run the command; click's Result."""
+    """Apply ``given`` to a fresh project in ``root`` and run the command: click's Result, and
+    what the project folder held just before (:func:`_listing`).
+
+    The price cache is ``root/cache`` unless the row sets ``BASKET_CACHE``."""
     from cli import main
 
     project = make_project(root)
@@ -389,6 +649,17 @@ def invoke(root: Path, given: Input):
         (project["prices"] / f"{symbol.replace('^', '_')}.csv").write_bytes(data)
     if given.claims is not None:
         (root / "c.yaml").write_text(given.claims, encoding="utf-8")
+    env = {"BASKET_CACHE": str(root / "cache")}
+    env.update({key: _expanded(value, root) for key, value in given.env})
+    runner = CliRunner(env=env)
+    for line in given.before:
+        done = runner.invoke(main, [_expanded(a, root) for a in line], catch_exceptions=False)
+        assert done.exit_code == 0, (line, done.output)
+    for name, content in given.files:
+        _plant(root, name, content)
+    before = _listing(root)
+    if given.argv is not None:
+        return runner.invoke(main, [_expanded(a, root) for a in given.argv]), before
     subject = [str(root / "c.yaml")] if given.claims is not None else [
         str(project["basket"]), "--study", str(project["study"])
     ]
@@ -400,52 +671,63 @@ def invoke(root: Path, given: Input):
         "--out",
         str(root / "results"),
     ]
-    args = base + [a.replace("{tmp}", str(root)) for a in given.args]
-    return CliRunner().invoke(main, args, catch_exceptions=True)
+    args = base + [_expanded(a, root) for a in given.args]
+    return runner.invoke(main, args), before
+
+
+def _expanded(text: str, root: Path) -> str:
+    return text.replace("{tmp}", str(root))
+
+
+def _plant(root: Path, name: str, content: str | bytes) -> None:
+    """Write one file of a row (``*`` in ``name`` matches the one existing entry there)."""
+    if "/*/" in name:  # the one run folder of a results folder, say
+        head, tail = name.split("/*/")
+        (match,) = [p for p in (root / head).iterdir()
+                    if p.is_dir() and not p.name.startswith(".") and p.name != "assets"]
+        path = match / tail
+    else:
+        path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if content == FIFO:
+        os.mkfifo(path)
+    elif content == FOLDER:
+        path.mkdir()
+    else:
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+
+
+def _listing(root: Path) -> dict[str, str]:
+    """Every entry under ``root``: a file's SHA-256, else its kind (a FIFO is never opened).
+    What a refused command must leave as it was (a cache's ``.lock`` aside)."""
+    found = {}
+    for path in root.rglob("*"):
+        if path.name == ".lock":
+            continue
+        kind = "link" if path.is_symlink() else "folder" if path.is_dir() else "other"
+        if kind == "other" and path.is_file():
+            kind = hashlib.sha256(path.read_bytes()).hexdigest()
+        found[str(path.relative_to(root))] = kind
+    return found
 
 
 @pytest.mark.parametrize("given, fragment, exit_code", CASES)
 def test_bad_input_gives_one_clear_line(tmp_path, monkeypatch, given, fragment, exit_code):
     monkeypatch.chdir(tmp_path)
-    result = invoke(tmp_path, given)
+    result, before = invoke(tmp_path, given)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
     assert "internal error" not in result.stderr
     assert result.exit_code == exit_code, result.output
-    assert fragment.replace("{tmp}", str(tmp_path)) in result.stderr, result.stderr
-    assert result.stdout == ""
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1, result.stderr
+    assert fragment.replace("{tmp}", str(tmp_path)) in result.stderr, result.output
     assert not (tmp_path / "pwned").exists()  # !!python tags construct nothing
-    assert not any((tmp_path / "results").glob("*"))  # nothing half-written
-
-
-def test_data_export_into_a_path_under_a_file_is_one_clear_line(cli, tmp_path):
-    (tmp_path / "a_file").write_text("not a folder\n")
-    result = cli("data", "--cache", tmp_path / "cache", "export", tmp_path / "a_file" / "sub")
-    assert result.exit_code == 1, result.output
-    assert result.stderr == (
-        f"Error: export folder {tmp_path}/a_file/sub cannot be written (Not a directory) "
-        "(hint: pass a writable folder)\n"
-    )
-
-
-@pytest.mark.parametrize(
-    "first, second, symbol",
-    [("NVDA", "nvda", "NVDA"), ("0700.HK", "700.HK", "0700.HK"), ("_IXIC", "^IXIC", "^IXIC")],
-)
-def test_data_import_of_two_files_for_one_symbol_names_both(cli, tmp_path, first, second, symbol):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for stem, close in ((first, 1.0), (second, 2.0)):
-        (folder / f"{stem}.csv").write_text(f"date,close\n2025-01-02,{close}\n")
-    result = cli("data", "--cache", tmp_path / "cache", "import", folder)
-    assert result.exit_code == 2, result.output
-    names = " and ".join(sorted([f"{first}.csv", f"{second}.csv"]))
-    assert result.stderr == (
-        f"Error: {folder}: {names} both hold {symbol} (hint: keep one of the files)\n"
-    )
-    assert not list((tmp_path / "cache").rglob("*.parquet"))  # nothing imported at all
+    assert _listing(tmp_path) == before  # nothing half-written, replaced or imported
+    if exit_code == 0:  # a warning: the command went on with what it could use
+        return
+    assert result.stdout == ""
+    first = "FAIL " if given.fail_lines else "Error:"
+    errors = [line for line in result.stderr.splitlines() if line.startswith(first)]
+    assert len(errors) == 1, result.stderr
 
 
 def test_data_export_keeps_files_it_did_not_write_unless_forced(cli, tmp_path):
@@ -470,18 +752,6 @@ def test_data_export_keeps_files_it_did_not_write_unless_forced(cli, tmp_path):
     assert cli("data", "--cache", cache, "export", out).exit_code == 0
 
 
-@pytest.mark.parametrize("command", [("data", "status"), ("data", "fetch", "NVDA")])
-def test_basket_cache_pointing_at_a_file_is_one_clear_line(cli, tmp_path, monkeypatch, command):
-    (tmp_path / "a_file").write_text("not a folder\n")
-    monkeypatch.setenv("BASKET_CACHE", str(tmp_path / "a_file"))
-    result = cli(*command)
-    assert result.exit_code == 2, result.output
-    assert result.stderr == (
-        f"Error: $BASKET_CACHE: the price cache {tmp_path}/a_file is a file, not a folder "
-        "(hint: point --cache or $BASKET_CACHE at a folder; it is created if missing)\n"
-    )
-
-
 def _markdown_rows(text: str) -> dict[str, tuple[int, str]]:
     """``id -> (exit code, message)`` of the table in ERRORS.md."""
     found = {}
@@ -503,6 +773,17 @@ def test_errors_md_lists_every_row_of_the_table():
         assert fragment.replace("{tmp}", "<tmp>") in message, (case.id, message)
 
 
+#: A run id as ``basket run`` names folders (``20250301-100002-s``).
+RUN_ID = re.compile(r"\b\d{8}-\d{6}-[\w-]+")
+
+
+def _message(stderr: str, fragment: str) -> str:
+    """The line of stderr holding the row's fragment, else its ``Error:`` line."""
+    lines = stderr.splitlines()
+    return next((line for line in lines if fragment in line),
+                next((line for line in lines if line.startswith("Error:")), ""))
+
+
 def write_errors_md() -> None:
     """Run every row and write ERRORS.md with the messages as printed."""
     lines = [
@@ -512,22 +793,38 @@ def write_errors_md() -> None:
         "every row is a test (`pytest tests/test_errors.py`).  Each row starts from a valid",
         "project (`b.yaml` with AAA and BBB, `study.yaml` with ^IXIC over 2025-01-02..2025-03-31,",
         "a CSV price folder), changes one thing and runs `basket run` (or `basket event`, or",
-        "`basket claims c.yaml` for a claims file).",
-        "Exit code 2: the input is wrong; 1: a run-time failure.  `<tmp>` is the project folder.",
+        "`basket claims c.yaml` for a claims file), or a whole command line after planting files",
+        "and running commands first (an import, a run); a refused command changes nothing in",
+        "the project (results, cache, planted files).",
+        "Exit code 2: the input is wrong; 1: a run-time failure; 0: a warning, the command goes",
+        "on with the rest.  `<tmp>` is the project folder, `<run>` a run id.",
         "",
         "| id | input | exit | message (stderr) |",
         "|---|---|---|---|",
     ]
     for case in CASES:
-        given, _, _ = case.values
+        given, fragment, _ = case.values
         with tempfile.TemporaryDirectory() as folder:
             root = Path(folder).resolve()
-            result = invoke(root, given)
-            message = next(
-                (line for line in result.stderr.splitlines() if line.startswith("Error:")), ""
-            ).replace(str(root), "<tmp>")
+            result, _ = invoke(root, given)
+            message = _message(result.stderr, fragment.replace("{tmp}", str(root)))
+            message = RUN_ID.sub("<run>", message.replace(str(root), "<tmp>"))
         message = message.replace("|", "\\|")
-        lines.append(f"| `{case.id}` | {given.describe()} | {result.exit_code} | {message} |")
+        described = given.describe().replace("{tmp}", "<tmp>")
+        lines.append(f"| `{case.id}` | {described} | {result.exit_code} | {message} |")
+    lines += [
+        "",
+        "## Cases a row cannot express",
+        "",
+        "Signals at a random moment, links planted in a run folder, `/dev/full`, two processes",
+        "at once, what basket writes and values that must be accepted are standalone tests:",
+        "",
+        "| case | test |",
+        "|---|---|",
+    ]
+    for key, case in STANDALONE.items():
+        file, name = key.split("::")
+        lines.append(f"| {case.replace('|', chr(92) + '|')} | `tests/{file}::{name}` |")
     ERRORS_MD.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

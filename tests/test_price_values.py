@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_table
 from conftest_yahoo import fake_yahoo, make_source, price_cache, sleeps  # noqa: F401
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -95,11 +96,7 @@ def test_universe_file_refuses_the_value_naming_file_and_symbol(tmp_path, kind, 
         "date": list(DATES.date) * 2,
         "close": [1.0, 2.0, 3.0, 4.0, *closes_with(bad)],
     })
-    path = tmp_path / f"u.{kind}"
-    if kind == "parquet":
-        frame.to_parquet(path, index=False)
-    else:
-        frame.to_csv(path, index=False)
+    path = write_table(tmp_path / f"u.{kind}", frame)
     source = UniverseSource(path)
     with pytest.raises(PriceFileError) as raised:
         source.fetch(["AAA", "BBB"])

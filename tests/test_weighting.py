@@ -299,7 +299,7 @@ def test_bad_scheme_and_cap_keys_are_clear_errors(tmp_path, changes, message):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("date,symbol\n", "w.csv:1: header is date,symbol"),
+        ("date,symbol\n", "w.csv:1: header is 'date,symbol'"),
         (
             "date,symbol,weight\n2024-01-02,TSLA,0.5\n",
             "w.csv:2, field 'symbol': TSLA is not a constituent",

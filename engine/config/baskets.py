@@ -57,6 +57,7 @@ from engine.config.fields import (
 )
 from engine.config.yamlfile import Mapping, load_yaml
 from engine.errors import ConfigError, SymbolError
+from engine.files import UnreadableFile, read_bounded
 from engine.symbols import KNOWN_CALENDARS, Listing, listing_of, normalize_symbol
 
 WEIGHTINGS = ("equal", "custom", "inverse_vol", "liquidity", "file", "market_cap", "shares")
@@ -400,31 +401,39 @@ def _months(top: Fields, key: str) -> tuple[int, ...]:
     return tuple(sorted(months))
 
 
+#: The largest weight or market-cap table read (daily rows of a hundred stocks over twenty
+#: years take about 15 MB).
+MAX_TABLE_BYTES = 100_000_000
+
+
 def read_weight_table(path: Path, column: str, symbols: Iterable[str]) -> WeightTable:
     """A ``date,symbol,<column>`` CSV of point-in-time values of the basket's ``symbols``;
     every error names the file and line."""
     known = set(symbols)
     shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(
-            shown, "table file not found", hint="a path relative to the basket file"
-        ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(shown, f"cannot read the table ({error.__class__.__name__})") from None
+    try:  # bounded: a FIFO, a device or a huge file is refused before reading
+        text = read_bounded(path, MAX_TABLE_BYTES).decode("utf-8-sig")
+    except UnreadableFile as error:
+        if error.reason == "file not found":
+            raise ConfigError(
+                shown, "table file not found", hint="a path relative to the basket file"
+            ) from None
+        raise ConfigError(shown, error.reason) from None
+    except UnicodeDecodeError:
+        raise ConfigError(shown, "is not UTF-8 text", hint="save it as a UTF-8 CSV file") from None
     reader = csv.reader(text.splitlines())
     header = [h.strip().lower() for h in next(reader, [])]
     wanted = ["date", "symbol", column]
     if sorted(header) != sorted(wanted):
         raise ConfigError(
             shown,
-            f"header is {','.join(header) or 'empty'}",
+            f"header is {short_repr(','.join(header)) if header else 'empty'}",
             line=1,
             hint=f"expected {','.join(wanted)}",
         )
     at = {name: header.index(name) for name in wanted}
     rows = []
+    seen: dict[tuple[dt.date, str], int] = {}
     for line, cells in enumerate(reader, start=2):
         if not any(c.strip() for c in cells):
             continue
@@ -454,6 +463,11 @@ def read_weight_table(path: Path, column: str, symbols: Iterable[str]) -> Weight
                 + (" (or 0)" if column == "weight" else ""),
                 column,
             )
+        if (date, symbol) in seen:  # which of the two would win is nowhere written
+            raise bad(
+                f"{symbol} on {date} is also on line {seen[date, symbol]}", "symbol"
+            )
+        seen[date, symbol] = line
         rows.append((date, symbol, value))
     if not rows:
         raise ConfigError(

@@ -213,7 +213,14 @@ def parse_figure(value: Any, written: str | None, error: Any) -> Figure:
         number, half_unit = number / 100, half_unit / 100
     if not math.isfinite(number):
         raise error(f"{_quoted(text)} is not a finite figure", FIGURE_HINT)
-    return Figure(number, half_unit, text.strip(), times=unit in ("x", "×", "times", "fold"))
+    times = unit in ("x", "×", "times", "fold")
+    if number < (0 if times else -1):  # no price falls below zero
+        raise error(
+            f"{_quoted(text)} is a loss of more than everything "
+            f"({'a negative multiple' if times else 'below -100 %'})",
+            "a total return is -1 (-100 %) at the lowest",
+        )
+    return Figure(number, half_unit, text.strip(), times=times)
 
 
 FIGURE_HINT = (

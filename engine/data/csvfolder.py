@@ -87,7 +87,7 @@ class CsvFolderSource:
         except pd.errors.ParserError as error:
             detail = str(error).removeprefix("Error tokenizing data. C error: ").strip()
             raise PriceFileError(path, f"not a readable CSV file ({detail})") from None
-        return PriceHistory(symbol, tidy_frame(raw, str(path)), str(path))
+        return PriceHistory(symbol, tidy_frame(raw, str(path), symbol), str(path))
 
     def fetch(self, symbols: Sequence[str], start: Day = None, end: Day = None) -> Fetched:
         histories: dict[str, PriceHistory] = {}

@@ -5,8 +5,8 @@ the exchange's last *completed* session (a session is completed once its close t
 Without a calendar (FX rates such as ``CNY=X``, unknown exchanges) the last weekday stands in.
 
 Holds the session arithmetic the cache and the Yahoo source share (:func:`last_completed_session`,
-:func:`session_on_or_before`, :func:`session_on_or_after`, :func:`target_session`), the time zone
-of each calendar the engine knows, and :class:`CacheStatus` (fresh, stale, missing or corrupt).
+:func:`session_on_or_before`, :func:`session_on_or_after`, :func:`target_session`) and
+:class:`CacheStatus` (fresh, stale, missing or corrupt).
 """
 
 from __future__ import annotations
@@ -19,14 +19,6 @@ from engine.calendars import calendar as exchange_calendar
 from engine.data.cache_entry import CacheEntry
 from engine.errors import SymbolError
 from engine.symbols import listing_of
-
-#: Time zone of each calendar the engine knows (what Yahoo's ``exchangeTimezoneName`` must say).
-CALENDAR_TIMEZONES = {
-    "XSHG": "Asia/Shanghai",
-    "XHKG": "Asia/Hong_Kong",
-    "XNAS": "America/New_York",
-    "XNYS": "America/New_York",
-}
 
 
 def calendar_name_of(symbol: str) -> str | None:

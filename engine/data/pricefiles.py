@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.data.freshness import CALENDAR_TIMEZONES, calendar_name_of
+from engine.calendars import CALENDAR_TIMEZONES
+from engine.data.freshness import calendar_name_of
 from engine.data.prices import PRICE_COLUMNS, tidy_frame
 from engine.errors import OptionError, PriceFileError, SymbolError
 from engine.symbols import file_stem, listing_of, normalize_symbol, symbol_from_stem
@@ -41,14 +42,6 @@ def _normalise_column(name: object) -> str:
     return _COLUMN_ALIASES.get(text, text.replace(" ", "_"))
 
 
-def _local_dates(values: pd.Series) -> pd.Series:
-    """``2024-01-02``, ``2024-01-02 00:00:00+08:00`` -> ``2024-01-02``: the date as written (the
-    exchange's local date), never converted to UTC."""
-    text = values.astype("string").str.strip()
-    date_part = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[ T].*)?$", expand=False)
-    return date_part.fillna(text).astype(object)
-
-
 def read_price_csv(path: Path) -> dict[str, pd.DataFrame]:
     """Read a price CSV into tidy bars, keyed by symbol.
 
@@ -57,6 +50,7 @@ def read_price_csv(path: Path) -> dict[str, pd.DataFrame]:
     three header rows (``Price,Adj Close,Close,...`` / ``Ticker,NVDA,...`` / ``Date,,,...``), which
     may hold several tickers.  Column names are matched case-insensitively (``Adj Close`` is
     ``adj_close``) and ``Dividends``/``Stock Splits``/``Capital Gains`` columns are ignored.
+    Dates are read as ``--prices`` folders read them (:func:`engine.data.prices.local_dates`).
     """
     try:
         head = pd.read_csv(path, header=None, nrows=3, dtype=str, keep_default_na=False)
@@ -69,10 +63,8 @@ def read_price_csv(path: Path) -> dict[str, pd.DataFrame]:
         return _read_yfinance_multiheader(path, head)
     raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     raw.columns = [_normalise_column(c) for c in raw.columns]
-    if "date" in raw:
-        raw["date"] = _local_dates(raw["date"])
     symbol = symbol_from_stem(path.stem)
-    return {symbol: tidy_frame(raw, str(path))}
+    return {symbol: tidy_frame(raw, str(path), symbol)}
 
 
 def _read_yfinance_multiheader(path: Path, head: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -90,11 +82,12 @@ def _read_yfinance_multiheader(path: Path, head: pd.DataFrame) -> dict[str, pd.D
         )
     out: dict[str, pd.DataFrame] = {}
     for ticker in dict.fromkeys(tickers):
-        columns = {"date": _local_dates(body.iloc[:, 0])}
+        columns = {"date": body.iloc[:, 0]}
         for position, (price, owner) in enumerate(zip(prices, tickers, strict=True), start=1):
             if owner == ticker and price in PRICE_COLUMNS:
                 columns[price] = body.iloc[:, position]
-        out[ticker] = tidy_frame(pd.DataFrame(columns), f"{path} (ticker {ticker})")
+        out[ticker] = tidy_frame(pd.DataFrame(columns), f"{path} (ticker {ticker})", ticker,
+                                 first_row=skip + 1)
     return out
 
 

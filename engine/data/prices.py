@@ -11,6 +11,7 @@ Returns are computed from ``adj_close`` where present, else ``close`` (:meth:`Pr
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -18,8 +19,9 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from engine.calendars import Closures
-from engine.errors import PriceFileError
+from engine.calendars import CALENDAR_TIMEZONES, Closures
+from engine.errors import PriceFileError, SymbolError
+from engine.symbols import listing_of, normalize_symbol
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close", "volume")
 REQUIRED_COLUMNS = ("date", "close")
@@ -163,9 +165,139 @@ def first_bad_value(columns: Mapping[str, np.ndarray], dates: np.ndarray) -> Bad
     )
 
 
-def tidy_frame(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
-    """Check and normalise a bars table with a ``date`` column into the :class:`PriceHistory`
-    layout.  Raises :class:`PriceFileError` naming ``origin`` and the bad row or column."""
+def as_numbers(cells: pd.Series) -> tuple[np.ndarray, int | None]:
+    """A column of numbers or text as floats (empty cells NaN), and the position of the first
+    cell that holds text which is not a number (None when there is none): such a cell is an
+    error to name, never a silently missing price."""
+    if pd.api.types.is_float_dtype(cells) or pd.api.types.is_integer_dtype(cells):
+        return cells.to_numpy(dtype=float), None
+    numbers = pd.to_numeric(cells, errors="coerce")
+    bad = numbers.isna() & cells.notna() & (cells.astype(str).str.strip() != "")
+    first = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else None
+    return numbers.to_numpy(dtype=float), first
+
+
+#: A date with an optional time of day and UTC offset: ``2024-01-02``, ``2024-01-02 00:00:00``,
+#: ``2024-01-02T09:30:00+08:00``, ``2024-01-01 16:00:00Z``.
+_STAMP = re.compile(
+    r"(?P<day>\d{4}-\d{2}-\d{2})"
+    r"(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?P<offset>Z|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+#: Yahoo quotes currencies (``CNY=X``) in London time.
+FX_TIMEZONE = "Europe/London"
+OFFSET_HINT = "write the exchange's local dates as YYYY-MM-DD"
+
+
+def timezone_of(symbol: str) -> str | None:
+    """The time zone of a symbol's exchange (:data:`engine.calendars.CALENDAR_TIMEZONES`),
+    Yahoo's London time for currencies (``CNY=X``), None when the exchange is unknown."""
+    if symbol.upper().endswith("=X"):
+        return FX_TIMEZONE
+    try:
+        return CALENDAR_TIMEZONES.get(listing_of(normalize_symbol(symbol)[0]).calendar)
+    except SymbolError:
+        return None
+
+
+def local_dates(
+    values: pd.Series, symbols: str | pd.Series
+) -> tuple[pd.DatetimeIndex, BadValue | None]:
+    """The exchange's local trading date of every bar, and the first date that cannot be read.
+
+    The one reading of bar dates that every price file goes through (a ``--prices`` CSV
+    folder, ``data import``, a universe file), so that they all agree:
+
+    * ``2024-01-02``, or a time of day without an offset (``2024-01-02 16:00:00``): the date as
+      written, taken to be the exchange's local date;
+    * a time with a UTC offset (``2024-01-02 00:00:00+08:00``, ``2024-01-01T16:00:00Z``): an
+      instant, converted to the time zone of the symbol's exchange (:func:`timezone_of`) and its
+      date kept, so a Hong Kong bar that a tool wrote in UTC (16:00 the day before) lands on
+      its trading day, and a yfinance export in the exchange's zone keeps its dates; a symbol
+      whose exchange is unknown cannot be converted, and its first such date is refused;
+    * a datetime column (parquet): naive values as dates; tz-aware ones converted as above.
+
+    ``symbols`` is the symbol of every row (one text for a file of one symbol).  Unreadable
+    rows are NaT in the result and the earliest is returned as a :class:`BadValue`.
+    """
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        shown = pd.Series(values.astype(str).to_numpy())
+        local, problem = _converted(pd.DatetimeIndex(values), _row_symbols(symbols), shown)
+        return local, problem or _missing(local)
+    if pd.api.types.is_datetime64_any_dtype(values):
+        local = pd.DatetimeIndex(values).normalize()
+        return local, _missing(local)
+    text = pd.Series(np.asarray(values.astype(str), dtype=object)).str.strip()
+    days = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    if not days.isna().any():  # the usual file: plain ISO dates, read at C speed
+        return pd.DatetimeIndex(days), None
+    found = text.str.extract(f"^{_STAMP.pattern}$")
+    days = pd.to_datetime(found["day"], format="%Y-%m-%d", errors="coerce")
+    result = pd.Series(pd.DatetimeIndex(days))
+    problems: list[BadValue] = []
+    unreadable = np.flatnonzero(days.isna().to_numpy())
+    if len(unreadable):
+        row = int(unreadable[0])
+        problems.append(BadValue(row, f"date {text[row]!r} is not an ISO date (YYYY-MM-DD)"))
+    at = np.flatnonzero((days.notna() & found["offset"].notna()).to_numpy())
+    if len(at):
+        instants = pd.to_datetime(text[at], utc=True, format="ISO8601", errors="coerce")
+        of_rows = _row_symbols(symbols if isinstance(symbols, str) else symbols.iloc[at])
+        local, problem = _converted(
+            pd.DatetimeIndex(instants), of_rows, text[at].reset_index(drop=True)
+        )
+        result[at] = np.asarray(local, dtype=result.dtype)
+        if problem is not None:
+            problems.append(BadValue(int(at[problem.position]), problem.reason, problem.hint))
+    first = min(problems, key=lambda p: p.position) if problems else None
+    return pd.DatetimeIndex(result.to_numpy()), first
+
+
+def _row_symbols(symbols: str | pd.Series) -> str | pd.Series:
+    return symbols if isinstance(symbols, str) else pd.Series(np.asarray(symbols, dtype=object))
+
+
+def _missing(dates: pd.DatetimeIndex) -> BadValue | None:
+    """The first row without a date (a null in a datetime column)."""
+    empty = np.flatnonzero(dates.isna())
+    return BadValue(int(empty[0]), "date is missing") if len(empty) else None
+
+
+def _converted(
+    instants: pd.DatetimeIndex, symbols: str | pd.Series, shown: pd.Series
+) -> tuple[pd.DatetimeIndex, BadValue | None]:
+    """Instants (tz-aware) as the local dates of each row's exchange (see :func:`local_dates`);
+    ``symbols`` is one symbol or one per row, ``shown`` the values as written."""
+    result = np.full(len(instants), np.datetime64("NaT"), dtype="datetime64[ns]")
+    utc = instants.tz_convert("UTC")
+    problems = []
+    if utc.isna().any():
+        row = int(np.flatnonzero(utc.isna())[0])
+        problems.append(BadValue(row, f"date {shown[row]!r} is not an ISO date (YYYY-MM-DD)"))
+    if isinstance(symbols, str):
+        groups = {symbols: np.arange(len(instants))}
+    else:
+        groups = symbols.groupby(symbols, sort=False).indices
+    for symbol, rows in groups.items():
+        zone = timezone_of(str(symbol))
+        if zone is None:
+            problems.append(BadValue(
+                int(rows[0]),
+                f"date {shown[rows[0]]!r} has a UTC offset, but the time zone of {symbol}'s "
+                "exchange is unknown, so its local date is not known",
+                OFFSET_HINT,
+            ))
+            continue
+        local = utc[rows].tz_convert(zone).tz_localize(None).normalize()
+        result[rows] = np.asarray(local, dtype="datetime64[ns]")
+    first = min(problems, key=lambda p: p.position) if problems else None
+    return pd.DatetimeIndex(result), first
+
+
+def tidy_frame(raw: pd.DataFrame, origin: str, symbol: str, first_row: int = 2) -> pd.DataFrame:
+    """Check and normalise a bars table of ``symbol`` with a ``date`` column into the
+    :class:`PriceHistory` layout (dates read by :func:`local_dates`).  Raises
+    :class:`PriceFileError` naming ``origin`` and the bad row (``first_row`` is the line number
+    of the table's first row in the file) or column."""
     # yfinance's CSV exports spell the adjusted close "Adj Close": the same column as adj_close.
     columns = [str(c).strip().lower().replace(" ", "_") for c in raw.columns]
     twice = sorted({c for c in columns if columns.count(c) > 1})
@@ -179,33 +311,23 @@ def tidy_frame(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
             f"missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}",
             "expected date,open,high,low,close,adj_close,volume",
         )
-    dates = pd.to_datetime(raw["date"].astype(str), format="%Y-%m-%d", errors="coerce")
-    if dates.isna().any():
-        row = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise PriceFileError(
-            origin,
-            f"row {row + 2}: date {raw['date'].iloc[row]!r} is not an ISO date (YYYY-MM-DD)",
-        )
+    dates, bad = local_dates(raw["date"], symbol)
+    if bad is not None:
+        raise PriceFileError(origin, f"row {bad.position + first_row}: {bad.reason}", bad.hint)
     values = {}
     for column in PRICE_COLUMNS:
         if column not in raw:
             values[column] = np.full(len(raw), np.nan)
             continue
-        cells = raw[column]
-        if pd.api.types.is_float_dtype(cells) or pd.api.types.is_integer_dtype(cells):
-            numbers = cells.astype(float)
-        else:
-            numbers = pd.to_numeric(cells, errors="coerce")
-            bad = numbers.isna() & cells.notna() & (cells.astype(str).str.strip() != "")
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise PriceFileError(
-                    origin, f"row {row + 2}: {column} {cells.iloc[row]!r} is not a number"
-                )
-        values[column] = numbers.to_numpy(dtype=float)
+        numbers, row = as_numbers(raw[column])
+        if row is not None:
+            raise PriceFileError(
+                origin, f"row {row + first_row}: {column} {raw[column].iloc[row]!r} is not a number"
+            )
+        values[column] = numbers
     bad = first_bad_value(values, dates.to_numpy())
     if bad is not None:
-        raise PriceFileError(origin, f"row {bad.position + 2}: {bad.reason}", bad.hint)
+        raise PriceFileError(origin, f"row {bad.position + first_row}: {bad.reason}", bad.hint)
     frame = pd.DataFrame(values, index=pd.DatetimeIndex(dates, name="date"))
     if frame.index.has_duplicates:
         day = frame.index[frame.index.duplicated()][0].date()

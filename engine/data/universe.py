@@ -27,7 +27,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.data.prices import PRICE_COLUMNS, Day, Fetched, PriceHistory, first_bad_value
+from engine.data.prices import (
+    PRICE_COLUMNS,
+    Day,
+    Fetched,
+    PriceHistory,
+    as_numbers,
+    first_bad_value,
+    local_dates,
+)
 from engine.errors import OptionError, PriceFileError
 from engine.symbols import listing_of
 
@@ -76,6 +84,7 @@ class UniverseSource:
                 "give a long-format parquet or CSV file with symbol,date,close columns",
             )
         self.is_parquet = self.path.suffix.lower() in (".parquet", ".pq")
+        self._dates_are_instants = False
         beside = self.path.parent / SYMBOLS_FILE
         if symbols_file is not None:
             self.symbols_file: Path | None = Path(symbols_file).expanduser()
@@ -91,12 +100,19 @@ class UniverseSource:
 
     def _columns(self) -> list[str]:
         if self.is_parquet:
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
             try:
-                return list(pq.read_schema(self.path).names)
+                schema = pq.read_schema(self.path)
             except Exception as error:  # pyarrow raises several kinds for a bad file
                 raise PriceFileError(self.path, f"not a readable parquet file ({error})") from None
+            if "date" in schema.names:
+                kind = schema.field("date").type
+                # instants (timestamps with a zone) become local dates only after reading, so
+                # the date range cannot be pushed down to pyarrow
+                self._dates_are_instants = pa.types.is_timestamp(kind) and kind.tz is not None
+            return list(schema.names)
         try:
             return [str(c).strip().lower() for c in pd.read_csv(self.path, nrows=0).columns]
         except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
@@ -135,9 +151,9 @@ class UniverseSource:
                 table = self._read_dates(wanted, start, end)
             else:
                 filters = [("symbol", "in", list(symbols))]
-                if start is not None:
+                if start is not None and not self._dates_are_instants:
                     filters.append(("date", ">=", start.date()))
-                if end is not None:
+                if end is not None and not self._dates_are_instants:
                     filters.append(("date", "<=", end.date()))
                 table = pq.read_table(self.path, columns=wanted, filters=filters)
             frame = _arrow_frame(table)
@@ -151,22 +167,33 @@ class UniverseSource:
         if frame["symbol"].dtype != "category":
             frame["symbol"] = frame["symbol"].astype(str)
         dates = parsed_by_arrow = frame["date"]
-        if not pd.api.types.is_datetime64_any_dtype(dates):
-            dates = pd.to_datetime(dates.astype(str), format="%Y-%m-%d", errors="coerce")
-        if dates.isna().any():
+        if self._dates_are_instants or not pd.api.types.is_datetime64_any_dtype(dates):
+            # text or instants: read as every price file's dates are (local_dates)
+            local, bad = local_dates(dates, frame["symbol"])
+            if bad is not None:
+                raise PriceFileError(
+                    self.path, f"symbol {frame['symbol'].iloc[bad.position]}: {bad.reason}",
+                    bad.hint,
+                )
+            dates = pd.Series(np.asarray(local, dtype="datetime64[ns]"), index=frame.index)
+        elif dates.isna().any():  # dates arrow read: already local dates, kept without a copy
             row = int(np.flatnonzero(dates.isna().to_numpy())[0])
-            raise PriceFileError(
-                self.path,
-                f"symbol {frame['symbol'].iloc[row]}: date {frame['date'].iloc[row]!r} is not an "
-                "ISO date (YYYY-MM-DD)",
-            )
+            raise PriceFileError(self.path, f"symbol {frame['symbol'].iloc[row]}: date is missing")
         if dates.dtype != "datetime64[ns]" or dates is not parsed_by_arrow:
             frame["date"] = dates.astype("datetime64[ns]")
-        if not self.is_parquet or not pd.api.types.is_datetime64_any_dtype(frame["date"]):
+        if not self.is_parquet or dates is not parsed_by_arrow:
             frame = self._select(frame, symbols, start, end)
         for column in self._present:
             if frame[column].dtype != np.float64:  # a float column is kept, not copied
-                frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+                numbers, row = as_numbers(frame[column])
+                if row is not None:
+                    raise PriceFileError(
+                        self.path,
+                        f"symbol {frame['symbol'].iloc[row]}: {column} "
+                        f"{frame[column].iloc[row]!r} on "
+                        f"{pd.Timestamp(frame['date'].iloc[row]).date()} is not a number",
+                    )
+                frame[column] = numbers
         self._check_rows(frame)
         frame.index = pd.RangeIndex(len(frame))
         return frame
@@ -181,8 +208,10 @@ class UniverseSource:
 
         file = pq.ParquetFile(self.path, read_dictionary=["symbol"])
         date_type = file.schema_arrow.field("date").type
-        # Text dates are parsed (and checked) after the read, then selected there.
-        by_date = pa.types.is_date(date_type) or pa.types.is_timestamp(date_type)
+        # Text dates and instants are parsed (and checked) after the read, then selected there.
+        by_date = not self._dates_are_instants and (
+            pa.types.is_date(date_type) or pa.types.is_timestamp(date_type)
+        )
         parts = []
         for group in range(file.num_row_groups):
             part = file.read_row_group(group, columns=wanted)
@@ -326,7 +355,8 @@ def _release_arrow_memory() -> None:
 
 def _arrow_frame(table) -> pd.DataFrame:
     """A pyarrow table as pandas: ``symbol`` categorical (the file is sorted by it), dates
-    converted by arrow (a text date column is left to :meth:`UniverseSource.read_rows`)."""
+    converted by arrow (timestamps with a zone kept as instants, a text date column left to
+    :meth:`UniverseSource.read_rows`)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -341,6 +371,8 @@ def _arrow_frame(table) -> pd.DataFrame:
                 encoded.indices.to_numpy(zero_copy_only=False),
                 encoded.dictionary.to_pylist(),
             )
+        elif name == "date" and pa.types.is_timestamp(column.type) and column.type.tz:
+            columns[name] = column.to_pandas()  # instants: local_dates converts them
         elif name == "date" and (
             pa.types.is_date(column.type) or pa.types.is_timestamp(column.type)
         ):

@@ -47,10 +47,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.calendars import CALENDAR_TIMEZONES
 from engine.calendars import calendar as exchange_calendar
 from engine.data.cache import CacheWarning, PriceCache
 from engine.data.cache_entry import CacheCorrupted, CachedHistory, date_index
-from engine.data.freshness import CALENDAR_TIMEZONES, session_on_or_after, target_session
+from engine.data.freshness import session_on_or_after, target_session
 from engine.data.prices import (
     PRICE_COLUMNS,
     PRICES_ENV,

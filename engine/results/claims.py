@@ -33,10 +33,9 @@ from engine.jsonable import json_ready
 from engine.results.display import markdown_table
 from engine.results.runfolder import (
     WRITER,
-    Finisher,
-    new_run_id,
+    Filler,
+    FolderKind,
     package_versions,
-    place_run_folder,
     write_config_and_manifest,
     write_text_synced,
 )
@@ -229,19 +228,9 @@ def paths_frame(run: Any) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def write_claims_run(
-    run: Any,
-    out: str | Path = "results",
-    *,
-    name: str | None = None,
-    argv: Sequence[str] | None = None,
-    finish: Sequence[Finisher] = (),
-) -> Path:
-    """Write a :class:`engine.pipeline.ClaimsRun` as a run folder (see the module docstring)
-    and return its path; ``finish`` steps (the report) run on the staged folder."""
+def _claims_filler(run: Any, run_id: str, argv: Sequence[str] | None) -> Filler:
+    """The tables of a :class:`engine.pipeline.ClaimsRun` (see the module docstring)."""
     claims = run.claims
-    stem = Path(claims.path).stem if claims.path else "claims"
-    run_id = new_run_id(name or f"claims {stem}")
     records = run.records()
 
     def fill(folder: Path) -> None:
@@ -276,7 +265,15 @@ def write_claims_run(
         }
         write_config_and_manifest(folder, {"claims": claims.to_dict()}, manifest)
 
-    return place_run_folder(out, run_id, fill, finish)
+    return fill
+
+
+def _claims_folder_name(run: Any) -> str:
+    return f"claims {Path(run.claims.path).stem if run.claims.path else 'claims'}"
+
+
+#: A claims check's run folder (``basket claims``): named after its claims file.
+CLAIMS_FOLDER = FolderKind(_claims_folder_name, _claims_filler)
 
 
 def _firsts(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

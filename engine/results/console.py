@@ -174,6 +174,7 @@ def status_report(report: Any, fmt: str, *, terminal: bool = False) -> str | Non
             for r, row in zip(records, report.rows, strict=True)
         ]
     ).set_index("symbol")
+    frame["rows"] = frame["rows"].astype("Int64")  # a count, even beside a corrupt entry's none
     if fmt == "table":
         frame["source"] = frame["source"].str.split(":").str[0]
     return render(frame, fmt, records=records, terminal=terminal)

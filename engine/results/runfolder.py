@@ -32,6 +32,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -247,17 +248,39 @@ def place_run_folder(
     return folder
 
 
-def write_run(
-    result: Any,
+#: What fills a staged run folder with one run's tables, configuration and manifest, made by a
+#: :class:`FolderKind` from the run, its id and its command line.
+Filler = Callable[[Path], None]
+
+
+@dataclass(frozen=True)
+class FolderKind:
+    """One kind of run folder (a backtest's, an event study's, a claims check's): the name its
+    folders take when none is given (``default_name(run)``) and what fills a staged folder
+    (``filler(run, run_id, argv)``).  :func:`write_folder` writes any kind."""
+
+    default_name: Callable[[Any], str]
+    filler: Callable[[Any, str, Sequence[str] | None], Filler]
+
+
+def write_folder(
+    kind: FolderKind,
+    run: Any,
     out: str | Path = "results",
     *,
     name: str | None = None,
     argv: Sequence[str] | None = None,
     finish: Sequence[Finisher] = (),
 ) -> Path:
-    """Write a :class:`engine.pipeline.RunResult` as a run folder and return its path;
-    ``finish`` steps (the report) run on the staged folder once the tables are in it."""
-    run_id = new_run_id(name or result.study.name)
+    """Write ``run`` as a run folder of ``kind`` under ``out`` (named ``name``, else the kind's
+    default) and return its path; ``finish`` steps (the report) run on the staged folder once
+    the tables are in it."""
+    run_id = new_run_id(name or kind.default_name(run))
+    return place_run_folder(out, run_id, kind.filler(run, run_id, argv), finish)
+
+
+def _run_filler(result: Any, run_id: str, argv: Sequence[str] | None) -> Filler:
+    """The tables of a :class:`engine.pipeline.RunResult` (see the module docstring)."""
     summary = result.summary_frame()
 
     def fill(folder: Path) -> None:
@@ -309,19 +332,15 @@ def write_run(
         }
         write_config_and_manifest(folder, config, manifest)
 
-    return place_run_folder(out, run_id, fill, finish)
+    return fill
 
 
-def write_event_run(
-    run: Any,
-    out: str | Path = "results",
-    *,
-    name: str | None = None,
-    argv: Sequence[str] | None = None,
-    finish: Sequence[Finisher] = (),
-) -> Path:
-    """Write a :class:`engine.pipeline.EventRun` (``basket event``) as a run folder."""
-    run_id = new_run_id(name or f"{run.study.name} events")
+#: A backtest's run folder (``basket run``): named after its study.
+RUN_FOLDER = FolderKind(lambda result: result.study.name, _run_filler)
+
+
+def _event_filler(run: Any, run_id: str, argv: Sequence[str] | None) -> Filler:
+    """The tables of a :class:`engine.pipeline.EventRun` (``basket event``)."""
 
     def fill(folder: Path) -> None:
         write_event_tables(folder, run.events)
@@ -333,4 +352,8 @@ def write_event_run(
         manifest = {**_common_manifest(run_id, argv, run), "kind": "event"}
         write_config_and_manifest(folder, config, manifest)
 
-    return place_run_folder(out, run_id, fill, finish)
+    return fill
+
+
+#: An event study's run folder (``basket event``).
+EVENT_FOLDER = FolderKind(lambda run: f"{run.study.name} events", _event_filler)
