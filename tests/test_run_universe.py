@@ -258,7 +258,7 @@ def test_cli_random_zero_keeps_the_pool_and_drops_the_null(cli, project):
     (("--random", "10"), "--random/--seed: random baskets are drawn from a universe"),
     (("--seed", "1"), "--random/--seed: random baskets are drawn from a universe"),
     (("--trials", "-1"), "-1 is not in the range x>=0"),
-    (("--random", "-5", "--universe", "U"), "-5 is not in the range x>=0"),
+    (("--random", "-5", "--universe", "U"), "-5 is not in the range 0<=x<=1000000"),
 ])
 def test_cli_run_universe_options_errors_are_one_line(cli, project, args, message):
     result = _cli_run(cli, project, *args)
