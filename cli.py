@@ -7,6 +7,7 @@ Heavy libraries (pandas, vectorbt, yfinance) are imported inside the commands so
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as dt
 import os
@@ -1020,5 +1021,35 @@ def sweep_command(files, prices, study_file, start, end, benchmark, currency, fe
     click.echo(f"results: {folder}", err=True)
 
 
+def run_and_exit() -> None:
+    """Run :func:`main` (the ``basket`` command) and end the process without the interpreter's
+    teardown: freeing every module and object costs about 0.1 s of CPU that nothing needs.
+
+    Nothing is lost: every file the engine writes is closed (the run folder's fsynced) before
+    the command returns; here standard output and error are flushed and the exit handlers run,
+    then the exit code is click's (0, 1, 2, 128 + signal).  The normal end is kept where that
+    is not so: a flush that fails (Python then reports it as it would) or another thread still
+    running."""
+    try:
+        main()
+    except SystemExit as done:
+        code = 0 if done.code is None else done.code
+    else:
+        code = 0
+    if not isinstance(code, int) or any(
+        thread.is_alive() and not thread.daemon
+        for thread in threading.enumerate()
+        if thread is not threading.current_thread()
+    ):
+        raise SystemExit(code)
+    atexit._run_exitfuncs()  # what the interpreter runs first at its end (private, but stable)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        raise SystemExit(code) from None
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    run_and_exit()

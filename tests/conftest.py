@@ -21,9 +21,10 @@ SHARED_PRICES = Path(
 )
 
 # Property tests are deterministic unless asked otherwise: the "ci" profile derandomizes
-# hypothesis (examples follow from each test's code, no example database), so a run cannot flip;
+# hypothesis (examples follow from each test's code, no example database) and sets no deadline
+# (a loaded machine makes any example slow), so a run cannot flip;
 # HYPOTHESIS_PROFILE=explore draws fresh examples (with --hypothesis-seed=N to replay one).
-settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

@@ -54,3 +54,23 @@ def test_the_weights_table_is_the_melted_targets_of_every_basket(shared_prices):
     baskets = result.baskets + generated_baskets(result.panel, result.baskets, 20, seed=3)
     result.backtest = run_backtest(result.panel, baskets, result.prices, rebalance="monthly")
     pd.testing.assert_frame_equal(result.weights_frame(), melted_weights(result.backtest.targets))
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(1, 9), st.floats(0.0, 0.3))
+def test_the_rank_test_of_stocks_ranked_one_at_a_time_is_the_rank_test_to_the_last_bit(
+    seed, stocks, missing
+):
+    from engine.analysis import significance as sig
+
+    rng = np.random.default_rng(seed)
+    estimation, window = rng.normal(0, 0.02, (120, stocks)), rng.normal(0, 0.02, (7, stocks))
+    estimation[rng.random(estimation.shape) < missing] = np.nan
+    window[rng.random(window.shape) < missing / 3] = np.nan
+    one_at_a_time = np.column_stack([
+        sig.rank_uniforms(estimation[:, [i]], window[:, [i]])[:, 0] for i in range(stocks)
+    ])
+    together = sig.rank_test(estimation, window)
+    assert sig.rank_test_of_uniforms(one_at_a_time, 120) == together or (
+        np.isnan(together.statistic)
+        and np.isnan(sig.rank_test_of_uniforms(one_at_a_time, 120).statistic)
+    )

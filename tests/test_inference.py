@@ -87,6 +87,14 @@ def test_stationary_bootstrap_indices_match_a_literal_loop():
     np.testing.assert_array_equal(got, _literal_indices(23, 3.0, 200, seed=7))
 
 
+def test_bootstrap_indices_are_drawn_once_per_arguments_and_read_only():
+    first = inference.stationary_bootstrap_indices(31, 2.5, 100, seed=3)
+    assert inference.stationary_bootstrap_indices(31, 2.5, 100, seed=3) is first
+    assert not first.flags.writeable
+    np.testing.assert_array_equal(first, _literal_indices(31, 2.5, 100, seed=3))
+    assert inference.stationary_bootstrap_indices(31, 2.5, 100, seed=4) is not first
+
+
 def test_mean_block_one_draws_every_row_afresh():
     rng = np.random.default_rng(11)
     expected = rng.integers(0, 10, size=(5, 10))

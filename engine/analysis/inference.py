@@ -17,6 +17,7 @@ Student-t distributions come from ``scipy.special`` (``ndtr``, ``ndtri``, ``stdt
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import NamedTuple
@@ -87,6 +88,7 @@ def hac_mean_test(values: np.ndarray, lags: int | None = None) -> MeanTest:
     return MeanTest(mean, float(t), float(2.0 * special.stdtr(n - 1, -abs(t))))
 
 
+@functools.lru_cache(maxsize=8)
 def stationary_bootstrap_indices(
     n_obs: int, mean_block: float, replicates: int, seed: int
 ) -> np.ndarray:
@@ -98,6 +100,9 @@ def stationary_bootstrap_indices(
     it continues the previous block with the next row.  The draws, in this order, are
     ``starts = rng.integers(0, T, (replicates, T))`` then ``u = rng.random((replicates, T))``
     with ``rng = numpy.random.default_rng(seed)``; a new block begins where ``u < p``.
+
+    Drawn once per arguments and shared, read-only: the baskets of a run on the same number
+    of sessions resample the same rows (drawing them costs more than the resampling).
     """
     rng = np.random.default_rng(seed)
     starts = rng.integers(0, n_obs, size=(replicates, n_obs))
@@ -107,7 +112,9 @@ def stationary_bootstrap_indices(
     # Position of the row that began each row's block, and so how far into it the row is.
     began = np.maximum.accumulate(np.where(new_block, positions, 0), axis=1)
     first = np.take_along_axis(starts, began, axis=1)
-    return (first + positions - began) % n_obs
+    indices = (first + positions - began) % n_obs
+    indices.setflags(write=False)
+    return indices
 
 
 def bootstrap_block_length(n_obs: int) -> float:

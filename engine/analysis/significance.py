@@ -205,22 +205,41 @@ def rank_test(estimation_ar: np.ndarray, window_ar: np.ndarray) -> TestResult:
     win = np.asarray(window_ar, dtype=float)
     if est.ndim != 2 or win.ndim != 2 or est.shape[1] != win.shape[1] or est.shape[1] == 0:
         return _NAN_RESULT
-    combined = np.vstack([est, win])
+    return rank_test_of_uniforms(rank_uniforms(est, win), est.shape[0])
+
+
+def rank_uniforms(estimation_ar: np.ndarray, window_ar: np.ndarray) -> np.ndarray:
+    """The standardized ranks ``U_it = K_it / (M_i + 1)`` of :func:`rank_test`: per stock
+    column, the ranks (ties averaged) of its estimation-day and window-day abnormal returns
+    together over its count of non-missing ones plus one; NaN where missing.  Shape
+    (n_est_days + L, n_stocks); a column depends on its own stock only."""
+    combined = np.vstack([estimation_ar, window_ar])
     present = np.isfinite(combined)
     ranks = pd.DataFrame(np.where(present, combined, np.nan)).rank(method="average").to_numpy()
-    uniform = ranks / (present.sum(axis=0) + 1)
+    return ranks / (present.sum(axis=0) + 1)
+
+
+def rank_test_of_uniforms(uniform: np.ndarray, n_estimation: int) -> TestResult:
+    """:func:`rank_test` from its standardized ranks (:func:`rank_uniforms`, one column per
+    stock, the first ``n_estimation`` rows the estimation days, then the window's)."""
+    if uniform.ndim != 2 or uniform.shape[1] == 0:
+        return _NAN_RESULT
+    # Column-major, as a DataFrame's ranks come: the sums across stocks then add in the same
+    # order (to the last bit) whether the columns were ranked together or one at a time.
+    uniform = np.asfortranarray(uniform)
+    present = np.isfinite(uniform)
     counts = present.sum(axis=1)
     has_any = counts > 0
     with np.errstate(invalid="ignore"):
         ubar = np.where(has_any, np.nansum(uniform, axis=1) / np.maximum(counts, 1), np.nan)
-    n_stocks = combined.shape[1]
+    n_stocks = uniform.shape[1]
     deviation = ubar - 0.5
     s_u = np.sqrt(np.sum((counts / n_stocks * deviation**2)[has_any]) / has_any.sum())
-    window_rows = has_any[est.shape[0] :]
+    window_rows = has_any[n_estimation:]
     length = int(window_rows.sum())
     if length == 0 or not s_u > 0:
         return _NAN_RESULT
-    window_mean = deviation[est.shape[0] :][window_rows].mean()
+    window_mean = deviation[n_estimation:][window_rows].mean()
     return _normal_result(np.sqrt(length) * window_mean / s_u)
 
 

@@ -80,6 +80,7 @@ class StockEvent:
     reason: str | None
     _windows: dict[tuple[int, int], WindowResult] = field(default_factory=dict, repr=False)
     _spans: dict[tuple[int, int], dict[str, object]] = field(default_factory=dict, repr=False)
+    _uniforms: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def day0(self) -> str | None:
@@ -118,6 +119,15 @@ class StockEvent:
             scar = car / se if se > 0 else math.nan
             self._windows[window] = WindowResult(self.gap_reason(window), car, bhar, scar, abnormal)
         return self._windows[window]
+
+    def rank_uniform(self, window: tuple[int, int]) -> np.ndarray:
+        """The stock's column of the rank test's standardized ranks over its estimation days
+        and ``window`` (:func:`engine.analysis.significance.rank_uniforms`), computed once."""
+        if window not in self._uniforms:
+            self._uniforms[window] = sig.rank_uniforms(
+                self.estimation_abnormal[:, None], self.window(window).abnormal[:, None]
+            )[:, 0]
+        return self._uniforms[window]
 
     def span_columns(self, span: tuple[int, int]) -> dict[str, object]:
         """The stock's rows of the ``abnormal_returns`` table over ``span``, as columns

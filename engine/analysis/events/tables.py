@@ -296,13 +296,17 @@ def window_row(
     estimation_ar = (
         np.column_stack([s.estimation_abnormal for s in included]) if included else np.empty((0, 0))
     )
-    window_ar = np.column_stack([r.abnormal for r in results]) if included else np.empty((0, 0))
+    uniform = (
+        np.column_stack([s.rank_uniform(window) for s in included])
+        if included
+        else np.empty((0, 0))
+    )
     rbar = study.rbar(event, included)
     t_cs = sig.cross_sectional_t_test(cars)
     patell = sig.patell_test(scars, dofs)
     bmp = sig.bmp_test(scars)
     kp = sig.kolari_pynnonen_test(scars, rbar)
-    rank = sig.rank_test(estimation_ar, window_ar)
+    rank = sig.rank_test_of_uniforms(uniform, estimation_ar.shape[0])
     sign = sig.generalized_sign_test(cars, estimation_ar)
 
     portfolio_car, portfolio_t = math.nan, sig.TestResult(math.nan, math.nan)
