@@ -937,8 +937,8 @@ def universe_figures(
         if drawn.note:
             notes.append(drawn.note)
         schedule = backtest.schedules[basket.name]
-        worst = _verify(aligned, drawn.draws, drawn.weights, drawn.trade, fees, schedule,
-                        view.listings, panel, basket, null.verify)
+        worst = _verify(aligned, drawn.draws, drawn.weigh(slice(0, null.verify)), drawn.trade,
+                        fees, schedule, view.listings, panel, basket, null.verify)
         if worst > VERIFY_TOLERANCE:
             raise EngineFailure(
                 f"the fast kernel and vectorbt differ by {worst:.3g} on a random basket of "
@@ -1680,23 +1680,29 @@ def _theme_targets(theme: Basket, backtest: BacktestResult) -> pd.DataFrame:
 
 
 def _random_targets(theme: Basket, targets: pd.DataFrame, draws: np.ndarray,
-                    scores: np.ndarray | None) -> tuple[np.ndarray, str | None]:
-    """The random baskets' targets for the kernel (:mod:`engine.analysis.null`, Weights) and
-    the note saying how they were weighted when not as the theme: ``(k,)`` when the theme's
-    never change, else ``(1 or n, sessions, k)``."""
+                    scores: np.ndarray | None) -> tuple[Callable[[slice], np.ndarray], bool,
+                                                        str | None]:
+    """How the random baskets are weighted (:mod:`engine.analysis.null`, Weights): a function
+    giving the kernel's targets of the baskets ``draws[rows]`` (``(k,)`` when the theme's
+    never change, else ``(1 or n, sessions, k)``), whether they are shared by every basket,
+    and the note saying how they were weighted when not as the theme."""
     from engine.analysis.null import equal_over_members, rule_weights
 
     theme_targets = targets.to_numpy(dtype=float)
     if scores is not None:
-        return rule_weights(theme_targets > 0, draws, scores), None
+        members = theme_targets > 0
+        return (lambda rows: rule_weights(members, draws[rows], scores)), False, None
     note = None
     if theme.weighting not in ("equal", "custom"):
         theme_targets = equal_over_members(theme_targets)
         note = (f"random baskets of {theme.name}: equal weights over the members ({theme.weighting}"
                 " weights come from data on the theme's own stocks)")
-    if (theme_targets == theme_targets[0]).all():
-        return theme_targets[0], note
-    return theme_targets[None], note
+    shared = theme_targets[0] if (theme_targets == theme_targets[0]).all() else theme_targets[None]
+    return (lambda rows: shared), True, note
+
+
+#: Random baskets weighted at a time when each has its own targets (bounds their memory).
+WEIGHED_AT_ONCE = 20_000
 
 
 def _rule_scores(theme: Basket, matrix, meta: pd.DataFrame, panel: Panel,
@@ -1802,14 +1808,16 @@ def universe_on(view: UniverseView, panel: Panel, theme: Basket):
 
 @dataclass(frozen=True)
 class MatchedDraws:
-    """A theme's random baskets: their targets for the kernel (``weights``: ``(k,)`` when the
-    theme's never change, else ``(1 or n, sessions, k)``, :func:`_random_targets`), the theme's
-    trading sessions (``trade``, bool per session of the panel), the universe columns they were
-    drawn from (``pool``, bool), the ``draws`` (``n_random x k`` columns), their
+    """A theme's random baskets: ``weigh(rows)`` their targets for the kernel (``(k,)`` when
+    the theme's never change, else ``(1 or n, sessions, k)``, :func:`_random_targets`), the
+    weights at the purchase the event study uses (``at_purchase``), the theme's trading
+    sessions (``trade``, bool per session of the panel), the universe columns they were drawn
+    from (``pool``, bool), the ``draws`` (``n_random x k`` columns), their
     :data:`engine.portfolio.kernel.STATISTICS` on the theme's own sessions, and the note saying
     how they were weighted when not as the theme (else None)."""
 
-    weights: np.ndarray
+    weigh: Callable[[slice], np.ndarray]
+    at_purchase: np.ndarray
     trade: np.ndarray
     pool: np.ndarray
     draws: np.ndarray
@@ -1825,9 +1833,10 @@ def matched_draws(
     """``options.n_random`` random baskets matched to ``theme`` (its market mix and
     ``options.match``; :func:`engine.analysis.null.draw_baskets` with a generator of the seed,
     the theme's name and its period ``days``), weighted as the theme on each of its trading
-    sessions (its rule applied to the random stocks, :func:`_rule_scores`), simulated by the
-    kernel with ``fees`` on its own sessions ``days`` of ``aligned`` (:func:`universe_on`).  An
-    :class:`OptionError` when the theme's rules are not the kernel's or a stratum has too few
+    sessions (its rule applied to the random stocks, :func:`_rule_scores`; baskets with their
+    own targets :data:`WEIGHED_AT_ONCE` at a time), simulated by the kernel with ``fees`` on its
+    own sessions ``days`` of ``aligned`` (:func:`universe_on`); ``progress(done)`` as they are.
+    An :class:`OptionError` when the theme's rules are not the kernel's or a stratum has too few
     stocks."""
     from engine.analysis.metrics import PERIODS_PER_YEAR
     from engine.analysis.null import draw_baskets
@@ -1858,13 +1867,28 @@ def matched_draws(
              for stratum in dict.fromkeys(strata)}
     period = f"{days[0].date()}..{days[-1].date()}"
     draws = draw_baskets(strata, pools, options.n_random, _rng(options.seed, theme.name, period))
-    weights, note = _random_targets(theme, targets, draws, scores)
-    # The statistics use the basket's own sessions, as its summary does.
-    statistics = basket_statistics(
-        aligned.prices[own_rows], draws, weights, trade[own_rows], fees,
-        periods_per_year=PERIODS_PER_YEAR, progress=progress,
-    )
-    return MatchedDraws(weights, trade, pool, draws, statistics, note)
+    weigh, shared, note = _random_targets(theme, targets, draws, scores)
+    step = options.n_random if shared else WEIGHED_AT_ONCE
+    parts, at_purchase = [], []
+    for first_draw in range(0, options.n_random, step):
+        block = slice(first_draw, first_draw + step)
+        weights = weigh(block)
+
+        def advance(count: int, before: int = first_draw) -> None:
+            if progress is not None:
+                progress(before + count)
+
+        # The statistics use the basket's own sessions, as its summary does.
+        parts.append(basket_statistics(
+            aligned.prices[own_rows], draws[block], weights, trade[own_rows], fees,
+            periods_per_year=PERIODS_PER_YEAR, progress=advance,
+        ))
+        # The event study weighs a basket by its weights at the purchase.
+        at_purchase.append(weights if weights.ndim == 1 else weights[:, 0])
+    purchase = at_purchase[0] if shared else np.concatenate(at_purchase)
+    if purchase.ndim == 2 and len(purchase) == 1:
+        purchase = purchase[0]
+    return MatchedDraws(weigh, purchase, trade, pool, draws, np.concatenate(parts), note)
 
 
 def sweep(
@@ -1954,7 +1978,7 @@ def sweep(
             drawn_here = matched_draws(view, aligned, panel, days, theme, result.backtest,
                                        fees, options, listed_from=listed_from, progress=advance)
             draws, stats, pool = drawn_here.draws, drawn_here.statistics, drawn_here.pool
-            weights, trade = drawn_here.weights, drawn_here.trade
+            at_purchase, trade = drawn_here.at_purchase, drawn_here.trade
             if drawn_here.note and drawn_here.note not in notes:
                 notes.append(drawn_here.note)
             done += options.n_random
@@ -1980,10 +2004,6 @@ def sweep(
                 if key not in stock_cars_of:
                     stock_cars_of[key] = cars.cars(np.flatnonzero(pool), closures)
                 stock_cars = stock_cars_of[key]
-                # The event study weighs a basket by its weights at the purchase.
-                at_purchase = weights if weights.ndim == 1 else weights[:, 0]
-                if at_purchase.ndim == 2 and len(at_purchase) == 1:
-                    at_purchase = at_purchase[0]
                 for (day, window), values in stock_cars.items():
                     event = day.date().isoformat()
                     match = table[(table["basket"] == theme.name) & (table["event"] == event)
@@ -1995,8 +2015,9 @@ def sweep(
                     rows.append({**common, "statistic": statistic, **ranking.to_dict()})
                     nulls.append(random_cars)
             schedule = result.backtest.schedules[theme.name]
-            worst = max(worst, _verify(aligned, draws, weights, trade, fees, schedule,
-                                       view.listings, panel, theme, options.verify))
+            worst = max(worst, _verify(aligned, draws, drawn_here.weigh(slice(0, options.verify)),
+                                       trade, fees, schedule, view.listings, panel, theme,
+                                       options.verify))
             drawn[f"{theme.name} | {label}" if label else theme.name] = (
                 np.array(matrix.symbols, dtype=object)[draws]
             )

@@ -267,6 +267,21 @@ def test_themes_with_targets_that_change_sweep_equal_to_vectorbt(project, extra,
         assert (targets.iloc[-1] == [0.5, 0.0, 0.5]).all()
 
 
+def test_random_baskets_with_their_own_targets_are_weighed_in_blocks(project, monkeypatch):
+    """Baskets weighted by a rule each have targets per session: they are weighed a block at
+    a time (memory), with the same numbers as at once."""
+    import engine.pipeline as pipeline
+
+    theme = _basket(project, "Vol", [HK[0], HK[1], HK[2]],
+                    "weighting: inverse_vol\nlookback: 20\nrebalance: monthly\n")
+    whole = _sweep(project, [theme], n_random=50, verify=1)
+    monkeypatch.setattr(pipeline, "WEIGHED_AT_ONCE", 7)
+    blocks = _sweep(project, [theme], n_random=50, verify=1)
+    assert [r["statistic"] for r in blocks.rows] == [r["statistic"] for r in whole.rows]
+    for mine, reference in zip(blocks.nulls, whole.nulls, strict=True):
+        np.testing.assert_array_equal(mine, reference)
+
+
 def test_weights_from_a_table_become_equal_weights_with_a_note(project):
     table = project["root"] / "weights.csv"
     rows = "".join(f"2024-12-01,{s},{w}\n" for s, w in zip(HK[:3], (0.6, 0.3, 0.1), strict=True))
