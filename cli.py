@@ -986,11 +986,10 @@ def sweep_command(files, prices, study_file, start, end, benchmark, currency, fe
     from engine.config.baskets import load_basket
     from engine.config.grid import parse_grid
     from engine.data.sources import open_sweep_sources
-    from engine.pipeline import SweepOptions, event_options, resolve_study, sweep
+    from engine.pipeline import SweepOptions, event_options, resolve_study, sweep, write_sweep_run
     from engine.results.console import sweep_notes, sweep_summary
     from engine.results.progress import bar
     from engine.results.runfolder import check_writable
-    from engine.results.sweepfolder import write_sweep
 
     check_writable(out)
     meta = click.get_current_context().meta
@@ -1015,7 +1014,7 @@ def sweep_command(files, prices, study_file, start, end, benchmark, currency, fe
         result = sweep(baskets, study, source, universe, options, events=events,
                        rebalance=rebalance, skip_missing=skip_missing, strict=strict,
                        progress=progress)
-    folder = write_sweep(result, out, name=name, argv=["basket", *sys.argv[1:]])
+    folder = write_sweep_run(result, out, name=name, argv=["basket", *sys.argv[1:]])
     click.echo(sweep_summary(result, fmt, terminal=_is_terminal()), nl=False)
     _notes(sweep_notes(result))
     click.echo(f"results: {folder}", err=True)

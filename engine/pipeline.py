@@ -107,6 +107,8 @@ class RunResult:
     events: object | None = None
     event_options: EventOptions | None = None
     universe: dict[str, object] | None = None
+    #: Each basket's returns without each of its constituents (baskets of two or more).
+    leave_one_out: dict[str, LeaveOneOut] = field(default_factory=dict)
 
     def correlation_frame(self) -> pd.DataFrame:
         """Correlation of the baskets' daily returns (the benchmark's last) on the run's
@@ -175,7 +177,8 @@ class RunResult:
 
     def attribution_frame(self) -> pd.DataFrame:
         """Per constituent: target weight, local and report-currency returns from the basket's
-        purchase to the end, and contribution to the basket's total return."""
+        purchase to the end, contribution to the basket's total return, and the basket's
+        return without it (:attr:`leave_one_out`; NaN for a one-stock basket)."""
         rows = []
         for basket in self.baskets:
             bought = self.backtest.bought[basket.name]
@@ -191,6 +194,9 @@ class RunResult:
                         "local_return": local[c.symbol].iloc[-1] / local[c.symbol].iloc[0] - 1,
                         "return": prices[c.symbol].iloc[-1] / prices[c.symbol].iloc[0] - 1,
                         "contribution": self.backtest.contributions[(basket.name, c.symbol)],
+                        "return_without": self.leave_one_out[basket.name].returns.get(
+                            c.symbol, math.nan) if basket.name in self.leave_one_out
+                        else math.nan,
                     }
                 )
         return pd.DataFrame(rows)
@@ -840,6 +846,7 @@ def run(
             "file": universe.description, "n_random": null.n_random, "seed": null.seed,
             "matched_on": null.matched_on, "verify": null.verify,
         },
+        leave_one_out=robust,
     )
 
 
@@ -1098,17 +1105,25 @@ def write_run(
     argv: Sequence[str] | None = None,
 ) -> Path:
     """Write a backtest (``basket run``), an event study (``basket event``) or a claims check
-    (``basket claims``) as a run folder under ``out``, its report included; returns the path.
+    (``basket claims``) as a run folder under ``out``, its report included (a backtest's and an
+    event study's rendered from the tables just written, held in memory, not read back);
+    returns the path.
     """
     from engine.results.claims import CLAIMS_FOLDER
-    from engine.results.claims_report import write_claims_report
     from engine.results.report import write_report
+    from engine.results.report.claims import write_claims_report
     from engine.results.runfolder import EVENT_FOLDER, RUN_FOLDER, write_folder
 
+    def from_memory(folder: Path, contents) -> Path:
+        return write_report(folder, contents=contents)
+
+    def from_files(folder: Path, _contents) -> Path:
+        return write_claims_report(folder)
+
     kinds = {
-        RunResult: (RUN_FOLDER, write_report),
-        EventRun: (EVENT_FOLDER, write_report),
-        ClaimsRun: (CLAIMS_FOLDER, write_claims_report),
+        RunResult: (RUN_FOLDER, from_memory),
+        EventRun: (EVENT_FOLDER, from_memory),
+        ClaimsRun: (CLAIMS_FOLDER, from_files),
     }
     if type(result) not in kinds:
         raise TypeError(f"a {type(result).__name__} is no run to write (run, event or claims)")
@@ -1378,9 +1393,9 @@ def rewrite_report(folder: str | Path, self_contained: bool = False) -> Path:
     """(Re)write the ``report.html`` of any run folder (``basket report``): a claims check's
     or a backtest's and event study's, by the kind its manifest names; ``self_contained``
     embeds plotly.js instead of referencing the results folder's shared copy."""
-    from engine.results.claims_report import write_claims_report
     from engine.results.reader import read_manifest
     from engine.results.report import write_report
+    from engine.results.report.claims import write_claims_report
 
     if read_manifest(folder).get("kind") == "claims":
         return write_claims_report(folder, self_contained)
@@ -2033,6 +2048,21 @@ def sweep(
         rows=rows, nulls=nulls, draws=drawn, verified=worst, notes=notes, events=events,
         runs=runs,
     )
+
+
+def write_sweep_run(
+    result: SweepResult,
+    out: str | Path = "results",
+    *,
+    name: str | None = None,
+    argv: Sequence[str] | None = None,
+) -> Path:
+    """Write a sweep (``basket sweep``) as a run folder, its report included."""
+    from engine.results.report.sweep import write_sweep_report
+    from engine.results.sweepfolder import write_sweep
+
+    return write_sweep(result, out, name=name, argv=argv,
+                       finish=[lambda folder, _: write_sweep_report(folder, result)])
 
 
 def _key_text(stratum: tuple) -> str:

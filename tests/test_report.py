@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -77,6 +78,12 @@ event_study:
     return folder
 
 
+#: The charts of the small run's report, in order (a short run: no long-run charts).
+SMALL_RUN_CHARTS = ["equity", "relative", "drawdown", "car", "stock-cars", "attribution",
+                    "without", "attribution", "without", "leave-one-out", "correlation",
+                    "overlap"]
+
+
 def loaded_files(page: str) -> list[str]:
     """Every address the page loads (script, link, img, iframe)."""
     return re.findall(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=\"([^\"]*)\"", page)
@@ -103,9 +110,7 @@ def test_every_run_folder_has_a_light_escaped_report(run_folder):
     figures = json.loads(re.search(
         r'<script type="application/json" id="basket-figures">(.*?)</script>', page, re.S
     ).group(1))
-    assert [f["id"].split("-", 2)[-1] for f in figures] == [
-        "equity", "relative", "drawdown", "car", "attribution", "attribution"
-    ]
+    assert [f["id"].split("-", 2)[-1] for f in figures] == SMALL_RUN_CHARTS
     equity = figures[0]
     assert [t["name"] for t in equity["data"]] == [
         "Tom &amp; Jerry &lt;b&gt;AI&lt;/b&gt;", "Plain", "^IXIC"
@@ -216,7 +221,7 @@ CHART_FACTS = """() => Array.from(document.querySelectorAll("div.chart")).map(el
     kind: el.dataset.chart,
     rendered: el.dataset.rendered === "1" && el.classList.contains("js-plotly-plot"),
     svgs: el.querySelectorAll(".main-svg").length,
-    traces: el.querySelectorAll(".cartesianlayer .trace").length,
+    traces: el.querySelectorAll(".cartesianlayer .trace, .heatmaplayer .hm").length,
     lines: lines.filter(p => (p.getAttribute("d") || "").length > 20).length,
     bars: el.querySelectorAll(".barlayer .point").length,
     width: box.width, height: box.height,
@@ -274,13 +279,14 @@ def kinds_of(facts) -> dict[str, int]:
 
 def show_portfolios(page) -> dict[str, int]:
     """Click the CAR chart's "basket portfolios" legend entry: one click shows them all."""
-    lines = "document.querySelectorAll('[data-chart=car] .scatterlayer path.js-line').length"
+    lines = ("Array.from(document.querySelectorAll('[data-chart=car] .scatterlayer path.js-line'))"
+             ".filter(p => (p.getAttribute('d') || '').length > 20).length")
     before = page.evaluate(lines)
     entry = page.locator("[data-chart=car] .legend .traces",
                          has=page.locator(".legendtext", has_text="basket portfolios"))
     entry.evaluate("e => e.scrollIntoView({block: 'center'})")  # clear of the sticky nav
     entry.locator(".legendtoggle").click()
-    page.wait_for_function(f"{lines} > {before}", timeout=5_000)
+    page.wait_for_function(f"{lines} != {before}", timeout=5_000)
     return {"car_lines_before": before, "car_lines_after": page.evaluate(lines)}
 
 
@@ -289,9 +295,10 @@ def show_portfolios(page) -> dict[str, int]:
 def test_report_renders_in_a_real_browser(run_folder, width):
     facts, extra = check_page_in_browser(run_folder / REPORT, f"report-small-{width}.png",
                                          show_portfolios, width=width)
-    assert extra["car_lines_before"] == 2 and extra["car_lines_after"] == 4
-    assert kinds_of(facts) == {"equity": 1, "relative": 1, "drawdown": 1, "car": 1,
-                               "attribution": 2}
+    # The bands are drawn as lines too (two per basket, without width); clicking "basket
+    # portfolios" adds the two portfolios.
+    assert extra["car_lines_before"] == 2 * 3 and extra["car_lines_after"] == 2 * 3 + 2
+    assert kinds_of(facts) == {kind: SMALL_RUN_CHARTS.count(kind) for kind in SMALL_RUN_CHARTS}
     equity = facts[0]
     assert equity["lines"] == 3
     assert equity["legend"] == [NAME, "Plain", "^IXIC"]  # shown literally, not as markup
@@ -310,7 +317,9 @@ def test_report_of_a_real_run_renders_in_a_real_browser(cli, shared_prices, tmp_
     events = pd.read_csv(folder / "events" / "car_paths.csv")["event"].nunique()
     facts, _ = check_page_in_browser(folder / REPORT, "report-deepseek-900.png", width=900)
     assert kinds_of(facts) == {
-        "equity": 1, "relative": 1, "drawdown": 1, "car": events, "attribution": len(baskets)
+        "equity": 1, "relative": 1, "drawdown": 1, "car": events, "stock-cars": events,
+        "attribution": len(baskets), "without": len(baskets), "leave-one-out": 1,
+        "correlation": 1, "overlap": 1,
     }
     assert facts[0]["lines"] == len(baskets) + 1
 
@@ -372,4 +381,284 @@ def test_a_report_away_from_its_assets_says_so_and_a_self_contained_one_draws(ru
     assert invoke("report", copy, "--self-contained").exit_code == 0
     shutil.move(copy / REPORT, alone / REPORT)
     facts, _ = check_page_in_browser(alone / REPORT, "report-self-contained.png", width=900)
-    assert len(facts) == 6
+    assert len(facts) == len(SMALL_RUN_CHARTS)
+
+
+def test_the_report_written_with_the_run_equals_the_report_rendered_from_its_folder(run_folder,
+                                                                                    tmp_path):
+    """The run writes its report from the tables it holds in memory; ``basket report`` renders
+    the same page from the files: one renderer, two sources, the same bytes."""
+    copy = shutil.copytree(run_folder, tmp_path / "results" / run_folder.name)
+    written = (copy / REPORT).read_bytes()
+    write_report(copy)
+    assert (copy / REPORT).read_bytes() == written
+    root = run_folder.parents[1]
+    baskets = sorted((root / "baskets").glob("*.yaml"))
+    result = invoke("event", *baskets, "--study", root / "study.yaml", "--prices",
+                    root / "prices", "--out", tmp_path / "events")
+    assert result.exit_code == 0, result.output
+    folder = only_run(tmp_path / "events")
+    written = (folder / REPORT).read_bytes()
+    write_report(folder)
+    assert (folder / REPORT).read_bytes() == written
+
+
+def test_a_report_from_memory_equals_the_report_from_the_folder_on_the_shared_data(
+    cli, shared_prices, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(PROJECT)
+    for command in (["run"], ["event"]):
+        out = tmp_path / command[0]
+        result = cli(*command, "--prices", shared_prices, "--out", out)
+        assert result.exit_code == 0, result.output
+        folder = only_run(out)
+        written = (folder / REPORT).read_bytes()
+        write_report(folder)
+        assert (folder / REPORT).read_bytes() == written, command
+
+
+def test_tables_read_back_from_memory_are_the_tables_read_from_the_file(tmp_path):
+    """:func:`as_read_back` gives what reading the CSV gives: dates as text, ten significant
+    digits, whole numbers as integers, missing cells as NaN."""
+    from engine.results.reader import as_read_back
+
+    frame = pd.DataFrame({
+        "date": pd.to_datetime(["2025-01-02", "2025-01-03"]),
+        "value": [1 / 3, 2.0],
+        "p": [1.0, 1.0],
+        "count": [3, 4],
+        "window": [None, None],
+        "mixed": [2, None],
+        "name": ["a", ""],
+        "flag": [True, False],
+    }, index=pd.to_datetime(["2025-01-02", "2025-01-03"]))
+    frame.to_csv(tmp_path / "t.csv", float_format="%.10g")
+    read = pd.read_csv(tmp_path / "t.csv", index_col=0)
+    mine = as_read_back(frame)
+    assert list(mine.index) == list(read.index) == ["2025-01-02", "2025-01-03"]
+    pd.testing.assert_frame_equal(mine, read, check_index_type=False)
+    assert mine.at["2025-01-02", "value"] == read.at["2025-01-02", "value"] == 0.3333333333
+
+
+# ------------------------------------------------------------------ the charts' numbers
+
+
+def test_the_kolari_pynnonen_band_is_the_adjusted_cross_sectional_standard_error():
+    from engine.analysis.significance import kolari_pynnonen_car_band
+
+    cars = np.array([0.05, -0.02, 0.10, 0.03, 0.00, 0.07, -0.04, 0.02, 0.06, 0.01, 0.04])
+    n, rbar = len(cars), 0.2
+    # Equal weights: s / sqrt(n) * sqrt((1 + (n - 1) rbar) / (1 - rbar)), Kolari & Pynnönen's
+    # adjustment of the cross-sectional variance; t(0.975, 10) = 2.228 from a t table.
+    s = np.sqrt(((cars - cars.mean()) ** 2).sum() / (n - 1))
+    se = s / np.sqrt(n) * np.sqrt((1 + (n - 1) * rbar) / (1 - rbar))
+    half, got_se = kolari_pynnonen_car_band(cars, np.full(n, 1 / n), rbar)
+    assert got_se == pytest.approx(se, rel=1e-12)
+    assert half == pytest.approx(2.228139 * se, rel=1e-6)
+    # Without correlation and with equal weights: the plain standard error of the mean.
+    assert kolari_pynnonen_car_band(cars, np.ones(n), 0.0)[1] == pytest.approx(s / np.sqrt(n))
+    # A missing CAR is dropped and the weights renormalised over the rest.
+    with_gap = kolari_pynnonen_car_band(np.append(cars, np.nan), np.ones(n + 1), rbar)
+    assert with_gap == pytest.approx((half, se))
+    assert np.isnan(kolari_pynnonen_car_band(cars[:1], np.ones(1), rbar)[0])
+    assert np.isnan(kolari_pynnonen_car_band(cars, np.ones(n), np.nan)[0])
+
+
+def test_the_band_covers_the_true_car_95_times_in_100_under_correlated_returns():
+    """Monte Carlo: equicorrelated stock CARs (correlation 0.3) around a true CAR of zero,
+    unequal weights; the 95 % band covers zero about 95 % of the time, the unadjusted
+    cross-sectional one (no adjustment) far less often."""
+    from engine.analysis.significance import kolari_pynnonen_car_band
+
+    rng = np.random.default_rng(20250120)
+    n, rho, trials = 12, 0.3, 4000
+    weights = np.linspace(1, 3, n) / np.linspace(1, 3, n).sum()
+    common = rng.normal(size=(trials, 1))
+    cars = np.sqrt(rho) * common + np.sqrt(1 - rho) * rng.normal(size=(trials, n))
+    covered = plain = 0
+    for row in cars:
+        half, _ = kolari_pynnonen_car_band(row, weights, rho)
+        covered += abs(weights @ row) <= half
+        naive, _ = kolari_pynnonen_car_band(row, weights, 0.0)
+        plain += abs(weights @ row) <= naive
+    assert 0.93 <= covered / trials <= 0.97
+    assert plain / trials < 0.75
+
+
+def test_car_bands_follow_the_stocks_cumulative_cars_day_by_day():
+    from engine.analysis.significance import kolari_pynnonen_car_band
+    from engine.results.report.events import car_bands
+
+    ars = pd.DataFrame({
+        "symbol": ["A"] * 3 + ["B"] * 3 + ["C"] * 3,
+        "day": [-1, 0, 1] * 3,
+        "abnormal_return": [0.01, 0.02, -0.01, -0.02, 0.03, np.nan, 0.00, 0.01, 0.04],
+    })
+    half, se = car_bands(ars, {"A": 0.5, "B": 0.25, "C": 0.25}, 0.1, np.array([-1, 0, 1]))
+    # Day 0: cumulative CARs A 0.03, B 0.01, C 0.01; day 1: B's missing AR counts as zero.
+    for day, cars in ((0, [0.03, 0.01, 0.01]), (1, [0.02, 0.01, 0.05])):
+        expected = kolari_pynnonen_car_band(np.array(cars), np.array([0.5, 0.25, 0.25]), 0.1)
+        assert (half[day + 1], se[day + 1]) == pytest.approx(expected)
+    w = np.array([0.5, 0.25, 0.25])
+    by_hand = np.sqrt(np.var([0.02, 0.01, 0.05], ddof=1) * ((w**2).sum() + 0.1 / 0.9))
+    assert se[2] == pytest.approx(by_hand)
+
+
+def test_other_events_and_closures_are_marked_in_event_time():
+    """2025-01-27 is day +5 of the 2025-01-20 event in Shanghai, which is closed 01-28..02-04
+    (Spring Festival); on the NASDAQ (closed 01-20) the event is day +4."""
+    from engine.results.report.events import window_marks
+
+    rows = []
+    for calendar, day0 in (("XSHG", "2025-01-20"), ("XNAS", "2025-01-21")):
+        dates = sessions(calendar, "2025-01-10", "2025-02-12")
+        zero = dates.index(day0)
+        rows += [{"calendar": calendar, "day": k - zero, "date": d} for k, d in enumerate(dates)
+                 if -3 <= k - zero <= 8]
+    marks = window_marks(pd.DataFrame(rows), "2025-01-20",
+                         {"2025-01-20": "DeepSeek-R1", "2025-01-27": "US AI sell-off"})
+    assert sorted(marks.events) == [(4, "2025-01-27 US AI sell-off: day +4 (XNAS)"),
+                                    (5, "2025-01-27 US AI sell-off: day +5 (XSHG)")]
+    assert (5.5, "XSHG closed 01-28..02-04") in marks.closures
+    assert (-0.5, "XNAS closed 01-20") in marks.closures
+    assert all("XSHG" in text for _, text in marks.closures if "01-28" in text)
+
+
+def test_rolling_beta_and_monthly_returns_against_numpy():
+    from engine.analysis.rolling import monthly_returns, rolling_beta
+
+    days = pd.DatetimeIndex(sessions("XNAS", "2024-01-31", "2024-08-30"))
+    rng = np.random.default_rng(3)
+    market = rng.normal(0.0005, 0.01, len(days))
+    basket = 1.5 * market + rng.normal(0, 0.005, len(days))
+    values = pd.DataFrame({"B": 100 * np.cumprod(1 + basket), "M": 50 * np.cumprod(1 + market)},
+                          index=days)
+    betas = rolling_beta(values, "M", 63)
+    r = values.to_numpy()[1:] / values.to_numpy()[:-1] - 1
+    for end in (63, 100, len(r)):  # the OLS slope over returns end-63 .. end-1
+        slope = np.polyfit(r[end - 63:end, 1], r[end - 63:end, 0], 1)[0]
+        assert betas["B"].iloc[end] == pytest.approx(slope, rel=1e-9)
+    assert betas["B"].iloc[:63].isna().all()
+    monthly = monthly_returns(values)
+    # The curve starts on 2024-01-31, the last session of January: February is the first.
+    assert monthly.index[0] == "2024-02" and monthly.index[-1] == "2024-08"
+    feb_end, jan_end = values.loc["2024-02-29", "B"], values.loc["2024-01-31", "B"]
+    assert monthly.at["2024-02", "B"] == pytest.approx(feb_end / jan_end - 1)
+    assert monthly.at["2024-08", "M"] == pytest.approx(
+        values.loc["2024-08-30", "M"] / values.loc["2024-07-31", "M"] - 1)
+
+
+def test_settings_read_as_a_table_and_drawdowns_and_betas_are_not_red(run_folder):
+    page = (run_folder / REPORT).read_text(encoding="utf-8")
+    events = page.split('<section id="events">')[1].split("</section>")[0]
+    settings = events.split("Settings of the event study")[1].split("</details>")[0]
+    rows = dict(re.findall(r'<th scope="row">(.*?)</th><td>(.*?)</td>', settings))
+    assert rows["estimation"] == "[-60, -10]" and rows["windows"] == "[-2, 2], [0, 5]"
+    assert rows["markets.XNAS"] == "^IXIC"
+    assert "{" not in settings  # no JSON
+    summary = page.split('<section id="summary">')[1].split("</section>")[0]
+    header = re.findall(r"<th>(.*?)</th>", summary.split("</thead>")[0])
+    first_row = re.findall(r"<td[^>]*>.*?</td>", summary.split("<tbody>")[1].split("</tr>")[0])
+    cells = dict(zip(header[1:], first_row, strict=True))
+    assert cells["MaxDD"].startswith('<td class="num">') and "-" in cells["MaxDD"]
+    drawdowns = page.split('<section id="drawdowns">')[1].split("</section>")[0]
+    assert "num neg" not in drawdowns
+
+
+@pytest.fixture(scope="module")
+def long_run(tmp_path_factory) -> Path:
+    """A run over fourteen months on generated NASDAQ prices: three stocks, a market index,
+    two baskets, no events."""
+    root = tmp_path_factory.mktemp("long")
+    days = sessions("XNAS", "2023-12-01", "2025-02-28")
+    rng = np.random.default_rng(11)
+    market = rng.normal(0.0004, 0.01, len(days))
+    (root / "prices").mkdir()
+    for symbol, beta in [("AAA", 1.4), ("BBB", 0.6), ("CCC", 1.0), ("^IXIC", 1.0)]:
+        noise = 0 if symbol == "^IXIC" else rng.normal(0, 0.01, len(days))
+        closes = 40 * np.cumprod(1 + beta * market + noise)
+        pd.DataFrame({"date": days, "close": closes.round(4)}).to_csv(
+            root / "prices" / f"{file_stem(symbol)}.csv", index=False)
+    first = write_yaml(root / "a.yaml", "name: High beta\nconstituents:\n  - symbol: AAA\n"
+                                        "  - symbol: CCC\n")
+    second = write_yaml(root / "b.yaml", "name: Low beta\nconstituents:\n  - symbol: BBB\n"
+                                         "  - symbol: CCC\n")
+    study = write_yaml(root / "study.yaml", "name: Long\nbenchmark: ^IXIC\nstart: 2024-01-02\n"
+                                            "end: 2025-02-28\n")
+    result = invoke("run", first, second, "--study", study, "--prices", root / "prices",
+                    "--out", root / "results")
+    assert result.exit_code == 0, result.output
+    return only_run(root / "results")
+
+
+def figures_of(folder: Path) -> list[dict]:
+    page = (folder / REPORT).read_text(encoding="utf-8")
+    return json.loads(re.search(
+        r'<script type="application/json" id="basket-figures">(.*?)</script>', page, re.S
+    ).group(1))
+
+
+def test_a_long_run_has_rolling_beta_monthly_returns_and_a_log_scale(long_run):
+    figures = {f["id"].split("-", 2)[-1]: f for f in figures_of(long_run)}
+    assert {"rolling-beta", "monthly"} <= set(figures)
+    buttons = figures["equity"]["layout"]["updatemenus"][0]["buttons"]
+    assert [b["args"][0]["yaxis.type"] for b in buttons] == ["linear", "log"]
+    # The rolling beta drawn is the OLS slope of the basket's daily returns on the
+    # benchmark's over the last 63 sessions, from equity.csv.
+    curves = pd.read_csv(long_run / "equity.csv", index_col=0)
+    r = curves.to_numpy()[1:] / curves.to_numpy()[:-1] - 1
+    high = list(curves.columns).index("High beta")
+    slope = np.polyfit(r[-63:, -1], r[-63:, high], 1)[0]
+    beta = figures["rolling-beta"]["data"][0]
+    assert beta["name"] == "High beta" and beta["y"][-1] == pytest.approx(slope, abs=1e-3)
+    monthly = figures["monthly"]["data"][0]
+    assert monthly["x"][0] == "2024-01" and monthly["x"][-1] == "2025-02"
+    jan = curves.loc["2024-01-31", "Low beta"] / curves.iloc[0]["Low beta"] - 1
+    assert monthly["z"][monthly["y"].index("Low beta")][0] == pytest.approx(100 * jan, abs=0.05)
+
+
+def test_a_short_run_has_no_long_run_charts(run_folder):
+    kinds = [f["id"].split("-", 2)[-1] for f in figures_of(run_folder)]
+    assert "rolling-beta" not in kinds and "monthly" not in kinds
+    assert "updatemenus" not in figures_of(run_folder)[0]["layout"]
+
+
+@pytest.mark.browser
+def test_a_long_run_report_renders_in_a_real_browser(long_run):
+    facts, _ = check_page_in_browser(long_run / REPORT, "report-long-900.png", width=900)
+    kinds = kinds_of(facts)
+    assert kinds["rolling-beta"] == 1 and kinds["monthly"] == 1 and kinds["equity"] == 1
+
+
+def test_the_small_run_shows_bands_marks_and_per_stock_cars(run_folder):
+    figures = {f["id"].split("-", 2)[-1]: f for f in figures_of(run_folder)}
+    car = figures["car"]
+    fills = [t for t in car["data"] if t.get("fill") == "tonexty"]
+    assert len(fills) == 2  # one band per basket
+    stock = figures["stock-cars"]
+    cars = pd.read_csv(run_folder / "events" / "stock_cars.csv")
+    widest = cars[(cars["window_start"] == 0) & (cars["window_end"] == 5)]
+    shown = {y: x for trace in stock["data"] for y, x in zip(trace["y"], trace["x"],
+                                                              strict=True)}
+    assert len(shown) == len(widest)
+    for row in widest[widest["basket"] == "Plain"].itertuples():
+        assert shown[f"{row.symbol} · Plain"] == pytest.approx(100 * row.car, abs=1e-3)
+    # Sorted by CAR; names escaped for plotly.
+    ordered = widest.sort_values("car", kind="stable")
+    assert stock["layout"]["yaxis"]["categoryarray"] == [
+        f"{s} · {html.escape(b, quote=False)}"
+        for s, b in zip(ordered["symbol"], ordered["basket"], strict=True)]
+
+
+def test_the_return_without_each_stock_is_the_other_stock_bought_alone(run_folder):
+    """Plain holds BBB and CCC, never rebalanced, 10 bp fees on the purchase: without CCC it
+    is BBB bought with the cash less the fee, ``(1 + r_BBB) / (1 + 0.001) - 1``."""
+    attribution = pd.read_csv(run_folder / "attribution.csv").set_index(["basket", "symbol"])
+    r_bbb = attribution.at[("Plain", "BBB"), "return"]
+    r_ccc = attribution.at[("Plain", "CCC"), "return"]
+    assert attribution.at[("Plain", "CCC"), "return_without"] == pytest.approx(
+        (1 + r_bbb) / 1.001 - 1, rel=1e-6)
+    assert attribution.at[("Plain", "BBB"), "return_without"] == pytest.approx(
+        (1 + r_ccc) / 1.001 - 1, rel=1e-6)
+    figures = {f["id"].split("-", 2)[-1]: f for f in figures_of(run_folder)}
+    assert "return without each stock" in figures["without"]["layout"]["title"]["text"]

@@ -185,6 +185,41 @@ def kolari_pynnonen_test(scars: np.ndarray, rbar: float) -> TestResult:
     return _t_result(t_bmp * np.sqrt((1 - rbar) / denominator), n - 1)
 
 
+def kolari_pynnonen_car_band(
+    cars: np.ndarray, weights: np.ndarray, rbar: float, level: float = 0.95
+) -> tuple[float, float]:
+    """Half-width of a confidence band around a basket's weighted CAR, from the cross-sectional
+    standard error adjusted for the cross-correlation of abnormal returns (Kolari & Pynnönen
+    2010), and that standard error: ``(half_width, se)``.
+
+    With ``n`` stocks, weights ``w_i`` (summing to 1 over the stocks kept), the sample variance
+    ``s^2`` of their ``CAR_i`` (``n - 1`` in the denominator) and the average residual
+    correlation ``rbar`` (:func:`average_cross_correlation`):
+    ``se^2 = s^2 * (sum_i w_i^2 + rbar / (1 - rbar))``.  Under equicorrelated CARs of
+    variance ``sigma^2``, ``E[s^2] = sigma^2 (1 - rbar)`` and ``Var(sum_i w_i CAR_i) = sigma^2
+    ((1 - rbar) sum_i w_i^2 + rbar)``; with equal weights this is ``s^2 / n * (1 + (n - 1)
+    rbar) / (1 - rbar)``, the variance behind :func:`kolari_pynnonen_test` (their eq. 6 and
+    the adjustment of the t statistic).  ``half_width = t_{(1 + level) / 2, n - 1} * se``,
+    Student's t with ``n - 1`` degrees of freedom like the test.
+
+    Parameters: ``cars`` and ``weights``, ndarrays of shape (n_stocks,); a stock with a NaN CAR
+    is dropped and the remaining weights renormalised.  NaN with fewer than two stocks, a NaN
+    ``rbar`` or ``rbar >= 1``.
+    """
+    cars = np.asarray(cars, dtype=float).ravel()
+    weights = np.asarray(weights, dtype=float).ravel()
+    keep = np.isfinite(cars) & np.isfinite(weights)
+    n = int(keep.sum())
+    if n < 2 or not np.isfinite(rbar) or rbar >= 1 or weights[keep].sum() <= 0:
+        return float("nan"), float("nan")
+    w = weights[keep] / weights[keep].sum()
+    variance = cars[keep].var(ddof=1) * ((w**2).sum() + rbar / (1 - rbar))
+    if variance < 0:  # a strongly negative rbar: the adjustment is undefined
+        return float("nan"), float("nan")
+    se = float(np.sqrt(variance))
+    return float(special.stdtrit(n - 1, (1 + level) / 2) * se), se
+
+
 def rank_test(estimation_ar: np.ndarray, window_ar: np.ndarray) -> TestResult:
     """Corrado (1989) rank test, multi-day form of Campbell & Wasley (1993) / Cowan (1992).
 

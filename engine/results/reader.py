@@ -1,12 +1,17 @@
 """Run folders read back: find a run, load its manifest, configuration and tables, list runs.
 
-Used by ``compare`` and ``report``; writes nothing.  Nothing here imports vectorbt.
+A :class:`Run` comes from a folder (:func:`load_run`) or, right after a run folder is written,
+from what was written, held in memory (:func:`memory_run`): the same manifest, configuration
+and tables, so that one report renderer serves both.  Used by ``compare`` and ``report``;
+writes nothing.  Nothing here imports vectorbt.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import numbers
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,12 +20,13 @@ from typing import Any
 
 import pandas as pd
 
-from engine.analysis.metrics import NUMERIC_COLUMNS, is_versus_key
+from engine.analysis.metrics import NUMERIC_COLUMNS, TEXT_COLUMNS, is_versus_key
 from engine.config.yamlfile import load_yaml
 from engine.errors import ConfigError, InputError, OptionError, ResultsError
 from engine.files import UnreadableFile, read_bounded
+from engine.jsonable import json_ready
 from engine.results.assets import ASSETS
-from engine.results.runfolder import MANIFEST
+from engine.results.runfolder import FLOAT_FORMAT, MANIFEST, RunContents
 from engine.text import unescape_frame
 
 #: Every metric of a run's summary, in the summary's order.
@@ -177,7 +183,8 @@ class Run:
 
     ``summary`` is indexed by basket (the benchmark's row included) with the columns of
     :data:`METRICS`; ``config`` is ``{}`` when ``config.yaml`` is absent.  Other tables are read
-    on demand with :meth:`table` and :meth:`events`.
+    on demand with :meth:`table` and :meth:`events`, from the folder, or from ``tables`` (by
+    file name, the frames written) for a run held in memory.
     """
 
     path: Path
@@ -185,6 +192,7 @@ class Run:
     config: dict[str, Any]
     summary: pd.DataFrame
     problems: list[str] = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] | None = None
 
     @property
     def id(self) -> str:
@@ -204,7 +212,14 @@ class Run:
 
     def table(self, name: str, **read_csv: Any) -> pd.DataFrame | None:
         """``name`` (e.g. ``equity.csv`` or ``events/car_paths.csv``) as a frame; None when the
-        file is absent or unreadable (the reason is added to :attr:`problems`)."""
+        file is absent or unreadable (the reason is added to :attr:`problems`).  ``read_csv``
+        says how to read the file (``index_col=0`` for a table written with its index); a run
+        held in memory has its tables indexed as they were written already."""
+        if self.tables is not None:
+            frame = self.tables.get(name)
+            if frame is not None and "usecols" in read_csv:
+                frame = frame[[c for c in frame.columns if c in read_csv["usecols"]]]
+            return None if frame is None else as_read_back(frame)
         path = inside(self.path, name)
         if path is None:
             if (self.path / name).is_symlink():
@@ -216,11 +231,27 @@ class Run:
             self.problems.append(f"{name} cannot be read ({error})")
             return None
 
-    def events(self) -> dict[str, pd.DataFrame]:
-        """The event-study tables present under ``events/`` (see :data:`EVENT_TABLES`); empty
-        for runs made without events or before event studies were written."""
+    def summary_labels(self) -> pd.DataFrame:
+        """The text columns of the summary (:data:`TEXT_COLUMNS` but the basket: when chosen,
+        the top contributor...) by basket, as text, None where empty."""
+        labels = list(TEXT_COLUMNS[1:])
+        written = self.table("summary.csv", dtype=str, keep_default_na=False)
+        if written is None or "basket" not in written.columns:
+            return pd.DataFrame(columns=labels, index=self.summary.index)
+        written = written.set_index("basket")
+        frame = pd.DataFrame(index=written.index[~written.index.duplicated()])
+        for column in labels:
+            if column in written.columns:
+                text = written[column].replace("", None)
+                frame[column] = text[~text.index.duplicated()]
+        return frame
+
+    def events(self, names: Sequence[str] = EVENT_TABLES) -> dict[str, pd.DataFrame]:
+        """The event-study tables ``names`` present under ``events/`` (see
+        :data:`EVENT_TABLES`); empty for runs made without events or before event studies were
+        written."""
         found = {}
-        for name in EVENT_TABLES:
+        for name in names:
             frame = self.table(f"events/{name}.csv")
             if frame is not None:
                 found[name] = frame
@@ -270,6 +301,66 @@ def load_run(folder: str | Path) -> Run:
     except (OSError, ValueError, KeyError, TypeError) as error:
         problems.append(f"summary.csv cannot be read ({type(error).__name__})")
     return Run(folder, manifest, config, summary, problems)
+
+
+def memory_run(folder: str | Path, contents: RunContents) -> Run:
+    """The :class:`Run` of the run folder just written to ``folder`` from its ``contents``
+    (:class:`engine.results.runfolder.RunContents`), without reading the folder: the manifest,
+    configuration, summary and tables as :func:`load_run` would read them."""
+    tables = dict(contents.tables)
+    if "summary.csv" in tables:
+        written = as_read_back(tables["summary.csv"])
+        numbers = [*METRICS, *(c for c in written.columns if is_versus_key(c))]
+        summary = written.reindex(columns=numbers).astype(float)
+        summary.index = summary.index.astype(str)
+        # The text columns as a file read with dtype=str gives them: "" where missing.
+        tables["summary.csv"] = written.reset_index().map(
+            lambda v: "" if isinstance(v, float) and math.isnan(v) else str(v))
+    else:
+        summary = pd.DataFrame(columns=list(METRICS), index=pd.Index([], name="basket"))
+    return Run(Path(folder), contents.manifest, contents.config or {}, summary, [], tables)
+
+
+def as_read_back(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as reading back the CSV basket wrote of it gives it: dates (cells and
+    labels) as ISO text (:func:`engine.jsonable.json_ready`), numbers to the ten significant
+    digits written (:data:`engine.results.runfolder.FLOAT_FORMAT`), missing cells as NaN, a
+    column holding only numbers and missing cells as floats, one of whole numbers only as
+    integers."""
+    out = frame.copy()
+    for position in range(out.shape[1]):
+        out.isetitem(position, _read_back(out.iloc[:, position]))
+    if not isinstance(out.index, pd.RangeIndex):
+        out.index = pd.Index([_read_back_cell(v) for v in out.index], name=out.index.name)
+    return out
+
+
+def _read_back(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
+        return values
+    if pd.api.types.is_datetime64_any_dtype(values) and values.notna().all():
+        midnight = (values.dt.normalize() == values).all() and values.dt.tz is None
+        return values.dt.strftime("%Y-%m-%d") if midnight else values.map(json_ready)
+    if pd.api.types.is_float_dtype(values):
+        cells = [float(FLOAT_FORMAT % v) for v in values.tolist()]
+        # Written as "1", "2": whole numbers only are read back as integers.
+        integers = all(math.isfinite(c) and c.is_integer() for c in cells)
+        return pd.Series(cells, index=values.index, dtype=int if integers else float)
+    cells = [_read_back_cell(v) for v in values.tolist()]
+    if all(isinstance(c, numbers.Number) and not isinstance(c, bool) for c in cells):
+        integers = all(isinstance(c, numbers.Integral) for c in cells)
+        return pd.Series(cells, index=values.index, dtype=int if integers else float)
+    return pd.Series(cells, index=values.index)  # text as pandas infers it when reading
+
+
+def _read_back_cell(value: Any) -> Any:
+    if value is None or value is pd.NaT or (isinstance(value, str) and value == ""):
+        return math.nan  # an empty cell
+    if isinstance(value, dt.date):
+        return json_ready(value)
+    if isinstance(value, float):
+        return float(FLOAT_FORMAT % value)
+    return value
 
 
 def _run_folders(out: Path) -> list[Path]:

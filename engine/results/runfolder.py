@@ -32,7 +32,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,8 @@ WRITER = {"written_by": "basket", "run_folder_format": 1}
 #: libyaml's C emitter where PyYAML has it: the same text as the pure-Python SafeDumper
 #: (tests/test_runfolder_yaml.py), ten times faster.
 YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+#: How the tables' numbers are written: ten significant digits.
+FLOAT_FORMAT = "%.10g"
 PACKAGES = ("basket", "vectorbt", "pandas", "numpy", "yfinance", "exchange_calendars", "numba")
 
 
@@ -182,17 +184,21 @@ def _rename_without_replacing(tmp: Path, out: Path, run_id: str) -> Path:
 EVENT_TABLES = ("summary", "abnormal_returns", "stock_cars", "excluded", "day0", "car_paths")
 
 
-def write_event_tables(folder: Path, events: Any) -> None:
+def write_event_tables(folder: Path, events: Any) -> dict[str, pd.DataFrame]:
     """The tables of an :class:`engine.analysis.events.EventStudy` as ``events/*.csv`` (and the
-    summary as JSON)."""
+    summary as JSON); returns them by file name (``events/summary.csv``...)."""
     target = folder / "events"
     target.mkdir()
+    written = {}
     for table in EVENT_TABLES:
-        frame = spreadsheet_frame(getattr(events, table))
-        frame.to_csv(target / f"{table}.csv", index=False, float_format="%.10g")
+        frame = getattr(events, table)
+        spreadsheet_frame(frame).to_csv(target / f"{table}.csv", index=False,
+                                        float_format=FLOAT_FORMAT)
+        written[f"events/{table}.csv"] = frame
     write_text_synced(
         target / "summary.json", json.dumps(json_ready(events.summary_records()), indent=2) + "\n"
     )
+    return written
 
 
 def _common_manifest(run_id: str, argv: Sequence[str] | None, run: Any) -> dict[str, Any]:
@@ -213,27 +219,51 @@ def _common_manifest(run_id: str, argv: Sequence[str] | None, run: Any) -> dict[
 
 def write_config_and_manifest(
     folder: Path, config: dict[str, Any], manifest: dict[str, Any]
-) -> None:
-    """``config.yaml`` and ``manifest.json`` of a staged run folder (every kind of run)."""
-    text = yaml.dump(json_ready(config), Dumper=YAML_DUMPER, sort_keys=False)
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``config.yaml`` and ``manifest.json`` of a staged run folder (every kind of run);
+    returns both as written (JSON-ready)."""
+    config, manifest = json_ready(config), json_ready(manifest)
+    text = yaml.dump(config, Dumper=YAML_DUMPER, sort_keys=False)
     write_text_synced(folder / "config.yaml", text)
-    write_text_synced(folder / MANIFEST, json.dumps(json_ready(manifest), indent=2) + "\n")
+    write_text_synced(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    return config, manifest
 
 
-#: What the orchestration adds to a staged run folder once its tables are written (the report).
-Finisher = Callable[[Path], object]
+@dataclass
+class RunContents:
+    """What a run folder holds, in memory, as it was written: the ``manifest`` and ``config``
+    (JSON-ready, as ``manifest.json`` and ``config.yaml`` hold them) and the ``tables`` by file
+    name (``equity.csv``, ``events/car_paths.csv``...) as the frames written, before CSV.  The
+    report is rendered from it right after the folder is written, without reading it back
+    (:func:`engine.results.reader.memory_run`)."""
+
+    manifest: dict[str, Any]
+    config: dict[str, Any]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+#: What the orchestration adds to a staged run folder once its tables are written (the report):
+#: called with the folder and the :class:`RunContents` its ``fill`` returned (None for the kinds
+#: of folder whose report reads its files).
+Finisher = Callable[[Path, "RunContents | None"], object]
 
 
 def place_run_folder(
-    out: str | Path, run_id: str, fill: Callable[[Path], None], finish: Sequence[Finisher]
+    out: str | Path,
+    run_id: str,
+    fill: Callable[[Path], RunContents | None],
+    finish: Sequence[Finisher],
 ) -> Path:
-    """Stage a run folder under ``out``: ``fill`` writes its tables, then the ``finish`` steps
-    (the report) run on it; renamed into place without replacing a run (the manifest names the
-    folder it ended in).  Shared by every kind of run folder."""
+    """Stage a run folder under ``out``: ``fill`` writes its tables (and returns them as
+    :class:`RunContents`, or None), then the ``finish`` steps (the report) run on it; renamed
+    into place without replacing a run (the manifest names the folder it ended in).  Shared by
+    every kind of run folder."""
+    filled: list[RunContents | None] = []
+
     def fill_and_finish(folder: Path) -> None:
-        fill(folder)
-        for step in finish:  # they read the files above, so they come last
-            step(folder)
+        filled.append(fill(folder))
+        for step in finish:  # they use what fill wrote, so they come last
+            step(folder, filled[0])
 
     folder = write_run_folder(out, run_id, fill_and_finish)
     if folder.name != run_id:
@@ -243,14 +273,16 @@ def place_run_folder(
         staged = folder / f".{MANIFEST}.tmp"
         write_text_synced(staged, json.dumps(manifest, indent=2) + "\n")
         os.replace(staged, folder / MANIFEST)
+        if filled[0] is not None:
+            filled[0].manifest["run_id"] = folder.name
         for step in finish:
-            step(folder)
+            step(folder, filled[0])
     return folder
 
 
 #: What fills a staged run folder with one run's tables, configuration and manifest, made by a
 #: :class:`FolderKind` from the run, its id and its command line.
-Filler = Callable[[Path], None]
+Filler = Callable[[Path], "RunContents | None"]
 
 
 @dataclass(frozen=True)
@@ -274,7 +306,7 @@ def write_folder(
 ) -> Path:
     """Write ``run`` as a run folder of ``kind`` under ``out`` (named ``name``, else the kind's
     default) and return its path; ``finish`` steps (the report) run on the staged folder once
-    the tables are in it."""
+    the tables are in it, with what the filler returned (:class:`RunContents`, or None)."""
     run_id = new_run_id(name or kind.default_name(run))
     return place_run_folder(out, run_id, kind.filler(run, run_id, argv), finish)
 
@@ -283,8 +315,8 @@ def _run_filler(result: Any, run_id: str, argv: Sequence[str] | None) -> Filler:
     """The tables of a :class:`engine.pipeline.RunResult` (see the module docstring)."""
     summary = result.summary_frame()
 
-    def fill(folder: Path) -> None:
-        spreadsheet_frame(summary).to_csv(folder / "summary.csv", float_format="%.10g")
+    def fill(folder: Path) -> RunContents:
+        spreadsheet_frame(summary).to_csv(folder / "summary.csv", float_format=FLOAT_FORMAT)
         sessions = result.panel.sessions
         write_text_synced(
             folder / "summary.md",
@@ -293,19 +325,28 @@ def _run_filler(result: Any, run_id: str, argv: Sequence[str] | None) -> Filler:
         write_text_synced(
             folder / "summary.json", json.dumps(summary_records(summary), indent=2) + "\n"
         )
-        spreadsheet_frame(result.equity_frame()).to_csv(folder / "equity.csv", float_format="%.10g")
-        spreadsheet_frame(result.attribution_frame()).to_csv(
-            folder / "attribution.csv", index=False, float_format="%.10g"
+        tables = {
+            "summary.csv": summary,
+            "equity.csv": result.equity_frame(),
+            "attribution.csv": result.attribution_frame(),
+            "correlation.csv": result.correlation_frame(),
+            "overlap.csv": result.overlap_frame(),
+        }
+        spreadsheet_frame(tables["equity.csv"]).to_csv(folder / "equity.csv",
+                                                       float_format=FLOAT_FORMAT)
+        spreadsheet_frame(tables["attribution.csv"]).to_csv(
+            folder / "attribution.csv", index=False, float_format=FLOAT_FORMAT
         )
-        result.weights_frame().to_csv(folder / "weights.csv", index=False, float_format="%.10g")
+        result.weights_frame().to_csv(folder / "weights.csv", index=False,
+                                      float_format=FLOAT_FORMAT)
         costs = result.costs_frame()
         if not costs.empty:
-            costs.to_csv(folder / "costs.csv", index=False, float_format="%.10g")
-        correlation = spreadsheet_frame(result.correlation_frame())
-        correlation.to_csv(folder / "correlation.csv", float_format="%.10g")
-        spreadsheet_frame(result.overlap_frame()).to_csv(folder / "overlap.csv")
+            costs.to_csv(folder / "costs.csv", index=False, float_format=FLOAT_FORMAT)
+        spreadsheet_frame(tables["correlation.csv"]).to_csv(folder / "correlation.csv",
+                                                            float_format=FLOAT_FORMAT)
+        spreadsheet_frame(tables["overlap.csv"]).to_csv(folder / "overlap.csv")
         if result.events is not None:
-            write_event_tables(folder, result.events)
+            tables.update(write_event_tables(folder, result.events))
         config = {
             "study": result.study.to_dict(),
             "baskets": [
@@ -330,7 +371,8 @@ def _run_filler(result: Any, run_id: str, argv: Sequence[str] | None) -> Filler:
                 k: [str(d.date()) for d in v] for k, v in result.backtest.rebalances.items()
             },
         }
-        write_config_and_manifest(folder, config, manifest)
+        config, manifest = write_config_and_manifest(folder, config, manifest)
+        return RunContents(manifest, config, tables)
 
     return fill
 
@@ -342,15 +384,16 @@ RUN_FOLDER = FolderKind(lambda result: result.study.name, _run_filler)
 def _event_filler(run: Any, run_id: str, argv: Sequence[str] | None) -> Filler:
     """The tables of a :class:`engine.pipeline.EventRun` (``basket event``)."""
 
-    def fill(folder: Path) -> None:
-        write_event_tables(folder, run.events)
+    def fill(folder: Path) -> RunContents:
+        tables = write_event_tables(folder, run.events)
         config = {
             "study": run.study.to_dict(),
             "baskets": [b.to_dict() for b in run.baskets],
             "event_study": run.options.to_dict(),
         }
         manifest = {**_common_manifest(run_id, argv, run), "kind": "event"}
-        write_config_and_manifest(folder, config, manifest)
+        config, manifest = write_config_and_manifest(folder, config, manifest)
+        return RunContents(manifest, config, tables)
 
     return fill
 

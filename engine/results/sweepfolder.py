@@ -13,6 +13,7 @@ It holds::
                                               settings, verification, notes
     report.html                               the summary and a histogram per theme and
                                               statistic with the theme marked
+                                              (:mod:`engine.results.report.sweep`)
 
 written atomically like every run folder (:func:`engine.results.runfolder.write_run_folder`).
 """
@@ -20,7 +21,6 @@ written atomically like every run folder (:func:`engine.results.runfolder.write_
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,15 +29,14 @@ import numpy as np
 import pandas as pd
 
 from engine.jsonable import json_ready
-from engine.results.assets import plotly_script
 from engine.results.display import markdown_table
-from engine.results.report import STYLE, Charts, axis, esc, html_table, label
 from engine.results.runfolder import (
     MANIFEST,
     WRITER,
+    Finisher,
     new_run_id,
     package_versions,
-    write_run_folder,
+    place_run_folder,
     write_text_synced,
 )
 from engine.text import spreadsheet_frame
@@ -49,7 +48,6 @@ SUMMARY_COLUMNS = (
 #: Statistics shown as percentages (CARs too: their names start with ``car``).
 PERCENT_STATISTICS = ("total_return", "excess_return", "max_drawdown")
 VALUE_COLUMNS = ("value", "random_mean", "random_p05", "random_p50", "random_p95")
-BINS = 40
 
 
 def is_percent(statistic: str) -> bool:
@@ -63,10 +61,11 @@ def summary_table(result: Any) -> pd.DataFrame:
 
 def write_sweep(
     result: Any, out: str | Path = "results", *, name: str | None = None,
-    argv: Sequence[str] | None = None,
+    argv: Sequence[str] | None = None, finish: Sequence[Finisher] = (),
 ) -> Path:
     """Write ``result`` (an :class:`engine.pipeline.SweepResult`) as a run folder under
-    ``out``; returns its path."""
+    ``out``; ``finish`` steps (the report) run on the staged folder once its tables are in
+    it; returns its path."""
     run_id = new_run_id(f"{name or result.study.name or 'sweep'}-sweep")
 
     def fill(folder: Path) -> None:
@@ -80,9 +79,8 @@ def write_sweep(
         _draws_frame(result).to_parquet(folder / "draws.parquet", index=False)
         write_text_synced(folder / MANIFEST, json.dumps(json_ready(_manifest(result, run_id, argv)),
                                                   indent=2) + "\n")
-        write_text_synced(folder / "report.html", build_sweep_report(result, run_id, folder))
 
-    return write_run_folder(out, run_id, fill)
+    return place_run_folder(out, run_id, fill, finish)
 
 
 def _nulls_frame(result: Any) -> pd.DataFrame:
@@ -133,72 +131,3 @@ def _manifest(result: Any, run_id: str, argv: Sequence[str] | None) -> dict[str,
         "events": result.events.to_dict() if result.events is not None else None,
         "notes": result.notes,
     }
-
-
-def _histogram(charts: Charts, row: dict[str, Any], values: np.ndarray) -> str:
-    values = values[np.isfinite(values)]
-    if not len(values) or not math.isfinite(row["value"]):
-        return ""
-    scale = 100.0 if is_percent(row["statistic"]) else 1.0
-    low, high = min(values.min(), row["value"]), max(values.max(), row["value"])
-    counts, edges = np.histogram(values, bins=BINS, range=(low, high) if high > low else None)
-    centers = (edges[:-1] + edges[1:]) / 2 * scale
-    theme = row["value"] * scale
-    unit = " (%)" if scale == 100 else ""
-    data = [{"type": "bar", "x": centers.round(6).tolist(), "y": counts.tolist(),
-             "name": "random baskets", "marker": {"color": "#9bb7d4"}}]
-    layout = {
-        "title": {"text": label(f"{row['basket']}: {row['statistic']} {row['grid']}".strip())},
-        "xaxis": axis(f"{row['statistic']}{unit}"),
-        "yaxis": axis("baskets"),
-        "bargap": 0.02,
-        "showlegend": False,
-        "shapes": [{"type": "line", "xref": "x", "yref": "paper", "x0": theme, "x1": theme,
-                    "y0": 0, "y1": 1, "line": {"color": "#c62828", "width": 2}}],
-        "annotations": [{
-            "x": theme, "xref": "x", "yref": "paper", "y": 1, "yanchor": "bottom",
-            "showarrow": False, "font": {"color": "#c62828"},
-            "text": label(f"theme: percentile {row['percentile']:.1f}, p = {row['p_value']:.4f}"),
-        }],
-    }
-    return charts.add("null", data, layout, height=300)
-
-
-def build_sweep_report(result: Any, run_id: str, folder: Path) -> str:
-    """The report page of the sweep run folder ``folder``: settings, the summary table, the
-    histograms."""
-    charts = Charts()
-    summary = summary_table(result)
-    shown = summary.drop(columns=["matched_on", "seed"]).copy()
-    for column in VALUE_COLUMNS:
-        shown[column] = [
-            f"{v:.2%}" if is_percent(s) and math.isfinite(v) else f"{v:.3f}"
-            for s, v in zip(summary["statistic"], summary[column], strict=True)
-        ]
-    table = html_table(shown.set_index("basket"), digits={"percentile": 1, "p_value": 4})
-    charts_html = "".join(
-        _histogram(charts, row, values) for row, values in zip(result.rows, result.nulls,
-                                                               strict=True)
-    )
-    options = result.options
-    settings = (
-        f"{options.n_random} random baskets per theme, matched on "
-        f"{', '.join(options.matched_on)}, seed {options.seed}; "
-        f"{'theme stocks included' if options.include_theme else 'theme stocks excluded'}; "
-        f"verified against vectorbt: {options.verify} per theme (largest difference "
-        f"{result.verified:.1e})"
-    )
-    notes = "".join(f"<li>{esc(n)}</li>" for n in result.notes)
-    title = f"{result.study.name or 'Sweep'}: matched random baskets"
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        f"<title>{esc(title)}: {esc(run_id)}</title>\n<style>{STYLE}</style>\n"
-        "</head>\n<body>\n"
-        f"<header><h1>{esc(title)}</h1><p>{esc(settings)}</p>"
-        f"<p>universe {esc(result.universe)} · run {esc(run_id)}</p></header>\n<main>\n"
-        f'<section id="summary"><h2>Ranks</h2>{table}</section>\n'
-        f'<section id="nulls"><h2>Random baskets and the theme</h2>{charts_html}</section>\n'
-        f'<section id="notes"><h2>Notes</h2><ul class="notes">{notes}</ul></section>\n'
-        f"</main>\n{plotly_script(folder)}{charts.script()}</body>\n</html>\n"
-    )

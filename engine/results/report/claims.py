@@ -1,8 +1,8 @@
 """``report.html`` of a claims run: each claim beside the price path it is about.
 
-Built, like :mod:`engine.results.report`, from the files of the run folder (``claims.json``,
-``paths.csv``, ``asof.csv``, the manifest), offline (plotly.js from the shared asset or
-embedded) and with every text escaped.  Sections:
+Built, like the run report (:mod:`engine.results.report.run`), from the files of the run
+folder (``claims.json``, ``paths.csv``, ``asof.csv``, the manifest), offline (plotly.js from
+the shared asset or embedded) and with every text escaped.  Sections:
 
 1. **Verdicts**: one row per claim and listing (printed, measured, difference, dates, verdict;
    the listing the figure matches in bold);
@@ -28,19 +28,19 @@ from engine.errors import ResultsError
 from engine.results.assets import plotly_script
 from engine.results.claims import figure_text
 from engine.results.reader import load_run
-from engine.results.report import (
+from engine.results.report.page import (
     PALETTE,
-    STYLE,
     Charts,
     axis,
     definition_list,
+    document,
     esc,
     html_table,
     label,
-    notes_section,
     section,
     write_page,
 )
+from engine.results.report.provenance import notes_section
 
 HOLDS_BAND = "rgba(46,125,50,0.12)"
 WINDOW_SHADE = "rgba(22,50,79,0.07)"
@@ -282,21 +282,12 @@ def build_claims_report(folder: Path, plotly: str) -> str:
     ]
     if scores is None:
         links = [link for link in links if link[0] != "asof"]
-    nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in links)
     how = "inferred" if m.get("asof_inferred") == str(m.get("asof")) else "as of"
     subtitle = f"published {esc(m.get('published'))} · prices as of {esc(m.get('asof'))} ({how})"
     title = str(m.get("title") or run.id)
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(title)}: {esc(run.id)}</title>\n"
-        f"<style>{STYLE}tr.match {{ font-weight: 600; }}</style>\n"
-        "</head>\n<body>\n"
-        f"<header><h1>{esc(title)}</h1><p>{subtitle}</p>"
-        f"<p>claims check {esc(run.id)} · written {esc(m.get('created_at'))}</p></header>\n"
-        f"<nav>{nav}</nav>\n<main>\n{''.join(sections)}</main>\n"
-        f"{plotly}{charts.script()}</body>\n</html>\n"
-    )
+    header = [subtitle, f"claims check {esc(run.id)} · written {esc(m.get('created_at'))}"]
+    return document(title, run.id, header, "".join(sections), plotly + charts.script(),
+                    nav=links, style="tr.match { font-weight: 600; }")
 
 
 def settings_section(run) -> str:

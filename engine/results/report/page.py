@@ -1,0 +1,281 @@
+"""The building blocks of every report page: escaping, cells and tables, sections, the page
+skeleton and its style, and the chart container (:class:`Charts`) with its loader.
+
+Every text from a run is HTML-escaped, in the page (:func:`esc`) and inside the charts
+(:func:`label`: plotly draws a subset of HTML in labels).  Charts are described as JSON in one
+``<script type="application/json">`` element and drawn by a short loader, which marks each
+chart ``data-rendered="1"`` when plotly has drawn it.  Shared by the run, claims and sweep
+reports; imports pandas, never vectorbt or plotly.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import numbers
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from engine.errors import ResultsError
+from engine.files import atomic_write
+from engine.jsonable import json_ready
+from engine.results.display import P_FLOOR, format_cell, is_pvalue
+
+REPORT = "report.html"
+#: Twelve qualitative colours that stay apart with ten baskets on one chart (after Paul Tol's
+#: bright and muted schemes and Okabe-Ito), none of them the benchmark's near-black.
+PALETTE = (
+    "#4477aa", "#ee7733", "#228833", "#aa3377", "#66ccee", "#ccbb44",
+    "#ee6677", "#332288", "#009988", "#882255", "#999933", "#e69f00",
+)
+BENCHMARK_COLOR = "#222222"
+POSITIVE, NEGATIVE = "#2e7d32", "#c62828"
+PLOTLY_CONFIG = {"responsive": True, "displaylogo": False}
+
+
+def write_page(folder: Path, page: str) -> Path:
+    """Write ``page`` as the folder's ``report.html`` through an exclusively created temporary
+    file and a rename (:func:`engine.files.atomic_write`): a reader never sees half a report
+    and a symlink planted in the folder is replaced, never followed; returns its path."""
+    path = folder / REPORT
+    try:
+        atomic_write(path, page.encode("utf-8"))
+    except OSError as error:
+        raise ResultsError(f"cannot write {path} ({error.strerror or error})") from None
+    return path
+
+
+def esc(value: Any) -> str:
+    """Text for the page: HTML-escaped, quotes included."""
+    return html.escape("" if value is None else str(value))
+
+
+def label(value: Any) -> str:
+    """Text for a chart label or legend: escaped, since plotly reads tags and entities."""
+    return html.escape("" if value is None else str(value), quote=False)
+
+
+def number(value: Any) -> float:
+    """``value`` as a float; NaN when it is not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def isnan(value: Any) -> bool:
+    """Whether ``value`` is missing: None or a float NaN."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def rounded(values: Sequence[float], digits: int = 4) -> list[float | None]:
+    """Chart values rounded to ``digits`` decimals (light pages), missing ones as None."""
+    return [None if isnan(v) else round(float(v), digits) for v in values]
+
+
+def p_text(p: float) -> str:
+    """A p-value for people: three decimals, below :data:`P_FLOOR` as ``<0.001``."""
+    return f"<{P_FLOOR:g}" if p < P_FLOOR else f"{p:.3f}"
+
+
+def cell(
+    value: Any, percent: bool, digits: int = 2, column: Any = "", neutral: bool = False
+) -> str:
+    """A table cell; numbers right-aligned, negatives ``neg`` (red) unless ``neutral`` (a
+    drawdown, a beta: negative is no bad news there), p-values (by the column's name,
+    :func:`engine.results.display.is_pvalue`) below 0.001 as ``<0.001``."""
+    if value is None or isinstance(value, bool | str):
+        return f"<td>{esc(value)}</td>"
+    if isinstance(value, numbers.Integral) and not is_pvalue(column):
+        figure, text = float(value), str(value)
+    else:
+        figure = number(value)
+        text = format_cell(None if math.isnan(figure) else figure, percent, digits)
+        if is_pvalue(column) and figure < P_FLOOR:
+            text = p_text(figure)
+    css = "num neg" if figure < 0 and text.strip("-0.%") and not neutral else "num"
+    return f'<td class="{css}">{esc(text)}</td>'
+
+
+def html_table(
+    frame: pd.DataFrame,
+    *,
+    percent: Sequence[str] = (),
+    headers: dict[str, str] | None = None,
+    digits: dict[str, int] | None = None,
+    row_class: dict[Any, str] | None = None,
+    index: bool = True,
+    css: str = "",
+    neutral: Sequence[str] = (),
+) -> str:
+    """``frame`` as an escaped HTML table; numbers right-aligned, negatives marked ``neg``
+    except in the ``neutral`` columns."""
+    headers, digits, row_class = headers or {}, digits or {}, row_class or {}
+    head = ([esc(frame.index.name or "")] if index else []) + [
+        esc(headers.get(str(c), c)) for c in frame.columns
+    ]
+    lines = [f'<table class="{esc(css)}"><thead><tr>']
+    lines += [f"<th>{h}</th>" for h in head]
+    lines.append("</tr></thead><tbody>")
+    formats = [(column in percent, digits.get(str(column), 2), column, column in neutral)
+               for column in frame.columns]
+    for key, *values in frame.itertuples(name=None):
+        cls = row_class.get(key, "")
+        lines.append(f'<tr class="{esc(cls)}">' if cls else "<tr>")
+        if index:
+            lines.append(f'<th scope="row">{esc(key)}</th>')
+        for value, (is_percent, places, column, plain) in zip(values, formats, strict=True):
+            lines.append(cell(value, is_percent, places, column, plain))
+        lines.append("</tr>")
+    lines.append("</tbody></table>")
+    return "".join(lines)
+
+
+def definition_list(items: Sequence[tuple[str, Any]]) -> str:
+    """Key-value rows; a key whose value the run does not have (an event-only run has no
+    backtest period, currency or fees) is left out rather than shown as None."""
+    rows = "".join(
+        f"<tr><th scope=\"row\">{esc(k)}</th><td>{esc(v)}</td></tr>"
+        for k, v in items
+        if v is not None and v != ""
+    )
+    return f'<table class="kv"><tbody>{rows}</tbody></table>'
+
+
+def note(text: str) -> str:
+    """A visible remark where a part of the page has nothing to show, saying why."""
+    return f'<p class="empty">{esc(text)}</p>'
+
+
+def section(anchor: str, title: str, body: str) -> str:
+    """One titled part of a report page, linked from its navigation by ``anchor``."""
+    return f'<section id="{esc(anchor)}"><h2>{esc(title)}</h2>{body}</section>\n'
+
+
+def colors(names: Sequence[str], benchmark: str | None) -> dict[str, str]:
+    """A colour per curve: the palette in order, the benchmark in :data:`BENCHMARK_COLOR`."""
+    chosen, k = {}, 0
+    for name in names:
+        if name == benchmark:
+            chosen[name] = BENCHMARK_COLOR
+        else:
+            chosen[name] = PALETTE[k % len(PALETTE)]
+            k += 1
+    return chosen
+
+
+class Charts:
+    """The page's charts: each one a ``<div>`` and a plotly figure (data, layout)."""
+
+    def __init__(self) -> None:
+        self.figures: list[dict[str, Any]] = []
+
+    def add(self, key: str, data: list[dict], layout: dict, height: int = 420) -> str:
+        chart_id = f"chart-{len(self.figures) + 1}-{key}"
+        base = {
+            "height": height,
+            "margin": {"l": 60, "r": 20, "t": 48, "b": 40},
+            "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
+                     "size": 12},
+            "paper_bgcolor": "white",
+            "plot_bgcolor": "white",
+            "legend": {"orientation": "h", "y": -0.15},
+        }
+        self.figures.append(
+            {"id": chart_id, "data": data, "layout": {**base, **layout}, "config": PLOTLY_CONFIG}
+        )
+        return f'<div class="chart" id="{esc(chart_id)}" data-chart="{esc(key)}"></div>'
+
+    def script(self) -> str:
+        payload = json.dumps(json_ready(self.figures), allow_nan=False, separators=(",", ":"))
+        # Inside <script> only "</" could end the element early; escape every <, > and &.
+        payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        return (
+            f'<script type="application/json" id="basket-figures">{payload}</script>\n'
+            "<script>\n" + LOADER + "\n</script>\n"
+        )
+
+
+LOADER = """(function () {
+  var figures = JSON.parse(document.getElementById("basket-figures").textContent);
+  document.body.setAttribute("data-charts", String(figures.length));
+  figures.forEach(function (f) {
+    var el = document.getElementById(f.id);
+    Plotly.newPlot(el, f.data, f.layout, f.config).then(function () {
+      el.setAttribute("data-rendered", "1");
+    });
+  });
+})();"""
+
+
+def axis(title: str = "", **extra: Any) -> dict[str, Any]:
+    """A plotly axis in the reports' style (shared by the run, claims and sweep reports)."""
+    return {"title": {"text": label(title)}, "gridcolor": "#e5e5e5", "zeroline": False, **extra}
+
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
+       color: #1a1a1a; background: #fafafa; }
+header { background: #16324f; color: white; padding: 18px 28px; }
+header h1 { margin: 0 0 6px; font-size: 22px; }
+header p { margin: 2px 0; opacity: 0.9; font-size: 14px; }
+nav { background: #eef2f6; padding: 8px 28px; position: sticky; top: 0; z-index: 5;
+      border-bottom: 1px solid #d5dde5; font-size: 14px; }
+nav a { margin-right: 16px; color: #16324f; text-decoration: none; }
+main { max-width: 1280px; margin: 0 auto; padding: 8px 28px 40px; }
+section { background: white; border: 1px solid #e2e6ea; border-radius: 6px; padding: 4px 18px 14px;
+          margin: 18px 0; }
+h2 { font-size: 18px; border-bottom: 1px solid #e2e6ea; padding-bottom: 6px; }
+h3 { font-size: 15px; margin: 18px 0 6px; }
+table { border-collapse: collapse; font-size: 13px; margin: 6px 0;
+        font-variant-numeric: tabular-nums; }
+th, td { padding: 4px 9px; border-bottom: 1px solid #eceff2; text-align: left;
+         vertical-align: top; }
+thead th { background: #f3f5f7; position: sticky; top: 37px; }
+td.num { text-align: right; white-space: nowrap; }
+td.neg { color: #c62828; }
+tr.benchmark { font-style: italic; background: #f7f7f7; }
+tbody tr:hover { background: #f0f6fc; }
+table.kv th { width: 180px; color: #444; font-weight: 600; }
+table.mono td { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; }
+.caption { color: #555; font-size: 13px; }
+.empty { color: #666; font-style: italic; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr));
+        gap: 10px; }
+.chart { width: 100%; min-height: 120px; }
+span.p { color: #888; font-size: 11px; white-space: normal; }
+details { margin: 8px 0; overflow-x: auto; }
+summary { cursor: pointer; color: #16324f; }
+ul.notes li { margin: 3px 0; }
+"""
+
+
+def document(
+    title: str,
+    run_id: str,
+    header: Sequence[str],
+    body: str,
+    scripts: str,
+    *,
+    nav: Sequence[tuple[str, str]] = (),
+    style: str = "",
+) -> str:
+    """A whole report page: ``<title>`` from ``title`` and ``run_id``, a header with ``title``
+    and the lines of ``header`` (HTML, escaped by the caller), the navigation links ``nav``
+    (anchor, text) when there are any, the sections ``body`` and ``scripts`` (plotly.js and the
+    charts) at the end of the body, so the tables show before plotly.js is parsed."""
+    links = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in nav)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<title>{esc(title)}: {esc(run_id)}</title>\n"
+        f"<style>{STYLE}{style}</style>\n"
+        "</head>\n<body>\n"
+        f"<header><h1>{esc(title)}</h1>{''.join(f'<p>{line}</p>' for line in header)}</header>\n"
+        + (f"<nav>{links}</nav>\n" if links else "")
+        + f"<main>\n{body}</main>\n{scripts}</body>\n</html>\n"
+    )
