@@ -291,16 +291,26 @@ def _study(path: str | None):
     return load_study(DEFAULT_STUDY) if DEFAULT_STUDY.is_file() else Study()
 
 
-def _source(prices: str | None, offline: bool = False):
+def _source(prices: str | None, offline: bool = False, universe=None):
     """The price source of ``--prices``, with the ``--universe``/``--symbols`` of the current
-    command looked up after it."""
+    command (or the :class:`engine.data.universe.UniverseSource` ``universe`` opened from them)
+    looked up after it."""
     from engine.data.sources import open_source
 
     _quiet_cache_warnings()
     meta = click.get_current_context().meta
     return open_source(
-        prices, offline=offline, universe=meta.get("universe"), symbols_file=meta.get("symbols")
+        prices, offline=offline, universe=universe or meta.get("universe"),
+        symbols_file=meta.get("symbols"),
     )
+
+
+def _universe():
+    """The universe of ``--universe``/``--symbols`` (None without ``--universe``)."""
+    from engine.data.universe import UniverseSource
+
+    meta = click.get_current_context().meta
+    return UniverseSource(meta["universe"], meta.get("symbols")) if meta.get("universe") else None
 
 
 def _quiet_cache_warnings() -> None:
@@ -419,6 +429,13 @@ _backtest_options = _options(
     type=float,
     help="Starting capital (report currency) for every basket: whole board lots, cash drag.",
 )
+@click.option("--random", "n_random", type=click.IntRange(0, MAX_RANDOM),
+              help="With --universe: matched random baskets each basket's total return is "
+              "ranked against (0: none)  [default: 1000].")
+@click.option("--seed", type=int, help="With --universe: seed of the random baskets [default: 0].")
+@click.option("--trials", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Strategies tried elsewhere before these baskets: the deflated Sharpe ratio "
+              "counts them with the run's baskets (n_trials).")
 @_data_options
 @_output_options
 @click.option("--no-events", is_flag=True, help="Skip the event study of the study's events.")
@@ -434,6 +451,9 @@ def run_command(
     fees,
     capital,
     rebalance,
+    n_random,
+    seed,
+    trials,
     skip_missing,
     offline,
     strict,
@@ -447,15 +467,20 @@ def run_command(
 
     With no FILES every basket in baskets/ runs, with the DeepSeek study's defaults.  The prices
     used go through the data-quality checks: one note per symbol and kind of flag (--strict: an
-    error instead).
+    error instead).  With --universe every basket is also measured against the equal-weight
+    pool of its markets' universe stocks (excess_return_pool, beta_pool, alpha_pool) and its
+    total return ranked against --random baskets matched on its market mix (null_percentile,
+    null_p_value, n_random), as `basket sweep` draws them.
     """
     from engine.config.baskets import load_basket
-    from engine.pipeline import event_options, resolve_study, run, write_run
+    from engine.pipeline import event_options, resolve_study, run, run_null, write_run
     from engine.results.console import run_summary
     from engine.results.progress import stages
     from engine.results.runfolder import check_writable
 
     check_writable(out)
+    universe = _universe()
+    source = _source(prices, offline, universe)
     baskets = [load_basket(path) for path in _basket_files(files)]
     study = resolve_study(
         _study(study_file), start=start, end=end, benchmark=benchmark, currency=currency, fees=fees
@@ -465,13 +490,16 @@ def run_command(
         result = run(
             baskets,
             study,
-            _source(prices, offline),
+            source,
             skip_missing=skip_missing,
             rebalance=rebalance,
             events=events,
             strict=strict,
             capital=capital,
             stage=stage,
+            universe=universe,
+            null=run_null(n_random, seed),
+            trials=trials,
         )
         stage("writing the run folder and its report")
         folder = write_run(result, out, name=name, argv=["basket", *sys.argv[1:]])

@@ -33,6 +33,7 @@ from engine.analysis.metrics import (
     versus_figures,
     with_deflated_sharpe,
 )
+from engine.analysis.null import Ranking
 from engine.analysis.robustness import (
     LeaveOneOut,
     backtest_with_leave_one_out,
@@ -105,6 +106,7 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     events: object | None = None
     event_options: EventOptions | None = None
+    universe: dict[str, object] | None = None
     #: Each basket's returns without each of its constituents (baskets of two or more).
     leave_one_out: dict[str, LeaveOneOut] = field(default_factory=dict)
 
@@ -695,6 +697,9 @@ def run(
     capital: float | None = None,
     stage: Callable[[str], None] | None = None,
     listings: RunListings | None = None,
+    universe=None,
+    null: SweepOptions | None = None,
+    trials: int = 0,
 ) -> RunResult:
     """Backtest ``baskets`` over the ``study`` (already resolved with :func:`resolve_study`),
     and study ``events`` if given.
@@ -706,10 +711,25 @@ def run(
     given, is told each stage as it starts (a progress display).  ``listings`` are the run's
     (:func:`run_listings`, or a caller's that hold them, e.g. :func:`claims_listings`; resolved
     here when not given).
+
+    With a ``universe`` (a :class:`engine.data.universe.UniverseSource`) every basket is also
+    measured against the equal-weight pool of its markets' universe stocks and ranked against
+    ``null.n_random`` matched random baskets (default :data:`RUN_NULL`; 0: none), see
+    :func:`universe_figures`.  ``trials``: strategies tried besides these baskets (grid points,
+    trials run elsewhere), counted by the deflated Sharpe ratio
+    (:func:`engine.analysis.metrics.with_deflated_sharpe`).
     """
     stage = stage or _silent
     if rebalance is not None and rebalance not in REBALANCES:
         raise OptionError("--rebalance", f"'{rebalance}' is not one of {', '.join(REBALANCES)}")
+    if trials < 0:
+        raise OptionError("--trials", f"{trials} is not a number of trials (0 or more)")
+    if null is not None and universe is None:
+        raise OptionError("--random/--seed", "random baskets are drawn from a universe",
+                          "pass --universe FILE (e.g. ../shared/data/universe/prices.parquet)")
+    null = null or RUN_NULL
+    if null.n_random < 0:
+        raise OptionError("--random", f"{null.n_random} is not a number of baskets (0 or more)")
     if capital is not None:
         if not capital > 0 or not math.isfinite(capital):
             raise OptionError("--capital", f"{capital:g} is not a positive amount", "e.g. 1000000")
@@ -773,16 +793,25 @@ def run(
     blends, blend_notes = local_benchmarks(
         prices, baskets, study.event_study.markets, panel, listings
     )
-    chosen = {b.name: selected_after(b, study.start) for b in baskets}
-    summary = [
-        with_robustness(
-            dataclasses.replace(row, selected_after=chosen.get(row.basket)), robust.get(row.basket)
+    pools: dict[str, pd.Series] = {}
+    ranks: dict[str, Ranking] = {}
+    universe_notes: list[str] = []
+    if universe is not None:
+        stage("the universe: equal-weight pools and matched random baskets")
+        pools, ranks, universe_notes = universe_figures(
+            universe, panel, baskets, backtest, own_sessions, study.fees, null
         )
-        for row in basket_summaries(panel, backtest, own_sessions, study.benchmark, blends, {
-            other: basket_sessions(panel, baskets, other) for other in study.further_benchmarks
-        })
+    chosen = {b.name: selected_after(b, study.start) for b in baskets}
+    further = {other: basket_sessions(panel, baskets, other) for other in study.further_benchmarks}
+    summary = [
+        with_null(with_robustness(
+            dataclasses.replace(row, selected_after=chosen.get(row.basket)), robust.get(row.basket)
+        ), ranks.get(row.basket))
+        for row in basket_summaries(panel, backtest, own_sessions, study.benchmark, blends,
+                                    further, pools=pools, trials=trials)
     ]
-    notes = [*panel.notes, *prices.notes, *backtest.notes, *blend_notes, *robust_notes]
+    notes = [*panel.notes, *prices.notes, *backtest.notes, *blend_notes, *robust_notes,
+             *universe_notes]
     for basket in baskets:
         first, bought = own_sessions[basket.name][0], backtest.bought[basket.name]
         if bought > first:
@@ -813,6 +842,10 @@ def run(
         notes=notes,
         events=None if events is None else study_events(prices, baskets, study, events, listings),
         event_options=events,
+        universe=None if universe is None else {
+            "file": universe.description, "n_random": null.n_random, "seed": null.seed,
+            "matched_on": null.matched_on, "verify": null.verify,
+        },
         leave_one_out=robust,
     )
 
@@ -829,6 +862,98 @@ def with_robustness(row: Summary, robust: LeaveOneOut | None) -> Summary:
         worst_leave_one_out=robust.worst,
         return_worst_leave_one_out=robust.worst_return,
     )
+
+
+def run_null(n_random: int | None = None, seed: int | None = None) -> SweepOptions | None:
+    """The matched null of ``basket run --random N --seed S``: :data:`RUN_NULL` with the
+    values given; None when neither is (the run's default, only with a universe)."""
+    if n_random is None and seed is None:
+        return None
+    return dataclasses.replace(
+        RUN_NULL,
+        n_random=RUN_NULL.n_random if n_random is None else n_random,
+        seed=RUN_NULL.seed if seed is None else seed,
+    )
+
+
+def with_null(row: Summary, ranking: Ranking | None) -> Summary:
+    """``row`` with its total return's percentile and p-value among matched random baskets
+    (unchanged without them)."""
+    if ranking is None:
+        return row
+    return dataclasses.replace(row, null_percentile=ranking.percentile,
+                               null_p_value=ranking.p_value, n_random=ranking.n_random)
+
+
+def universe_figures(
+    universe,
+    panel: Panel,
+    baskets: Sequence[Basket],
+    backtest: BacktestResult,
+    sessions: Mapping[str, pd.DatetimeIndex],
+    fees: float,
+    null: SweepOptions,
+) -> tuple[dict[str, pd.Series], dict[str, Ranking], list[str]]:
+    """What a universe adds to a run, per basket, on its own sessions (``sessions``,
+    :func:`basket_sessions`):
+
+    * the value of its **equal-weight pool**: every eligible universe stock of its markets
+      (its own stocks included), weighted ``w_m / N_m`` by market
+      (:func:`engine.market.benchmarks.pool_weights` of its market mix at the purchase),
+      simulated by the kernel from the same starting cash with the basket's trading sessions
+      (purchase and rebalances) and proportional ``fees``, in the report currency;
+    * its total return's **ranking** among ``null.n_random`` random baskets matched on its
+      market mix (as ``basket sweep`` draws them, :func:`matched_draws`; none when
+      ``n_random`` is 0), ``null.verify`` of them checked against vectorbt;
+
+    and notes for the baskets that get neither (a market without universe stocks, rules the
+    kernel does not know) and on how the random baskets were weighted when not as the basket.
+    ``baskets`` carry their purchase weights."""
+    from engine.analysis.null import rank_against
+    from engine.errors import EngineFailure
+    from engine.market.benchmarks import pool_weights, weights_by
+    from engine.portfolio.kernel import basket_values
+
+    # The lookback rules (inverse_vol, liquidity) read bars before the start, as the run did.
+    history = max(LOOKBACK, weighting_history(baskets))
+    view = read_universe(universe, panel.sessions[0] - history, panel.sessions[-1])
+    markets = view.meta["market"].to_numpy()
+    pools, ranks, notes = {}, {}, []
+    for basket in baskets:
+        days = sessions[basket.name]
+        own_rows = panel.sessions.get_indexer(days)
+        aligned = universe_on(view, panel, basket)
+        trade = panel.sessions.isin(backtest.targets[basket.name].weights.index)
+        columns, weights, empty = pool_weights(markets, aligned.eligible,
+                                               weights_by(basket, view.market))
+        if empty:
+            notes.append(f"{basket.name}: no equal-weight pool (the universe has no stock of "
+                         f"market {', '.join(empty)} over the period)")
+        else:
+            values = basket_values(aligned.prices[own_rows], columns[None, :], weights,
+                                   trade[own_rows], fees)[0]
+            pools[basket.name] = pd.Series(values, index=days, name="pool")
+        if not null.n_random:
+            continue
+        try:
+            drawn = matched_draws(view, aligned, panel, days, basket, backtest, fees, null)
+        except OptionError as error:
+            why = error.message.removeprefix(f"{error.option}: ")
+            notes.append(f"{basket.name}: no matched random baskets ({why})")
+            continue
+        if drawn.note:
+            notes.append(drawn.note)
+        schedule = backtest.schedules[basket.name]
+        worst = _verify(aligned, drawn.draws, drawn.weigh(slice(0, null.verify)), drawn.trade,
+                        fees, schedule, view.listings, panel, basket, null.verify)
+        if worst > VERIFY_TOLERANCE:
+            raise EngineFailure(
+                f"the fast kernel and vectorbt differ by {worst:.3g} on a random basket of "
+                f"{basket.name}", "this is a bug in basket; rerun with --random 0",
+            )
+        total = float(backtest.equity[basket.name].loc[days].iloc[-1] / INITIAL_CASH - 1.0)
+        ranks[basket.name] = rank_against(total, drawn.statistics[:, 0])
+    return pools, ranks, notes
 
 
 def basket_sessions(
@@ -853,10 +978,14 @@ def basket_summaries(
     benchmark: str,
     blends: Mapping[str, pd.Series] | None = None,
     further: Mapping[str, dict[str, pd.DatetimeIndex]] | None = None,
+    *,
+    pools: Mapping[str, pd.Series] | None = None,
+    trials: int = 0,
 ) -> list[Summary]:
     """The statistics of each basket of ``sessions`` (:func:`basket_sessions`) on its own
-    sessions against the benchmark and its local blend (``blends``, by basket) sampled there,
-    with the deflated Sharpe ratio over these baskets; then the benchmark's on its own
+    sessions against the benchmark, its local blend (``blends``, by basket) sampled there and
+    its equal-weight pool (``pools``, by basket, on its sessions), with the deflated Sharpe
+    ratio over these baskets and ``trials`` more; then the benchmark's on its own
     sessions.  Against each ``further`` benchmark (symbol -> :func:`basket_sessions` with it)
     a basket's excess return, beta and alpha (:func:`engine.analysis.metrics.versus_figures`)
     use the sessions of its exchanges and that benchmark's, as the primary's use its
@@ -864,6 +993,7 @@ def basket_summaries(
     bench = panel.prices[benchmark]
     blends = blends or {}
     further = further or {}
+    pools = pools or {}
     rows = []
     for name, days in sessions.items():
         if name == benchmark:
@@ -881,10 +1011,11 @@ def basket_summaries(
             bench.loc[days],
             INITIAL_CASH,
             blends[name].loc[days] if name in blends else None,
+            pools.get(name),
         )
         rows.append(dataclasses.replace(row, versus=versus))
     own = bench.loc[sessions[benchmark]]
-    return [*with_deflated_sharpe(rows), summarize(benchmark, own, own, own.iloc[0])]
+    return [*with_deflated_sharpe(rows, trials), summarize(benchmark, own, own, own.iloc[0])]
 
 
 @dataclass
@@ -1301,6 +1432,9 @@ class SweepOptions:
 #: The matched null of a basket claim with ``--universe``: random baskets of the claim's
 #: market mix (each run checks one against vectorbt).
 CLAIMS_NULL = SweepOptions(n_random=1000, verify=1)
+#: The matched null of ``basket run --universe``: 1,000 random baskets per basket, matched on
+#: the market mix, seed 0, one checked against vectorbt.
+RUN_NULL = SweepOptions(n_random=1000, verify=1)
 
 
 @dataclass
@@ -1378,15 +1512,13 @@ def _universe_listings(meta: pd.DataFrame) -> dict[str, Listing]:
 
 
 def _strata(
-    basket: Basket, meta: pd.DataFrame, match: Sequence[str], quintiles: pd.Series | None
+    basket: Basket, view: UniverseView, match: Sequence[str], quintiles: pd.Series | None
 ) -> list[tuple]:
     """Each constituent's stratum: its market and the matched characteristics."""
-    from engine.data.universe import market_of
-
+    meta = view.meta
     strata = []
     for symbol in basket.symbols:
-        known = symbol in meta.index
-        key: list[object] = [meta.at[symbol, "market"] if known else market_of(symbol)]
+        key: list[object] = [view.market(symbol)]
         for what in match:
             if what == "listed":
                 continue
@@ -1637,6 +1769,143 @@ def _liquidity(matrix, meta: pd.DataFrame, start: pd.Timestamp, theme: Basket,
     return pd.Series(quintiles, index=meta.index)
 
 
+@dataclass(frozen=True)
+class UniverseView:
+    """A universe read once for a run or a sweep: its ``matrix`` over the dates needed, each
+    symbol's calendar, currency, market, industry and board (``meta``, :func:`_universe_meta`),
+    their ``listings``, the column of each symbol and the first row with a bar of each."""
+
+    matrix: object
+    meta: pd.DataFrame
+    listings: dict[str, Listing]
+    column_of: dict[str, int]
+    first_bar: np.ndarray
+
+    def market(self, symbol: str) -> str:
+        """A symbol's market (A, HK, US): the symbols table's, else from its suffix."""
+        from engine.data.universe import market_of
+
+        return self.meta.at[symbol, "market"] if symbol in self.meta.index else market_of(symbol)
+
+
+def read_universe(universe, first: pd.Timestamp, last: pd.Timestamp) -> UniverseView:
+    """The :class:`UniverseView` of ``universe`` (a :class:`engine.data.universe.UniverseSource`)
+    from ``first`` to ``last``."""
+    matrix = universe.matrix(first, last)
+    meta = _universe_meta(universe, matrix.symbols)
+    return UniverseView(
+        matrix, meta, _universe_listings(meta), {s: i for i, s in enumerate(matrix.symbols)},
+        np.argmax(np.isfinite(matrix.closes), axis=0),
+    )
+
+
+def theme_factors(panel: Panel, theme: Basket) -> dict[str, np.ndarray]:
+    """Per currency of the theme's constituents, the factor turning its local prices into the
+    panel's currency on each session (as the theme's own prices were converted)."""
+    factors: dict[str, np.ndarray] = {}
+    for symbol in theme.symbols:
+        ratio = (panel.prices[symbol] / panel.local[symbol]).to_numpy()
+        factors.setdefault(panel.listings[symbol].currency, ratio)
+    return factors
+
+
+def universe_on(view: UniverseView, panel: Panel, theme: Basket):
+    """The universe's closes on the sessions of ``panel``, in its currency, as the theme's
+    constituents are (:func:`engine.market.universe.align_universe`, with the FX factors of the
+    theme's currencies, :func:`theme_factors`: stocks of other currencies are not eligible)."""
+    from engine.market.universe import align_universe
+
+    return align_universe(
+        view.matrix, view.meta["calendar"].to_numpy(), view.meta["currency"].to_numpy(),
+        panel.sessions, theme_factors(panel, theme), panel.closures,
+    )
+
+
+@dataclass(frozen=True)
+class MatchedDraws:
+    """A theme's random baskets: ``weigh(rows)`` their targets for the kernel (``(k,)`` when
+    the theme's never change, else ``(1 or n, sessions, k)``, :func:`_random_targets`), the
+    weights at the purchase the event study uses (``at_purchase``), the theme's trading
+    sessions (``trade``, bool per session of the panel), the universe columns they were drawn
+    from (``pool``, bool), the ``draws`` (``n_random x k`` columns), their
+    :data:`engine.portfolio.kernel.STATISTICS` on the theme's own sessions, and the note saying
+    how they were weighted when not as the theme (else None)."""
+
+    weigh: Callable[[slice], np.ndarray]
+    at_purchase: np.ndarray
+    trade: np.ndarray
+    pool: np.ndarray
+    draws: np.ndarray
+    statistics: np.ndarray
+    note: str | None = None
+
+
+def matched_draws(
+    view: UniverseView, aligned, panel: Panel, days: pd.DatetimeIndex, theme: Basket,
+    backtest: BacktestResult, fees: float, options: SweepOptions, *,
+    listed_from: pd.Timestamp | None = None, progress=None,
+) -> MatchedDraws:
+    """``options.n_random`` random baskets matched to ``theme`` (its market mix and
+    ``options.match``; :func:`engine.analysis.null.draw_baskets` with a generator of the seed,
+    the theme's name and its period ``days``), weighted as the theme on each of its trading
+    sessions (its rule applied to the random stocks, :func:`_rule_scores`; baskets with their
+    own targets :data:`WEIGHED_AT_ONCE` at a time), simulated by the kernel with ``fees`` on its
+    own sessions ``days`` of ``aligned`` (:func:`universe_on`); ``progress(done)`` as they are.
+    An :class:`OptionError` when the theme's rules are not the kernel's or a stratum has too few
+    stocks."""
+    from engine.analysis.metrics import PERIODS_PER_YEAR
+    from engine.analysis.null import draw_baskets
+    from engine.portfolio.kernel import basket_statistics
+
+    targets = _theme_targets(theme, backtest)
+    trade = panel.sessions.isin(targets.index)
+    own_rows = panel.sessions.get_indexer(days)
+    candidates = aligned.eligible.copy()
+    if "listed" in options.match:
+        since = listed_from or days[0] - LOOKBACK
+        candidates &= view.matrix.dates[view.first_bar] <= since
+    quintiles = (
+        _liquidity(view.matrix, view.meta, days[0], theme, candidates)
+        if "liquidity" in options.match else None
+    )
+    strata = _strata(theme, view, options.match, quintiles)
+    scores = _rule_scores(theme, view.matrix, view.meta, panel, list(targets.index),
+                          theme_factors(panel, theme))
+    if scores is not None:
+        # A stock the rule cannot weigh on some session is not drawn.
+        candidates &= np.isfinite(scores).all(axis=0)
+    pool = candidates.copy()
+    if not options.include_theme:
+        pool[[view.column_of[s] for s in theme.symbols if s in view.column_of]] = False
+    keys = _stratum_keys(view.meta, options.match, quintiles)
+    pools = {stratum: np.flatnonzero(pool & (keys == _key_text(stratum)))
+             for stratum in dict.fromkeys(strata)}
+    period = f"{days[0].date()}..{days[-1].date()}"
+    draws = draw_baskets(strata, pools, options.n_random, _rng(options.seed, theme.name, period))
+    weigh, shared, note = _random_targets(theme, targets, draws, scores)
+    step = options.n_random if shared else WEIGHED_AT_ONCE
+    parts, at_purchase = [], []
+    for first_draw in range(0, options.n_random, step):
+        block = slice(first_draw, first_draw + step)
+        weights = weigh(block)
+
+        def advance(count: int, before: int = first_draw) -> None:
+            if progress is not None:
+                progress(before + count)
+
+        # The statistics use the basket's own sessions, as its summary does.
+        parts.append(basket_statistics(
+            aligned.prices[own_rows], draws[block], weights, trade[own_rows], fees,
+            periods_per_year=PERIODS_PER_YEAR, progress=advance,
+        ))
+        # The event study weighs a basket by its weights at the purchase.
+        at_purchase.append(weights if weights.ndim == 1 else weights[:, 0])
+    purchase = at_purchase[0] if shared else np.concatenate(at_purchase)
+    if purchase.ndim == 2 and len(purchase) == 1:
+        purchase = purchase[0]
+    return MatchedDraws(weigh, purchase, trade, pool, draws, np.concatenate(parts), note)
+
+
 def sweep(
     baskets: Sequence[Basket],
     study: Study,
@@ -1661,13 +1930,10 @@ def sweep(
     vectorbt (an :class:`EngineFailure` if they differ by more than
     :data:`VERIFY_TOLERANCE`).  ``progress(done, total)`` is called as baskets are simulated.
     """
-    from engine.analysis.metrics import PERIODS_PER_YEAR
-    from engine.analysis.null import MATCHES, basket_cars, draw_baskets, rank_against
+    from engine.analysis.null import MATCHES, basket_cars, rank_against
     from engine.config.grid import point_label
     from engine.data.universe import SURVIVORSHIP_NOTE
     from engine.errors import EngineFailure
-    from engine.market.universe import align_universe
-    from engine.portfolio.kernel import basket_statistics
 
     if universe is None:
         raise OptionError("--universe", "a sweep draws its random baskets from a universe file",
@@ -1694,11 +1960,8 @@ def sweep(
         listed_from = span_first
         # The first estimation return needs the close of the session before the window.
         first, last = min(first, span_first - LOOKBACK), max(last, span_last)
-    matrix = universe.matrix(first, last)
-    meta = _universe_meta(universe, matrix.symbols)
-    column_of = {s: i for i, s in enumerate(matrix.symbols)}
-    first_bar = np.argmax(np.isfinite(matrix.closes), axis=0)
-    listings = _universe_listings(meta)
+    view = read_universe(universe, first, last)
+    matrix, meta = view.matrix, view.meta
     cars = _UniverseCars(matrix, meta, source, study, events) if events is not None else None
 
     rows: list[dict[str, object]] = []
@@ -1715,69 +1978,24 @@ def sweep(
         for point, point_study in zip(options.grid, studies, strict=True):
             result = run([basket], point_study, source, skip_missing=skip_missing,
                          rebalance=point.get("rebalance") or rebalance, events=events,
-                         strict=strict)
+                         strict=strict, trials=len(baskets) * len(options.grid) - 1)
             runs.append(result)
             theme = result.baskets[0]
             panel = result.panel
-            targets = _theme_targets(theme, result.backtest)
-            trade = panel.sessions.isin(targets.index)
             days = basket_sessions(panel, [theme], point_study.benchmark)[theme.name]
-            own_rows = panel.sessions.get_indexer(days)
-            factors: dict[str, np.ndarray] = {}
-            for symbol in theme.symbols:
-                ratio = (panel.prices[symbol] / panel.local[symbol]).to_numpy()
-                factors.setdefault(panel.listings[symbol].currency, ratio)
-            aligned = align_universe(
-                matrix, meta["calendar"].to_numpy(), meta["currency"].to_numpy(),
-                panel.sessions, factors, panel.closures,
-            )
-            candidates = aligned.eligible.copy()
-            if "listed" in options.match:
-                since = listed_from or panel.sessions[0] - LOOKBACK
-                candidates &= matrix.dates[first_bar] <= since
-            quintiles = (
-                _liquidity(matrix, meta, panel.sessions[0], theme, candidates)
-                if "liquidity" in options.match else None
-            )
-            strata = _strata(theme, meta, options.match, quintiles)
-            scores = _rule_scores(theme, matrix, meta, panel, list(targets.index), factors)
-            if scores is not None:
-                # A stock the rule cannot weigh on some session is not drawn.
-                candidates &= np.isfinite(scores).all(axis=0)
-            pool = candidates.copy()
-            if not options.include_theme:
-                pool[[column_of[s] for s in theme.symbols if s in column_of]] = False
-            keys = _stratum_keys(meta, options.match, quintiles)
-            pools = {stratum: np.flatnonzero(pool & (keys == _key_text(stratum)))
-                     for stratum in dict.fromkeys(strata)}
-            period = f"{panel.sessions[0].date()}..{panel.sessions[-1].date()}"
-            draws = draw_baskets(strata, pools, options.n_random, _rng(options.seed, theme.name,
-                                                                           period))
+            aligned = universe_on(view, panel, theme)
             fees = point_study.fees
-            weigh, shared, note = _random_targets(theme, targets, draws, scores)
-            if note and note not in notes:
-                notes.append(note)
-            step = options.n_random if shared else WEIGHED_AT_ONCE
-            parts, at_purchase = [], []
-            for first_draw in range(0, options.n_random, step):
-                block = slice(first_draw, first_draw + step)
-                weights = weigh(block)
 
-                def advance(count: int, before: int = done + first_draw) -> None:
-                    if progress is not None:
-                        progress(before + count, total)
+            def advance(count: int, before: int = done) -> None:
+                if progress is not None:
+                    progress(before + count, total)
 
-                # The statistics use the basket's own sessions, as its summary does.
-                parts.append(basket_statistics(
-                    aligned.prices[own_rows], draws[block], weights, trade[own_rows], fees,
-                    periods_per_year=PERIODS_PER_YEAR, progress=advance,
-                ))
-                # The event study weighs a basket by its weights at the purchase.
-                at_purchase.append(weights if weights.ndim == 1 else weights[:, 0])
-            stats = np.concatenate(parts)
-            at_purchase = at_purchase[0] if shared else np.concatenate(at_purchase)
-            if at_purchase.ndim == 2 and len(at_purchase) == 1:
-                at_purchase = at_purchase[0]
+            drawn_here = matched_draws(view, aligned, panel, days, theme, result.backtest,
+                                       fees, options, listed_from=listed_from, progress=advance)
+            draws, stats, pool = drawn_here.draws, drawn_here.statistics, drawn_here.pool
+            at_purchase, trade = drawn_here.at_purchase, drawn_here.trade
+            if drawn_here.note and drawn_here.note not in notes:
+                notes.append(drawn_here.note)
             done += options.n_random
             summary = result.summary[0]
             random = {
@@ -1812,8 +2030,9 @@ def sweep(
                     rows.append({**common, "statistic": statistic, **ranking.to_dict()})
                     nulls.append(random_cars)
             schedule = result.backtest.schedules[theme.name]
-            worst = max(worst, _verify(aligned, draws, weigh(slice(0, options.verify)), trade,
-                                       fees, schedule, listings, panel, theme, options.verify))
+            worst = max(worst, _verify(aligned, draws, drawn_here.weigh(slice(0, options.verify)),
+                                       trade, fees, schedule, view.listings, panel, theme,
+                                       options.verify))
             drawn[f"{theme.name} | {label}" if label else theme.name] = (
                 np.array(matrix.symbols, dtype=object)[draws]
             )

@@ -197,6 +197,97 @@ def raw_closes(folder: Path, stem: str) -> pd.Series:
     return series.sort_index()
 
 
+US = [f"U{i:02d}" for i in range(24)]
+HK = [f"{1000 + i:04d}.HK" for i in range(12)]
+INDUSTRY = {s: ("tech" if i < 12 else "banks") for i, s in enumerate(US)} | {
+    s: ("property" if i < 6 else "utilities") for i, s in enumerate(HK)
+}
+SMALL_UNIVERSE_STUDY = """name: Small
+benchmark: ^IXIC
+start: 2025-01-02
+end: 2025-02-28
+currency: USD
+fees: 0.001
+events:
+  - {date: 2025-01-27, name: sell-off}
+event_study:
+  model: market
+  estimation: [-200, -30]
+  windows: [[-1, 1], [0, 5]]
+  min_estimation: 100
+  markets: {XHKG: ^HSI, XNAS: ^IXIC}
+"""
+
+
+def _walks(rng: np.random.Generator, symbols: Sequence[str], days: Sequence[str],
+           market: np.ndarray) -> np.ndarray:
+    """Prices with a common market factor, so the market model has something to fit."""
+    betas = rng.uniform(0.5, 1.5, len(symbols))
+    noise = rng.normal(0, 0.015, (len(days), len(symbols)))
+    returns = betas * market[:, None] + noise
+    return 20 * np.exp(np.cumsum(returns, axis=0))
+
+
+def make_small_universe(root: Path) -> dict[str, Path]:
+    """A small generated universe (24 US stocks, 12 Hong Kong ones with volume, a common market
+    factor per market, 2024-01-02..2025-03-31) as ``universe/prices.parquet`` with its
+    symbols table (market, industry), a price folder of ^IXIC, ^HSI and HKD=X (7.8 on every
+    weekday), and a study of 2025-01-02..02-28 in USD with fees 0.001 and one event."""
+    rng = np.random.default_rng(12)
+    rows = []
+    prices = root / "prices"
+    prices.mkdir()
+    markets = (("XNAS", US, "^IXIC", None), ("XHKG", HK, "^HSI", "HKD=X"))
+    for calendar, symbols, index, fx in markets:
+        days = sessions(calendar, "2024-01-02", "2025-03-31")
+        market = rng.normal(0.0003, 0.01, len(days))
+        closes = _walks(rng, symbols, days, market)
+        for j, symbol in enumerate(symbols):
+            volume = 1e6 * (j + 1) if calendar == "XHKG" else np.nan
+            rows += [{"symbol": symbol, "date": d, "close": c, "adj_close": c, "volume": volume}
+                     for d, c in zip(days, closes[:, j], strict=True)]
+        index_closes = 1000 * np.exp(np.cumsum(market))
+        pd.DataFrame({"date": days, "close": index_closes}).to_csv(
+            prices / f"{index.replace('^', '_')}.csv", index=False)
+        if fx:
+            weekdays = pd.bdate_range("2024-01-01", "2025-03-31").strftime("%Y-%m-%d")
+            pd.DataFrame({"date": weekdays, "close": 7.8}).to_csv(prices / "HKD_X.csv",
+                                                                   index=False)
+    frame = pd.DataFrame(rows).sort_values(["symbol", "date"], kind="stable")
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    universe = root / "universe"
+    universe.mkdir()
+    frame.to_parquet(universe / "prices.parquet", index=False)
+    pd.DataFrame({
+        "symbol": US + HK,
+        "market": ["US"] * len(US) + ["HK"] * len(HK),
+        "industry": [INDUSTRY[s] for s in US + HK],
+    }).to_csv(universe / "symbols.csv", index=False)
+    study = write_yaml(root / "study.yaml", SMALL_UNIVERSE_STUDY)
+    return {"root": root, "prices": prices, "universe": universe / "prices.parquet",
+            "study": study}
+
+
+def symbols_basket(root: Path, name: str, symbols: Sequence[str], extra: str = "") -> Path:
+    """``root/NAME.yaml``: a basket of ``symbols`` at equal weights, ``extra`` lines (rules)
+    before its constituents."""
+    lines = "".join(f"  - {{symbol: '{s}'}}\n" for s in symbols)
+    return write_yaml(root / f"{name}.yaml", f"name: {name}\n{extra}constituents:\n{lines}")
+
+
+def small_universe_inputs(project: dict[str, Path], fees: float | None = None):
+    """The universe, price source (the price folder, then the universe) and resolved study of
+    :func:`make_small_universe`'s ``project``."""
+    from engine.config.baskets import load_study
+    from engine.data.sources import open_source
+    from engine.data.universe import UniverseSource
+    from engine.pipeline import resolve_study
+
+    universe = UniverseSource(project["universe"])
+    source = open_source(project["prices"], universe=universe)
+    return universe, source, resolve_study(load_study(project["study"]), fees=fees)
+
+
 #: How closely two simulations of the same baskets must agree.
 BACKTEST_TOLERANCE = 1e-12
 

@@ -413,6 +413,10 @@ CASES = [
     row("universe-interleaved",     2, universe("symbol,date,close\nAAA,2025-01-02,1\n"
                                                 "BBB,2025-01-02,2\nAAA,2025-01-03,1\n"),
         "U.csv: the rows of symbol AAA are not together"),
+    row("run-random-without-universe", 2, run_args("--random", "10"),
+        "--random/--seed: random baskets are drawn from a universe"),
+    row("run-negative-trials",      2, run_args("--trials", "-1"),
+        "Invalid value for '--trials': -1 is not in the range x>=0"),
     row("universe-not-a-number",    2, universe("symbol,date,close\nAAA,2025-01-02,abc\n"),
         "U.csv: symbol AAA: close 'abc' on 2025-01-02 is not a number"),
     row("universe-below-range",     2, universe("symbol,date,close\nAAA,2025-01-02,1e-13\n"),

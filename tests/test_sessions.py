@@ -155,9 +155,10 @@ def rows(result) -> dict[str, dict]:
 
 
 def without_trials(row: dict) -> dict:
-    """A summary row without its deflated Sharpe ratio: the DSR deflates by the run's baskets
-    (its trials), so it alone is meant to change with the company a basket keeps."""
-    return {k: v for k, v in row.items() if k != "dsr"}
+    """A summary row without its deflated Sharpe ratio and its count of trials: the DSR deflates
+    by the run's baskets (its trials), so they alone are meant to change with the company a
+    basket keeps."""
+    return {k: v for k, v in row.items() if k not in ("dsr", "n_trials")}
 
 
 def test_a_basket_row_does_not_depend_on_the_company_it_keeps(mixed_folder):

@@ -8,7 +8,16 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_in_pty, sessions, write_yaml
+from conftest import (
+    HK,
+    INDUSTRY,
+    US,
+    make_small_universe,
+    run_in_pty,
+    small_universe_inputs,
+    symbols_basket,
+    write_yaml,
+)
 
 from engine.analysis.null import RANK_KEYS
 from engine.config.baskets import load_basket, load_study
@@ -16,84 +25,18 @@ from engine.data.sources import open_source
 from engine.data.universe import UniverseSource
 from engine.pipeline import SweepOptions, event_options, resolve_study, run, sweep
 
-US = [f"U{i:02d}" for i in range(24)]
-HK = [f"{1000 + i:04d}.HK" for i in range(12)]
-INDUSTRY = {s: ("tech" if i < 12 else "banks") for i, s in enumerate(US)} | {
-    s: ("property" if i < 6 else "utilities") for i, s in enumerate(HK)
-}
-STUDY = """name: Small
-benchmark: ^IXIC
-start: 2025-01-02
-end: 2025-02-28
-currency: USD
-fees: 0.001
-events:
-  - {date: 2025-01-27, name: sell-off}
-event_study:
-  model: market
-  estimation: [-200, -30]
-  windows: [[-1, 1], [0, 5]]
-  min_estimation: 100
-  markets: {XHKG: ^HSI, XNAS: ^IXIC}
-"""
-
-
-def _walks(rng, symbols, days, market):
-    """Prices with a common market factor, so the market model has something to fit."""
-    betas = rng.uniform(0.5, 1.5, len(symbols))
-    noise = rng.normal(0, 0.015, (len(days), len(symbols)))
-    returns = betas * market[:, None] + noise
-    return 20 * np.exp(np.cumsum(returns, axis=0))
-
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweep")
-    rng = np.random.default_rng(12)
-    rows = []
-    prices = root / "prices"
-    prices.mkdir()
-    markets = (("XNAS", US, "^IXIC", None), ("XHKG", HK, "^HSI", "HKD=X"))
-    for calendar, symbols, index, fx in markets:
-        days = sessions(calendar, "2024-01-02", "2025-03-31")
-        market = rng.normal(0.0003, 0.01, len(days))
-        closes = _walks(rng, symbols, days, market)
-        for j, symbol in enumerate(symbols):
-            volume = 1e6 * (j + 1) if calendar == "XHKG" else np.nan
-            rows += [{"symbol": symbol, "date": d, "close": c, "adj_close": c, "volume": volume}
-                     for d, c in zip(days, closes[:, j], strict=True)]
-        index_closes = 1000 * np.exp(np.cumsum(market))
-        pd.DataFrame({"date": days, "close": index_closes}).to_csv(
-            prices / f"{index.replace('^', '_')}.csv", index=False)
-        if fx:
-            weekdays = pd.bdate_range("2024-01-01", "2025-03-31").strftime("%Y-%m-%d")
-            pd.DataFrame({"date": weekdays, "close": 7.8}).to_csv(prices / "HKD_X.csv",
-                                                                   index=False)
-    frame = pd.DataFrame(rows).sort_values(["symbol", "date"], kind="stable")
-    frame["date"] = pd.to_datetime(frame["date"]).dt.date
-    universe = root / "universe"
-    universe.mkdir()
-    frame.to_parquet(universe / "prices.parquet", index=False)
-    pd.DataFrame({
-        "symbol": US + HK,
-        "market": ["US"] * len(US) + ["HK"] * len(HK),
-        "industry": [INDUSTRY[s] for s in US + HK],
-    }).to_csv(universe / "symbols.csv", index=False)
-    study = write_yaml(root / "study.yaml", STUDY)
-    return {"root": root, "prices": prices, "universe": universe / "prices.parquet",
-            "study": study}
+    return make_small_universe(tmp_path_factory.mktemp("sweep"))
 
 
 def _basket(project, name, symbols, extra=""):
-    lines = "".join(f"  - {{symbol: '{s}'}}\n" for s in symbols)
-    return write_yaml(project["root"] / f"{name}.yaml",
-                      f"name: {name}\n{extra}constituents:\n{lines}")
+    return symbols_basket(project["root"], name, symbols, extra)
 
 
 def _sweep(project, baskets, *, events=True, fees=None, **options):
-    universe = UniverseSource(project["universe"])
-    source = open_source(project["prices"], universe=universe)
-    study = resolve_study(load_study(project["study"]), fees=fees)
+    universe, source, study = small_universe_inputs(project, fees)
     chosen = event_options(study) if events else None
     return sweep([load_basket(b) for b in baskets], study, source, universe,
                  SweepOptions(**options), events=chosen)

@@ -96,17 +96,20 @@ class Summary:
     """One row of the comparison table (decimals: 0.05 means 5 %).
 
     The first block is the performance against the primary benchmark; then the same against
-    the basket's *local* blend of its markets' indices (NaN when there is none), and the
-    uncertainty on the figures (:mod:`engine.analysis.inference`): the Dimson beta, the mean
-    daily excess return over the primary benchmark with its Newey-West t and p, a
-    stationary-bootstrap 95 % interval of the total excess return, the Sharpe ratio's standard
-    error (annualised like it), the probabilistic and deflated Sharpe ratios (against 0; the
-    DSR over the run's baskets, filled in by :func:`with_deflated_sharpe`), the daily returns'
-    skewness, raw kurtosis and count, and ``selected_after``: the basket's ``defined`` date
-    when the period starts before it (constituents chosen after the fact), else None.  Last,
-    the robustness of the total return (:mod:`engine.analysis.robustness`): its top
-    contributor and the return without it, the constituent whose absence hurts most and the
-    return without that one.
+    the basket's *local* blend of its markets' indices (NaN when there is none) and against
+    the equal-weight *pool* of its markets' universe stocks (``basket run --universe``; NaN
+    without), and the uncertainty on the figures (:mod:`engine.analysis.inference`): the Dimson
+    beta, the mean daily excess return over the primary benchmark with its Newey-West t and p,
+    a stationary-bootstrap 95 % interval of the total excess return, the Sharpe ratio's
+    standard error (annualised like it), the probabilistic and deflated Sharpe ratios (against
+    0; the DSR over ``n_trials`` trials, filled in by :func:`with_deflated_sharpe`), the daily
+    returns' skewness, raw kurtosis and count, and ``selected_after``: the basket's
+    ``defined`` date when the period starts before it (constituents chosen after the fact),
+    else None.  Last, the robustness of the total return (:mod:`engine.analysis.robustness`):
+    its top contributor and the return without it, the constituent whose absence hurts most
+    and the return without that one, and with a universe the total return's percentile and
+    empirical p-value among ``n_random`` matched random baskets
+    (:func:`engine.analysis.null.rank_against`).
     """
 
     basket: str
@@ -126,6 +129,10 @@ class Summary:
     excess_return_local: float = math.nan
     beta_local: float = math.nan
     alpha_local: float = math.nan
+    pool_return: float = math.nan
+    excess_return_pool: float = math.nan
+    beta_pool: float = math.nan
+    alpha_pool: float = math.nan
     excess_mean_daily: float = math.nan
     t_excess_hac: float = math.nan
     p_excess_hac: float = math.nan
@@ -134,6 +141,7 @@ class Summary:
     sharpe_se: float = math.nan
     psr: float = math.nan
     dsr: float = math.nan
+    n_trials: int = 0
     skew: float = math.nan
     kurtosis: float = math.nan
     n_returns: int = 0
@@ -142,6 +150,9 @@ class Summary:
     return_without_top: float = math.nan
     worst_leave_one_out: str | None = None
     return_worst_leave_one_out: float = math.nan
+    null_percentile: float = math.nan
+    null_p_value: float = math.nan
+    n_random: int = 0
     versus: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, float | str | None]:
@@ -186,15 +197,9 @@ def versus_figures(
     benchmark's (:func:`total_return`, :func:`beta`, :func:`alpha`)."""
     v = values.to_numpy(dtype=float)
     b = benchmark_values.to_numpy(dtype=float)
-    r, rb = _returns(v), _returns(b)
-    bench_total = total_return(b, b[0])
-    figures = {
-        "benchmark_return": bench_total,
-        "excess_return": total_return(v, initial) - bench_total,
-        "beta": beta(r, rb),
-        "alpha": alpha(r, rb),
-    }
-    return {versus_key(name, benchmark): figures[name] for name in VERSUS}
+    figures = relative_figures(total_return(v, initial), _returns(v), b, b[0])
+    return {versus_key(name, benchmark): value
+            for name, value in zip(VERSUS, figures, strict=True)}
 #: The columns holding text: names, symbols and a date.
 TEXT_COLUMNS = ("basket", "selected_after", "top_contributor", "worst_leave_one_out")
 #: The columns holding numbers.
@@ -205,19 +210,37 @@ def _returns(values: np.ndarray) -> np.ndarray:
     return values[1:] / values[:-1] - 1.0
 
 
+def relative_figures(
+    total: float, returns: np.ndarray, other: np.ndarray, initial: float
+) -> tuple[float, float, float, float]:
+    """A basket against another value series on its sessions: the other's total return
+    (:func:`total_return` from ``initial``), the basket's excess ``total - that``, and
+    :func:`beta` and :func:`alpha` of the basket's daily ``returns`` on the other's."""
+    other_total = total_return(other, initial)
+    other_returns = _returns(other)
+    return (other_total, total - other_total, beta(returns, other_returns),
+            alpha(returns, other_returns))
+
+
 def summarize(
     name: str,
     values: pd.Series,
     benchmark_values: pd.Series,
     initial: float,
     local_values: pd.Series | None = None,
+    pool_values: pd.Series | None = None,
 ) -> Summary:
     """Every measure of a value series against the benchmark's, on the same sessions.
 
     ``values`` starts at the purchase session; ``initial`` is the cash before it (for the
     benchmark itself pass its first value).  Daily returns are taken from the second session.
     ``local_values``, on the same sessions, is the basket's local benchmark (its markets'
-    blend, see :func:`engine.market.benchmarks.blend_values`); without it the local figures are NaN.
+    blend, see :func:`engine.market.benchmarks.blend_values`); without it the local figures are
+    NaN.  ``pool_values``, on the same sessions, is the value of the equal-weight pool of the
+    basket's markets started with the same ``initial`` cash
+    (:func:`engine.market.benchmarks.pool_weights`); without it the pool figures are NaN.
+    Against each: its total return, the basket's excess over it, beta and alpha
+    (:func:`relative_figures`).
     """
     v = values.to_numpy(dtype=float)
     b = benchmark_values.to_numpy(dtype=float)
@@ -231,13 +254,12 @@ def summarize(
     local = {}
     if local_values is not None:
         blend = local_values.to_numpy(dtype=float)
-        rl = _returns(blend)
-        local = {
-            "local_return": total_return(blend, blend[0]),
-            "excess_return_local": total - total_return(blend, blend[0]),
-            "beta_local": beta(r, rl),
-            "alpha_local": alpha(r, rl),
-        }
+        local.update(zip(("local_return", "excess_return_local", "beta_local", "alpha_local"),
+                         relative_figures(total, r, blend, blend[0]), strict=True))
+    if pool_values is not None:
+        local.update(zip(("pool_return", "excess_return_pool", "beta_pool", "alpha_pool"),
+                         relative_figures(total, r, pool_values.to_numpy(dtype=float), initial),
+                         strict=True))
     return Summary(
         basket=name,
         total_return=total,
@@ -267,22 +289,29 @@ def summarize(
     )
 
 
-def with_deflated_sharpe(rows: Sequence[Summary], n_trials: int | None = None) -> list[Summary]:
-    """``rows`` with their deflated Sharpe ratio: each row is one trial of the run (the
-    baskets, not the benchmark), ``n_trials`` of them (default: the rows), and the variance of
+def with_deflated_sharpe(rows: Sequence[Summary], extra_trials: int = 0) -> list[Summary]:
+    """``rows`` with their deflated Sharpe ratio and the number of trials it counts.
+
+    The trials are the rows (the run's baskets, not the benchmark) plus ``extra_trials``
+    strategies tried and not shown (grid points of a sweep, ``basket run --trials N`` for
+    trials run elsewhere): ``n_trials = len(rows) + extra_trials``, the ``N`` of Bailey &
+    López de Prado (2014), who ask for every trial, not only those reported.  The variance of
     the trials' daily Sharpe ratios (``ddof=1``) sets the Sharpe ratio the best of them would
-    show by luck (:func:`engine.analysis.inference.deflated_sharpe_ratio`)."""
+    show by luck (:func:`engine.analysis.inference.deflated_sharpe_ratio`); with one row it is
+    that row's squared standard error (:func:`engine.analysis.inference.sharpe_standard_error`),
+    the spread worthless trials would show by sampling alone."""
     daily = np.array([row.sharpe for row in rows], dtype=float) / math.sqrt(PERIODS_PER_YEAR)
     finite = daily[np.isfinite(daily)]
     variance = float(np.var(finite, ddof=1)) if finite.size > 1 else math.nan
-    trials = len(rows) if n_trials is None else n_trials
-    return [
-        replace(
-            row,
-            dsr=inference.deflated_sharpe_ratio(
-                sharpe, row.skew, row.kurtosis, row.n_returns, trials, variance
-            ),
+    trials = len(rows) + extra_trials
+    out = []
+    for row, sharpe in zip(rows, daily, strict=True):
+        spread = variance
+        if finite.size <= 1:
+            spread = inference.sharpe_standard_error(sharpe, row.skew, row.kurtosis,
+                                                     row.n_returns) ** 2
+        dsr = inference.deflated_sharpe_ratio(
+            sharpe, row.skew, row.kurtosis, row.n_returns, trials, spread
         )
-        for row, sharpe in zip(rows, daily, strict=True)
-    ]
-
+        out.append(replace(row, dsr=dsr, n_trials=trials))
+    return out

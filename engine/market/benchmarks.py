@@ -1,15 +1,20 @@
 """Benchmarks that fit the markets: each basket's market mix and its *local* benchmark, a blend
-of the indices of the exchanges it holds, weighted by the mix, in the report currency.
+of the indices of the exchanges it holds, weighted by the mix, in the report currency; and,
+with a universe, the equal-weight *pool* of its markets' stocks.
 
 A Hong Kong and Shenzhen basket measured only against the NASDAQ mostly measures the China
 factor; against its local blend the excess is what the theme added over its own markets.  The
 index of each exchange is the study's ``event_study.markets`` (``XSHG: 000300.SS``, ``XHKG:
-^HSI``, ``XNAS: ^IXIC``), the same the event study uses.
+^HSI``, ``XNAS: ^IXIC``), the same the event study uses.  Indices are weighted by market
+capitalisation, so a basket of equal weights can beat them by holding smaller stocks alone; the
+pool (:func:`pool_weights`) holds every universe stock of the basket's markets at equal weights
+within each market, with the basket's market mix: the random baskets of
+:mod:`engine.analysis.null` are drawn from it, and it is what they average to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,16 +32,42 @@ def market_mix(
     """The basket's target weight per market index: ``w_m = sum of the weights of its
     constituents listed on exchange m``, keyed by that exchange's index in ``markets``.
     Returns the mix and the exchanges without an index (then the mix is empty)."""
+    unknown = sorted({listings[s].calendar for s in basket.symbols} - set(markets))
+    if unknown:
+        return {}, unknown
+    return weights_by(basket, lambda symbol: markets[listings[symbol].calendar]), []
+
+
+def weights_by(basket: Basket, key: Callable[[str], str]) -> dict[str, float]:
+    """The basket's target weights summed by ``key(symbol)`` (an index, a market), in the
+    order the keys first appear among its constituents."""
     mix: dict[str, float] = {}
-    unknown = []
     for constituent in basket.constituents:
-        calendar = listings[constituent.symbol].calendar
-        index = markets.get(calendar)
-        if index is None:
-            unknown.append(calendar)
-            continue
-        mix[index] = mix.get(index, 0.0) + constituent.weight
-    return ({} if unknown else mix), sorted(set(unknown))
+        group = key(constituent.symbol)
+        mix[group] = mix.get(group, 0.0) + constituent.weight
+    return mix
+
+
+def pool_weights(
+    markets: np.ndarray, eligible: np.ndarray, mix: Mapping[str, float]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The equal-weight pool of a market mix: every eligible stock of market ``m`` weighs
+    ``w_m / N_m``, with ``w_m`` the mix's weight of ``m`` (:func:`weights_by` of the basket by
+    universe market) and ``N_m`` the eligible stocks of ``m``; so the weights sum to 1 and each
+    market keeps the basket's share.
+
+    ``markets``: the market of each universe column (``A``, ``HK``, ``US``); ``eligible``: bool
+    per column (:func:`engine.market.universe.align_universe`).  Returns the pool's columns,
+    their weights and the markets of the mix without an eligible stock (then no pool: empty
+    arrays)."""
+    markets = np.asarray(markets)
+    members = {m: np.flatnonzero(eligible & (markets == m)) for m in mix}
+    empty = [m for m, columns in members.items() if not len(columns)]
+    if empty:
+        return np.array([], dtype=np.int64), np.array([]), empty
+    columns = np.concatenate(list(members.values()))
+    weights = np.concatenate([np.full(len(c), mix[m] / len(c)) for m, c in members.items()])
+    return columns, weights, []
 
 
 def blend_values(index_values: pd.DataFrame, weights: Mapping[str, float]) -> pd.Series:

@@ -79,7 +79,7 @@ def basket_list(paths: Iterable[str | Path], fmt: str, *, terminal: bool = False
 
 def run_summary(result: Any, fmt: str, *, terminal: bool = False) -> str:
     """``basket run``: the summary of a :class:`engine.pipeline.RunResult` under a title naming
-    the study, period, currency, benchmark (with its return) and fees, as the four tables of
+    the study, period, currency, benchmark (with its return) and fees, as the tables of
     :mod:`engine.results.summary_tables` and, with several baskets, their effective number of
     independent themes; csv/json give every column."""
     from engine.results.runfolder import summary_records

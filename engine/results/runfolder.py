@@ -354,6 +354,7 @@ def _run_filler(result: Any, run_id: str, argv: Sequence[str] | None) -> Filler:
                 for b in result.baskets
             ],
             "event_study": result.event_options.to_dict() if result.event_options else None,
+            "universe": result.universe,
         }
         manifest = {
             **_common_manifest(run_id, argv, result),

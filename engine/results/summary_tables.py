@@ -1,4 +1,4 @@
-"""The run's summary as people read it: four narrow tables instead of one too wide to see.
+"""The run's summary as people read it: narrow tables instead of one too wide to see.
 
 * **performance** against the primary benchmark (the classic columns);
 * **against the markets**: excess over the primary benchmark and over the basket's local blend
@@ -8,7 +8,10 @@
 * **is it real?**: the Newey-West t and p of the mean daily excess return, the bootstrap 95 %
   interval of the total excess return, the Sharpe ratio's standard error, PSR, DSR, and whether
   the constituents were chosen after the period began;
-* **robustness**: the return without the top contributor and the worst leave-one-out return.
+* **against the matched pool of the universe** (a run with ``--universe``): the equal-weight
+  pool of the basket's markets, the basket's excess, beta and alpha against it;
+* **robustness**: the return without the top contributor and the worst leave-one-out return,
+  and with a universe the total return's percentile and p-value among matched random baskets.
 
 Annualised columns over a period shorter than a year get a ``*`` and a footnote; the JSON and
 CSV keep the plain keys and numbers.  Used by the CLI, ``summary.md`` and the report.
@@ -56,17 +59,28 @@ UNCERTAINTY = {
     "dsr": "DSR",
     "selected_after": "Chosen",
 }
+POOL = {
+    "pool_return": "Pool",
+    "excess_return_pool": "Excess",
+    "beta_pool": "Beta",
+    "alpha_pool": "Alpha",
+}
 ROBUSTNESS = {
     "total_return": "Total",
     "return_without_top": "w/o top",
     "top_contributor": "Top",
     "return_worst_leave_one_out": "w/o worst",
     "worst_leave_one_out": "Worst",
+    "null_percentile": "Pctile",
+    "null_p_value": "p null",
 }
+#: Columns shown only when some basket has them (a run with a universe).
+UNIVERSE_ONLY = ("pool_return", "excess_return_pool", "beta_pool", "alpha_pool",
+                 "null_percentile", "null_p_value")
 #: Columns that scale a period's figure to a year.
 ANNUALISED = (
     "annualized_return", "volatility", "sharpe", "alpha", "tracking_error",
-    "information_ratio", "alpha_local", "sharpe_se",
+    "information_ratio", "alpha_local", "alpha_pool", "sharpe_se",
 )
 #: Periods shorter than this many calendar days get their annualised columns marked.
 YEAR_DAYS = 365
@@ -119,6 +133,7 @@ def _table(
         key: name + (MARK if marked and figure_of(key) in ANNUALISED else "")
         for key, name in columns.items()
         if key in summary.columns
+        and (key not in UNIVERSE_ONLY or summary[key].notna().any())
     }
     frame = summary[list(names)].rename(columns=names)
     percent = [names[key] for key in names if figure_of(key) in PERCENT_COLUMNS]
@@ -175,6 +190,15 @@ def summary_tables(summary: pd.DataFrame, days: int) -> list[SummaryTable]:
             "Against each further benchmark of the study: its return and the basket's excess, "
             "beta and alpha, on the sessions of the basket's exchanges and that benchmark's"
         )
+    pool = _table(summary[summary["pool_return"].notna()] if "pool_return" in summary else
+                  summary, POOL, "against the matched pool of the universe", days)
+    pools = [pool] if len(pool.frame.columns) else []
+    if pools:
+        pool.footnotes.append(
+            "Pool: every universe stock of the basket's markets (its own included), equal "
+            "weights within each market, weighted by the basket's market mix, traded on the "
+            "basket's schedule with its fees, in the report currency"
+        )
     uncertainty = _table(summary, UNCERTAINTY, "is it real?", days)
     if "Chosen" in uncertainty.frame.columns:
         uncertainty.frame["Chosen"] = uncertainty.frame["Chosen"].map(
@@ -184,7 +208,7 @@ def summary_tables(summary: pd.DataFrame, days: int) -> list[SummaryTable]:
         "t/p HAC: Newey-West test of the mean daily excess return over the primary benchmark; "
         "CI: stationary-bootstrap 95 % interval of the total excess return; SR se: Mertens "
         "standard error of the Sharpe ratio; PSR: P(true Sharpe > 0); DSR: the same deflated "
-        "for the number of baskets run"
+        f"for {trials_text(summary)}"
     )
     hindsight = hindsight_note(summary)
     if hindsight:
@@ -195,7 +219,34 @@ def summary_tables(summary: pd.DataFrame, days: int) -> list[SummaryTable]:
         "same schedule and fees); w/o worst: the lowest return leaving one stock out, and "
         "which stock"
     )
-    return [performance, markets, *versus, uncertainty, robustness]
+    if "Pctile" in robustness.frame.columns:
+        robustness.footnotes.append(
+            f"Pctile, p null: the total return's percentile among {null_count(summary)} random "
+            "baskets of the universe matched on its market mix (same weights, schedule and "
+            "fees), and the empirical p-value (1 + #random >= basket) / (1 + N)"
+        )
+    return [performance, markets, *versus, *pools, uncertainty, robustness]
+
+
+def trials_text(summary: pd.DataFrame) -> str:
+    """``12 trials (the 7 baskets of the run and 5 more tried)``: the ``n_trials`` the deflated
+    Sharpe ratios count, or the older wording for a summary without the column."""
+    counts = summary["n_trials"].dropna() if "n_trials" in summary else pd.Series([], dtype=int)
+    counts = counts[counts > 0].astype(int)
+    if counts.empty:
+        return "the number of baskets run"
+    trials, baskets = int(counts.max()), len(counts)
+    more = f" and {trials - baskets} more tried" if trials > baskets else ""
+    run = "the basket" if baskets == 1 else f"the {baskets} baskets"
+    return f"{trials} trial{'s' if trials > 1 else ''} ({run} of the run{more})"
+
+
+def null_count(summary: pd.DataFrame) -> str:
+    """How many random baskets the null percentiles used: ``1000``, or ``500-1000`` when some
+    were left out (NaN statistics)."""
+    counts = summary["n_random"][summary["null_percentile"].notna()].astype(int)
+    low, high = int(counts.min()), int(counts.max())
+    return f"{high:,}" if low == high else f"{low:,}-{high:,}"
 
 
 def themes_note(effective: float, baskets: int) -> str:
@@ -211,7 +262,7 @@ def render_summary(
     summary: pd.DataFrame, days: int, fmt: str, *, title: str | None = None,
     terminal: bool = False,
 ) -> str:
-    """The four tables as text (``table``) or Markdown (``markdown``), each with its title
+    """The tables as text (``table``) or Markdown (``markdown``), each with its title
     (the first one ``title`` when given), then their footnotes once each, wrapped to
     :data:`NOTE_WIDTH` columns in text."""
     tables = summary_tables(summary, days)
