@@ -78,11 +78,17 @@ def car_bands(
     as zero, a stock without any yet is left out), and the band is
     :func:`engine.analysis.significance.kolari_pynnonen_car_band` of those CARs with the
     basket's ``weights`` and ``rbar``."""
-    matrix = ars.pivot_table(index="day", columns="symbol", values="abnormal_return",
-                             aggfunc="first", dropna=False).reindex(days)
-    seen = np.cumsum(np.isfinite(matrix.to_numpy(dtype=float)), axis=0) > 0
-    cars = np.where(seen, np.nancumsum(matrix.to_numpy(dtype=float), axis=0), np.nan)
-    w = np.array([weights.get(s, math.nan) for s in matrix.columns], dtype=float)
+    symbols, columns = np.unique(ars["symbol"].to_numpy(dtype=str), return_inverse=True)
+    rows = pd.Index(days).get_indexer(ars["day"].to_numpy())
+    values = ars["abnormal_return"].to_numpy(dtype=float)
+    # the first finite value of a (day, symbol) wins, as a pivot's "first" would take it:
+    # assigned from the last row to the first
+    given = np.flatnonzero((rows >= 0) & np.isfinite(values))[::-1]
+    matrix = np.full((len(days), len(symbols)), np.nan)
+    matrix[rows[given], columns[given]] = values[given]
+    seen = np.cumsum(np.isfinite(matrix), axis=0) > 0
+    cars = np.where(seen, np.nancumsum(matrix, axis=0), np.nan)
+    w = np.array([weights.get(s, math.nan) for s in symbols], dtype=float)
     bands = np.array([kolari_pynnonen_car_band(row, w, rbar, BAND_LEVEL) for row in cars],
                      dtype=float).reshape(-1, 2)
     return bands[:, 0], bands[:, 1]
@@ -124,18 +130,22 @@ def event_bands(
     needed get none."""
     if ars is None or summary is None or stock_cars is None or "rbar" not in summary:
         return {}
+    rbar_of = summary[summary["event"] == event].drop_duplicates("basket").set_index("basket")
+    stocks_of = dict(tuple(ars.groupby("basket", sort=False)))
+    holdings = stock_cars[stock_cars["event"].astype(str).str[:10] == event] \
+        if "weight" in stock_cars and "event" in stock_cars else stock_cars.iloc[0:0]
+    weights_of = {basket: dict(zip(rows["symbol"], rows["weight"], strict=True))
+                  for basket, rows in holdings.groupby("basket", sort=False)}
     bands = {}
     for basket, rows in paths.groupby("basket", sort=False):
         rows = rows.sort_values("day")
-        rbars = summary.loc[(summary["basket"] == basket) & (summary["event"] == event), "rbar"]
-        mine = stock_cars[stock_cars["basket"] == basket]
-        weights = dict(zip(mine["symbol"], mine["weight"], strict=True)) if "weight" in mine \
-            else {}
-        stocks = ars[ars["basket"] == basket]
-        if rbars.empty or not weights or stocks.empty:
+        weights = weights_of.get(basket, {})
+        stocks = stocks_of.get(basket)
+        if basket not in rbar_of.index or not weights or stocks is None or stocks.empty:
             continue
+        rbar = number(rbar_of.at[basket, "rbar"])
         days = rows["day"].to_numpy(dtype=int)
-        half, _ = car_bands(stocks, weights, number(rbars.iloc[0]), days)
+        half, _ = car_bands(stocks, weights, rbar, days)
         car = rows["car"].to_numpy(dtype=float)
         bands[str(basket)] = ((car - half).tolist(), (car + half).tolist())
     return bands
