@@ -46,7 +46,7 @@ from engine.config.baskets import EVENT_MODELS, MAX_OFFSET, REBALANCES, Basket, 
 from engine.data.flags import flag_notes, flag_summary
 from engine.data.prices import PriceSet, PriceSource
 from engine.data.quality import quality_flags
-from engine.errors import ConfigError, DateRangeError, MissingDataError, OptionError
+from engine.errors import ConfigError, DateRangeError, MissingDataError, OptionError, ResultsError
 from engine.market.benchmarks import local_benchmarks
 from engine.market.listings import RunListings, fx_symbols_needed, report_currency
 from engine.market.panel import LOOKBACK, Panel, align, coverage_problems, study_sessions
@@ -1397,8 +1397,17 @@ def rewrite_report(folder: str | Path, self_contained: bool = False) -> Path:
     from engine.results.report import write_report
     from engine.results.report.claims import write_claims_report
 
-    if read_manifest(folder).get("kind") == "claims":
+    kind = read_manifest(folder).get("kind")
+    if kind == "claims":
         return write_claims_report(folder, self_contained)
+    if kind == "sweep":
+        # The sweep's report is drawn from the SweepResult in memory (options, study,
+        # universe, notes), which its folder does not hold whole.
+        raise ResultsError(
+            f"{folder} is a sweep folder: its report is written by `basket sweep` from the "
+            "random baskets it drew; report.html left alone",
+            "run the sweep again to rewrite it; the same --seed draws the same baskets",
+        )
     return write_report(folder, self_contained)
 
 

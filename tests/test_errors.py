@@ -555,6 +555,8 @@ STANDALONE = {
         "a symlink planted at `report.html` or `.report.html.tmp` is replaced, never followed",
     "test_hostile.py::test_report_never_embeds_a_file_linked_from_outside":
         "a run folder's file linked from outside is never embedded by `report`",
+    "test_sweep.py::test_report_refuses_to_rewrite_a_sweep_folder_as_a_run_page":
+        "`report` of a sweep folder (needs a generated universe): refused, report.html kept",
     "test_hostile.py::test_no_csv_cell_is_a_spreadsheet_formula":
         "names such as `=HYPERLINK(...)` or `=cmd|' /C calc'!A0`: no CSV cell is a formula",
     "test_hostile.py::test_csv_output_escapes_formulas_too":

@@ -169,6 +169,24 @@ def test_cli_sweep_prints_json_and_writes_the_run_folder(project, cli, monkeypat
     assert len(nulls) == 100 * len(records)
 
 
+def test_report_refuses_to_rewrite_a_sweep_folder_as_a_run_page(project, cli, monkeypatch):
+    monkeypatch.chdir(project["root"])
+    out = project["root"] / "results-report"
+    theme = _basket(project, "Mixed", [US[0], US[13], HK[2]])
+    made = cli("sweep", theme, "--study", project["study"], "--prices", project["prices"],
+               "--universe", project["universe"], "--random", "20", "--out", out)
+    assert made.exit_code == 0, made.output
+    folder = next(out.glob("*-sweep"))
+    page = (folder / "report.html").read_bytes()
+    result = cli("report", folder)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {folder} is a sweep folder: its report is written by `basket sweep` from the "
+        "random baskets it drew; report.html left alone (hint: run the sweep again to rewrite "
+        "it; the same --seed draws the same baskets)"]
+    assert (folder / "report.html").read_bytes() == page
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
