@@ -130,6 +130,31 @@ def test_every_report_uses_only_trace_types_of_the_plotly_bundle(reports, kind):
 
 
 @pytest.mark.browser
+def test_a_basket_file_at_a_long_path_does_not_widen_the_page(chromium, tmp_path):
+    """The settings table names each basket's file: a CI checkout under a long temporary path
+    made the page 44 px wider than a 900-px window until long text cells could break."""
+    if not (SHARED_PRICES / "NVDA.csv").is_file():
+        pytest.skip(f"shared price data not found at {SHARED_PRICES}")
+    from cli import main
+
+    folder = tmp_path / ("checkout_of_a_ci_job_" * 6) / "baskets"  # no hyphen to break at
+    folder.mkdir(parents=True)
+    theme = folder / "chips.yaml"
+    theme.write_text((PROJECT / "baskets" / "domestic_chips.yaml").read_text(encoding="utf-8"),
+                     encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["run", theme, "--study", STUDIES / "deepseek.yaml", "--prices", SHARED_PRICES,
+            "--out", out]
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
+    assert result.exit_code == 0, result.output
+    with chromium.open(only_run(out) / REPORT, width=900, screenshots=tmp_path) as opened:
+        opened.page.wait_for_function(ALL_DRAWN, timeout=60_000)
+        wider = opened.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert wider <= 0, f"{wider} px wider than the 900-px window"
+
+
+@pytest.mark.browser
 def test_the_bundle_registers_exactly_the_trace_types_the_reports_may_use(chromium, tmp_path):
     page = tmp_path / "bundle.html"
     page.write_text(f'<!DOCTYPE html><script src="{PLOTLY_PATH.as_uri()}"></script>',

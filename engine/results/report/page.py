@@ -243,6 +243,7 @@ th, td { padding: 4px 9px; border-bottom: 1px solid #eceff2; text-align: left;
          vertical-align: top; }
 thead th { background: #f3f5f7; position: sticky; top: 37px; }
 td.num { text-align: right; white-space: nowrap; }
+td:not(.num) { overflow-wrap: anywhere; }  /* a long path or name breaks, never the page */
 td.neg { color: #c62828; }
 tr.benchmark { font-style: italic; background: #f7f7f7; }
 tbody tr:hover { background: #f0f6fc; }
