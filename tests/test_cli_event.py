@@ -38,6 +38,12 @@ def in_project(monkeypatch):
     monkeypatch.chdir(PROJECT)
 
 
+def us_leaders_on_the_sell_off(cli, shared_prices, out, window, *more):
+    """``basket event`` of the US AI leaders around the 2025-01-27 sell-off alone."""
+    return cli("event", "baskets/us_ai_leaders.yaml", "--prices", shared_prices, "--out", out,
+               "--event", "2025-01-27", "--window", window, *more)
+
+
 def test_event_json_has_one_object_per_basket_event_and_window(
     cli, shared_prices, in_project, tmp_path
 ):
@@ -107,18 +113,7 @@ def test_nvidia_market_model_abnormal_return_on_the_sell_off(
 ):
     """NVDA's abnormal return on 2025-01-27, recomputed with numpy least squares on the raw
     CSVs: estimation days -250..-30 of NASDAQ sessions, market ^IXIC."""
-    result = cli(
-        "event",
-        "baskets/us_ai_leaders.yaml",
-        "--prices",
-        shared_prices,
-        "--out",
-        tmp_path,
-        "--event",
-        "2025-01-27",
-        "--window",
-        "0:0",
-    )
+    result = us_leaders_on_the_sell_off(cli, shared_prices, tmp_path, "0:0")
     assert result.exit_code == 0, result.output
     ars = pd.read_csv(only_run(tmp_path) / "events" / "abnormal_returns.csv")
     engine_ar = ars.query("symbol == 'NVDA' and day == 0")["abnormal_return"].item()
@@ -207,20 +202,8 @@ def test_what_basket_event_prints_is_a_python_call(cli, shared_prices, in_projec
 def test_a_pre_event_only_window_is_accepted(cli, shared_prices, in_project, tmp_path):
     """``--window -5:-1`` ends before day 0: a valid window (run-up before an event), never
     refused as an event outside the data."""
-    result = cli(
-        "event",
-        "baskets/us_ai_leaders.yaml",
-        "--prices",
-        shared_prices,
-        "--out",
-        tmp_path,
-        "--event",
-        "2025-01-27",
-        "--window",
-        "-5:-1",
-        "--format",
-        "json",
-    )
+    result = us_leaders_on_the_sell_off(cli, shared_prices, tmp_path, "-5:-1", "--format",
+                                        "json")
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)
     assert row["window"] == [-5, -1]
