@@ -321,6 +321,31 @@ event_study: {estimation: [-120, -10], min_estimation: 60, markets: {XNAS: ^IXIC
         summaries[1].set_index("window").loc["[-1, 1]", "car"], abs=1e-12)
     table = invoke("compare", a, b)
     assert table.exit_code == 0, table.output
-    assert "Event studies: CAR and the robust tests" in table.stdout
+    assert "Event studies that differ: CAR and the robust tests" in table.stdout
     assert "None" not in table.stdout and "No metric differs" not in table.stdout
-    assert "[-1, 1]" in table.stdout and "+0.00 pp" in table.stdout
+    # the window only B holds is shown; [0, 5], the same in both runs, is not
+    shown = table.stdout.split("What changed")[0]
+    assert "[-1, 1]" in shown and "[0, 5]" not in shown
+    again = invoke("compare", b, b)
+    assert again.exit_code == 0, again.output
+    assert "No event statistic differs" in again.stdout and "[0, 5]" not in again.stdout
+
+
+def test_an_event_row_differs_beyond_the_tolerance_or_where_a_run_lacks_it():
+    import numpy as np
+    import pandas as pd
+
+    from engine.results.compare import EVENT_STATISTICS
+    from engine.results.runs_display import differing_events
+
+    index = pd.MultiIndex.from_tuples(
+        [("P", "2025-01-27", w) for w in ("same", "tiny", "moved", "only B", "neither")],
+        names=["basket", "event", "window"])
+    events = pd.DataFrame({f"{s}[{label}]": 0.5 for s in EVENT_STATISTICS for label in "AB"},
+                          index=index)
+    events.loc[index[1], "car[B]"] = 0.5 + 1e-13  # within SAME (1e-12)
+    events.loc[index[2], "z_rank[B]"] = 0.5 + 1e-9
+    events.loc[index[3], [f"{s}[A]" for s in EVENT_STATISTICS]] = np.nan
+    events.loc[index[4], list(events.columns)] = np.nan
+    changed = differing_events(events, ["A", "B"])
+    assert list(changed.index.get_level_values("window")) == ["moved", "only B"]

@@ -11,10 +11,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from engine.jsonable import json_ready
-from engine.results.compare import Comparison
+from engine.results.compare import EVENT_STATISTICS, Comparison
 from engine.results.display import PERCENT_COLUMNS
 from engine.results.reader import METRICS
 from engine.text import printable
@@ -151,10 +152,20 @@ def render_comparison(
         title = "Metrics that differ (percentages in %, their differences in pp)"
         parts.append(render(frame, fmt, title=title, terminal=terminal))
     if comparison.events is not None:
-        parts.append(render(
-            event_frame(comparison.events), fmt, terminal=terminal,
-            title="Event studies: CAR and the robust tests (KP: Kolari-Pynnönen), B-A",
-        ))
+        changed = differing_events(comparison.events, comparison.labels)
+        if changed.empty:
+            import textwrap
+
+            parts.append(textwrap.fill(
+                "No event statistic differs: CAR and the Kolari-Pynnönen and rank tests are "
+                "the same in every run for every basket, event and window.", width,
+                break_long_words=False, break_on_hyphens=False) + "\n")
+        else:
+            parts.append(render(
+                event_frame(changed), fmt, terminal=terminal,
+                title="Event studies that differ: CAR and the robust tests "
+                      "(KP: Kolari-Pynnönen), B-A",
+            ))
     if fmt == "markdown":
         changes = changes_frame(comparison)
         parts.append(
@@ -182,6 +193,22 @@ def _difference_text(value: Any, percent: bool) -> str:
     if isinstance(value, str):
         return value
     return f"{value * 100:+.2f} pp" if percent else f"{value:+.3f}"
+
+
+def differing_events(events: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
+    """The rows of :func:`engine.results.compare.event_comparison` (one per basket, event and
+    window) in which a statistic of :data:`~engine.results.compare.EVENT_STATISTICS` differs
+    between the runs by more than :data:`SAME`, or which a run lacks (its value missing where
+    another run has one), as :func:`differences_frame` decides for metrics."""
+    differ = np.zeros(len(events), dtype=bool)
+    for statistic in EVENT_STATISTICS:
+        values = events[[f"{statistic}[{label}]" for label in labels]].to_numpy(dtype=float)
+        finite = np.isfinite(values)
+        some = finite.any(axis=1)
+        high = np.where(finite, values, -np.inf).max(axis=1)
+        low = np.where(finite, values, np.inf).min(axis=1)
+        differ |= (some & ~finite.all(axis=1)) | (some & (high - low > SAME))
+    return events[differ]
 
 
 def differences_frame(comparison: Comparison, metrics: Sequence[str]) -> pd.DataFrame:
