@@ -46,7 +46,7 @@ from engine.config.baskets import EVENT_MODELS, MAX_OFFSET, REBALANCES, Basket, 
 from engine.data.flags import flag_notes, flag_summary
 from engine.data.prices import PriceSet, PriceSource
 from engine.data.quality import quality_flags
-from engine.errors import ConfigError, DateRangeError, MissingDataError, OptionError, ResultsError
+from engine.errors import ConfigError, DateRangeError, MissingDataError, OptionError
 from engine.market.benchmarks import local_benchmarks
 from engine.market.listings import RunListings, fx_symbols_needed, report_currency
 from engine.market.panel import LOOKBACK, Panel, align, coverage_problems, study_sessions
@@ -1394,24 +1394,19 @@ def _with_nulls(
 
 
 def rewrite_report(folder: str | Path, self_contained: bool = False) -> Path:
-    """(Re)write the ``report.html`` of any run folder (``basket report``): a claims check's
-    or a backtest's and event study's, by the kind its manifest names; ``self_contained``
+    """(Re)write the ``report.html`` of any run folder (``basket report``): a claims check's,
+    a sweep's, or a backtest's and event study's, by the kind its manifest names; ``self_contained``
     embeds plotly.js instead of referencing the results folder's shared copy."""
     from engine.results.reader import read_manifest
     from engine.results.report import write_report
     from engine.results.report.claims import write_claims_report
+    from engine.results.report.sweep import rewrite_sweep_report
 
     kind = read_manifest(folder).get("kind")
     if kind == "claims":
         return write_claims_report(folder, self_contained)
     if kind == "sweep":
-        # The sweep's report is drawn from the SweepResult in memory (options, study,
-        # universe, notes), which its folder does not hold whole.
-        raise ResultsError(
-            f"{folder} is a sweep folder: its report is written by `basket sweep` from the "
-            "random baskets it drew; report.html left alone",
-            "run the sweep again to rewrite it; the same --seed draws the same baskets",
-        )
+        return rewrite_sweep_report(folder, self_contained)
     return write_report(folder, self_contained)
 
 
@@ -2072,10 +2067,14 @@ def write_sweep_run(
 ) -> Path:
     """Write a sweep (``basket sweep``) as a run folder, its report included."""
     from engine.results.report.sweep import write_sweep_report
+    from engine.results.runfolder import RunContents
     from engine.results.sweepfolder import write_sweep
+    from engine.results.sweepreader import memory_sweep
 
-    return write_sweep(result, out, name=name, argv=argv,
-                       finish=[lambda folder, _: write_sweep_report(folder, result)])
+    def report(folder: Path, contents: RunContents) -> Path:
+        return write_sweep_report(memory_sweep(folder, contents, result.nulls))
+
+    return write_sweep(result, out, name=name, argv=argv, finish=[report])
 
 
 def _key_text(stratum: tuple) -> str:

@@ -57,7 +57,8 @@ class Input:
     #: A whole command line replacing ``command`` and its default arguments.
     argv: tuple[str, ...] | None = None
     #: Files planted (after ``before``) as (path under the project, content): text, bytes,
-    #: :data:`FIFO` or :data:`FOLDER`; ``results/*/`` in the path is the one run folder there.
+    #: :data:`FIFO`, :data:`FOLDER` or :data:`REMOVED`; ``results/*/`` in the path is the one run
+    #: folder there.
     files: tuple[tuple[str, str | bytes], ...] = ()
     #: Command lines run first; each must succeed.
     before: tuple[tuple[str, ...], ...] = ()
@@ -123,6 +124,8 @@ def sweep_args(*args: str) -> Input:
 
 #: Contents of :attr:`Input.files` that make a FIFO or a folder instead of a file.
 FIFO, FOLDER = "<a FIFO>", "<a folder>"
+#: Contents of :attr:`Input.files` that remove the file instead.
+REMOVED = "<removed>"
 
 
 def command(*argv: str, files: dict[str, str | bytes] | None = None,
@@ -161,6 +164,14 @@ LAUGHS_MAP = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
 RUN = ("run", "{tmp}/b.yaml", "--study", "{tmp}/study.yaml", "--prices", "{tmp}/prices",
        "--out", "{tmp}/results")
 IMPORT = ("data", "import", "{tmp}/prices")
+SWEEP = ("sweep", "{tmp}/b.yaml", "--study", "{tmp}/study.yaml", "--prices", "{tmp}/prices",
+         "--universe", "{tmp}/universe.csv", "--random", "5", "--no-events", "--out",
+         "{tmp}/results")
+REPORT_LATEST = ("report", "latest", "--out", "{tmp}/results")
+#: A sweep folder's summary with a number column holding text.
+SWEEP_SUMMARY_TEXT = ("basket,grid,statistic,value,random_mean,random_p05,random_p50,random_p95,"
+                      "percentile,p_value,n_random,matched_on,seed\n"
+                      "B,,total_return,high,0,0,0,0,50,0.5,5,market,0\n")
 ONE_BAR = "date,close\n2025-01-02,1\n"
 OFFLINE_RUN = ("run", "{tmp}/b.yaml", "--study", "{tmp}/study.yaml", "--offline", "--out",
                "{tmp}/results")
@@ -531,6 +542,32 @@ CASES = [
         "RUN: 'latest~3': {tmp}/results holds 1 run(s)"),
     row("report-no-run",            2, command("report", "nope", "--out", "{tmp}/results"),
         "run 'nope' not found"),
+    row("report-sweep-nulls-missing", 1, command(*REPORT_LATEST, before=(SWEEP,),
+                                                 files={"results/*/nulls.parquet": REMOVED}),
+        "nulls.parquet is missing (or a link out of the folder) (hint: it was not written by "
+        "basket, or was edited; run the sweep again (same --seed, same draws))"),
+    row("report-sweep-nulls-not-parquet", 1, command(*REPORT_LATEST, before=(SWEEP,), files={
+        "results/*/nulls.parquet": "basket,grid,statistic,draw,value\n"}),
+        "nulls.parquet is not a parquet file"),
+    row("report-sweep-summary-missing", 1, command(*REPORT_LATEST, before=(SWEEP,),
+                                                   files={"results/*/summary.csv": REMOVED}),
+        "summary.csv is missing (or a link out of the folder)"),
+    row("report-sweep-summary-columns", 1, command(*REPORT_LATEST, before=(SWEEP,), files={
+        "results/*/summary.csv": "basket,grid,statistic,value\nB,,total_return,0.1\n"}),
+        "summary.csv has no column random_mean, random_p05, random_p50, random_p95, percentile, "
+        "p_value, n_random, matched_on, seed"),
+    row("report-sweep-summary-text", 1, command(*REPORT_LATEST, before=(SWEEP,), files={
+        "results/*/summary.csv": SWEEP_SUMMARY_TEXT}),
+        "summary.csv: column value holds text, not numbers"),
+    row("report-sweep-config-missing", 1, command(*REPORT_LATEST, before=(SWEEP,),
+                                                  files={"results/*/config.yaml": REMOVED}),
+        "config.yaml is missing (or a link out of the folder)"),
+    row("report-sweep-config-not-yaml", 1, command(*REPORT_LATEST, before=(SWEEP,),
+                                                   files={"results/*/config.yaml": "study: [1\n"}),
+        "config.yaml:2: not valid YAML"),
+    row("report-sweep-config-no-study", 1, command(*REPORT_LATEST, before=(SWEEP,),
+                                                   files={"results/*/config.yaml": "study: S\n"}),
+        "config.yaml has no 'study' mapping"),
     # -- folders ----------------------------------------------------------------------------------
     row("price-folder-missing",     2, run_args("--prices", "{tmp}/nowhere"),
         "--prices: price folder {tmp}/nowhere does not exist or is not a folder"),
@@ -564,8 +601,9 @@ STANDALONE = {
         "a symlink planted at `report.html` or `.report.html.tmp` is replaced, never followed",
     "test_hostile.py::test_report_never_embeds_a_file_linked_from_outside":
         "a run folder's file linked from outside is never embedded by `report`",
-    "test_sweep.py::test_report_refuses_to_rewrite_a_sweep_folder_as_a_run_page":
-        "`report` of a sweep folder (needs a generated universe): refused, report.html kept",
+    "test_sweep.py::test_a_sweep_folder_with_random_values_out_of_shape_is_refused":
+        "a sweep folder's `nulls.parquet` without a column, with a key twice or not as text: "
+        "`report` names the file, report.html kept",
     "test_hostile.py::test_no_csv_cell_is_a_spreadsheet_formula":
         "names such as `=HYPERLINK(...)` or `=cmd|' /C calc'!A0`: no CSV cell is a formula",
     "test_hostile.py::test_csv_output_escapes_formulas_too":
@@ -626,6 +664,13 @@ def closes(days: list[str], start: float, drift: float) -> list[float]:
     return list(np.round(start * (1 + drift) ** steps * (1 + 0.02 * np.sin(steps / 3)), 4))
 
 
+#: The long-format universe ``universe.csv`` of the project (for ``basket sweep``): the two
+#: stocks, four more, and ^IXIC.
+UNIVERSE = (("AAA", 10.0, 0.001), ("BBB", 20.0, -0.0005), ("CCC", 15.0, 0.0008),
+            ("DDD", 30.0, 0.0002), ("EEE", 12.0, -0.0002), ("FFF", 8.0, 0.0012),
+            ("^IXIC", 100, 0.0))
+
+
 def make_project(root: Path) -> dict[str, Path]:
     """The valid project every row starts from."""
     prices = root / "prices"
@@ -633,6 +678,10 @@ def make_project(root: Path) -> dict[str, Path]:
     for stem, start, drift in (("AAA", 10.0, 0.001), ("BBB", 20.0, -0.0005), ("_IXIC", 100, 0.0)):
         frame = pd.DataFrame({"date": DAYS, "close": closes(DAYS, start, drift)})
         frame.to_csv(prices / f"{stem}.csv", index=False)
+    universe = [pd.DataFrame({"symbol": symbol, "date": DAYS,
+                              "close": closes(DAYS, start, drift)})
+                for symbol, start, drift in UNIVERSE]
+    pd.concat(universe).to_csv(root / "universe.csv", index=False)
     (root / "b.yaml").write_text(BASKET, encoding="utf-8")
     (root / "study.yaml").write_text(STUDY, encoding="utf-8")
     (root / "a_file").write_text("not a folder\n", encoding="utf-8")
@@ -704,6 +753,8 @@ def _plant(root: Path, name: str, content: str | bytes) -> None:
         os.mkfifo(path)
     elif content == FOLDER:
         path.mkdir()
+    elif content == REMOVED:
+        path.unlink()
     else:
         path.write_bytes(content.encode() if isinstance(content, str) else content)
 
@@ -803,10 +854,11 @@ def write_errors_md() -> None:
         "Generated by `python tests/test_errors.py` from the table in `tests/test_errors.py`;",
         "every row is a test (`pytest tests/test_errors.py`).  Each row starts from a valid",
         "project (`b.yaml` with AAA and BBB, `study.yaml` with ^IXIC over 2025-01-02..2025-03-31,",
-        "a CSV price folder), changes one thing and runs `basket run` (or `basket event`, or",
-        "`basket claims c.yaml` for a claims file), or a whole command line after planting files",
-        "and running commands first (an import, a run); a refused command changes nothing in",
-        "the project (results, cache, planted files).",
+        "a CSV price folder, a long-format universe `universe.csv` of AAA..FFF and ^IXIC),",
+        "changes one thing and runs `basket run` (or `basket event`, or `basket claims c.yaml`",
+        "for a claims file), or a whole command line after planting files (or removing them)",
+        "and running commands first (an import, a run, a sweep); a refused command changes",
+        "nothing in the project (results, cache, planted files).",
         "Exit code 2: the input is wrong; 1: a run-time failure; 0: a warning, the command goes",
         "on with the rest.  `<tmp>` is the project folder, `<run>` a run id.",
         "",

@@ -161,7 +161,7 @@ def test_cli_sweep_prints_json_and_writes_the_run_folder(project, cli, monkeypat
     folder = next((project["root"] / "results").glob("*-sweep"))
     names = {p.name for p in folder.iterdir()}
     assert names == {"summary.csv", "summary.md", "summary.json", "nulls.parquet",
-                     "draws.parquet", "manifest.json", "report.html"}
+                     "draws.parquet", "config.yaml", "manifest.json", "report.html"}
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["verified_max_difference"] <= 1e-9
     assert "survivorship" in manifest["survivorship"]
@@ -169,22 +169,30 @@ def test_cli_sweep_prints_json_and_writes_the_run_folder(project, cli, monkeypat
     assert len(nulls) == 100 * len(records)
 
 
-def test_report_refuses_to_rewrite_a_sweep_folder_as_a_run_page(project, cli, monkeypatch):
+def test_report_renders_a_sweep_folder_again_with_the_bytes_the_sweep_wrote(project, cli,
+                                                                           monkeypatch):
+    """``basket report`` reads the sweep folder back (ranks, random values, notes, settings)
+    and writes the page ``basket sweep`` wrote from memory, byte for byte; on a grid too (an
+    empty grid cell and grid labels in the rows), and as the latest run."""
     monkeypatch.chdir(project["root"])
     out = project["root"] / "results-report"
     theme = _basket(project, "Mixed", [US[0], US[13], HK[2]])
-    made = cli("sweep", theme, "--study", project["study"], "--prices", project["prices"],
-               "--universe", project["universe"], "--random", "20", "--out", out)
-    assert made.exit_code == 0, made.output
-    folder = next(out.glob("*-sweep"))
-    page = (folder / "report.html").read_bytes()
-    result = cli("report", folder)
-    assert result.exit_code == 1
-    assert result.stderr.strip().splitlines() == [
-        f"Error: {folder} is a sweep folder: its report is written by `basket sweep` from the "
-        "random baskets it drew; report.html left alone (hint: run the sweep again to rewrite "
-        "it; the same --seed draws the same baskets)"]
-    assert (folder / "report.html").read_bytes() == page
+    for grid in ((), ("--grid", "rebalance=none,monthly")):
+        made = cli("sweep", theme, "--study", project["study"], "--prices", project["prices"],
+                   "--universe", project["universe"], "--random", "20", "--out", out, *grid)
+        assert made.exit_code == 0, made.output
+    folders = sorted(out.glob("*-sweep*"))
+    assert len(folders) == 2
+    for folder in folders:
+        page = (folder / "report.html").read_bytes()
+        (folder / "report.html").unlink()
+        result = cli("report", folder)
+        assert result.exit_code == 0, result.output
+        assert (folder / "report.html").read_bytes() == page
+    assert "rebalance=monthly" in (folders[1] / "report.html").read_text(encoding="utf-8")
+    latest = cli("report", "latest", "--out", out, "--self-contained")
+    assert latest.exit_code == 0, latest.output
+    assert "* plotly.js (cartesian" in (folders[1] / "report.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
@@ -310,3 +318,38 @@ def test_weights_from_a_table_become_equal_weights_with_a_note(project):
     assert any("random baskets of Table: equal weights over the members" in n
                for n in result.notes)
     assert result.verified <= 1e-9
+
+
+def test_a_sweep_folder_with_random_values_out_of_shape_is_refused(project, cli, monkeypatch,
+                                                                 tmp_path):
+    """``nulls.parquet`` without its ``value`` column, with one row's values in two places,
+    or with a key that is not text: ``basket report`` names the file in one line (exit 1)
+    and leaves report.html as it was."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.chdir(project["root"])
+    out = tmp_path / "results"
+    theme = _basket(project, "Shapes", [US[0], US[13], HK[2]])
+    made = cli("sweep", theme, "--study", project["study"], "--prices", project["prices"],
+               "--universe", project["universe"], "--random", "5", "--no-events", "--out", out)
+    assert made.exit_code == 0, made.output
+    folder = next(out.glob("*-sweep"))
+    nulls = folder / "nulls.parquet"
+    page = (folder / "report.html").read_bytes()
+    table = pq.read_table(nulls)
+    first_row = table.slice(0, 2)
+    shapes = {
+        "without value": (table.drop_columns(["value"]), "has no column value"),
+        "a row in two places": (pa.concat_tables([first_row, table, first_row]),
+                                "holds the values of Shapes's total_return in two places"),
+        "keys not text": (table.set_column(0, "basket", pa.array(range(len(table)))),
+                          "column basket is not text in every row"),
+    }
+    for shape, (altered, message) in shapes.items():
+        pq.write_table(altered, nulls)
+        result = cli("report", folder)
+        assert result.exit_code == 1, shape
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith(f"Error: {nulls}") and message in line, (shape, line)
+        assert (folder / "report.html").read_bytes() == page

@@ -6,16 +6,19 @@ It holds::
                                               value, random mean/p05/p50/p95, percentile,
                                               p-value, n_random, matched_on, seed
     nulls.parquet                             every random value behind each row (long format:
-                                              basket, grid, statistic, draw, value)
+                                              basket, grid, statistic, draw, value; each row's
+                                              values together, in draw order)
     draws.parquet                             the symbols of every random basket (basket,
                                               period, draw, slot, symbol)
+    config.yaml                               the study and baskets as run
     manifest.json                             command, time, versions, universe, survivorship,
                                               settings, verification, notes
     report.html                               the summary and a histogram per theme and
                                               statistic with the theme marked
                                               (:mod:`engine.results.report.sweep`)
 
-written atomically like every run folder (:func:`engine.results.runfolder.write_run_folder`).
+written atomically like every run folder (:func:`engine.results.runfolder.write_run_folder`);
+read back by :mod:`engine.results.sweepreader` (``basket report`` renders the page again).
 """
 
 from __future__ import annotations
@@ -28,23 +31,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.jsonable import json_ready
 from engine.results.display import markdown_table
 from engine.results.runfolder import (
-    MANIFEST,
     WRITER,
     Finisher,
+    RunContents,
     new_run_id,
     package_versions,
     place_run_folder,
+    write_config_and_manifest,
+    write_csv,
     write_text_synced,
 )
-from engine.text import spreadsheet_frame
 
 SUMMARY_COLUMNS = (
     "basket", "grid", "statistic", "value", "random_mean", "random_p05", "random_p50",
     "random_p95", "percentile", "p_value", "n_random", "matched_on", "seed",
 )
+#: The summary's text columns (an empty grid: no grid); the others hold numbers.
+SUMMARY_TEXT = ("basket", "grid", "statistic", "matched_on")
+NUMBER_COLUMNS = tuple(c for c in SUMMARY_COLUMNS if c not in SUMMARY_TEXT)
+#: The columns of ``nulls.parquet``.
+NULL_COLUMNS = ("basket", "grid", "statistic", "draw", "value")
 #: Statistics shown as percentages (CARs too: their names start with ``car``).
 PERCENT_STATISTICS = ("total_return", "excess_return", "max_drawdown")
 VALUE_COLUMNS = ("value", "random_mean", "random_p05", "random_p50", "random_p95")
@@ -65,20 +73,23 @@ def write_sweep(
 ) -> Path:
     """Write ``result`` (an :class:`engine.pipeline.SweepResult`) as a run folder under
     ``out``; ``finish`` steps (the report) run on the staged folder once its tables are in
-    it; returns its path."""
+    it, with what was written (:class:`RunContents`: the manifest, configuration and the
+    summary's CSV text); returns its path."""
     run_id = new_run_id(f"{name or result.study.name or 'sweep'}-sweep")
 
-    def fill(folder: Path) -> None:
+    def fill(folder: Path) -> RunContents:
         summary = summary_table(result)
-        safe = spreadsheet_frame(summary)
-        safe.to_csv(folder / "summary.csv", index=False)
+        # Full precision (no float format): the ranks read back exactly.
+        text = write_csv(folder, "summary.csv", summary, index=False, float_format=None)
         write_text_synced(folder / "summary.md", markdown_table(summary.set_index("basket")))
         write_text_synced(folder / "summary.json",
-                    json.dumps(result.records(), indent=2, allow_nan=False) + "\n")
+                          json.dumps(result.records(), indent=2, allow_nan=False) + "\n")
         _nulls_frame(result).to_parquet(folder / "nulls.parquet", index=False)
         _draws_frame(result).to_parquet(folder / "draws.parquet", index=False)
-        write_text_synced(folder / MANIFEST, json.dumps(json_ready(_manifest(result, run_id, argv)),
-                                                  indent=2) + "\n")
+        config = {"study": result.study.to_dict(), "baskets": [b.to_dict() for b in result.baskets]}
+        config, manifest = write_config_and_manifest(folder, config,
+                                                     _manifest(result, run_id, argv))
+        return RunContents(manifest, config, {"summary.csv": text})
 
     return place_run_folder(out, run_id, fill, finish)
 
@@ -88,7 +99,7 @@ def _nulls_frame(result: Any) -> pd.DataFrame:
     for row, values in zip(result.rows, result.nulls, strict=True):
         pieces.append(pd.DataFrame({
             "basket": row["basket"], "grid": row["grid"], "statistic": row["statistic"],
-            "draw": np.arange(len(values)), "value": values,
+            "draw": np.arange(len(values)), "value": np.asarray(values, dtype=np.float64),
         }))
     return pd.concat(pieces, ignore_index=True)
 
