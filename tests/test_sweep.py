@@ -192,7 +192,9 @@ def test_report_renders_a_sweep_folder_again_with_the_bytes_the_sweep_wrote(proj
     assert "rebalance=monthly" in (folders[1] / "report.html").read_text(encoding="utf-8")
     latest = cli("report", "latest", "--out", out, "--self-contained")
     assert latest.exit_code == 0, latest.output
-    assert "* plotly.js (cartesian" in (folders[1] / "report.html").read_text(encoding="utf-8")
+    from engine.results.assets import plotly_code
+
+    assert plotly_code().decode() in (folders[1] / "report.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
