@@ -41,7 +41,7 @@ from engine.analysis.robustness import (
     effective_themes,
     return_correlation,
 )
-from engine.calendars import all_sessions
+from engine.calendars import EARLIEST_HINT, all_sessions, before_calendars
 from engine.config.baskets import EVENT_MODELS, MAX_OFFSET, REBALANCES, Basket, Event, Study
 from engine.data.flags import flag_notes, flag_summary
 from engine.data.prices import PriceSet, PriceSource
@@ -223,6 +223,10 @@ def resolve_study(
         }.items()
         if value is not None
     }
+    for option, day in (("--start", start), ("--end", end)):
+        problem = day and before_calendars(day)
+        if problem:
+            raise OptionError(option, problem, EARLIEST_HINT)
     resolved = dataclasses.replace(study, **changes)
     if resolved.start is None or resolved.end is None:
         raise OptionError("--start/--end", "the period is not set", "pass both or use a study file")
