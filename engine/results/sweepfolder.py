@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from engine.results.display import markdown_table
+from engine.results.nulls import NULLS, nulls_frame
 from engine.results.runfolder import (
     WRITER,
     Finisher,
@@ -51,8 +52,6 @@ SUMMARY_COLUMNS = (
 #: The summary's text columns (an empty grid: no grid); the others hold numbers.
 SUMMARY_TEXT = ("basket", "grid", "statistic", "matched_on")
 NUMBER_COLUMNS = tuple(c for c in SUMMARY_COLUMNS if c not in SUMMARY_TEXT)
-#: The columns of ``nulls.parquet``.
-NULL_COLUMNS = ("basket", "grid", "statistic", "draw", "value")
 #: Statistics shown as percentages (CARs too: their names start with ``car``).
 PERCENT_STATISTICS = ("total_return", "excess_return", "max_drawdown")
 VALUE_COLUMNS = ("value", "random_mean", "random_p05", "random_p50", "random_p95")
@@ -84,7 +83,7 @@ def write_sweep(
         write_text_synced(folder / "summary.md", markdown_table(summary.set_index("basket")))
         write_text_synced(folder / "summary.json",
                           json.dumps(result.records(), indent=2, allow_nan=False) + "\n")
-        _nulls_frame(result).to_parquet(folder / "nulls.parquet", index=False)
+        nulls_frame(result.rows, result.nulls).to_parquet(folder / NULLS, index=False)
         _draws_frame(result).to_parquet(folder / "draws.parquet", index=False)
         config = {"study": result.study.to_dict(), "baskets": [b.to_dict() for b in result.baskets]}
         config, manifest = write_config_and_manifest(folder, config,
@@ -92,16 +91,6 @@ def write_sweep(
         return RunContents(manifest, config, {"summary.csv": text})
 
     return place_run_folder(out, run_id, fill, finish)
-
-
-def _nulls_frame(result: Any) -> pd.DataFrame:
-    pieces = []
-    for row, values in zip(result.rows, result.nulls, strict=True):
-        pieces.append(pd.DataFrame({
-            "basket": row["basket"], "grid": row["grid"], "statistic": row["statistic"],
-            "draw": np.arange(len(values)), "value": np.asarray(values, dtype=np.float64),
-        }))
-    return pd.concat(pieces, ignore_index=True)
 
 
 def _draws_frame(result: Any) -> pd.DataFrame:

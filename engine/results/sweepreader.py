@@ -21,17 +21,13 @@ import pandas as pd
 
 from engine.config.yamlfile import load_yaml
 from engine.errors import ConfigError, ResultsError
+from engine.results.nulls import NULL_COLUMNS, NULLS
 from engine.results.reader import inside, read_manifest, read_table
 from engine.results.runfolder import RunContents
-from engine.results.sweepfolder import (
-    NULL_COLUMNS,
-    NUMBER_COLUMNS,
-    SUMMARY_COLUMNS,
-    SUMMARY_TEXT,
-)
+from engine.results.sweepfolder import NUMBER_COLUMNS, SUMMARY_COLUMNS, SUMMARY_TEXT
 
 #: What a sweep folder must hold for its report to be rendered again.
-REQUIRED = ("summary.csv", "nulls.parquet", "config.yaml")
+REQUIRED = ("summary.csv", NULLS, "config.yaml")
 #: The hint of every error about a sweep folder's files.
 HINT = "it was not written by basket, or was edited; run the sweep again (same --seed, same draws)"
 
@@ -150,7 +146,7 @@ def load_sweep(folder: str | Path) -> Sweep:
         paths[name] = path
     study = _study(paths["config.yaml"])
     summary = read_sweep_summary(paths["summary.csv"], str(paths["summary.csv"]))
-    return Sweep(folder, manifest, study, summary, _nulls(paths["nulls.parquet"], summary))
+    return Sweep(folder, manifest, study, summary, _nulls(paths[NULLS], summary))
 
 
 def memory_sweep(folder: str | Path, contents: RunContents, nulls: list[np.ndarray]) -> Sweep:
