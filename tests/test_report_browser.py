@@ -311,17 +311,22 @@ def group_of(figure: dict, index: int) -> set[int]:
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("chart", ["equity", "relative", "drawdown", "car"])
+@pytest.mark.parametrize(("kind", "chart"), [
+    ("ten-baskets", "equity"), ("ten-baskets", "relative"), ("ten-baskets", "drawdown"),
+    ("ten-baskets", "car"), ("long-run", "rolling-beta"),
+])
 def test_hovering_a_line_or_its_legend_entry_brings_it_forward_and_dims_the_others(
-    chromium, reports, chart, tmp_path
+    chromium, reports, kind, chart, tmp_path
 ):
-    """With ten baskets on a chart: the pointer on a line (or on its legend entry) draws that
-    line (and its band) at full opacity on top of the others, dimmed to DIMMED; leaving it
-    restores them all.  A screenshot of the highlighted chart is written beside the page's."""
-    report = reports["ten-baskets"]
+    """With ten baskets on a chart (eight on the long run's rolling beta): the pointer on a
+    line (or on its legend entry) draws that line (and its band) at full opacity on top of the
+    others, dimmed to DIMMED; leaving it restores them all.  A screenshot of the highlighted
+    chart is written beside the page's."""
+    report = reports[kind]
     figure = next(f for f in figures_of(report.read_text(encoding="utf-8"))
                   if f["id"].split("-", 2)[-1] == chart)
-    assert figure["highlight"] and len(legend_lines(figure)) >= 10
+    assert figure["highlight"] and len(legend_lines(figure)) >= (10 if kind == "ten-baskets"
+                                                                 else 8)
     index, point = most_apart(figure)
     drawn = [i for i, t in enumerate(figure["data"]) if t.get("visible", True) is True]
     everyone = {str(i): 1 for i in drawn}
@@ -347,7 +352,7 @@ def test_hovering_a_line_or_its_legend_entry_brings_it_forward_and_dims_the_othe
             restyled(index)
         assert page.evaluate(ON_TOP, chart_id) in group_of(figure, index)
         page.locator(f"#{chart_id}").screenshot(
-            path=str(screenshot_folder(tmp_path) / f"hover-{chart}-ten-baskets.png"))
+            path=str(screenshot_folder(tmp_path) / f"hover-{chart}-{kind}.png"))
         page.mouse.move(x, 3)  # onto the sticky navigation, off the chart
         page.wait_for_function(f"!{dimmed}", timeout=5_000)
         # The legend entry of another line.
