@@ -24,6 +24,7 @@ from engine.config.baskets import load_basket, load_study
 from engine.data.sources import open_source
 from engine.data.universe import UniverseSource
 from engine.pipeline import SweepOptions, event_options, resolve_study, run, sweep
+from engine.results.display import p_text
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +227,7 @@ def test_terminal_table_never_cuts_a_number(project, columns):
     assert all(len(line.rstrip()) <= columns for line in lines)
     assert "…" not in shown
     for record in records:
-        assert f"{record['p_value']:.4f}" in shown
+        assert p_text(record["p_value"]) in shown
         assert f"{record['percentile']:.1f}" in shown
     assert "[/red]" in shown  # the name is printed as text, not read as markup
 
