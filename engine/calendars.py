@@ -15,6 +15,7 @@ it cannot be read as a sorted list of days (a corrupt file).  Files are written 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 import tempfile
@@ -28,8 +29,9 @@ from engine.errors import DateRangeError, OptionError
 
 #: Overrides the folder of the session files.
 CACHE_ENV = "BASKET_CALENDAR_CACHE"
-#: First day asked of exchange_calendars.
-FIRST_DAY = "2000-01-01"
+#: First day asked of exchange_calendars: no period may start before it.
+EARLIEST_DATE = dt.date(2000, 1, 1)
+FIRST_DAY = EARLIEST_DATE.isoformat()
 #: A session file older than this is rebuilt (exchange_calendars builds a year ahead of the
 #: day it is asked, so the rebuilt list reaches further).
 MAX_AGE_SECONDS = 90 * 86400
@@ -43,6 +45,18 @@ CALENDAR_TIMEZONES = {
     "XNAS": "America/New_York",
     "XNYS": "America/New_York",
 }
+
+def before_calendars(day: dt.date) -> str | None:
+    """Why ``day`` cannot bound a period (it is before :data:`EARLIEST_DATE`: the calendars
+    would silently start the period at their first session), or None."""
+    if day >= EARLIEST_DATE:
+        return None
+    return f"{day} is before {EARLIEST_DATE}, the earliest date the exchange calendars cover"
+
+
+#: The hint of an error naming a date before :data:`EARLIEST_DATE`.
+EARLIEST_HINT = f"give a date on or after {EARLIEST_DATE}"
+
 
 @functools.cache
 def calendar(name: str):

@@ -125,3 +125,14 @@ def test_the_default_folder_is_in_the_user_cache(monkeypatch):
     monkeypatch.delenv(calendars.CACHE_ENV, raising=False)
     expected = os.path.join(platformdirs.user_cache_dir("basket"), "calendars")
     assert str(calendars.cache_folder()) == expected
+
+
+def test_a_period_may_start_on_the_first_day_the_calendars_cover_and_not_before():
+    """The calendars are built from 2000-01-01: a period starting then begins at the first
+    session (2000-01-03 on NASDAQ); one starting a day earlier is refused, never moved."""
+    import datetime as dt
+
+    assert calendars.before_calendars(dt.date(2000, 1, 1)) is None
+    assert calendars.all_sessions("XNAS")[0] == pd.Timestamp("2000-01-03")
+    assert calendars.before_calendars(dt.date(1999, 12, 31)) == (
+        "1999-12-31 is before 2000-01-01, the earliest date the exchange calendars cover")

@@ -298,6 +298,9 @@ CASES = [
         "study.yaml:3, field 'start': '2025-02-30' is not a valid date"),
     row("date-out-of-range",        2, study(S.format("0001-01-01", "2025-03-31")),
         "study.yaml:3, field 'start': 0001-01-01 is outside the dates the engine handles"),
+    row("start-before-calendars",   2, study(S.format("1999-12-31", "2025-03-31")),
+        "study.yaml:3, field 'start': 1999-12-31 is before 2000-01-01, the earliest date the "
+        "exchange calendars cover (hint: give a date on or after 2000-01-01)"),
     row("start-after-end-yaml",     2, study(S.format("2025-03-03", "2025-02-03")),
         "study.yaml:4, field 'end': 2025-02-03 is before start 2025-03-03"),
     row("benchmark-and-benchmarks", 2, study(STUDY + "benchmarks: [^IXIC, QQQ]\n"),
@@ -315,6 +318,9 @@ CASES = [
     # -- command line ---------------------------------------------------------------------------
     row("start-after-end-cli",      2, run_args("--start", "2025-03-03", "--end", "2025-02-03"),
         "--start: 2025-03-03 is after the end 2025-02-03"),
+    row("start-before-calendars-cli", 2, run_args("--start", "1995-06-30"),
+        "--start: 1995-06-30 is before 2000-01-01, the earliest date the exchange calendars "
+        "cover (hint: give a date on or after 2000-01-01)"),
     row("date-not-iso-cli",         2, run_args("--start", "2025/01/02"),
         "Invalid value for '--start': '2025/01/02' is not an ISO date (YYYY-MM-DD)"),
     row("date-not-iso-event-cli",   2, event_args("--event", "20250106"),
@@ -433,6 +439,9 @@ CASES = [
                                              args=("--universe", "{tmp}/prices/U.csv", "--grid",
                                                    "end=2024-12-02,2025-03-31"), command="sweep"),
         "--grid: at end=2024-12-02: --start: 2025-01-02 is after the end 2024-12-02"),
+    row("sweep-grid-before-calendars", 2, sweep_args("--grid", "start=1999-01-04,2025-01-02"),
+        "--grid: start 1999-01-04 is before 2000-01-01, the earliest date the exchange "
+        "calendars cover (hint: give a date on or after 2000-01-01)"),
     row("sweep-grid-unknown-key",   2, sweep_args("--grid", "speed=1,2"),
         "--grid: 'speed=1,2' is not KEY=V1,V2 with KEY one of rebalance, fees, start, end"),
     # -- claims files (basket claims) -----------------------------------------------------------

@@ -418,27 +418,59 @@ def test_a_report_from_memory_equals_the_report_from_the_folder_on_the_shared_da
         assert (folder / REPORT).read_bytes() == written, command
 
 
-def test_tables_read_back_from_memory_are_the_tables_read_from_the_file(tmp_path):
-    """:func:`as_read_back` gives what reading the CSV gives: dates as text, ten significant
-    digits, whole numbers as integers, missing cells as NaN."""
-    from engine.results.reader import as_read_back
+def test_a_report_from_memory_equals_the_report_from_the_folder_on_awkward_values(
+    run_folder, tmp_path, monkeypatch
+):
+    """Baskets and constituents named like numbers ("007", "NA", "1e5", "NaN") and summary
+    figures the CSV round trip could bend (NaN, inf, -inf, 1e-300, seventeen digits): the page
+    the run writes from the text it holds equals the page ``basket report`` renders from the
+    files, and every table reads the same both ways."""
+    from engine.pipeline.runs import RunResult
+    from engine.results.reader import load_run, memory_run
+    from engine.results.runfolder import RunContents
 
-    frame = pd.DataFrame({
-        "date": pd.to_datetime(["2025-01-02", "2025-01-03"]),
-        "value": [1 / 3, 2.0],
-        "p": [1.0, 1.0],
-        "count": [3, 4],
-        "window": [None, None],
-        "mixed": [2, None],
-        "name": ["a", ""],
-        "flag": [True, False],
-    }, index=pd.to_datetime(["2025-01-02", "2025-01-03"]))
-    frame.to_csv(tmp_path / "t.csv", float_format="%.10g")
-    read = pd.read_csv(tmp_path / "t.csv", index_col=0)
-    mine = as_read_back(frame)
-    assert list(mine.index) == list(read.index) == ["2025-01-02", "2025-01-03"]
-    pd.testing.assert_frame_equal(mine, read, check_index_type=False)
-    assert mine.at["2025-01-02", "value"] == read.at["2025-01-02", "value"] == 0.3333333333
+    root = run_folder.parents[1]
+    first = write_yaml(tmp_path / "007.yaml", 'name: "007"\nconstituents:\n'
+                       '  - {symbol: AAA, name: "0.50"}\n  - {symbol: BBB, name: "1e5"}\n')
+    second = write_yaml(tmp_path / "na.yaml", 'name: "NA"\nconstituents:\n'
+                        '  - {symbol: BBB, name: "NaN"}\n  - {symbol: CCC, name: "007"}\n')
+    plain = RunResult.summary_frame
+
+    def awkward(self):
+        frame = plain(self)
+        baskets = [b for b in frame.index if b != "^IXIC"]
+        frame.loc[baskets[0], ["sharpe", "sortino", "volatility"]] = [np.inf, -np.inf, np.nan]
+        frame.loc[baskets[1], ["sharpe", "total_return"]] = [1e-300, 0.12345678901234567]
+        return frame
+
+    monkeypatch.setattr(RunResult, "summary_frame", awkward)
+    out = tmp_path / "results"
+    result = invoke("run", first, second, "--study", root / "study.yaml", "--prices",
+                    root / "prices", "--out", out)
+    assert result.exit_code == 0, result.output
+    folder = only_run(out)
+    written = (folder / REPORT).read_bytes()
+    write_report(folder)
+    assert (folder / REPORT).read_bytes() == written
+    from_folder = load_run(folder)
+    assert from_folder.summary.loc["007", "sharpe"] == np.inf
+    assert from_folder.summary.loc["NA", "sharpe"] == 1e-300
+    assert np.isnan(from_folder.summary.loc["007", "volatility"])
+    # Names that look like numbers or a missing value stay the text they were.
+    attribution = from_folder.table("attribution.csv")
+    assert list(attribution["basket"]) == ["007", "007", "NA", "NA"]
+    assert list(attribution["name"]) == ["0.50", "1e5", "NaN", "007"]
+    assert list(from_folder.table("correlation.csv", index_col=0).index) == ["007", "NA", "^IXIC"]
+    assert list(from_folder.table("overlap.csv", index_col=0).index) == ["007", "NA"]
+    assert set(from_folder.table("events/car_paths.csv")["basket"]) == {"007", "NA"}
+    names = [p.relative_to(folder).as_posix() for p in folder.rglob("*.csv")]
+    texts = {name: (folder / name).read_text(encoding="utf-8") for name in names}
+    from_memory = memory_run(folder, RunContents(from_folder.manifest, from_folder.config, texts))
+    pd.testing.assert_frame_equal(from_memory.summary, from_folder.summary)
+    for name in names:
+        for options in ({}, {"index_col": 0}):
+            pd.testing.assert_frame_equal(from_memory.table(name, **options),
+                                          from_folder.table(name, **options))
 
 
 # ------------------------------------------------------------------ the charts' numbers

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from engine.calendars import EARLIEST_HINT, before_calendars
 from engine.config.fields import (
     LISTING_KEYS,
     Fields,
@@ -801,6 +802,10 @@ def study_from_mapping(data: Any, path: str) -> Study:
     notes: list[str] = []
     benchmark, *others = _benchmarks(top, notes)
     start, end = top.date("start"), top.date("end")
+    for key, day in (("start", start), ("end", end)):
+        problem = day and before_calendars(day)
+        if problem:
+            raise top.error(key, problem, EARLIEST_HINT)
     if start and end and start > end:
         raise top.error("end", f"{end} is before start {start}")
     fees = top.number("fees", 0.0)

@@ -12,6 +12,7 @@ import itertools
 import math
 from collections.abc import Sequence
 
+from engine.calendars import EARLIEST_HINT, before_calendars
 from engine.config.baskets import REBALANCES
 from engine.config.fields import parse_date
 from engine.errors import OptionError
@@ -36,9 +37,13 @@ def _value(key: str, text: str) -> object:
             raise OptionError("--grid", f"fees {text} is not in [0, 0.1)", "0.001 = 10 bp")
         return fees
     try:
-        return parse_date(text, ValueError)
+        day = parse_date(text, ValueError)
     except ValueError as error:
         raise OptionError("--grid", f"{key} '{text}': {error}") from None
+    problem = before_calendars(day)
+    if problem:
+        raise OptionError("--grid", f"{key} {problem}", EARLIEST_HINT)
+    return day
 
 
 def parse_grid(items: Sequence[str]) -> list[dict[str, object]]:

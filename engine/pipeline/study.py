@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from engine.calendars import all_sessions
+from engine.calendars import EARLIEST_HINT, all_sessions, before_calendars
 from engine.config.baskets import EVENT_MODELS, MAX_OFFSET, Basket, Event, Study
 from engine.errors import ConfigError, OptionError
 from engine.symbols import option_symbol
@@ -79,6 +79,10 @@ def resolve_study(
         }.items()
         if value is not None
     }
+    for option, day in (("--start", start), ("--end", end)):
+        problem = day and before_calendars(day)
+        if problem:
+            raise OptionError(option, problem, EARLIEST_HINT)
     resolved = dataclasses.replace(study, **changes)
     if resolved.start is None or resolved.end is None:
         raise OptionError("--start/--end", "the period is not set", "pass both or use a study file")

@@ -9,9 +9,8 @@ writes nothing.  Nothing here imports vectorbt.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
-import math
-import numbers
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,9 +23,8 @@ from engine.analysis.metrics import NUMERIC_COLUMNS, TEXT_COLUMNS, is_versus_key
 from engine.config.yamlfile import load_yaml
 from engine.errors import ConfigError, InputError, OptionError, ResultsError
 from engine.files import UnreadableFile, read_bounded
-from engine.jsonable import json_ready
 from engine.results.assets import ASSETS
-from engine.results.runfolder import FLOAT_FORMAT, MANIFEST, RunContents
+from engine.results.runfolder import MANIFEST, TEXT_FIELDS, RunContents
 from engine.text import unescape_frame
 
 #: Every metric of a run's summary, in the summary's order.
@@ -184,7 +182,7 @@ class Run:
     ``summary`` is indexed by basket (the benchmark's row included) with the columns of
     :data:`METRICS`; ``config`` is ``{}`` when ``config.yaml`` is absent.  Other tables are read
     on demand with :meth:`table` and :meth:`events`, from the folder, or from ``tables`` (by
-    file name, the frames written) for a run held in memory.
+    file name, the CSV text written) for a run held in memory: both read by :func:`read_table`.
     """
 
     path: Path
@@ -192,7 +190,7 @@ class Run:
     config: dict[str, Any]
     summary: pd.DataFrame
     problems: list[str] = field(default_factory=list)
-    tables: dict[str, pd.DataFrame] | None = None
+    tables: dict[str, str] | None = None
 
     @property
     def id(self) -> str:
@@ -213,20 +211,17 @@ class Run:
     def table(self, name: str, **read_csv: Any) -> pd.DataFrame | None:
         """``name`` (e.g. ``equity.csv`` or ``events/car_paths.csv``) as a frame; None when the
         file is absent or unreadable (the reason is added to :attr:`problems`).  ``read_csv``
-        says how to read the file (``index_col=0`` for a table written with its index); a run
-        held in memory has its tables indexed as they were written already."""
+        says how to read the file (``index_col=0`` for a table written with its index)."""
         if self.tables is not None:
-            frame = self.tables.get(name)
-            if frame is not None and "usecols" in read_csv:
-                frame = frame[[c for c in frame.columns if c in read_csv["usecols"]]]
-            return None if frame is None else as_read_back(frame)
+            text = self.tables.get(name)
+            return None if text is None else read_table(io.StringIO(text), **read_csv)
         path = inside(self.path, name)
         if path is None:
             if (self.path / name).is_symlink():
                 self.problems.append(f"{name} is a link out of the run folder (not read)")
             return None
         try:
-            return unescape_frame(pd.read_csv(path, **read_csv))
+            return read_table(path, **read_csv)
         except (OSError, ValueError) as error:
             self.problems.append(f"{name} cannot be read ({error})")
             return None
@@ -235,14 +230,15 @@ class Run:
         """The text columns of the summary (:data:`TEXT_COLUMNS` but the basket: when chosen,
         the top contributor...) by basket, as text, None where empty."""
         labels = list(TEXT_COLUMNS[1:])
-        written = self.table("summary.csv", dtype=str, keep_default_na=False)
+        written = self.table("summary.csv")
         if written is None or "basket" not in written.columns:
             return pd.DataFrame(columns=labels, index=self.summary.index)
         written = written.set_index("basket")
         frame = pd.DataFrame(index=written.index[~written.index.duplicated()])
         for column in labels:
             if column in written.columns:
-                text = written[column].replace("", None)
+                text = written[column].astype(object)
+                text = text.where(text.notna(), None)
                 frame[column] = text[~text.index.duplicated()]
         return frame
 
@@ -283,18 +279,12 @@ def load_run(folder: str | Path) -> Run:
             problems.append(f"config.yaml: {problem} (ignored)")
         elif isinstance(loaded, dict):
             config = loaded
-    summary = pd.DataFrame(columns=list(METRICS), index=pd.Index([], name="basket"))
+    summary = empty_summary()
     summary_path = inside(folder, "summary.csv")
     try:
         if summary_path is None:
             raise FileNotFoundError(folder / "summary.csv")
-        # A basket may be called "NA": only the metrics have missing values.
-        header = pd.read_csv(summary_path, nrows=0).columns
-        numbers = [*METRICS, *(c for c in header if is_versus_key(c))]
-        frame = pd.read_csv(summary_path, dtype={"basket": str},
-                            keep_default_na=False, na_values={m: [""] for m in numbers})
-        frame = unescape_frame(frame.set_index("basket"))
-        summary = frame.reindex(columns=numbers).astype(float)
+        summary = read_summary(summary_path)
     except FileNotFoundError:
         if manifest.get("kind") not in ("event", "claims"):  # they have no backtest summary
             problems.append("summary.csv is missing")
@@ -305,62 +295,37 @@ def load_run(folder: str | Path) -> Run:
 
 def memory_run(folder: str | Path, contents: RunContents) -> Run:
     """The :class:`Run` of the run folder just written to ``folder`` from its ``contents``
-    (:class:`engine.results.runfolder.RunContents`), without reading the folder: the manifest,
-    configuration, summary and tables as :func:`load_run` would read them."""
-    tables = dict(contents.tables)
-    if "summary.csv" in tables:
-        written = as_read_back(tables["summary.csv"])
-        numbers = [*METRICS, *(c for c in written.columns if is_versus_key(c))]
-        summary = written.reindex(columns=numbers).astype(float)
-        summary.index = summary.index.astype(str)
-        # The text columns as a file read with dtype=str gives them: "" where missing.
-        tables["summary.csv"] = written.reset_index().map(
-            lambda v: "" if isinstance(v, float) and math.isnan(v) else str(v))
-    else:
-        summary = pd.DataFrame(columns=list(METRICS), index=pd.Index([], name="basket"))
-    return Run(Path(folder), contents.manifest, contents.config or {}, summary, [], tables)
+    (:class:`engine.results.runfolder.RunContents`), without reading the folder: the manifest
+    and configuration as written, the tables' CSV text parsed as :func:`load_run` parses the
+    files (:func:`read_table`, :func:`read_summary`), so both give the same frames."""
+    text = contents.tables.get("summary.csv")
+    summary = empty_summary() if text is None else read_summary(io.StringIO(text))
+    return Run(Path(folder), contents.manifest, contents.config or {}, summary, [],
+               dict(contents.tables))
 
 
-def as_read_back(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` as reading back the CSV basket wrote of it gives it: dates (cells and
-    labels) as ISO text (:func:`engine.jsonable.json_ready`), numbers to the ten significant
-    digits written (:data:`engine.results.runfolder.FLOAT_FORMAT`), missing cells as NaN, a
-    column holding only numbers and missing cells as floats, one of whole numbers only as
-    integers."""
-    out = frame.copy()
-    for position in range(out.shape[1]):
-        out.isetitem(position, _read_back(out.iloc[:, position]))
-    if not isinstance(out.index, pd.RangeIndex):
-        out.index = pd.Index([_read_back_cell(v) for v in out.index], name=out.index.name)
-    return out
+def read_table(source: Path | io.StringIO, **read_csv: Any) -> pd.DataFrame:
+    """A CSV table of a run folder, from its file or from the text written to it, as a frame:
+    the columns of :data:`engine.results.runfolder.TEXT_FIELDS` as text, only empty cells
+    missing, spreadsheet escapes undone (:func:`engine.text.unescape_frame`); ``read_csv``
+    adds to or overrides these options of ``pd.read_csv``.  The one way a run's tables are
+    read."""
+    options = {"dtype": dict.fromkeys(TEXT_FIELDS, str), "keep_default_na": False,
+               "na_values": [""], **read_csv}
+    return unescape_frame(pd.read_csv(source, **options))
 
 
-def _read_back(values: pd.Series) -> pd.Series:
-    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
-        return values
-    if pd.api.types.is_datetime64_any_dtype(values) and values.notna().all():
-        midnight = (values.dt.normalize() == values).all() and values.dt.tz is None
-        return values.dt.strftime("%Y-%m-%d") if midnight else values.map(json_ready)
-    if pd.api.types.is_float_dtype(values):
-        cells = [float(FLOAT_FORMAT % v) for v in values.tolist()]
-        # Written as "1", "2": whole numbers only are read back as integers.
-        integers = all(math.isfinite(c) and c.is_integer() for c in cells)
-        return pd.Series(cells, index=values.index, dtype=int if integers else float)
-    cells = [_read_back_cell(v) for v in values.tolist()]
-    if all(isinstance(c, numbers.Number) and not isinstance(c, bool) for c in cells):
-        integers = all(isinstance(c, numbers.Integral) for c in cells)
-        return pd.Series(cells, index=values.index, dtype=int if integers else float)
-    return pd.Series(cells, index=values.index)  # text as pandas infers it when reading
+def read_summary(source: Path | io.StringIO) -> pd.DataFrame:
+    """The metrics of ``summary.csv`` by basket, as floats (:data:`METRICS`, then the figures
+    against further benchmarks)."""
+    frame = read_table(source).set_index("basket")
+    numbers = [*METRICS, *(c for c in frame.columns if is_versus_key(c))]
+    return frame.reindex(columns=numbers).astype(float)
 
 
-def _read_back_cell(value: Any) -> Any:
-    if value is None or value is pd.NaT or (isinstance(value, str) and value == ""):
-        return math.nan  # an empty cell
-    if isinstance(value, dt.date):
-        return json_ready(value)
-    if isinstance(value, float):
-        return float(FLOAT_FORMAT % value)
-    return value
+def empty_summary() -> pd.DataFrame:
+    """The summary of a run without one: no rows, the columns of :data:`METRICS`."""
+    return pd.DataFrame(columns=list(METRICS), index=pd.Index([], name="basket"))
 
 
 def _run_folders(out: Path) -> list[Path]:

@@ -56,6 +56,13 @@ WRITER = {"written_by": "basket", "run_folder_format": 1}
 YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 #: How the tables' numbers are written: ten significant digits.
 FLOAT_FORMAT = "%.10g"
+#: The columns of the tables that hold text (names, labels, ISO dates); every other column
+#: holds numbers.  The reader takes them as text, so a basket called "007" or "NA" stays itself.
+TEXT_FIELDS = (
+    "basket", "symbol", "name", "currency", "calendar", "event", "event_name", "window",
+    "date", "day0", "portfolio_day0", "reason", "selected_after", "top_contributor",
+    "worst_leave_one_out",
+)
 PACKAGES = ("basket", "vectorbt", "pandas", "numpy", "yfinance", "exchange_calendars", "numba")
 
 
@@ -87,6 +94,20 @@ def summary_records(summary: pd.DataFrame) -> list[dict[str, Any]]:
     frame = summary.reset_index()
     frame = frame[[*COLUMNS, *(c for c in frame.columns if c not in COLUMNS)]]
     return [json_ready(row) for row in frame.to_dict(orient="records")]
+
+
+def write_csv(
+    folder: Path, name: str, frame: pd.DataFrame, *, index: bool = True,
+    float_format: str | None = FLOAT_FORMAT, escape: bool = True,
+) -> str:
+    """Write ``frame`` as ``folder/name`` (spreadsheet-escaped unless ``escape`` is False,
+    numbers in ``float_format``) and return the CSV text written: a run held in memory parses
+    that text as the reader parses the file (:func:`engine.results.reader.read_table`)."""
+    text = (spreadsheet_frame(frame) if escape else frame).to_csv(
+        index=index, float_format=float_format)
+    with open(folder / name, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+    return text
 
 
 def write_text_synced(path: Path, text: str) -> None:
@@ -184,20 +205,17 @@ def _rename_without_replacing(tmp: Path, out: Path, run_id: str) -> Path:
 EVENT_TABLES = ("summary", "abnormal_returns", "stock_cars", "excluded", "day0", "car_paths")
 
 
-def write_event_tables(folder: Path, events: Any) -> dict[str, pd.DataFrame]:
+def write_event_tables(folder: Path, events: Any) -> dict[str, str]:
     """The tables of an :class:`engine.analysis.events.EventStudy` as ``events/*.csv`` (and the
-    summary as JSON); returns them by file name (``events/summary.csv``...)."""
-    target = folder / "events"
-    target.mkdir()
-    written = {}
-    for table in EVENT_TABLES:
-        frame = getattr(events, table)
-        spreadsheet_frame(frame).to_csv(target / f"{table}.csv", index=False,
-                                        float_format=FLOAT_FORMAT)
-        written[f"events/{table}.csv"] = frame
-    write_text_synced(
-        target / "summary.json", json.dumps(json_ready(events.summary_records()), indent=2) + "\n"
-    )
+    summary as JSON); returns the CSV texts by file name (``events/summary.csv``...)."""
+    (folder / "events").mkdir()
+    written = {
+        f"events/{table}.csv": write_csv(folder, f"events/{table}.csv", getattr(events, table),
+                                         index=False)
+        for table in EVENT_TABLES
+    }
+    write_text_synced(folder / "events" / "summary.json",
+                      json.dumps(json_ready(events.summary_records()), indent=2) + "\n")
     return written
 
 
@@ -232,14 +250,14 @@ def write_config_and_manifest(
 @dataclass
 class RunContents:
     """What a run folder holds, in memory, as it was written: the ``manifest`` and ``config``
-    (JSON-ready, as ``manifest.json`` and ``config.yaml`` hold them) and the ``tables`` by file
-    name (``equity.csv``, ``events/car_paths.csv``...) as the frames written, before CSV.  The
-    report is rendered from it right after the folder is written, without reading it back
-    (:func:`engine.results.reader.memory_run`)."""
+    (JSON-ready, as ``manifest.json`` and ``config.yaml`` hold them) and the CSV text of the
+    ``tables`` by file name (``equity.csv``, ``events/car_paths.csv``...), as written.  The
+    report is rendered from it right after the folder is written, without reading the files
+    back (:func:`engine.results.reader.memory_run` parses the same text the same way)."""
 
     manifest: dict[str, Any]
     config: dict[str, Any]
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    tables: dict[str, str] = field(default_factory=dict)
 
 
 #: What the orchestration adds to a staged run folder once its tables are written (the report):
@@ -316,7 +334,6 @@ def _run_filler(result: Any, run_id: str, argv: Sequence[str] | None) -> Filler:
     summary = result.summary_frame()
 
     def fill(folder: Path) -> RunContents:
-        spreadsheet_frame(summary).to_csv(folder / "summary.csv", float_format=FLOAT_FORMAT)
         sessions = result.panel.sessions
         write_text_synced(
             folder / "summary.md",
@@ -326,25 +343,21 @@ def _run_filler(result: Any, run_id: str, argv: Sequence[str] | None) -> Filler:
             folder / "summary.json", json.dumps(summary_records(summary), indent=2) + "\n"
         )
         tables = {
-            "summary.csv": summary,
-            "equity.csv": result.equity_frame(),
-            "attribution.csv": result.attribution_frame(),
-            "correlation.csv": result.correlation_frame(),
-            "overlap.csv": result.overlap_frame(),
+            "summary.csv": write_csv(folder, "summary.csv", summary),
+            "equity.csv": write_csv(folder, "equity.csv", result.equity_frame()),
+            "attribution.csv": write_csv(folder, "attribution.csv", result.attribution_frame(),
+                                         index=False),
+            "weights.csv": write_csv(folder, "weights.csv", result.weights_frame(),
+                                     index=False, escape=False),
+            "correlation.csv": write_csv(folder, "correlation.csv",
+                                         result.correlation_frame().rename_axis("basket")),
+            "overlap.csv": write_csv(folder, "overlap.csv", result.overlap_frame(),
+                                     float_format=None),
         }
-        spreadsheet_frame(tables["equity.csv"]).to_csv(folder / "equity.csv",
-                                                       float_format=FLOAT_FORMAT)
-        spreadsheet_frame(tables["attribution.csv"]).to_csv(
-            folder / "attribution.csv", index=False, float_format=FLOAT_FORMAT
-        )
-        result.weights_frame().to_csv(folder / "weights.csv", index=False,
-                                      float_format=FLOAT_FORMAT)
         costs = result.costs_frame()
         if not costs.empty:
-            costs.to_csv(folder / "costs.csv", index=False, float_format=FLOAT_FORMAT)
-        spreadsheet_frame(tables["correlation.csv"]).to_csv(folder / "correlation.csv",
-                                                            float_format=FLOAT_FORMAT)
-        spreadsheet_frame(tables["overlap.csv"]).to_csv(folder / "overlap.csv")
+            tables["costs.csv"] = write_csv(folder, "costs.csv", costs, index=False,
+                                            escape=False)
         if result.events is not None:
             tables.update(write_event_tables(folder, result.events))
         config = {
