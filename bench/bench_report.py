@@ -5,7 +5,7 @@
 Runs the main job (``basket run`` of ``baskets/``, with the study's event study) into a
 temporary results folder, then writes its report four ways, differing only in the plotly.js
 they load: the full bundle plotly.py ships (``plotly.offline.get_plotlyjs``) or the partial
-cartesian bundle the reports use (:mod:`engine.results.assets`), each either as the results
+basic bundle the reports use (:mod:`engine.results.assets`), each either as the results
 folder's shared asset or embedded (``--self-contained``).  The four pages are opened in one
 headless Chromium (Playwright, as ``tests/browser.py`` does), interleaved, ``--repeat``
 rounds, each load in a fresh browser context (no cache shared between loads).  Printed per
@@ -74,7 +74,7 @@ def pages(folder: Path) -> dict[str, tuple[Path, int]]:
     bundles = {
         f"full plotly.js {get_plotlyjs_version()}": (f"plotly-{get_plotlyjs_version()}.min.js",
                                                      get_plotlyjs().encode("utf-8")),
-        "partial (cartesian)": (PLOTLY_FILE, plotly_code()),
+        "partial (basic)": (PLOTLY_FILE, plotly_code()),
     }
     made = {}
     for name, (file, code) in bundles.items():

@@ -22,7 +22,7 @@ from engine.symbols import file_stem
 
 NAME = "Tom & Jerry <b>AI</b>"  # HTML in a basket name must be shown, never interpreted
 EVENT = 'Sell-off & "rebound"'
-PLOTLY_BANNER = "* plotly.js (cartesian - minified) v"  # the bundle's first comment
+PLOTLY_BANNER = "* plotly.js (basic - minified) v"  # the bundle's first comment
 
 
 def invoke(*args):
@@ -81,8 +81,7 @@ event_study:
 
 #: The charts of the small run's report, in order (a short run: no long-run charts).
 SMALL_RUN_CHARTS = ["equity", "relative", "drawdown", "car", "stock-cars", "attribution",
-                    "without", "attribution", "without", "leave-one-out", "correlation",
-                    "overlap"]
+                    "without", "attribution", "without", "leave-one-out"]
 
 
 def loaded_files(page: str) -> list[str]:
@@ -133,6 +132,22 @@ def test_every_run_folder_has_a_light_escaped_report(run_folder):
         deepest = (values / np.maximum(np.maximum.accumulate(values), 1.0) - 1).min()
         assert f'<th scope="row">{name}</th>' in table and f"{deepest:.1%}" in table
     assert "deepest drawdown periods" in table
+
+
+def test_the_baskets_together_tables_print_correlation_csv_and_overlap_csv(run_folder):
+    page = (run_folder / REPORT).read_text(encoding="utf-8")
+    together = page.split('<section id="together">')[1].split("</section>")[0]
+    for name, digits in (("correlation", 2), ("overlap", 0)):
+        matrix = pd.read_csv(run_folder / f"{name}.csv", index_col=0)
+        table = together.split(f'<table class="heat {name}">')[1].split("</table>")[0]
+        columns = re.findall(r'<th scope="col">(.*?)</th>', table)
+        assert columns == [html.escape(c) for c in matrix.columns]
+        rows = re.findall(r'<tr><th scope="row">(.*?)</th>(.*?)</tr>', table)
+        assert [r[0] for r in rows] == [html.escape(i) for i in matrix.index]
+        for (_, body), (_, expected) in zip(rows, matrix.iterrows(), strict=True):
+            assert re.findall(r"<td[^>]*>(.*?)</td>", body) == [
+                f"{v:.{digits}f}" for v in expected]
+    assert "plotly" not in together and 'class="chart"' not in together
 
 
 def test_data_notes_table_groups_repeats_and_puts_the_purchase_and_event_days_first():
@@ -222,7 +237,7 @@ CHART_FACTS = """() => Array.from(document.querySelectorAll("div.chart")).map(el
     kind: el.dataset.chart,
     rendered: el.dataset.rendered === "1" && el.classList.contains("js-plotly-plot"),
     svgs: el.querySelectorAll(".main-svg").length,
-    traces: el.querySelectorAll(".cartesianlayer .trace, .heatmaplayer .hm").length,
+    traces: el.querySelectorAll(".cartesianlayer .trace").length,
     lines: lines.filter(p => (p.getAttribute("d") || "").length > 20).length,
     bars: el.querySelectorAll(".barlayer .point").length,
     width: box.width, height: box.height,
@@ -320,7 +335,6 @@ def test_report_of_a_real_run_renders_in_a_real_browser(cli, shared_prices, tmp_
     assert kinds_of(facts) == {
         "equity": 1, "relative": 1, "drawdown": 1, "car": events, "stock-cars": events,
         "attribution": len(baskets), "without": len(baskets), "leave-one-out": 1,
-        "correlation": 1, "overlap": 1,
     }
     assert facts[0]["lines"] == len(baskets) + 1
 
@@ -633,7 +647,7 @@ def figures_of(folder: Path) -> list[dict]:
 
 def test_a_long_run_has_rolling_beta_monthly_returns_and_a_log_scale(long_run):
     figures = {f["id"].split("-", 2)[-1]: f for f in figures_of(long_run)}
-    assert {"rolling-beta", "monthly"} <= set(figures)
+    assert "rolling-beta" in figures
     buttons = figures["equity"]["layout"]["updatemenus"][0]["buttons"]
     assert [b["args"][0]["yaxis.type"] for b in buttons] == ["linear", "log"]
     # The rolling beta drawn is the OLS slope of the basket's daily returns on the
@@ -644,15 +658,22 @@ def test_a_long_run_has_rolling_beta_monthly_returns_and_a_log_scale(long_run):
     slope = np.polyfit(r[-63:, -1], r[-63:, high], 1)[0]
     beta = figures["rolling-beta"]["data"][0]
     assert beta["name"] == "High beta" and beta["y"][-1] == pytest.approx(slope, abs=1e-3)
-    monthly = figures["monthly"]["data"][0]
-    assert monthly["x"][0] == "2024-01" and monthly["x"][-1] == "2025-02"
+    # The monthly returns table: one row per month, one column per curve, in percent.
+    page = (long_run / REPORT).read_text(encoding="utf-8")
+    monthly = page.split('<table class="heat monthly">')[1].split("</table>")[0]
+    header = re.findall(r'<th scope="col">(.*?)</th>', monthly)
+    assert header == list(curves.columns)
+    rows = re.findall(r'<tr><th scope="row">(.*?)</th>(.*?)</tr>', monthly)
+    assert rows[0][0] == "2024-01" and rows[-1][0] == "2025-02" and len(rows) == 14
+    january = re.findall(r"<td[^>]*>(.*?)</td>", rows[0][1])
     jan = curves.loc["2024-01-31", "Low beta"] / curves.iloc[0]["Low beta"] - 1
-    assert monthly["z"][monthly["y"].index("Low beta")][0] == pytest.approx(100 * jan, abs=0.05)
+    assert january[header.index("Low beta")] == f"{100 * jan:+.1f}"
 
 
 def test_a_short_run_has_no_long_run_charts(run_folder):
     kinds = [f["id"].split("-", 2)[-1] for f in figures_of(run_folder)]
-    assert "rolling-beta" not in kinds and "monthly" not in kinds
+    assert "rolling-beta" not in kinds
+    assert "Monthly returns" not in (run_folder / REPORT).read_text(encoding="utf-8")
     assert "updatemenus" not in figures_of(run_folder)[0]["layout"]
 
 
@@ -660,7 +681,7 @@ def test_a_short_run_has_no_long_run_charts(run_folder):
 def test_a_long_run_report_renders_in_a_real_browser(long_run):
     facts, _ = check_page_in_browser(long_run / REPORT, "report-long-900.png", width=900)
     kinds = kinds_of(facts)
-    assert kinds["rolling-beta"] == 1 and kinds["monthly"] == 1 and kinds["equity"] == 1
+    assert kinds["rolling-beta"] == 1 and kinds["equity"] == 1
 
 
 def test_the_small_run_shows_bands_marks_and_per_stock_cars(run_folder):
@@ -681,6 +702,22 @@ def test_the_small_run_shows_bands_marks_and_per_stock_cars(run_folder):
     assert stock["layout"]["yaxis"]["categoryarray"] == [
         f"{s} · {html.escape(b, quote=False)}"
         for s, b in zip(ordered["symbol"], ordered["basket"], strict=True)]
+
+
+def test_charts_of_several_lines_highlight_the_line_under_the_pointer(run_folder):
+    """Two lines in the legend or more: the page's loader highlights on hover; bars, and a
+    chart of one line, do not."""
+    from engine.results.report.page import highlights
+
+    flagged = {f["id"].split("-", 2)[-1]: f.get("highlight", False)
+               for f in figures_of(run_folder)}
+    assert flagged == {"equity": True, "relative": True, "drawdown": True, "car": True,
+                       "stock-cars": False, "attribution": False, "without": False,
+                       "leave-one-out": False}
+    line = {"type": "scatter", "mode": "lines"}
+    assert highlights([line, {**line, "mode": "lines+markers"}])
+    assert not highlights([line, {**line, "showlegend": False}])  # a band has no entry
+    assert not highlights([line, {"type": "bar"}, {**line, "mode": "markers"}])
 
 
 def test_the_return_without_each_stock_is_the_other_stock_bought_alone(run_folder):

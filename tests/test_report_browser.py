@@ -22,16 +22,18 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
-from browser import launch
+from browser import launch, screenshot_folder
 from click.testing import CliRunner
 from conftest import PROJECT, SHARED_PRICES, only_run
 
 from engine.results.assets import PLOTLY_FILE, PLOTLY_PATH, TRACE_TYPES
 from engine.results.report import REPORT
+from engine.results.report.page import DIMMED
 
 UNIVERSE = PROJECT.parent / "shared" / "data" / "universe" / "prices.parquet"
 STUDIES = PROJECT / "baskets" / "studies"
 THEMES = sorted(str(p) for p in (PROJECT / "baskets").glob("*.yaml"))
+EXAMPLES = sorted(str(p) for p in (PROJECT / "baskets" / "examples").glob("*.yaml"))
 CLAIMS = PROJECT / "baskets" / "claims" / "citic-2025-02.yaml"
 #: The command line of each kind of report (after ``basket``; ``--out`` is added).
 COMMANDS = {
@@ -41,6 +43,9 @@ COMMANDS = {
     "sweep": ["sweep", *THEMES, "--study", STUDIES / "deepseek.yaml", "--universe", UNIVERSE,
               "--random", "100"],
     "claims": ["claims", CLAIMS, "--infer-asof"],
+    # Ten baskets (the eight themes and the two Hang Seng Tech examples) and the benchmark:
+    # eleven lines on a chart.
+    "ten-baskets": ["run", *THEMES, *EXAMPLES, "--study", STUDIES / "deepseek.yaml"],
 }
 WIDTHS = (900, 1400)
 
@@ -123,7 +128,7 @@ def test_every_report_draws_every_chart_fits_the_window_and_stays_offline(
 @pytest.mark.parametrize("kind", list(COMMANDS))
 def test_every_report_uses_only_trace_types_of_the_plotly_bundle(reports, kind):
     """plotly.js leaves a trace of a type its bundle lacks undrawn, without an error: a report
-    may use only the cartesian bundle's types."""
+    may use only the basic bundle's types (scatter, bar, pie)."""
     figures = figures_of(reports[kind].read_text(encoding="utf-8"))
     used = {trace.get("type", "scatter") for figure in figures for trace in figure["data"]}
     assert used and used <= TRACE_TYPES, used - TRACE_TYPES
@@ -164,7 +169,7 @@ def test_the_bundle_registers_exactly_the_trace_types_the_reports_may_use(chromi
         version = opened.page.evaluate("Plotly.version")
         assert opened.errors == [] and opened.requests == []
     assert set(registered) == TRACE_TYPES
-    assert f"plotly-cartesian-{version}.min.js" == PLOTLY_FILE
+    assert f"plotly-basic-{version}.min.js" == PLOTLY_FILE
 
 
 @pytest.mark.browser
@@ -183,10 +188,10 @@ def test_the_shipped_bundle_is_the_one_its_sources_note_names():
     note = (PLOTLY_PATH.parent / "SOURCES.md").read_text(encoding="utf-8")
     row = next(line for line in note.splitlines() if line.startswith(f"| `{PLOTLY_FILE}`"))
     assert re.search(r"`([0-9a-f]{64})`", row).group(1) == sha256(PLOTLY_PATH)
-    version = re.search(r"plotly-cartesian-(.+)\.min\.js", PLOTLY_FILE).group(1)
-    assert f"plotly.js-cartesian-dist-min/-/plotly.js-cartesian-dist-min-{version}.tgz" in note
+    version = re.search(r"plotly-basic-(.+)\.min\.js", PLOTLY_FILE).group(1)
+    assert f"plotly.js-basic-dist-min/-/plotly.js-basic-dist-min-{version}.tgz" in note
     assert PLOTLY_PATH.read_text(encoding="utf-8").startswith(
-        f"/**\n* plotly.js (cartesian - minified) v{version}\n")
+        f"/**\n* plotly.js (basic - minified) v{version}\n")
     assert (PLOTLY_PATH.parent / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
 
 
@@ -224,3 +229,105 @@ def test_charts_are_drawn_one_after_another_in_page_order(chromium, reports):
     ids = [f["id"] for f in figures_of(report.read_text(encoding="utf-8"))]
     assert len(ids) > 1
     assert marks == [[chart_id, begun] for begun, chart_id in enumerate(ids, start=1)]
+
+
+#: The client coordinates of point ``k`` of trace ``i`` of the chart ``id``, after scrolling
+#: the chart to the middle of the window (clear of the sticky navigation).
+POINT = """([id, i, k]) => {
+  const el = document.getElementById(id);
+  el.scrollIntoView({block: "center"});
+  const xaxis = el._fullLayout.xaxis, yaxis = el._fullLayout.yaxis;
+  const box = el.getBoundingClientRect(), trace = el.data[i];
+  return [box.left + xaxis._offset + xaxis.d2p(trace.x[k]),
+          box.top + yaxis._offset + yaxis.c2p(trace.y[k])];
+}"""
+#: The opacity of every trace drawn (index -> opacity of its node), and the opacity plotly
+#: holds for each trace (restyled; none for a band, which has no legend entry).
+OPACITIES = """id => Object.fromEntries(Array.from(document.getElementById(id).querySelectorAll(
+  ".scatterlayer .trace")).map(n => [n.__data__[0].trace.index,
+                                     Number(getComputedStyle(n).opacity)]))"""
+RESTYLED = "id => document.getElementById(id)._fullData.map(t => t.opacity)"
+#: The trace drawn last (on top) in the chart's scatter layer.
+ON_TOP = """id => { const nodes = document.getElementById(id).querySelectorAll(
+  ".scatterlayer .trace"); return nodes[nodes.length - 1].__data__[0].trace.index; }"""
+
+
+def legend_lines(figure: dict) -> list[int]:
+    """The traces of ``figure`` drawn as lines with a legend entry of their own."""
+    return [i for i, t in enumerate(figure["data"])
+            if "lines" in t.get("mode", "lines") and t.get("showlegend", True)
+            and t.get("visible", True) is True]
+
+
+def most_apart(figure: dict) -> tuple[int, int]:
+    """(trace, point) of the line point farthest from every other line at the same point: the
+    pointer placed there hovers that line and no other."""
+    lines = legend_lines(figure)
+    best, gap = (lines[0], 1), -1.0
+    for k in range(1, len(figure["data"][lines[0]]["y"]) - 1):
+        values = {i: figure["data"][i]["y"][k] for i in lines}
+        for i, value in values.items():
+            others = [abs(value - v) for j, v in values.items() if j != i and v is not None]
+            if value is not None and others and min(others) > gap:
+                best, gap = (i, k), min(others)
+    return best
+
+
+def group_of(figure: dict, index: int) -> set[int]:
+    """The traces that go with trace ``index``: itself and those of its legend group."""
+    key = figure["data"][index].get("legendgroup")
+    return {i for i, t in enumerate(figure["data"]) if i == index or (key and
+                                                                      t.get("legendgroup") == key)}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("chart", ["equity", "relative", "drawdown", "car"])
+def test_hovering_a_line_or_its_legend_entry_brings_it_forward_and_dims_the_others(
+    chromium, reports, chart, tmp_path
+):
+    """With ten baskets on a chart: the pointer on a line (or on its legend entry) draws that
+    line (and its band) at full opacity on top of the others, dimmed to DIMMED; leaving it
+    restores them all.  A screenshot of the highlighted chart is written beside the page's."""
+    report = reports["ten-baskets"]
+    figure = next(f for f in figures_of(report.read_text(encoding="utf-8"))
+                  if f["id"].split("-", 2)[-1] == chart)
+    assert figure["highlight"] and len(legend_lines(figure)) >= 10
+    index, point = most_apart(figure)
+    drawn = [i for i, t in enumerate(figure["data"]) if t.get("visible", True) is True]
+    everyone = {str(i): 1 for i in drawn}
+
+    def highlighted(chosen: int) -> dict[str, float]:
+        together = group_of(figure, chosen)
+        return {str(i): 1 if i in together else DIMMED for i in drawn}
+
+    def restyled(chosen: int) -> list[float]:
+        """What plotly holds after the restyle: each line with a legend entry dimmed or not."""
+        return [1 if i in group_of(figure, chosen) else DIMMED for i in legend_lines(figure)]
+
+    with chromium.open(report, width=1400, screenshots=tmp_path) as opened:
+        page, chart_id = opened.page, figure["id"]
+        page.wait_for_function(ALL_DRAWN, timeout=60_000)
+        assert page.evaluate(OPACITIES, chart_id) == everyone
+        x, y = page.evaluate(POINT, [chart_id, index, point])
+        page.mouse.move(x, y)
+        dimmed = f"Object.values(({OPACITIES})('{chart_id}')).includes({DIMMED})"
+        page.wait_for_function(dimmed, timeout=5_000)
+        assert page.evaluate(OPACITIES, chart_id) == highlighted(index)
+        assert [page.evaluate(RESTYLED, chart_id)[i] for i in legend_lines(figure)] == \
+            restyled(index)
+        assert page.evaluate(ON_TOP, chart_id) in group_of(figure, index)
+        page.locator(f"#{chart_id}").screenshot(
+            path=str(screenshot_folder(tmp_path) / f"hover-{chart}-ten-baskets.png"))
+        page.mouse.move(x, 3)  # onto the sticky navigation, off the chart
+        page.wait_for_function(f"!{dimmed}", timeout=5_000)
+        # The legend entry of another line.
+        other = next(i for i in legend_lines(figure) if i != index)
+        entries = page.locator(f"#{chart_id} .legend .traces")
+        position = legend_lines(figure).index(other)
+        entries.nth(position).hover()
+        page.wait_for_function(dimmed, timeout=5_000)
+        assert page.evaluate(OPACITIES, chart_id) == highlighted(other)
+        page.mouse.move(x, 3)
+        page.wait_for_function(f"!{dimmed}", timeout=5_000)
+        assert page.evaluate(OPACITIES, chart_id) == everyone
+        assert opened.errors == [] and opened.requests == []

@@ -1,9 +1,11 @@
 """Shared offline assets of the reports: a partial plotly.js bundle, one copy per results folder.
 
-The reports draw with ``plotly.js-cartesian-dist-min`` (``static/``, its version, sha256 and
-licence in ``static/SOURCES.md``): the cartesian trace types only (:data:`TRACE_TYPES`),
-1.5 MB instead of the 4.8 MB full bundle plotly.py ships, so a page parses it and draws in a
-fraction of the time.  A report references ``../assets/plotly-cartesian-<version>.min.js``
+The reports draw with ``plotly.js-basic-dist-min`` (``static/``, its version, sha256 and
+licence in ``static/SOURCES.md``): the trace types scatter, bar and pie only
+(:data:`TRACE_TYPES`), 1.19 MB instead of the 4.8 MB full bundle plotly.py ships, so a page
+parses it and draws in a fraction of the time (the reports' tables of numbers with coloured
+cells, :mod:`engine.results.report.heat`, replace heatmaps).  A report references
+``../assets/plotly-basic-<version>.min.js``
 (the results folder's ``assets/`` folder, next to the run folders), copied from the package the
 first time a report needs it, atomically, under its versioned name: every report of a results
 folder shares one copy.  A page that is sent on its own (``--self-contained``) embeds the
@@ -21,14 +23,11 @@ from engine.files import atomic_write
 #: The folder of shared assets inside a results folder (never a run folder).
 ASSETS = "assets"
 #: The bundle shipped in ``static/`` (package data), named with its plotly.js version.
-PLOTLY_FILE = "plotly-cartesian-4.1.1.min.js"
+PLOTLY_FILE = "plotly-basic-4.1.1.min.js"
 PLOTLY_PATH = Path(__file__).with_name("static") / PLOTLY_FILE
 #: The trace types the bundle registers (``Plotly.PlotSchema.get().traces``); a figure of any
 #: other type would be left undrawn by plotly.js, without an error.
-TRACE_TYPES = frozenset({
-    "bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour",
-    "image", "pie", "scatter", "scatterternary", "violin",
-})
+TRACE_TYPES = frozenset({"bar", "pie", "scatter"})
 
 MISSING_NOTICE = (
     '<p id="plotly-missing" hidden style="position: fixed; top: 0; left: 0; right: 0; '

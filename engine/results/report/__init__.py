@@ -6,6 +6,7 @@ Offers :func:`write_report` / :func:`build_report` (the run report of ``basket r
 - ``page``: escaping, cells and tables, sections, the page skeleton and style, the charts'
   container and loader;
 - ``charts``: the run report's plotly figures (equity, relative, drawdown, CAR, attribution);
+- ``heat``: tables with coloured cells (monthly returns, correlation and overlap of baskets);
 - ``run``: the run report's page and its summary, equity, drawdown and attribution sections;
 - ``events``: the event-study section (CAR paths, tables led by the robust tests);
 - ``provenance``: data notes and settings (run and claims reports);

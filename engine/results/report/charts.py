@@ -32,8 +32,6 @@ Events = Sequence[tuple[str, str]]
 #: A legend whose click shows one curve alone (a second click shows all again).
 ISOLATING_LEGEND = {"orientation": "h", "y": -0.15, "itemclick": "toggleothers",
                     "itemdoubleclick": "toggle"}
-#: Diverging colours of the return heatmaps: red below zero, white at zero, green above.
-RETURN_SCALE = [[0.0, NEGATIVE], [0.5, "#ffffff"], [1.0, POSITIVE]]
 
 
 @dataclass(frozen=True)
@@ -350,54 +348,6 @@ def rolling_beta_chart(
     }
     return charts.add("rolling-beta", data, layout, height=380)
 
-
-
-def monthly_heatmap(charts: Charts, monthly: pd.DataFrame) -> str:
-    """Calendar-month returns (:func:`engine.analysis.rolling.monthly_returns`): one row per
-    curve, one column per month, the return printed in each cell."""
-    z = [[None if isnan(v) else round(float(v) * 100, 1) for v in monthly[name]]
-         for name in monthly.columns]
-    span = max((abs(v) for row in z for v in row if v is not None), default=1.0) or 1.0
-    data = [{
-        "type": "heatmap", "x": list(monthly.index), "y": [label(n) for n in monthly.columns],
-        "z": z, "zmid": 0, "zmin": -span, "zmax": span, "colorscale": RETURN_SCALE,
-        "texttemplate": "%{z:.1f}", "textfont": {"size": 9}, "xgap": 1, "ygap": 1,
-        "colorbar": {"title": {"text": "%"}, "thickness": 12},
-        "hovertemplate": "%{y}, %{x}: %{z:.1f}%<extra></extra>",
-    }]
-    layout = {
-        "title": {"text": "Monthly returns (%)"},
-        "xaxis": {"type": "category", "tickangle": -45, "tickfont": {"size": 10}},
-        "yaxis": {"automargin": True, "autorange": "reversed"},
-        "margin": {"l": 10, "r": 20, "t": 48, "b": 60},
-    }
-    return charts.add("monthly", data, layout, height=140 + 26 * len(monthly.columns))
-
-
-def matrix_heatmap(
-    charts: Charts, key: str, matrix: pd.DataFrame, title: str, *, diverging: bool,
-    digits: int,
-) -> str:
-    """A square table of the baskets (correlations, symbols in common) as a heatmap with the
-    values printed; ``diverging`` centres the colours on zero (blue below, red above)."""
-    names = [label(n) for n in matrix.columns]
-    z = [[None if isnan(v) else round(float(v), digits) for v in matrix.loc[row]]
-         for row in matrix.index]
-    colors = {"colorscale": "RdBu", "reversescale": True, "zmid": 0, "zmin": -1, "zmax": 1} \
-        if diverging else {"colorscale": "Blues", "zmin": 0}
-    data = [{
-        "type": "heatmap", "x": names, "y": [label(n) for n in matrix.index], "z": z,
-        "texttemplate": f"%{{z:.{digits}f}}", "textfont": {"size": 10}, "xgap": 1, "ygap": 1,
-        "colorbar": {"thickness": 12}, "hovertemplate": "%{y} / %{x}: %{z}<extra></extra>",
-        **colors,
-    }]
-    layout = {
-        "title": {"text": label(title), "font": {"size": 13}},
-        "xaxis": {"tickangle": -35, "automargin": True, "tickfont": {"size": 10}},
-        "yaxis": {"automargin": True, "autorange": "reversed", "tickfont": {"size": 10}},
-        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-    }
-    return charts.add(key, data, layout, height=220 + 30 * len(matrix.index))
 
 
 def leave_one_out_chart(charts: Charts, rows: pd.DataFrame) -> str:

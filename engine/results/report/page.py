@@ -175,6 +175,9 @@ class Charts:
         self.figures: list[dict[str, Any]] = []
 
     def add(self, key: str, data: list[dict], layout: dict, height: int = 420) -> str:
+        """Add a figure, ``height`` pixels high, in the reports' style (``layout`` overrides
+        it); returns its ``<div>``.  A figure of several lines in its legend highlights the
+        line under the pointer (:func:`highlights`)."""
         chart_id = f"chart-{len(self.figures) + 1}-{key}"
         base = {
             "height": height,
@@ -185,9 +188,11 @@ class Charts:
             "plot_bgcolor": "white",
             "legend": {"orientation": "h", "y": -0.15},
         }
-        self.figures.append(
-            {"id": chart_id, "data": data, "layout": {**base, **layout}, "config": PLOTLY_CONFIG}
-        )
+        figure = {"id": chart_id, "data": data, "layout": {**base, **layout},
+                  "config": PLOTLY_CONFIG}
+        if highlights(data):
+            figure["highlight"] = True
+        self.figures.append(figure)
         return f'<div class="chart" id="{esc(chart_id)}" data-chart="{esc(key)}"></div>'
 
     def script(self) -> str:
@@ -196,9 +201,22 @@ class Charts:
         payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
         return (
             f'<script type="application/json" id="basket-figures">{payload}</script>\n'
-            "<script>\n" + LOADER + "\n</script>\n"
+            "<script>\n" + LOADER.replace("DIMMED", str(DIMMED)) + "\n</script>\n"
         )
 
+
+def highlights(data: Sequence[dict[str, Any]]) -> bool:
+    """Whether a figure's traces hold two lines or more with a legend entry: such a chart
+    brings the line under the pointer, or under its legend entry, forward and dims the
+    others (the loader's ``highlighting``)."""
+    lines = [trace for trace in data
+             if trace.get("type", "scatter") == "scatter"
+             and "lines" in trace.get("mode", "lines") and trace.get("showlegend", True)]
+    return len(lines) >= 2
+
+
+#: The opacity of the other lines while one is highlighted.
+DIMMED = 0.2
 
 LOADER = """(function () {
   // One chart at a time, in page order, each started after the previous one is drawn and
@@ -210,8 +228,58 @@ LOADER = """(function () {
     if (next >= figures.length) return;
     var f = figures[next++], el = document.getElementById(f.id);
     Plotly.newPlot(el, f.data, f.layout, f.config).then(function () {
+      if (f.highlight) highlighting(el);
       el.setAttribute("data-rendered", "1");
       requestAnimationFrame(function () { setTimeout(draw, 0); });
+    });
+  }
+  // With ten lines on a chart, the one under the pointer (or under its legend entry) comes
+  // forward at full opacity and the others dim; leaving it shows them all again.  A line's
+  // band (same legendgroup) goes with it.
+  function highlighting(el) {
+    var current = null;
+    function group(i) { return el.data[i].legendgroup || "#" + i; }
+    function show(index) {
+      if (index === undefined) index = null;
+      if (index === current) return;
+      current = index;
+      var key = index === null ? null : group(index);
+      Plotly.restyle(el, {opacity: el.data.map(function (t, i) {
+        return key === null || group(i) === key ? 1 : DIMMED;
+      })});
+      el.querySelectorAll(".scatterlayer .trace").forEach(function (node) {
+        var d = node.__data__ && node.__data__[0];
+        if (!d || !d.trace) return;
+        var mine = key === null || group(d.trace.index) === key;
+        // plotly keeps no opacity for a trace without a legend entry (a band): dim its node.
+        if (d.trace.opacity === undefined) node.style.opacity = mine ? "" : DIMMED;
+        if (key !== null && mine) node.parentNode.appendChild(node);
+      });
+    }
+    // "x unified" hover lists every line at the pointer's date: the nearest one is meant.
+    function nearest(event) {
+      var points = event.points || [], best = points[0], gap = Infinity;
+      if (!event.event || event.event.clientY === undefined) return best && best.curveNumber;
+      var top = el.getBoundingClientRect().top;
+      points.forEach(function (p) {
+        var off = Math.abs(top + p.yaxis._offset + p.yaxis.c2p(p.y) - event.event.clientY);
+        if (off < gap) { gap = off; best = p; }
+      });
+      return best && best.curveNumber;
+    }
+    function entry(target) {
+      var item = target && target.closest && target.closest(".legend .traces");
+      return item && item.__data__ && item.__data__[0] && item.__data__[0].trace ? item : null;
+    }
+    el.on("plotly_hover", function (event) { show(nearest(event)); });
+    el.on("plotly_unhover", function () { show(null); });
+    el.addEventListener("mouseover", function (event) {
+      var item = entry(event.target);
+      if (item) show(item.__data__[0].trace.index);
+    });
+    el.addEventListener("mouseout", function (event) {
+      var item = entry(event.target);
+      if (item && !item.contains(event.relatedTarget)) show(null);
     });
   }
   draw();
@@ -259,6 +327,18 @@ details { margin: 8px 0; overflow-x: auto; }
 div.wide { overflow-x: auto; }  /* a table wider than the window scrolls in here */
 summary { cursor: pointer; color: #16324f; }
 ul.notes li { margin: 3px 0; }
+.tables { display: flex; flex-wrap: wrap; gap: 8px 28px; align-items: flex-start; }
+.tables > div { max-width: 100%; }
+/* Not sticky: inside its scrolling box a sticky header would sit over the first rows. */
+table.heat thead th { position: static; vertical-align: bottom; max-width: 8em;
+                      font-weight: 600; }
+table.heat { font-size: 12px; }
+table.heat th, table.heat td { padding: 3px 6px; }
+table.heat td.num { min-width: 2.6em; border: 1px solid #fff; }
+table.heat tbody th { white-space: nowrap; }
+table.heat td.diagonal { background: #f0f0f0; color: #555; font-style: italic; }
+.swatch { display: inline-block; padding: 1px 7px; margin: 2px 0 2px 3px; border: 1px solid #ddd;
+          font-variant-numeric: tabular-nums; white-space: nowrap; }
 """
 
 

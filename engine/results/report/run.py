@@ -35,13 +35,12 @@ from engine.results.report.charts import (
     drawdown_chart,
     equity_chart,
     leave_one_out_chart,
-    matrix_heatmap,
-    monthly_heatmap,
     relative_chart,
     rolling_beta_chart,
     without_chart,
 )
 from engine.results.report.events import events_section, study_events
+from engine.results.report.heat import correlation_table, monthly_table, overlap_table
 from engine.results.report.page import (
     Charts,
     colors,
@@ -182,7 +181,7 @@ def equity_sections(run: Run, charts: Charts, palette: dict[str, str]) -> str:
                 f"over the last {ROLLING_BETA_SESSIONS} sessions of the union calendar (a "
                 "closed market counts as a zero return): the summary's beta, through time.</p>")
     if long_run:
-        curves += monthly_heatmap(charts, monthly_returns(equity)) + (
+        curves += monthly_table(monthly_returns(equity)) + (
             '<p class="caption">Each calendar month\'s return: the last value of the month '
             "over the last of the month before (the first month from the start).</p>")
     drawdowns = drawdown_chart(charts, equity, run.benchmark, events, palette) + drawdown_table(
@@ -198,25 +197,23 @@ def is_long(run: Run) -> bool:
     return (pd.Timestamp(last) - pd.Timestamp(first)).days > LONG_RUN_DAYS
 
 
-def together_section(run: Run, charts: Charts) -> str:
+def together_section(run: Run) -> str:
     """How the baskets relate: the correlation of their daily returns and the symbols they
-    hold in common, as heatmaps, with the effective number of independent themes."""
+    hold in common, as tables with coloured cells (:mod:`engine.results.report.heat`), with
+    the effective number of independent themes."""
     correlation = run.table("correlation.csv", index_col=0)
     overlap = run.table("overlap.csv", index_col=0)
     parts = []
     if correlation is not None and not correlation.empty:
         correlation = correlation.apply(pd.to_numeric, errors="coerce")
-        parts.append(matrix_heatmap(charts, "correlation", correlation,
-                                    "Correlation of daily returns", diverging=True, digits=2))
+        parts.append(f"<div>{correlation_table(correlation)}</div>")
     if overlap is not None and not overlap.empty:
         overlap = overlap.apply(pd.to_numeric, errors="coerce")
-        parts.append(matrix_heatmap(charts, "overlap", overlap,
-                                    "Symbols held in common (diagonal: constituents)",
-                                    diverging=False, digits=0))
+        parts.append(f"<div>{overlap_table(overlap)}</div>")
     if not parts:
         return section("together", "Baskets together",
                        note("correlation.csv and overlap.csv are not in this run folder."))
-    body = f'<div class="grid">{"".join(parts)}</div>'
+    body = f'<div class="tables">{"".join(parts)}</div>'
     effective = number(run.manifest.get("effective_themes"))
     if not math.isnan(effective):
         themes = themes_note(effective, len(run.manifest.get("baskets") or []))
@@ -309,7 +306,7 @@ def build_report(run: Run, plotly: str) -> str:
         equity_sections(run, charts, palette) if backtest else "",
         events_section(run, charts, palette),
         attribution_section(run, charts) if backtest else "",
-        together_section(run, charts) if backtest else "",
+        together_section(run) if backtest else "",
         notes_section(run),
         settings_section(run),
     ]
