@@ -31,6 +31,7 @@ from engine.pipeline.draws import SweepOptions
 from engine.pipeline.runs import run, run_null
 from engine.pipeline.study import resolve_study
 from engine.pipeline.sweep import sweep
+from engine.results.display import p_text
 
 START, END = "2025-01-02", "2025-02-28"
 
@@ -285,6 +286,7 @@ def test_universe_tables_never_cut_a_number(project, columns):
     row = records[0]
     for key, text in (("excess_return_pool", f"{row['excess_return_pool']:.1%}"),
                       ("beta_pool", f"{row['beta_pool']:.2f}"),
-                      ("null_percentile", f"{row['null_percentile']:.2f}")):
+                      ("null_percentile", f"{row['null_percentile']:.2f}"),
+                      ("null_p_value", p_text(row["null_p_value"]))):
         assert text in shown, key
     assert "[/red]" in shown

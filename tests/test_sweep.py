@@ -27,6 +27,7 @@ from engine.pipeline.draws import SweepOptions
 from engine.pipeline.runs import run
 from engine.pipeline.study import event_options, resolve_study
 from engine.pipeline.sweep import sweep
+from engine.results.display import p_text
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +230,7 @@ def test_terminal_table_never_cuts_a_number(project, columns):
     assert all(len(line.rstrip()) <= columns for line in lines)
     assert "…" not in shown
     for record in records:
-        assert f"{record['p_value']:.4f}" in shown
+        assert p_text(record["p_value"]) in shown
         assert f"{record['percentile']:.1f}" in shown
     assert "[/red]" in shown  # the name is printed as text, not read as markup
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import json
+import math
 import os
 import pty
 import re
@@ -219,7 +220,21 @@ def test_p_values_below_a_thousandth_and_markdown_alignment():
     text = markdown_table(frame, percent=["car"])
     assert text.splitlines()[1] == "|---|---:|---:|---:|---|"
     assert "| A | 1.2% | <0.001 | <0.001 | [-1, 1] |" in text
-    assert "| B | -50.0% | 0.25 | 0.00 | [0, 5] |" in text  # 0.001 itself is not below
+    assert "| B | -50.0% | 0.250 | 0.001 | [0, 5] |" in text  # 0.001 itself is not below
+
+
+@pytest.mark.parametrize(("p", "text"), [
+    (0.015, "0.015"), (0.0149, "0.015"), (0.2, "0.200"), (1.0, "1.000"), (0.001, "0.001"),
+    (0.000999, "<0.001"), (0.0, "<0.001"), (math.nan, ""),
+])
+def test_p_values_print_with_three_decimals_and_below_a_thousandth_as_such(p, text):
+    """0.015 printed with two decimals read 0.01 (or 0.02): every table for people gives three,
+    whatever the digits of the other columns."""
+    from engine.results.display import p_text, table_cell
+
+    assert p_text(p) == text
+    assert table_cell(p, "p null", []) == text
+    assert table_cell(p, "p KP", [], digits=4) == text
 
 
 def test_event_markdown_and_json_carry_day0_as_text_and_every_summary_column(shared_prices,

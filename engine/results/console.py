@@ -214,7 +214,7 @@ def sweep_summary(result: Any, fmt: str, *, terminal: bool = False) -> str:
     percentiles, the theme's percentile and p-value (percent statistics as percentages), under
     a title naming the number of random baskets, what they are matched on and the seed; the
     grid column only when there is a grid; csv/json give :data:`SWEEP_JSON_KEYS`."""
-    from engine.results.display import fitted_table
+    from engine.results.display import fitted_table, p_text
     from engine.results.sweepfolder import is_percent
 
     records = [{k: r[k] for k in SWEEP_JSON_KEYS} for r in result.records()]
@@ -230,7 +230,7 @@ def sweep_summary(result: Any, fmt: str, *, terminal: bool = False) -> str:
             for s, v in zip(frame["statistic"], frame[column], strict=True)
         ]
     shown["percentile"] = [("" if v is None else f"{v:.1f}") for v in frame["percentile"]]
-    shown["p_value"] = [("" if v is None else f"{v:.4f}") for v in frame["p_value"]]
+    shown["p_value"] = [("" if v is None else p_text(v)) for v in frame["p_value"]]
     shown = shown.rename(
         columns={
             "value": "theme",

@@ -45,11 +45,23 @@ def is_pvalue(column: Any) -> bool:
     return name.startswith(("p_", "p ")) or name.endswith((" BH", " Holm"))
 
 
-def table_cell(value: Any, column: Any, percent: Sequence[str], digits: int = 2) -> str:
-    """A cell of column ``column`` for a terminal or Markdown table: :func:`format_cell`, and a
-    p-value below :data:`P_FLOOR` as ``<0.001``."""
-    if is_pvalue(column) and isinstance(value, float) and 0 <= value < P_FLOOR:
+#: Decimals of a p-value for people: with :data:`P_FLOOR`, 0.015 prints as 0.015, not 0.01.
+P_DECIMALS = 3
+
+
+def p_text(p: float) -> str:
+    """A p-value for people (terminal, Markdown and report tables): :data:`P_DECIMALS`
+    decimals, below :data:`P_FLOOR` as ``<0.001``; missing as an empty cell."""
+    if isinstance(p, float) and 0 <= p < P_FLOOR:
         return f"<{P_FLOOR:g}"
+    return format_cell(p, False, P_DECIMALS)
+
+
+def table_cell(value: Any, column: Any, percent: Sequence[str], digits: int = 2) -> str:
+    """A cell of column ``column`` for a terminal or Markdown table: :func:`format_cell`, a
+    p-value (:func:`is_pvalue`) as :func:`p_text`."""
+    if is_pvalue(column) and isinstance(value, float):
+        return p_text(value)
     return format_cell(value, column in percent, digits)
 
 

@@ -30,6 +30,7 @@ import pandas as pd
 
 from engine.jsonable import json_ready
 from engine.results.display import markdown_table
+from engine.results.nulls import NULLS, nulls_frame
 from engine.results.runfolder import (
     MANIFEST,
     WRITER,
@@ -75,22 +76,12 @@ def write_sweep(
         write_text_synced(folder / "summary.md", markdown_table(summary.set_index("basket")))
         write_text_synced(folder / "summary.json",
                     json.dumps(result.records(), indent=2, allow_nan=False) + "\n")
-        _nulls_frame(result).to_parquet(folder / "nulls.parquet", index=False)
+        nulls_frame(result.rows, result.nulls).to_parquet(folder / NULLS, index=False)
         _draws_frame(result).to_parquet(folder / "draws.parquet", index=False)
         write_text_synced(folder / MANIFEST, json.dumps(json_ready(_manifest(result, run_id, argv)),
                                                   indent=2) + "\n")
 
     return place_run_folder(out, run_id, fill, finish)
-
-
-def _nulls_frame(result: Any) -> pd.DataFrame:
-    pieces = []
-    for row, values in zip(result.rows, result.nulls, strict=True):
-        pieces.append(pd.DataFrame({
-            "basket": row["basket"], "grid": row["grid"], "statistic": row["statistic"],
-            "draw": np.arange(len(values)), "value": values,
-        }))
-    return pd.concat(pieces, ignore_index=True)
 
 
 def _draws_frame(result: Any) -> pd.DataFrame:

@@ -10,6 +10,7 @@ Offers :func:`write_report` / :func:`build_report` (the run report of ``basket r
 - ``run``: the run report's page and its summary, equity, drawdown and attribution sections;
 - ``events``: the event-study section (CAR paths, tables led by the robust tests);
 - ``provenance``: data notes and settings (run and claims reports);
+- ``nulls``: the histogram of matched random baskets (run and sweep reports);
 - ``claims``: the claims report; ``sweep``: the sweep report.
 
 Importing it imports pandas and yaml but neither vectorbt nor plotly's Python figure classes

@@ -23,7 +23,7 @@ import pandas as pd
 from engine.errors import ResultsError
 from engine.files import atomic_write
 from engine.jsonable import json_ready
-from engine.results.display import P_FLOOR, format_cell, is_pvalue
+from engine.results.display import P_FLOOR, format_cell, is_pvalue, p_text
 
 REPORT = "report.html"
 #: Twelve qualitative colours that stay apart with ten baskets on one chart (after Paul Tol's
@@ -75,11 +75,6 @@ def isnan(value: Any) -> bool:
 def rounded(values: Sequence[float], digits: int = 4) -> list[float | None]:
     """Chart values rounded to ``digits`` decimals (light pages), missing ones as None."""
     return [None if isnan(v) else round(float(v), digits) for v in values]
-
-
-def p_text(p: float) -> str:
-    """A p-value for people: three decimals, below :data:`P_FLOOR` as ``<0.001``."""
-    return f"<{P_FLOOR:g}" if p < P_FLOOR else f"{p:.3f}"
 
 
 def cell(

@@ -14,17 +14,14 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from engine.results.assets import plotly_script
+from engine.results.report.nulls import null_histogram
 from engine.results.report.page import (
     Charts,
-    axis,
     definition_list,
     document,
     esc,
     html_table,
-    label,
     section,
     write_page,
 )
@@ -32,46 +29,12 @@ from engine.results.report.provenance import settings_table
 from engine.results.runfolder import MANIFEST
 from engine.results.sweepfolder import VALUE_COLUMNS, is_percent, summary_table
 
-#: Bins of each histogram of random baskets.
-BINS = 40
-
 
 def write_sweep_report(folder: Path, result: Any) -> Path:
     """Write the ``report.html`` of the (staged) sweep run folder ``folder`` from ``result``,
     titled with the run id of its manifest; returns its path."""
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     return write_page(folder, build_sweep_report(result, manifest, folder))
-
-
-def null_histogram(charts: Charts, row: dict[str, Any], values: np.ndarray) -> str:
-    """The random baskets' ``values`` of one summary row as a histogram, the theme's value
-    marked with its percentile and p-value; empty when there is nothing finite to draw."""
-    values = values[np.isfinite(values)]
-    if not len(values) or not math.isfinite(row["value"]):
-        return ""
-    scale = 100.0 if is_percent(row["statistic"]) else 1.0
-    low, high = min(values.min(), row["value"]), max(values.max(), row["value"])
-    counts, edges = np.histogram(values, bins=BINS, range=(low, high) if high > low else None)
-    centers = (edges[:-1] + edges[1:]) / 2 * scale
-    theme = row["value"] * scale
-    unit = " (%)" if scale == 100 else ""
-    data = [{"type": "bar", "x": centers.round(6).tolist(), "y": counts.tolist(),
-             "name": "random baskets", "marker": {"color": "#9bb7d4"}}]
-    layout = {
-        "title": {"text": label(f"{row['basket']}: {row['statistic']} {row['grid']}".strip())},
-        "xaxis": axis(f"{row['statistic']}{unit}"),
-        "yaxis": axis("baskets"),
-        "bargap": 0.02,
-        "showlegend": False,
-        "shapes": [{"type": "line", "xref": "x", "yref": "paper", "x0": theme, "x1": theme,
-                    "y0": 0, "y1": 1, "line": {"color": "#c62828", "width": 2}}],
-        "annotations": [{
-            "x": theme, "xref": "x", "yref": "paper", "y": 1, "yanchor": "bottom",
-            "showarrow": False, "font": {"color": "#c62828"},
-            "text": label(f"theme: percentile {row['percentile']:.1f}, p = {row['p_value']:.4f}"),
-        }],
-    }
-    return charts.add("null", data, layout, height=300)
 
 
 def sweep_settings(result: Any, manifest: dict[str, Any]) -> str:
@@ -115,7 +78,7 @@ def build_sweep_report(result: Any, manifest: dict[str, Any], folder: Path) -> s
             f"{v:.2%}" if is_percent(s) and math.isfinite(v) else f"{v:.3f}"
             for s, v in zip(summary["statistic"], summary[column], strict=True)
         ]
-    table = html_table(shown.set_index("basket"), digits={"percentile": 1, "p_value": 4})
+    table = html_table(shown.set_index("basket"), digits={"percentile": 1, "p_value": 3})
     charts_html = "".join(
         null_histogram(charts, row, values) for row, values in zip(result.rows, result.nulls,
                                                                strict=True)
