@@ -800,7 +800,7 @@ def test_the_report_shows_every_claim_escaped_and_is_rebuilt_by_basket_report(
 
 @pytest.mark.browser
 def test_the_claims_report_renders_in_a_real_browser(cli, tmp_path, prices):
-    from browser import open_page
+    from browser import draw_every_chart, open_page
 
     path = claims_file(
         tmp_path,
@@ -818,11 +818,7 @@ def test_the_claims_report_renders_in_a_real_browser(cli, tmp_path, prices):
     folder = only_run(tmp_path / "out")
     with open_page(folder / "report.html", screenshots=tmp_path) as opened:
         page = opened.page
-        page.wait_for_function(
-            "document.querySelectorAll('[data-rendered]').length == "
-            "Number(document.body.dataset.charts)",
-            timeout=30_000,
-        )
+        draw_every_chart(page)
         assert page.evaluate("Number(document.body.dataset.charts)") == 3
         lines = page.evaluate(
             "document.querySelectorAll('[data-chart=claim-1] .scatterlayer path.js-line').length"
