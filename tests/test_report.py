@@ -459,7 +459,7 @@ def test_a_report_from_memory_equals_the_report_from_the_folder_on_awkward_value
     figures the CSV round trip could bend (NaN, inf, -inf, 1e-300, seventeen digits): the page
     the run writes from the text it holds equals the page ``basket report`` renders from the
     files, and every table reads the same both ways."""
-    from engine.pipeline import RunResult
+    from engine.pipeline.runs import RunResult
     from engine.results.reader import load_run, memory_run
     from engine.results.runfolder import RunContents
 
