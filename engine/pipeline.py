@@ -109,6 +109,9 @@ class RunResult:
     universe: dict[str, object] | None = None
     #: Each basket's returns without each of its constituents (baskets of two or more).
     leave_one_out: dict[str, LeaveOneOut] = field(default_factory=dict)
+    #: The total returns of the matched random baskets each basket is ranked against (with a
+    #: universe and random baskets; its ``null_percentile`` is its rank among them).
+    nulls: dict[str, np.ndarray] = field(default_factory=dict)
 
     def correlation_frame(self) -> pd.DataFrame:
         """Correlation of the baskets' daily returns (the benchmark's last) on the run's
@@ -799,10 +802,11 @@ def run(
     )
     pools: dict[str, pd.Series] = {}
     ranks: dict[str, Ranking] = {}
+    nulls: dict[str, np.ndarray] = {}
     universe_notes: list[str] = []
     if universe is not None:
         stage("the universe: equal-weight pools and matched random baskets")
-        pools, ranks, universe_notes = universe_figures(
+        pools, ranks, nulls, universe_notes = universe_figures(
             universe, panel, baskets, backtest, own_sessions, study.fees, null
         )
     chosen = {b.name: selected_after(b, study.start) for b in baskets}
@@ -851,6 +855,7 @@ def run(
             "matched_on": null.matched_on, "verify": null.verify,
         },
         leave_one_out=robust,
+        nulls=nulls,
     )
 
 
@@ -897,7 +902,7 @@ def universe_figures(
     sessions: Mapping[str, pd.DatetimeIndex],
     fees: float,
     null: SweepOptions,
-) -> tuple[dict[str, pd.Series], dict[str, Ranking], list[str]]:
+) -> tuple[dict[str, pd.Series], dict[str, Ranking], dict[str, np.ndarray], list[str]]:
     """What a universe adds to a run, per basket, on its own sessions (``sessions``,
     :func:`basket_sessions`):
 
@@ -908,7 +913,8 @@ def universe_figures(
       (purchase and rebalances) and proportional ``fees``, in the report currency;
     * its total return's **ranking** among ``null.n_random`` random baskets matched on its
       market mix (as ``basket sweep`` draws them, :func:`matched_draws`; none when
-      ``n_random`` is 0), ``null.verify`` of them checked against vectorbt;
+      ``n_random`` is 0), ``null.verify`` of them checked against vectorbt, and the random
+      baskets' total returns it is ranked among;
 
     and notes for the baskets that get neither (a market without universe stocks, rules the
     kernel does not know) and on how the random baskets were weighted when not as the basket.
@@ -922,7 +928,7 @@ def universe_figures(
     history = max(LOOKBACK, weighting_history(baskets))
     view = read_universe(universe, panel.sessions[0] - history, panel.sessions[-1])
     markets = view.meta["market"].to_numpy()
-    pools, ranks, notes = {}, {}, []
+    pools, ranks, nulls, notes = {}, {}, {}, []
     for basket in baskets:
         days = sessions[basket.name]
         own_rows = panel.sessions.get_indexer(days)
@@ -956,8 +962,9 @@ def universe_figures(
                 f"{basket.name}", "this is a bug in basket; rerun with --random 0",
             )
         total = float(backtest.equity[basket.name].loc[days].iloc[-1] / INITIAL_CASH - 1.0)
-        ranks[basket.name] = rank_against(total, drawn.statistics[:, 0])
-    return pools, ranks, notes
+        nulls[basket.name] = drawn.statistics[:, 0]
+        ranks[basket.name] = rank_against(total, nulls[basket.name])
+    return pools, ranks, nulls, notes
 
 
 def basket_sessions(
