@@ -454,6 +454,60 @@ def test_quality_notes_group_by_symbol_and_kind_and_respect_the_period():
     assert flag_notes([]) == []
 
 
+def test_flag_groups_name_the_symbols_flagged_alike_on_the_same_dates():
+    from engine.data.flags import Flag, flag_groups
+
+    def placeholder(symbol, day, close, severity="warning"):
+        return Flag(symbol, "placeholder_bar", (pd.Timestamp(day),),
+                    f"placeholder bar (volume missing): close {close} kept", severity)
+
+    flags = [
+        placeholder("0700.HK", "2024-12-24", 395), placeholder("0700.HK", "2024-12-31", 410),
+        placeholder("9988.HK", "2024-12-24", 80.1), placeholder("9988.HK", "2024-12-31", 82),
+        placeholder("0020.HK", "2024-12-24", 1.05),  # one date fewer: a group of its own
+        Flag("NVDA", "stale_quotes", tuple(pd.bdate_range("2024-03-06", "2024-03-08")),
+             "close unchanged at 11 for 3 sessions in a row"),
+        placeholder("1810.HK", "2024-12-24", 17.3, "error"),  # worse: not with 0020.HK
+    ]
+    groups = flag_groups(flags)
+    assert [(g.kind, g.severity, g.spans, g.symbols, g.message) for g in groups] == [
+        ("placeholder_bar", "warning", ("2024-12-24", "2024-12-31"), ("0700.HK", "9988.HK"),
+         "placeholder bar (volume missing)"),
+        ("placeholder_bar", "warning", ("2024-12-24",), ("0020.HK",),
+         "placeholder bar (volume missing): close 1.05 kept"),
+        ("stale_quotes", "warning", ("2024-03-06..2024-03-08",), ("NVDA",),
+         "close unchanged at 11 for 3 sessions in a row"),
+        ("placeholder_bar", "error", ("2024-12-24",), ("1810.HK",),
+         "placeholder bar (volume missing): close 17.3 kept"),
+    ]
+    # every date a run of flags covers, not only its ends (a purchase inside it matters)
+    assert [str(d.date()) for d in groups[2].dates] == ["2024-03-06", "2024-03-07",
+                                                        "2024-03-08"]
+    assert flag_groups([]) == []
+
+
+def test_shared_message_keeps_whole_clauses_only():
+    from engine.data.flags import shared_message
+
+    assert shared_message(["close 1 kept", "close 1 kept"]) == "close 1 kept"
+    assert shared_message(["bar (no open): close 1", "bar (no open): close 2"]) == "bar (no open)"
+    assert shared_message(["bar (no open): 1", "bar (no high): 1"]) == "bar"
+    assert shared_message(["gap of 3 days", "gap of 4 days"]) == ""
+
+
+def test_a_flag_record_round_trips_through_json():
+    import json
+
+    from engine.data.flags import Flag
+
+    flag = Flag("0700.HK", "stale_quotes", (pd.Timestamp("2024-03-06"), pd.Timestamp("2024-03-07")),
+                "close unchanged at 11", "info")
+    record = json.loads(json.dumps(flag.record()))
+    assert record == {"symbol": "0700.HK", "kind": "stale_quotes", "severity": "info",
+                      "dates": ["2024-03-06", "2024-03-07"], "message": "close unchanged at 11"}
+    assert Flag.from_record(record) == flag
+
+
 def test_terminal_summary_has_one_line_per_kind_across_symbols():
     stale = [10, 11, 11, 11, 11, 11, 11, 12]
     flags = quality_flags({s: bars(s, stale) for s in ("AAA", "BBB", "CCC", "DDD", "EEE")})

@@ -171,6 +171,31 @@ def test_data_notes_table_groups_repeats_and_puts_the_purchase_and_event_days_fi
     assert "4 notes in 3 lines" in page
 
 
+def test_data_notes_group_flags_by_dates_and_see_every_flagged_date():
+    from engine.data.flags import Flag, flag_notes
+    from engine.results.report import notes_table
+
+    days = ["2024-01-15", "2024-02-09", "2024-12-24", "2024-12-31", "2025-01-28"]
+    flags = [Flag(symbol, "placeholder_bar", (pd.Timestamp(day),),
+                  f"placeholder bar (volume missing): close {close} kept")
+             for symbol, close in (("0268.HK", 10.78), ("0981.HK", 17.3)) for day in days]
+    notes = [*flag_notes(flags), "AI data centres: 1 constituent skipped"]
+    page = notes_table(notes, {"2024-12-31": "purchase date",
+                               "2025-01-28": "window of the 2025-01-27 event"}, flags)
+    cells = re.findall(r"<td>(.*?)</td>", page)
+    # the per-symbol notes print the first three dates only ("and 2 more"): the purchase date
+    # and the event day are found among all five
+    assert "and 2 more" in notes[0]
+    assert cells == [
+        "purchase date (2024-12-31); window of the 2025-01-27 event (2025-01-28)",
+        "0268.HK, 0981.HK (2): data check placeholder_bar (warning), 5 flags each on "
+        "2024-01-15, 2024-02-09, 2024-12-24, 2024-12-31, 2025-01-28: placeholder bar (volume "
+        "missing)",
+        "", "AI data centres: 1 constituent skipped",
+    ]
+    assert "3 notes in 2 lines" in page
+
+
 def test_importing_the_report_module_does_not_import_vectorbt():
     code = ("import sys, engine.results.report; "
             "print('vectorbt' in sys.modules, 'plotly' in sys.modules)")
@@ -732,3 +757,21 @@ def test_the_return_without_each_stock_is_the_other_stock_bought_alone(run_folde
         (1 + r_ccc) / 1.001 - 1, rel=1e-6)
     figures = {f["id"].split("-", 2)[-1]: f for f in figures_of(run_folder)}
     assert "return without each stock" in figures["without"]["layout"]["title"]["text"]
+
+
+@pytest.mark.parametrize("flags", [
+    [{"symbol": "AAA"}],
+    [{"symbol": "AAA", "kind": "stale_quotes", "severity": "warning", "message": "x",
+      "dates": ["24-03-06"]}],
+    ["AAA stale"],
+])
+def test_a_malformed_data_flag_in_the_manifest_is_one_line_naming_the_field(run_folder,
+                                                                            tmp_path, flags):
+    copy = shutil.copytree(run_folder, tmp_path / "results" / run_folder.name)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["data_flags"] = flags
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    result = invoke("report", copy)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"Error: {copy / 'manifest.json'}: field 'data_flags' ")
+    assert len(result.output.strip().splitlines()) == 1

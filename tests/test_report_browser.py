@@ -334,3 +334,24 @@ def test_hovering_a_line_or_its_legend_entry_brings_it_forward_and_dims_the_othe
         page.wait_for_function(f"!{dimmed}", timeout=5_000)
         assert page.evaluate(OPACITIES, chart_id) == everyone
         assert opened.errors == [] and opened.requests == []
+
+
+def test_main_job_data_notes_mark_every_hong_kong_placeholder_on_the_purchase_date(reports):
+    """Every Hong Kong constituent of the main job has a placeholder bar on the purchase date
+    (2024-12-31, a half-day session) and on 2025-01-28 (day +1 of the sell-off): the data notes
+    say so in a few grouped lines, first, instead of twenty near-identical ones."""
+    report = reports["run"]
+    manifest = json.loads((report.parent / "manifest.json").read_text(encoding="utf-8"))
+    placeholders = {f["symbol"] for f in manifest["data_flags"]
+                    if f["kind"] == "placeholder_bar" and "2024-12-31" in f["dates"]}
+    assert {"0700.HK", "9988.HK", "0981.HK"} <= placeholders  # the report's named stocks
+    page = report.read_text(encoding="utf-8")
+    notes = page.split("<h3>Notes</h3>")[1].split("</table>")[0]
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td></tr>", notes)
+    assert 0 < len(rows) <= 6 < len(manifest["notes"])
+    marked = [note for where, note in rows if where.startswith("purchase date (2024-12-31)")]
+    assert rows[0][1] in marked
+    # each symbol's placeholders are in one line, "A, B and 12 more (14): ..." or "A: ..."
+    counted = [re.match(r"[^:]*?(?:\((\d+)\))?: data check placeholder_bar", note)
+               for note in marked]
+    assert sum(int(m.group(1) or 1) for m in counted if m) == len(placeholders)

@@ -1,12 +1,14 @@
 """Data-quality findings and how they are reported: :class:`Flag` (one finding: symbol, kind,
 dates, message, severity), the severities ``info`` < ``warning`` < ``error``, the notes a run
-keeps (:func:`flag_notes`: one line per symbol and kind) and what a terminal shows
+keeps (:func:`flag_notes`: one line per symbol and kind), the groups a report shows
+(:func:`flag_groups`: the symbols flagged alike on the same dates) and what a terminal shows
 (:func:`flag_summary`: one line per kind), and strict mode (:func:`raise_if_strict` turns flags
 at or above a severity into one :class:`DataQualityError`).  The checks that make flags are in
 :mod:`engine.data.quality`."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -45,6 +47,18 @@ class Flag:
 
     def one_line(self) -> str:
         return f"{self.symbol} {self.span()} {self.kind} ({self.severity}): {self.message}"
+
+    def record(self) -> dict[str, object]:
+        """The flag as plain JSON values (a run's manifest keeps them as ``data_flags``)."""
+        return {"symbol": self.symbol, "kind": self.kind, "severity": self.severity,
+                "dates": [str(d.date()) for d in self.dates], "message": self.message}
+
+    @classmethod
+    def from_record(cls, record: dict[str, object]) -> Flag:
+        """The flag :meth:`record` wrote."""
+        return cls(str(record["symbol"]), str(record["kind"]),
+                   tuple(pd.Timestamp(str(d)) for d in record["dates"]),  # type: ignore[union-attr]
+                   str(record["message"]), str(record["severity"]))
 
 
 class DataQualityError(InputError):
@@ -101,6 +115,53 @@ def flag_notes(flags: Iterable[Flag]) -> list[str]:
             f"on {_spans(group)}; {first}{group[0].message}"
         )
     return notes
+
+
+@dataclass(frozen=True)
+class FlagGroup:
+    """The symbols whose flags of one kind and severity fall on the same dates (``spans``, as
+    :meth:`Flag.span` prints them; ``dates`` every date they cover), with what their messages
+    say in common: one line of a report's data notes."""
+
+    kind: str
+    severity: str
+    spans: tuple[str, ...]
+    dates: tuple[pd.Timestamp, ...]
+    symbols: tuple[str, ...]
+    message: str
+
+
+def shared_message(messages: Sequence[str]) -> str:
+    """What every one of ``messages`` says: the message itself when they are all the same,
+    else their common beginning up to its last clause (``placeholder bar (volume missing):
+    close 395 kept`` and ``... close 17.3 kept`` share ``placeholder bar (volume missing)``),
+    or ``""`` when they share no whole clause."""
+    if len(set(messages)) == 1:
+        return messages[0]
+    prefix = os.path.commonprefix(list(messages))
+    return prefix[: max(prefix.rfind(": "), prefix.rfind("; "), prefix.rfind(" ("), 0)]
+
+
+def flag_groups(flags: Iterable[Flag]) -> list[FlagGroup]:
+    """The flags grouped for people: one group per kind, severity and dates, naming every
+    symbol so flagged (in the order given), groups in order of their first flag.  Twenty
+    Hong Kong stocks with a placeholder bar on the same three half-day sessions are one
+    group, not twenty near-identical notes."""
+    per_symbol: dict[tuple[str, str], list[Flag]] = {}
+    for flag in flags:
+        per_symbol.setdefault((flag.symbol, flag.kind), []).append(flag)
+    groups: dict[tuple, tuple[list[str], list[str], tuple[pd.Timestamp, ...]]] = {}
+    for (symbol, kind), found in per_symbol.items():
+        severity = max((f.severity for f in found), key=SEVERITIES.index)
+        key = (kind, severity, tuple(f.span() for f in found))
+        dates = tuple(sorted({d for f in found for d in f.dates}))
+        symbols, messages, _ = groups.setdefault(key, ([], [], dates))
+        symbols.append(symbol)
+        messages.extend(f.message for f in found)
+    return [
+        FlagGroup(kind, severity, spans, dates, tuple(symbols), shared_message(messages))
+        for (kind, severity, spans), (symbols, messages, dates) in groups.items()
+    ]
 
 
 def flag_summary(flags: Iterable[Flag], shown: int = 4) -> list[str]:

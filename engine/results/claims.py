@@ -262,6 +262,7 @@ def _claims_filler(run: Any, run_id: str, argv: Sequence[str] | None) -> Filler:
                 v: sum(r["claim_verdict"] == v for r in _firsts(records)) for v in VERDICTS
             },
             "notes": run.notes,
+            "data_flags": [flag.record() for flag in run.prices.flags],
         }
         write_config_and_manifest(folder, {"claims": claims.to_dict()}, manifest)
 

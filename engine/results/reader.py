@@ -64,6 +64,7 @@ MANIFEST_SCHEMA: dict[str, tuple[type, ...]] = {
     "baskets": (list,),
     "skipped": (dict,),
     "notes": (list,),
+    "data_flags": (list,),
     "period": (dict, type(None)),
     "currency": (str, type(None)),
     "fees": (int, float, type(None)),
@@ -71,8 +72,14 @@ MANIFEST_SCHEMA: dict[str, tuple[type, ...]] = {
 #: The types of the items of a manifest's lists and of the values of its mappings.
 MANIFEST_ITEMS: dict[str, tuple[type, ...]] = {
     "baskets": (str,), "notes": (str,), "command": (str,), "fingerprints": (str, type(None)),
-    "versions": (str, type(None)), "skipped": (dict,),
+    "versions": (str, type(None)), "skipped": (dict,), "data_flags": (dict,),
 }
+#: The fields of each of a manifest's ``data_flags`` (:meth:`engine.data.flags.Flag.record`).
+FLAG_SCHEMA: dict[str, tuple[type, ...]] = {
+    "symbol": (str,), "kind": (str,), "severity": (str,), "dates": (list,), "message": (str,),
+}
+#: A date in a manifest's ``data_flags``.
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 PERIOD_SCHEMA: dict[str, tuple[type, ...]] = {
     "first_session": (str,), "last_session": (str,), "sessions": (int,),
 }
@@ -140,6 +147,13 @@ def _items_problem(manifest: dict[str, Any]) -> str | None:
             isinstance(why, str) for symbols in items for why in symbols.values()
         ):
             return "field 'skipped' must map baskets to {symbol: reason}"
+        if key == "data_flags":
+            for number, flag in enumerate(items):
+                if set(flag) != set(FLAG_SCHEMA) or _schema_problem(flag, FLAG_SCHEMA) or not all(
+                    isinstance(d, str) and DAY.fullmatch(d) for d in flag["dates"]
+                ):
+                    return (f"field 'data_flags' item {number} must hold symbol, kind, "
+                            "severity, message and dates (YYYY-MM-DD)")
     return None
 
 

@@ -237,6 +237,7 @@ def _common_manifest(run_id: str, argv: Sequence[str] | None, run: Any) -> dict[
         "baskets": [b.name for b in run.baskets],
         "skipped": run.skipped,
         "notes": run.notes,
+        "data_flags": [flag.record() for flag in run.prices.flags],
     }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from engine.data.flags import Flag, FlagGroup, flag_groups, flag_notes
 from engine.results.compare import flatten
 from engine.results.notes import group_notes
 from engine.results.reader import Run
@@ -39,22 +40,46 @@ def flagged_dates(run: Run) -> dict[str, str]:
     return dates
 
 
-def notes_table(notes: Sequence[str], key_dates: dict[str, str]) -> str:
-    """The run's notes as a table, repeated ones grouped (:func:`group_notes`); the notes
-    naming a purchase date or a day of an event window first, with where."""
+#: How many symbols a grouped flag note names before "and N more".
+NAMED_SYMBOLS = 12
+
+
+def flag_group_line(group: FlagGroup) -> str:
+    """One report line for a group of flags: its symbols, check, dates and shared message."""
+    symbols = ", ".join(group.symbols[:NAMED_SYMBOLS])
+    if len(group.symbols) > NAMED_SYMBOLS:
+        symbols += f" and {len(group.symbols) - NAMED_SYMBOLS} more"
+    if len(group.symbols) > 1:
+        symbols += f" ({len(group.symbols)})"
+    flags = len(group.spans)
+    counted = f"{flags} flag{'s' if flags > 1 else ''}{' each' if len(group.symbols) > 1 else ''}"
+    said = f": {group.message}" if group.message else ""
+    return (f"{symbols}: data check {group.kind} ({group.severity}), {counted} on "
+            f"{', '.join(group.spans)}{said}")
+
+
+def notes_table(notes: Sequence[str], key_dates: dict[str, str],
+                flags: Sequence[Flag] = ()) -> str:
+    """The run's notes as a table: its data flags grouped by check and dates
+    (:func:`engine.data.flags.flag_groups`; their per-symbol notes left out), the other notes
+    with repeated ones grouped (:func:`group_notes`); the lines naming a purchase date or a day
+    of an event window first, with where."""
+    per_symbol = set(flag_notes(flags))
+    lines = [(flag_group_line(g), [str(d.date()) for d in g.dates]) for g in flag_groups(flags)]
+    lines += [(line, DATE.findall(line))
+              for line in group_notes([n for n in notes if n not in per_symbol])]
     rows = []
-    for line in group_notes(notes):
-        where = list(dict.fromkeys(
-            f"{key_dates[d]} ({d})" for d in DATE.findall(line) if d in key_dates
-        ))
+    for line, dates in lines:
+        where = list(dict.fromkeys(f"{key_dates[d]} ({d})" for d in dates if d in key_dates))
         rows.append({"matters": "; ".join(where), "note": line})
     rows.sort(key=lambda r: not r["matters"])  # stable: the flagged ones first, in order
     frame = pd.DataFrame(rows, columns=["matters", "note"])
     return (
         "<h3>Notes</h3>" + html_table(frame, headers={"matters": "Where it matters",
                                                       "note": "Note"}, index=False, css="notes")
-        + f'<p class="caption">{len(notes)} notes in {len(rows)} lines (repeated notes '
-        "grouped); the notes naming the purchase date or a day of an event window first.</p>"
+        + f'<p class="caption">{len(notes)} notes in {len(rows)} lines (flags of one check on '
+        "the same dates grouped, repeated notes grouped); the lines naming the purchase date or "
+        "a day of an event window first. Each symbol's flags in detail: manifest.json.</p>"
     )
 
 
@@ -63,7 +88,8 @@ def notes_section(run: Run) -> str:
     parts = []
     notes = [str(n) for n in m.get("notes") or []]
     if notes:
-        parts.append(notes_table(notes, flagged_dates(run)))
+        flags = [Flag.from_record(record) for record in m.get("data_flags") or []]
+        parts.append(notes_table(notes, flagged_dates(run), flags))
     skipped = [
         {"basket": b, "symbol": s, "reason": why}
         for b, symbols in (m.get("skipped") or {}).items() for s, why in symbols.items()
