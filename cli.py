@@ -473,7 +473,9 @@ def run_command(
     null_p_value, n_random), as `basket sweep` draws them.
     """
     from engine.config.baskets import load_basket
-    from engine.pipeline import event_options, resolve_study, run, run_null, write_run
+    from engine.pipeline.runs import run, run_null
+    from engine.pipeline.study import event_options, resolve_study
+    from engine.pipeline.writing import write_run
     from engine.results.console import run_summary
     from engine.results.progress import stages
     from engine.results.runfolder import check_writable
@@ -563,7 +565,7 @@ def data_fetch_command(ctx, symbols, basket_files, study_file, start, end, excha
     """
     from engine.config.baskets import load_basket
     from engine.data.store import fetch
-    from engine.pipeline import fetch_needs
+    from engine.pipeline.prices import fetch_needs
     from engine.results.console import fetch_counts, fetch_report
 
     with_baskets = bool(basket_files) or not symbols
@@ -719,7 +721,9 @@ def event_command(files, prices, study_file, event_dates, windows, estimation, m
     import dataclasses
 
     from engine.config.baskets import load_basket
-    from engine.pipeline import event_options, run_events, write_run
+    from engine.pipeline.events import run_events
+    from engine.pipeline.study import event_options
+    from engine.pipeline.writing import write_run
     from engine.results.console import event_exclusions, event_summary
     from engine.results.progress import stages
     from engine.results.runfolder import check_writable
@@ -785,7 +789,9 @@ def claims_command(files, prices, asof, infer_asof, n_random, seed, offline, fmt
     from engine.config.claims import load_claims
     from engine.data.sources import open_sweep_sources
     from engine.errors import UncheckedClaims
-    from engine.pipeline import SweepOptions, check_claims, write_run
+    from engine.pipeline.claims import check_claims
+    from engine.pipeline.draws import SweepOptions
+    from engine.pipeline.writing import write_run
     from engine.results.console import claims_output
     from engine.results.runfolder import check_writable
 
@@ -931,7 +937,7 @@ def report_command(run: str, out: str, open_it: bool, self_contained: bool) -> N
     plotly.js from assets/ next to the run folders (written there once), or embeds it with
     --self-contained (one file of about 5 MB to send on its own).
     """
-    from engine.pipeline import rewrite_report
+    from engine.pipeline.writing import rewrite_report
     from engine.results.reader import resolve_run
 
     path = rewrite_report(resolve_run(run, out), self_contained=self_contained)
@@ -986,7 +992,10 @@ def sweep_command(files, prices, study_file, start, end, benchmark, currency, fe
     from engine.config.baskets import load_basket
     from engine.config.grid import parse_grid
     from engine.data.sources import open_sweep_sources
-    from engine.pipeline import SweepOptions, event_options, resolve_study, sweep, write_sweep_run
+    from engine.pipeline.draws import SweepOptions
+    from engine.pipeline.study import event_options, resolve_study
+    from engine.pipeline.sweep import sweep
+    from engine.pipeline.writing import write_sweep_run
     from engine.results.console import sweep_notes, sweep_summary
     from engine.results.progress import bar
     from engine.results.runfolder import check_writable

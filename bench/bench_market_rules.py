@@ -30,7 +30,8 @@ def main() -> None:
 
     from engine.config.baskets import load_basket, load_study
     from engine.data.csvfolder import CsvFolderSource
-    from engine.pipeline import resolve_study, run
+    from engine.pipeline.runs import run
+    from engine.pipeline.study import resolve_study
     from engine.portfolio.simulation import run_backtest
 
     study = resolve_study(load_study(PROJECT / "baskets/studies/since_2023.yaml"))

@@ -118,6 +118,24 @@ class Browser:
             context.close()
 
 
+#: Whether a report's loader has drawn every chart the page describes.
+EVERY_CHART_DRAWN = ("document.body.dataset.charts !== undefined && "
+                     "document.querySelectorAll('[data-rendered]').length == "
+                     "Number(document.body.dataset.charts)")
+
+
+def draw_every_chart(page: Any, timeout: float = 60_000) -> None:
+    """Scroll to each chart of a report in page order, waiting until it is drawn (a report
+    draws a chart only when it comes near the window), then back to the top."""
+    page.wait_for_function("document.body.dataset.charts !== undefined", timeout=timeout)
+    chart = "document.querySelectorAll('div.chart')[{}]"
+    for k in range(page.evaluate("document.querySelectorAll('div.chart').length")):
+        page.evaluate(chart.format(k) + ".scrollIntoView({block: 'center'})")
+        page.wait_for_function(chart.format(k) + ".dataset.rendered === '1'", timeout=timeout)
+    page.wait_for_function(EVERY_CHART_DRAWN, timeout=timeout)
+    page.evaluate("window.scrollTo(0, 0)")
+
+
 @contextmanager
 def launch() -> Iterator[Browser]:
     """Start headless Chromium (skipping the test when it is missing) and close it after."""

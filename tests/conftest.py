@@ -281,7 +281,7 @@ def small_universe_inputs(project: dict[str, Path], fees: float | None = None):
     from engine.config.baskets import load_study
     from engine.data.sources import open_source
     from engine.data.universe import UniverseSource
-    from engine.pipeline import resolve_study
+    from engine.pipeline.study import resolve_study
 
     universe = UniverseSource(project["universe"])
     source = open_source(project["prices"], universe=universe)
@@ -297,7 +297,8 @@ def real_run(shared_prices: Path, study_file: str):
     on the shared prices, as a Python call (its RunResult)."""
     from engine.config.baskets import load_basket, load_study
     from engine.data.csvfolder import CsvFolderSource
-    from engine.pipeline import resolve_study, run
+    from engine.pipeline.runs import run
+    from engine.pipeline.study import resolve_study
 
     study = resolve_study(load_study(PROJECT / "baskets" / "studies" / study_file))
     baskets = [load_basket(path) for path in sorted((PROJECT / "baskets").glob("*.yaml"))]

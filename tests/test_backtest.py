@@ -11,7 +11,7 @@ from conftest import sessions, weekdays
 
 from engine.config.baskets import Basket, Constituent, Study
 from engine.data.csvfolder import CsvFolderSource
-from engine.pipeline import run
+from engine.pipeline.runs import run
 
 
 def basket(name: str, weights: dict[str, float], rebalance: str | None = None) -> Basket:

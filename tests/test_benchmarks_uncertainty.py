@@ -19,7 +19,8 @@ from engine.analysis.metrics import PERIODS_PER_YEAR, Summary, with_deflated_sha
 from engine.config.baskets import Basket, Constituent, load_basket, load_study
 from engine.data.csvfolder import CsvFolderSource
 from engine.market.benchmarks import blend_values, market_mix
-from engine.pipeline import resolve_study, run, selected_after
+from engine.pipeline.runs import run
+from engine.pipeline.study import resolve_study, selected_after
 from engine.symbols import listing_of
 
 EULER_GAMMA = 0.5772156649015329

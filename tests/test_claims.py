@@ -31,7 +31,7 @@ from engine.config.baskets import discover_baskets
 from engine.config.claims import CLOSE_FACTOR, load_claims, parse_figure
 from engine.data.csvfolder import CsvFolderSource
 from engine.errors import ConfigError
-from engine.pipeline import check_claims
+from engine.pipeline.claims import check_claims
 from engine.symbols import listing_of
 from tests.conftest import PROJECT, only_run, run_folders, sessions, write_yaml
 
@@ -721,9 +721,10 @@ CITIC_VERDICTS = {
 
 def test_a_claims_check_resolves_each_listing_once(shared_prices, monkeypatch):
     """Resolve once, pass down: checking the CITIC claims (listings of one company, a basket
-    claim run through engine.pipeline.run, the as-of inference) derives every symbol's listing
-    from its suffix at most once (engine.pipeline.claims_listings), whichever claims stage uses
-    it: the FX it needs, the sessions scored, closures, each listing's path, the basket's run."""
+    claim run through engine.pipeline.runs.run, the as-of inference) derives every symbol's
+    listing from its suffix at most once (engine.pipeline.claims.claims_listings), whichever
+    claims stage uses it: the FX it needs, the sessions scored, closures, each listing's path,
+    the basket's run."""
     import sys
 
     import engine.symbols
@@ -799,7 +800,7 @@ def test_the_report_shows_every_claim_escaped_and_is_rebuilt_by_basket_report(
 
 @pytest.mark.browser
 def test_the_claims_report_renders_in_a_real_browser(cli, tmp_path, prices):
-    from browser import open_page
+    from browser import draw_every_chart, open_page
 
     path = claims_file(
         tmp_path,
@@ -817,11 +818,7 @@ def test_the_claims_report_renders_in_a_real_browser(cli, tmp_path, prices):
     folder = only_run(tmp_path / "out")
     with open_page(folder / "report.html", screenshots=tmp_path) as opened:
         page = opened.page
-        page.wait_for_function(
-            "document.querySelectorAll('[data-rendered]').length == "
-            "Number(document.body.dataset.charts)",
-            timeout=30_000,
-        )
+        draw_every_chart(page)
         assert page.evaluate("Number(document.body.dataset.charts)") == 3
         lines = page.evaluate(
             "document.querySelectorAll('[data-chart=claim-1] .scatterlayer path.js-line').length"
@@ -890,10 +887,9 @@ def test_the_terminal_text_fits_and_never_cuts_a_number(tmp_path, prices, column
 # --------------------------------------------------------------------------- matched null
 
 
-def test_a_basket_claim_is_ranked_against_matched_random_baskets(cli, tmp_path, prices):
-    """Ten US stocks in a universe, S0..S9, where S<i> grows by i % over the window: a basket
-    of the best two (S8, S9) beats every random pair of the other eight, so its percentile is
-    100 and its p-value 1 / (N + 1) (North, Curtis & Sham)."""
+def best_pair_claim(tmp_path: Path) -> tuple[Path, Path]:
+    """A claims file whose one claim is on a basket of S8 and S9, and a universe file of ten US
+    stocks S0..S9 where S<i> grows by i % over the claim's window."""
     days = [d for d in US_DAYS if d >= "2024-11-01"]
     rows = [
         {"symbol": f"S{i}", "date": pd.Timestamp(d).date(), "close": close, "adj_close": close}
@@ -915,7 +911,15 @@ def test_a_basket_claim_is_ranked_against_matched_random_baskets(cli, tmp_path, 
     path = claims_file(
         tmp_path, "  - {text: best rose, basket: best.yaml, since: 2025-01-01, at_least: 0.05}\n"
     )
-    args = ["claims", path, "--prices", prices, "--universe", universe / "prices.parquet"]
+    return path, universe / "prices.parquet"
+
+
+def test_a_basket_claim_is_ranked_against_matched_random_baskets(cli, tmp_path, prices):
+    """Ten US stocks in a universe, S0..S9, where S<i> grows by i % over the window: a basket
+    of the best two (S8, S9) beats every random pair of the other eight, so its percentile is
+    100 and its p-value 1 / (N + 1) (North, Curtis & Sham)."""
+    path, universe = best_pair_claim(tmp_path)
+    args = ["claims", path, "--prices", prices, "--universe", universe]
     result = cli(*args, "--random", "50", "--out", tmp_path / "out", "--format", "json")
     assert result.exit_code == 0, result.output
     row = only_row(json.loads(result.stdout))
@@ -935,7 +939,7 @@ def only_row(rows):
 def test_citic_basket_claim_against_the_shared_universe(shared_prices):
     from engine.data.sources import open_source
     from engine.data.universe import UniverseSource
-    from engine.pipeline import SweepOptions
+    from engine.pipeline.draws import SweepOptions
 
     path = shared_prices.parent / "universe" / "prices.parquet"
     if not path.is_file():

@@ -22,7 +22,7 @@ from engine.data.quality import quality_flags
 from engine.data.store import resolve_symbols
 from engine.data.yahoo import YahooSource
 from engine.errors import OptionError, SymbolError
-from engine.pipeline import study_symbols
+from engine.pipeline.prices import study_symbols
 
 STUDY = PROJECT / "baskets" / "studies" / "deepseek.yaml"
 #: A small basket on three exchanges, and what a run of it under the DeepSeek study needs.

@@ -31,7 +31,8 @@ AR_SUMS = ("return", "market_return", "normal_return", "abnormal_return")
 def main_job_events(prices: Path):
     from engine.config.baskets import load_basket, load_study
     from engine.data.csvfolder import CsvFolderSource
-    from engine.pipeline import event_options, resolve_study, run
+    from engine.pipeline.runs import run
+    from engine.pipeline.study import event_options, resolve_study
 
     study = resolve_study(load_study(PROJECT / "baskets" / "studies" / "deepseek.yaml"))
     baskets = [load_basket(p) for p in sorted((PROJECT / "baskets").glob("*.yaml"))]

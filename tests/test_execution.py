@@ -20,7 +20,8 @@ from engine.data.csvfolder import CsvFolderSource
 from engine.data.prices import PriceSet
 from engine.errors import ConfigError, OptionError
 from engine.market.panel import Panel
-from engine.pipeline import run, write_run
+from engine.pipeline.runs import run
+from engine.pipeline.writing import write_run
 from engine.portfolio.costs import market_rates
 from engine.portfolio.execution import Lot, board_lot, limit_closes, plan_orders
 from engine.portfolio.targets import Targets
@@ -351,7 +352,7 @@ def test_the_hang_seng_tech_rules_example_on_real_data(shared_prices):
     from conftest import PROJECT
 
     from engine.config.baskets import load_basket, load_study
-    from engine.pipeline import resolve_study
+    from engine.pipeline.study import resolve_study
 
     rules = load_basket(PROJECT / "baskets/examples/hang_seng_tech_rules.yaml")
     plain = load_basket(PROJECT / "baskets/examples/hang_seng_tech_plain.yaml")

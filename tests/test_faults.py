@@ -30,7 +30,7 @@ from conftest_yahoo import fake_yahoo, make_source, price_cache, sleeps  # noqa:
 from yahoo_fake import needs_shared_prices
 
 import engine.data.cache
-import engine.pipeline
+import engine.pipeline.runs
 import engine.results.runfolder
 from engine.config.baskets import Basket, Constituent, Study
 from engine.data.cache import PriceCache
@@ -133,7 +133,7 @@ def test_a_run_stopped_during_the_backtest_writes_nothing(cli, project, tmp_path
     def backtest(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(engine.pipeline, "backtest_with_leave_one_out", backtest)
+    monkeypatch.setattr(engine.pipeline.runs, "backtest_with_leave_one_out", backtest)
     out = tmp_path / "results"
     result = cli(*run_args(project, out))
     assert result.exit_code == exit_code and message in result.stderr, result.output
@@ -141,7 +141,7 @@ def test_a_run_stopped_during_the_backtest_writes_nothing(cli, project, tmp_path
 
 
 def test_debug_shows_the_traceback_of_a_bug(cli, project, tmp_path, monkeypatch):
-    monkeypatch.setattr(engine.pipeline, "backtest_with_leave_one_out", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(engine.pipeline.runs, "backtest_with_leave_one_out", lambda *a, **k: 1 / 0)
     result = cli("--debug", *run_args(project, tmp_path / "results"))
     assert isinstance(result.exception, ZeroDivisionError)
 
@@ -184,14 +184,14 @@ def test_an_interrupted_download_leaves_the_cache_consistent(
                   end=pd.Timestamp("2025-02-28").date())
     monkeypatch.setattr(engine.data.cache, "atomic_write", write)
     with pytest.raises(KeyboardInterrupt):
-        engine.pipeline.run([basket], study, make_source())
+        engine.pipeline.runs.run([basket], study, make_source())
     monkeypatch.undo()
     folder = price_cache.folder
     assert not [p.name for p in folder.rglob("*") if p.name.endswith(".tmp")]
     entries = price_cache.entries()
     assert len(entries) < 3  # the interrupted symbol is not in the cache
     assert all(price_cache.verify(entry.symbol) is None for entry in entries)
-    result = engine.pipeline.run([basket], study, make_source())
+    result = engine.pipeline.runs.run([basket], study, make_source())
     assert [s.basket for s in result.summary] == ["US", "^IXIC"]
     assert sorted(e.symbol for e in price_cache.entries()) == ["AMD", "NVDA", "^IXIC"]
     assert all(price_cache.verify(entry.symbol) is None for entry in price_cache.entries())

@@ -41,7 +41,7 @@ from engine.config.baskets import (
 )
 from engine.data.csvfolder import CsvFolderSource
 from engine.errors import BasketError, ConfigError
-from engine.pipeline import run
+from engine.pipeline.runs import run
 
 # -- mutated files --------------------------------------------------------------------------------
 

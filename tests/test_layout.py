@@ -3,8 +3,11 @@ imports only point down it, never up and never in a circle.
 
 Ranks (lower stages may not import higher ones; a stage may import itself and any lower one):
 ground floor (errors, symbols, calendars, jsonable, files, text) < config < data < market <
-portfolio < analysis < results < pipeline.  ``engine/__init__`` only maps public names to
-modules lazily.  Run alone: ``python -m pytest tests/test_layout.py``.
+portfolio < analysis < results < pipeline.  Inside the pipeline, a room imports only the rooms
+before it in :data:`PIPELINE_ROOMS`.  No engine module holds more than :data:`MAX_LINES` lines,
+so the rooms stay small.  ``engine/__init__`` only maps public names to modules lazily; every
+name it maps, and every engine name the README's Python examples use, exists.  Run alone:
+``python -m pytest tests/test_layout.py``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ from pathlib import Path
 ENGINE = Path(__file__).resolve().parents[1] / "engine"
 STAGES = ("ground", "config", "data", "market", "portfolio", "analysis", "results", "pipeline")
 GROUND = {"errors", "symbols", "calendars", "jsonable", "files", "text"}
+#: The rooms of engine/pipeline/ in the order they may import each other (engine/pipeline/__init__).
+PIPELINE_ROOMS = ("study", "listings", "prices", "draws", "universe", "events", "runs", "sweep",
+                  "claims", "writing")
+#: The most lines an engine module may hold.
+MAX_LINES = 900
 
 
 def module_name(path: Path) -> str:
@@ -86,5 +94,61 @@ def test_no_import_circle():
 
 def test_the_graph_sees_real_imports():
     graph = import_graph()
-    assert "engine.market.panel" in graph["engine.pipeline"]
+    assert "engine.market.panel" in graph["engine.pipeline.runs"]
     assert "engine.calendars" in graph["engine.market.panel"]
+
+
+def test_pipeline_rooms_import_only_the_rooms_before_them():
+    rooms = {f"engine.pipeline.{room}": rank for rank, room in enumerate(PIPELINE_ROOMS)}
+    graph = import_graph()
+    assert set(rooms) == {m for m in graph if m.startswith("engine.pipeline.")}
+    backward = [
+        f"{source} imports {target}"
+        for source, rank in rooms.items()
+        for target in graph[source]
+        if target in rooms and rooms[target] >= rank
+    ]
+    assert not backward, "\n".join(backward)
+    assert not {t for t in graph["engine.pipeline"] if t.startswith("engine.")}  # imports no room
+
+
+def test_no_module_is_too_large_to_read():
+    sizes = {p: len(p.read_text(encoding="utf-8").splitlines()) for p in ENGINE.rglob("*.py")}
+    large = [f"{p.relative_to(ENGINE)}: {n} lines" for p, n in sizes.items() if n > MAX_LINES]
+    assert not large, "\n".join(large)
+
+
+def test_every_public_name_of_engine_exists():
+    import importlib
+
+    import engine
+
+    for name, module in engine._EXPORTS.items():
+        assert hasattr(importlib.import_module(module), name), f"{module} has no {name}"
+    assert engine.run is importlib.import_module("engine.pipeline.runs").run
+
+
+def test_the_readme_python_examples_name_existing_calls():
+    """Each ``engine.NAME`` and ``from engine.MODULE import NAME`` in the README's Python
+    blocks exists (the examples themselves read ../shared data and run in the CLI tests)."""
+    import importlib
+    import re
+
+    import engine
+
+    readme = (ENGINE.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    assert blocks
+    used = set()
+    for block in blocks:
+        for node in ast.walk(ast.parse(block)):
+            if isinstance(node, ast.ImportFrom) and node.module.startswith("engine"):
+                module = importlib.import_module(node.module)
+                used.update(f"{node.module}.{a.name}" for a in node.names)
+                missing = [a.name for a in node.names if not hasattr(module, a.name)]
+                assert not missing, f"{node.module} has no {missing}"
+            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                  and node.value.id == "engine"):
+                used.add(f"engine.{node.attr}")
+                assert node.attr in engine.__all__, f"engine.{node.attr} is no public name"
+    assert {"engine.run", "engine.write_run"} <= used

@@ -14,7 +14,8 @@ import pytest
 
 from engine.config.baskets import Basket, Constituent, Study, load_basket, load_study
 from engine.data.csvfolder import CsvFolderSource
-from engine.pipeline import resolve_study, run
+from engine.pipeline.runs import run
+from engine.pipeline.study import resolve_study
 
 PROJECT = Path(__file__).resolve().parents[1]
 

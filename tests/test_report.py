@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from browser import open_page
+from browser import draw_every_chart, open_page
 from click.testing import CliRunner
 from conftest import PROJECT, only_run, sessions, write_yaml
 
@@ -279,12 +279,7 @@ def check_page_in_browser(report: Path, screenshot: str, interact=None, width: i
     (``interact(page)``'s among them)."""
     with open_page(report, width=width) as opened:
         page = opened.page
-        page.wait_for_function(
-            "document.body.dataset.charts !== undefined && "
-            "document.querySelectorAll('[data-rendered]').length == "
-            "Number(document.body.dataset.charts)",
-            timeout=30_000,
-        )
+        draw_every_chart(page)
         facts = page.evaluate(CHART_FACTS)
         assert len(facts) == int(page.evaluate("document.body.dataset.charts")) > 0
         assert page.locator(".js-plotly-plot").count() == len(facts)
@@ -464,7 +459,7 @@ def test_a_report_from_memory_equals_the_report_from_the_folder_on_awkward_value
     figures the CSV round trip could bend (NaN, inf, -inf, 1e-300, seventeen digits): the page
     the run writes from the text it holds equals the page ``basket report`` renders from the
     files, and every table reads the same both ways."""
-    from engine.pipeline import RunResult
+    from engine.pipeline.runs import RunResult
     from engine.results.reader import load_run, memory_run
     from engine.results.runfolder import RunContents
 

@@ -2,11 +2,13 @@
 
 The kinds: the main job (``basket run``, study deepseek), the same against matched random
 baskets of the universe (its histograms), an event study alone (``basket event``), a long run
-(study since_2023), a sweep against matched random baskets and a claims check.  Each page
-must draw every chart (a ``.plot-container`` with its svg in every figure's div), log no
+(study since_2023), a sweep against matched random baskets, a claims check and a run of ten
+baskets.  Each page must draw every chart (a ``.plot-container`` with its svg in every
+figure's div, once scrolled to: a page draws a chart as it comes near the window), log no
 error, be no wider than the window (tables scroll inside their own wrapper) and make no
 network request; a screenshot of each is written for a person to look at
 (``$BASKET_SCREENSHOTS``, else the test's tmp_path).  One Chromium serves the whole module.
+On the ten-basket run, hovering a line or its legend entry highlights it.
 
 Also: the plotly.js bundle shipped in ``engine/results/static`` is the one its SOURCES note
 names (sha256), is package data, registers exactly the trace types the reports may use, and
@@ -23,7 +25,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
-from browser import launch, screenshot_folder
+from browser import draw_every_chart, launch, screenshot_folder
 from click.testing import CliRunner
 from conftest import PROJECT, SHARED_PRICES, only_run
 
@@ -58,9 +60,6 @@ CHART_STATE = """() => Array.from(document.querySelectorAll("div.chart")).map(el
   drawn: el.dataset.rendered === "1" && el.querySelector(".plot-container svg.main-svg") !== null,
   traces: (el._fullData || []).length,
 }))"""
-ALL_DRAWN = ("document.body.dataset.charts !== undefined && "
-             "document.querySelectorAll('[data-rendered]').length == "
-             "Number(document.body.dataset.charts)")
 
 
 def sha256(path: Path) -> str:
@@ -112,7 +111,7 @@ def test_every_report_draws_every_chart_fits_the_window_and_stays_offline(
     report = reports[kind]
     with chromium.open(report, width=width, screenshots=tmp_path) as opened:
         page = opened.page
-        page.wait_for_function(ALL_DRAWN, timeout=60_000)
+        draw_every_chart(page)
         charts = page.evaluate(CHART_STATE)
         figures = figures_of(report.read_text(encoding="utf-8"))
         assert [c["id"] for c in charts] == [f["id"] for f in figures]
@@ -156,7 +155,7 @@ def test_a_basket_file_at_a_long_path_does_not_widen_the_page(chromium, tmp_path
     result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
     assert result.exit_code == 0, result.output
     with chromium.open(only_run(out) / REPORT, width=900, screenshots=tmp_path) as opened:
-        opened.page.wait_for_function(ALL_DRAWN, timeout=60_000)
+        draw_every_chart(opened.page)
         wider = opened.page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert wider <= 0, f"{wider} px wider than the 900-px window"
@@ -221,13 +220,44 @@ new MutationObserver(function (records) {
 """
 
 
+#: Per chart: drawn or not, and where its box is (px from the top of the window).
+PLACES = """Array.from(document.querySelectorAll("div.chart")).map(el => ({
+  drawn: el.dataset.rendered === "1", top: el.getBoundingClientRect().top,
+  bottom: el.getBoundingClientRect().bottom}))"""
+
+
+@pytest.mark.browser
+def test_only_the_charts_near_the_window_are_drawn_until_the_reader_scrolls(chromium, reports):
+    """At load the main job's page draws the charts within a screen of the window (the window
+    and one screen below it: its first chart, the equity) and then rests; the last chart is
+    drawn when scrolled to, while the charts far from both places stay undrawn."""
+    height = 900
+    with chromium.open(reports["run"], width=1400, height=height) as opened:
+        page = opened.page
+        page.wait_for_function("document.body.dataset.idle === '1'", timeout=60_000)
+        places = page.evaluate(PLACES)
+        assert [p["drawn"] for p in places] == [p["top"] < 2 * height for p in places]
+        assert places[0]["drawn"] and not places[-1]["drawn"]
+        page.evaluate("Array.from(document.querySelectorAll('div.chart')).pop()"
+                      ".scrollIntoView({block: 'end'})")
+        page.wait_for_function("Array.from(document.querySelectorAll('div.chart')).pop()"
+                               ".dataset.rendered === '1'", timeout=60_000)
+        page.wait_for_function("document.body.dataset.idle === '1'", timeout=60_000)
+        after = page.evaluate(PLACES)
+        assert [p["drawn"] for p in after] == [
+            before["drawn"] or (now["bottom"] > -height and now["top"] < 2 * height)
+            for before, now in zip(places, after, strict=True)]
+        assert not all(p["drawn"] for p in after)
+        assert opened.errors == [] and opened.requests == []
+
+
 @pytest.mark.browser
 def test_charts_are_drawn_one_after_another_in_page_order(chromium, reports):
-    """The loader starts a chart only once the one before it is drawn: the main job's first
-    chart shows as soon as plotly.js is parsed, not after all its charts are drawn."""
+    """The loader starts a chart only once the one before it is drawn: scrolled through from
+    the top, the main job's charts are drawn one at a time, in page order."""
     report = reports["run"]
     with chromium.open(report, init_script=DRAW_ORDER) as opened:
-        opened.page.wait_for_function(ALL_DRAWN, timeout=60_000)
+        draw_every_chart(opened.page)
         marks = opened.page.evaluate("window.__marks")
     ids = [f["id"] for f in figures_of(report.read_text(encoding="utf-8"))]
     assert len(ids) > 1
@@ -284,17 +314,22 @@ def group_of(figure: dict, index: int) -> set[int]:
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("chart", ["equity", "relative", "drawdown", "car"])
+@pytest.mark.parametrize(("kind", "chart"), [
+    ("ten-baskets", "equity"), ("ten-baskets", "relative"), ("ten-baskets", "drawdown"),
+    ("ten-baskets", "car"), ("long-run", "rolling-beta"),
+])
 def test_hovering_a_line_or_its_legend_entry_brings_it_forward_and_dims_the_others(
-    chromium, reports, chart, tmp_path
+    chromium, reports, kind, chart, tmp_path
 ):
-    """With ten baskets on a chart: the pointer on a line (or on its legend entry) draws that
-    line (and its band) at full opacity on top of the others, dimmed to DIMMED; leaving it
-    restores them all.  A screenshot of the highlighted chart is written beside the page's."""
-    report = reports["ten-baskets"]
+    """With ten baskets on a chart (eight on the long run's rolling beta): the pointer on a
+    line (or on its legend entry) draws that line (and its band) at full opacity on top of the
+    others, dimmed to DIMMED; leaving it restores them all.  A screenshot of the highlighted
+    chart is written beside the page's."""
+    report = reports[kind]
     figure = next(f for f in figures_of(report.read_text(encoding="utf-8"))
                   if f["id"].split("-", 2)[-1] == chart)
-    assert figure["highlight"] and len(legend_lines(figure)) >= 10
+    assert figure["highlight"] and len(legend_lines(figure)) >= (10 if kind == "ten-baskets"
+                                                                 else 8)
     index, point = most_apart(figure)
     drawn = [i for i, t in enumerate(figure["data"]) if t.get("visible", True) is True]
     everyone = {str(i): 1 for i in drawn}
@@ -309,7 +344,7 @@ def test_hovering_a_line_or_its_legend_entry_brings_it_forward_and_dims_the_othe
 
     with chromium.open(report, width=1400, screenshots=tmp_path) as opened:
         page, chart_id = opened.page, figure["id"]
-        page.wait_for_function(ALL_DRAWN, timeout=60_000)
+        draw_every_chart(page)
         assert page.evaluate(OPACITIES, chart_id) == everyone
         x, y = page.evaluate(POINT, [chart_id, index, point])
         page.mouse.move(x, y)
@@ -320,7 +355,7 @@ def test_hovering_a_line_or_its_legend_entry_brings_it_forward_and_dims_the_othe
             restyled(index)
         assert page.evaluate(ON_TOP, chart_id) in group_of(figure, index)
         page.locator(f"#{chart_id}").screenshot(
-            path=str(screenshot_folder(tmp_path) / f"hover-{chart}-ten-baskets.png"))
+            path=str(screenshot_folder(tmp_path) / f"hover-{chart}-{kind}.png"))
         page.mouse.move(x, 3)  # onto the sticky navigation, off the chart
         page.wait_for_function(f"!{dimmed}", timeout=5_000)
         # The legend entry of another line.

@@ -27,7 +27,10 @@ from engine.analysis.metrics import PERIODS_PER_YEAR, Summary, with_deflated_sha
 from engine.config.baskets import load_basket, load_study
 from engine.data.sources import open_source
 from engine.data.universe import UniverseSource
-from engine.pipeline import SweepOptions, resolve_study, run, run_null, sweep
+from engine.pipeline.draws import SweepOptions
+from engine.pipeline.runs import run, run_null
+from engine.pipeline.study import resolve_study
+from engine.pipeline.sweep import sweep
 from engine.results.display import p_text
 
 START, END = "2025-01-02", "2025-02-28"

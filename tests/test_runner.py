@@ -10,7 +10,8 @@ from conftest import PROJECT
 
 from engine.config.baskets import load_basket, load_study
 from engine.data.csvfolder import CsvFolderSource
-from engine.pipeline import event_options, resolve_study, run_events
+from engine.pipeline.events import run_events
+from engine.pipeline.study import event_options, resolve_study
 
 
 class RecordingSource(CsvFolderSource):
@@ -46,7 +47,9 @@ def test_portfolio_series_of_all_baskets_from_one_alignment_equal_each_alone(sha
     alone, with pandas (the reference written here), to the bit."""
     from engine.market.listings import resolve_listings
     from engine.market.panel import align
-    from engine.pipeline import gather_prices, listing_overrides, portfolio_returns
+    from engine.pipeline.events import portfolio_returns
+    from engine.pipeline.listings import listing_overrides
+    from engine.pipeline.prices import gather_prices
 
     study = resolve_study(load_study(PROJECT / "baskets" / "studies" / "deepseek.yaml"))
     baskets = [load_basket(p) for p in sorted((PROJECT / "baskets").glob("*.yaml"))]
@@ -82,11 +85,11 @@ def test_portfolio_series_of_all_baskets_from_one_alignment_equal_each_alone(sha
 
 def test_a_run_resolves_each_listing_once(shared_prices, monkeypatch):
     """Resolve once, pass down: during a run with its event study, every symbol's listing is
-    derived from its suffix at most once (engine.pipeline.run_listings), whichever stages use
-    it (fetching, quality checks, alignment, portfolio series, event study)."""
+    derived from its suffix at most once (engine.pipeline.listings.run_listings), whichever
+    stages use it (fetching, quality checks, alignment, portfolio series, event study)."""
     import engine.analysis.events.stocks as event_stocks
     import engine.market.listings as listings_module
-    from engine.pipeline import run
+    from engine.pipeline.runs import run
     from engine.symbols import listing_of
 
     resolved: list[str] = []

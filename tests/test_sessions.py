@@ -21,7 +21,8 @@ from engine.config.baskets import Basket, Constituent, Study, load_basket, load_
 from engine.data.csvfolder import CsvFolderSource
 from engine.data.quality import quality_flags
 from engine.market.sessions import detect_closures
-from engine.pipeline import resolve_study, run
+from engine.pipeline.runs import run
+from engine.pipeline.study import resolve_study
 from tests.conftest import flat_history, sessions
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -314,7 +315,7 @@ def test_us_basket_alone_and_beside_chinese_baskets_on_the_shared_prices(shared_
 
 
 def test_a_hong_kong_basket_against_the_hang_seng_leaves_the_closures_out(shared_prices):
-    from engine.pipeline import basket_sessions
+    from engine.pipeline.runs import basket_sessions
 
     hk = load_basket(PROJECT / "baskets/report_headliners.yaml")
     period = Study(start=dt.date(2023, 8, 15), end=dt.date(2023, 9, 29), benchmark="^HSI")
@@ -331,7 +332,7 @@ def test_a_hong_kong_basket_against_the_hang_seng_leaves_the_closures_out(shared
 
 
 def test_the_report_of_a_study_without_events_says_so(mixed_folder, tmp_path):
-    from engine.pipeline import write_run
+    from engine.pipeline.writing import write_run
 
     result = run([basket("US", "AAA", "BBB")], study("2023-08-15", "2023-09-20"),
                  CsvFolderSource(mixed_folder))

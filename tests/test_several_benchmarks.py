@@ -16,7 +16,8 @@ from engine.analysis.metrics import NUMERIC_COLUMNS
 from engine.config.baskets import load_basket, load_study, study_from_mapping
 from engine.data.csvfolder import CsvFolderSource
 from engine.errors import ConfigError
-from engine.pipeline import resolve_study, run
+from engine.pipeline.runs import run
+from engine.pipeline.study import resolve_study
 
 # --------------------------------------------------------------------------- the study file
 

@@ -23,7 +23,10 @@ from engine.analysis.null import RANK_KEYS
 from engine.config.baskets import load_basket, load_study
 from engine.data.sources import open_source
 from engine.data.universe import UniverseSource
-from engine.pipeline import SweepOptions, event_options, resolve_study, run, sweep
+from engine.pipeline.draws import SweepOptions
+from engine.pipeline.runs import run
+from engine.pipeline.study import event_options, resolve_study
+from engine.pipeline.sweep import sweep
 from engine.results.display import p_text
 
 
@@ -289,12 +292,12 @@ def test_themes_with_targets_that_change_sweep_equal_to_vectorbt(project, extra,
 def test_random_baskets_with_their_own_targets_are_weighed_in_blocks(project, monkeypatch):
     """Baskets weighted by a rule each have targets per session: they are weighed a block at
     a time (memory), with the same numbers as at once."""
-    import engine.pipeline as pipeline
+    import engine.pipeline.draws as draws
 
     theme = _basket(project, "Vol", [HK[0], HK[1], HK[2]],
                     "weighting: inverse_vol\nlookback: 20\nrebalance: monthly\n")
     whole = _sweep(project, [theme], n_random=50, verify=1)
-    monkeypatch.setattr(pipeline, "WEIGHED_AT_ONCE", 7)
+    monkeypatch.setattr(draws, "WEIGHED_AT_ONCE", 7)
     blocks = _sweep(project, [theme], n_random=50, verify=1)
     assert [r["statistic"] for r in blocks.rows] == [r["statistic"] for r in whole.rows]
     for mine, reference in zip(blocks.nulls, whole.nulls, strict=True):

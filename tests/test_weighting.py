@@ -25,7 +25,7 @@ from engine.data.csvfolder import CsvFolderSource
 from engine.data.prices import PriceSet
 from engine.errors import ConfigError, MissingDataError
 from engine.market.panel import Panel
-from engine.pipeline import run
+from engine.pipeline.runs import run
 from engine.portfolio.caps import TOLERANCE, cap_weights, clip_proportionally, largest_sum
 from engine.portfolio.targets import basket_targets, review_sessions
 from engine.portfolio.weighting import RULES, Weighing, scheme_weights

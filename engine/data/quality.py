@@ -38,8 +38,9 @@ no close at all) and ``limit_breach``, which a correct series cannot have; every
 warning.  Flags, their severities, notes and strict mode are :mod:`engine.data.flags`; the
 A-share board limits :mod:`engine.data.limits`.
 
-Runs (:func:`engine.pipeline.gather_prices`) call :func:`quality_flags` on every history they use,
-restricted to the period they fetched, and keep one note per symbol and kind of flag (see
+Runs (:func:`engine.pipeline.prices.gather_prices`) call :func:`quality_flags` on every
+history they use, restricted to the period they fetched, and keep one note per symbol and kind
+of flag (see
 :func:`engine.data.flags.flag_notes`; a terminal gets ``flag_summary``), or with ``strict``
 one :class:`~engine.data.flags.DataQualityError`.  The checks work on
 plain numpy arrays extracted once per history (about 0.5 ms a symbol), so they cost a run of

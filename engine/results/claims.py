@@ -229,7 +229,7 @@ def paths_frame(run: Any) -> pd.DataFrame:
 
 
 def _claims_filler(run: Any, run_id: str, argv: Sequence[str] | None) -> Filler:
-    """The tables of a :class:`engine.pipeline.ClaimsRun` (see the module docstring)."""
+    """The tables of a :class:`engine.pipeline.claims.ClaimsRun` (see the module docstring)."""
     claims = run.claims
     records = run.records()
 

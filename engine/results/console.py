@@ -78,7 +78,7 @@ def basket_list(paths: Iterable[str | Path], fmt: str, *, terminal: bool = False
 
 
 def run_summary(result: Any, fmt: str, *, terminal: bool = False) -> str:
-    """``basket run``: the summary of a :class:`engine.pipeline.RunResult` under a title naming
+    """``basket run``: the summary of a :class:`engine.pipeline.runs.RunResult` under a title naming
     the study, period, currency, benchmark (with its return) and fees, as the tables of
     :mod:`engine.results.summary_tables` and, with several baskets, their effective number of
     independent themes; csv/json give every column."""
@@ -181,7 +181,7 @@ def status_report(report: Any, fmt: str, *, terminal: bool = False) -> str | Non
 
 
 def claims_output(run: Any, fmt: str, *, asof_given: bool = False, width: int = 80) -> str:
-    """``basket claims``: a :class:`engine.pipeline.ClaimsRun` as text ``width`` characters
+    """``basket claims``: a :class:`engine.pipeline.claims.ClaimsRun` as text ``width`` characters
     wide under a title (the claims' title, publication, as-of date and how it was chosen:
     inferred, given or the file's) with the as-of scores when they were computed, or as a
     csv/json/markdown table."""
@@ -210,7 +210,7 @@ SWEEP_JSON_KEYS = (
 
 def sweep_summary(result: Any, fmt: str, *, terminal: bool = False) -> str:
     """``basket sweep``: per theme, grid point and statistic of a
-    :class:`engine.pipeline.SweepResult` the theme's value, the random baskets' 5th/50th/95th
+    :class:`engine.pipeline.sweep.SweepResult` the theme's value, the random baskets' 5th/50th/95th
     percentiles, the theme's percentile and p-value (percent statistics as percentages), under
     a title naming the number of random baskets, what they are matched on and the seed; the
     grid column only when there is a grid; csv/json give :data:`SWEEP_JSON_KEYS`."""

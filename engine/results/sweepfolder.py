@@ -64,7 +64,7 @@ def write_sweep(
     result: Any, out: str | Path = "results", *, name: str | None = None,
     argv: Sequence[str] | None = None, finish: Sequence[Finisher] = (),
 ) -> Path:
-    """Write ``result`` (an :class:`engine.pipeline.SweepResult`) as a run folder under
+    """Write ``result`` (an :class:`engine.pipeline.sweep.SweepResult`) as a run folder under
     ``out``; ``finish`` steps (the report) run on the staged folder once its tables are in
     it; returns its path."""
     run_id = new_run_id(f"{name or result.study.name or 'sweep'}-sweep")

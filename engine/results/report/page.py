@@ -3,9 +3,10 @@ skeleton and its style, and the chart container (:class:`Charts`) with its loade
 
 Every text from a run is HTML-escaped, in the page (:func:`esc`) and inside the charts
 (:func:`label`: plotly draws a subset of HTML in labels).  Charts are described as JSON in one
-``<script type="application/json">`` element and drawn by a short loader, which marks each
-chart ``data-rendered="1"`` when plotly has drawn it.  Shared by the run, claims and sweep
-reports; imports pandas, never vectorbt or plotly.
+``<script type="application/json">`` element and drawn by a short loader (:data:`LOADER`) as
+they come near the window, which marks each chart ``data-rendered="1"`` when plotly has drawn
+it and highlights the line under the pointer on charts of several lines (:func:`highlights`).
+Shared by the run, claims and sweep reports; imports pandas, never vectorbt or plotly.
 """
 
 from __future__ import annotations
@@ -214,20 +215,32 @@ def highlights(data: Sequence[dict[str, Any]]) -> bool:
 DIMMED = 0.2
 
 LOADER = """(function () {
-  // One chart at a time, in page order, each started after the previous one is drawn and
-  // painted: the first chart shows as soon as plotly.js is parsed, not after every chart.
+  // A chart is drawn when it comes within a screen of the window (IntersectionObserver; what
+  // is near at load at once), one at a time in page order, each started after the previous
+  // one is drawn and painted: the first charts show as soon as plotly.js is parsed, and a
+  // chart far below costs nothing until the reader scrolls towards it.  Each chart's box has
+  // its height from the start, so the page does not jump.  The body says how many charts
+  // there are (data-charts) and, with data-idle, that every chart near the window is drawn.
   var figures = JSON.parse(document.getElementById("basket-figures").textContent);
   document.body.setAttribute("data-charts", String(figures.length));
-  var next = 0;
+  var FAR = 0, NEAR = 1, STARTED = 2, state = figures.map(function () { return FAR; });
+  var busy = false;
   function draw() {
-    if (next >= figures.length) return;
-    var f = figures[next++], el = document.getElementById(f.id);
+    if (busy) return;
+    var k = state.indexOf(NEAR);
+    if (k < 0) { document.body.setAttribute("data-idle", "1"); return; }
+    document.body.removeAttribute("data-idle");
+    state[k] = STARTED;
+    busy = true;
+    var f = figures[k], el = document.getElementById(f.id);
     Plotly.newPlot(el, f.data, f.layout, f.config).then(function () {
       if (f.highlight) highlighting(el);
       el.setAttribute("data-rendered", "1");
+      busy = false;
       requestAnimationFrame(function () { setTimeout(draw, 0); });
     });
   }
+  function near(k) { if (state[k] === FAR) state[k] = NEAR; }
   // With ten lines on a chart, the one under the pointer (or under its legend entry) comes
   // forward at full opacity and the others dim; leaving it shows them all again.  A line's
   // band (same legendgroup) goes with it.
@@ -277,7 +290,25 @@ LOADER = """(function () {
       if (item && !item.contains(event.relatedTarget)) show(null);
     });
   }
-  draw();
+  figures.forEach(function (f, k) {
+    var el = document.getElementById(f.id);
+    el.style.minHeight = f.layout.height + "px";
+    el.setAttribute("data-index", String(k));
+  });
+  if (!("IntersectionObserver" in window)) {
+    figures.forEach(function (f, k) { near(k); });
+    draw();
+    return;
+  }
+  var observer = new IntersectionObserver(function (entries) {
+    entries.forEach(function (entry) {
+      if (!entry.isIntersecting) return;
+      observer.unobserve(entry.target);
+      near(Number(entry.target.getAttribute("data-index")));
+    });
+    draw();
+  }, {rootMargin: "100% 0px"});
+  figures.forEach(function (f) { observer.observe(document.getElementById(f.id)); });
 })();"""
 
 
