@@ -931,6 +931,32 @@ def test_a_basket_claim_is_ranked_against_matched_random_baskets(cli, tmp_path, 
     assert "random baskets matched on market: percentile 100.0, p = 0.020" in table.stdout
 
 
+def test_a_basket_claims_null_resolves_no_listing_again(tmp_path, prices, monkeypatch):
+    """Resolve once, pass down: ranking a basket claim against matched random baskets runs a
+    sweep of the basket with the claims' listings (engine.pipeline.claims.claims_listings), so
+    the whole check resolves one set of listings, not one more for the sweep's run."""
+    from engine.data.sources import open_source
+    from engine.data.universe import UniverseSource
+    from engine.market.listings import RunListings
+    from engine.pipeline.draws import SweepOptions
+
+    path, universe_file = best_pair_claim(tmp_path)
+    resolved: list[list[str]] = []
+    resolve = RunListings.resolve.__func__
+
+    def counted(cls, symbols, explicit=None):
+        resolved.append(list(symbols))
+        return resolve(cls, resolved[-1], explicit)
+
+    monkeypatch.setattr(RunListings, "resolve", classmethod(counted))
+    universe = UniverseSource(universe_file)
+    run = check_claims(load_claims(path), open_source(prices, universe=universe),
+                       universe=universe, null=SweepOptions(n_random=20, verify=1))
+    assert only_row(run.records())["null_n"] == 20  # ranked, through the sweep
+    assert len(resolved) == 1, resolved
+    assert {"S8", "S9", "^IXIC"} <= set(resolved[0])
+
+
 def only_row(rows):
     assert len(rows) == 1, rows
     return rows[0]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -155,14 +155,8 @@ class FetchRow:
     message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "symbol": self.symbol,
-            "action": self.action,
-            "rows": self.rows,
-            "first_date": self.first_date,
-            "last_date": self.last_date,
-            "message": self.message,
-        }
+        """The JSON object of ``basket data fetch --format json``: the fields, in order."""
+        return asdict(self)
 
 
 class FetchFailed(EngineFailure):

@@ -146,13 +146,14 @@ def _basket_claim_null(
     options: SweepOptions, listings: RunListings,
 ) -> dict[str, object]:
     """The basket claim's total return over its window ranked against matched random baskets
-    of ``universe`` (:func:`sweep`): percentile, p-value, random median and count."""
+    of ``universe`` (:func:`engine.pipeline.sweep.sweep`, with the claims' ``listings``):
+    percentile, p-value, random median and count."""
     from engine.analysis.claims import Unchecked
 
     basket = dataclasses.replace(claim.basket, rebalance="none")
     try:
         result = sweep([basket], _basket_claim_study(claim, currency, end, listings), source,
-                       universe, options)
+                       universe, options, listings=listings)
     except (MissingDataError, DateRangeError, OptionError) as error:
         raise Unchecked(f"{basket.name}: {error.message}") from None
     row = next(r for r in result.rows if r["statistic"] == "total_return")

@@ -17,7 +17,7 @@ import pandas as pd
 from engine.config.baskets import REBALANCES, Basket, Study
 from engine.data.prices import PriceSource
 from engine.errors import MissingDataError, OptionError
-from engine.market.listings import fx_symbols_needed
+from engine.market.listings import RunListings, fx_symbols_needed
 from engine.market.panel import LOOKBACK
 from engine.pipeline.draws import (
     VERIFY_TOLERANCE,
@@ -140,6 +140,7 @@ def sweep(
     skip_missing: bool = False,
     strict: bool = False,
     progress=None,
+    listings: RunListings | None = None,
 ) -> SweepResult:
     """Rank every theme of ``baskets`` against ``options.n_random`` matched random baskets of
     ``universe`` (a :class:`engine.data.universe.UniverseSource`), for every point of
@@ -151,6 +152,9 @@ def sweep(
     universe's closes aligned to those sessions, and ``options.verify`` of them through
     vectorbt (an :class:`EngineFailure` if they differ by more than
     :data:`VERIFY_TOLERANCE`).  ``progress(done, total)`` is called as baskets are simulated.
+    ``listings`` are the themes' when a caller holds them (e.g.
+    :func:`engine.pipeline.claims.claims_listings`), passed to each theme's run; without them
+    each run resolves its theme's (:func:`engine.pipeline.listings.run_listings`).
     """
     from engine.analysis.null import MATCHES, basket_cars, rank_against
     from engine.config.grid import point_label
@@ -200,7 +204,8 @@ def sweep(
         for point, point_study in zip(options.grid, studies, strict=True):
             result = run([basket], point_study, source, skip_missing=skip_missing,
                          rebalance=point.get("rebalance") or rebalance, events=events,
-                         strict=strict, trials=len(baskets) * len(options.grid) - 1)
+                         strict=strict, trials=len(baskets) * len(options.grid) - 1,
+                         listings=listings)
             runs.append(result)
             theme = result.baskets[0]
             panel = result.panel
