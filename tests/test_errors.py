@@ -566,6 +566,9 @@ STANDALONE = {
         "a run folder's file linked from outside is never embedded by `report`",
     "test_sweep.py::test_report_refuses_to_rewrite_a_sweep_folder_as_a_run_page":
         "`report` of a sweep folder (needs a generated universe): refused, report.html kept",
+    "test_run_nulls.py::test_a_malformed_nulls_file_is_a_data_note_and_no_histogram":
+        "a malformed `nulls.parquet` (not parquet, a column missing or of text, a draw twice): "
+        "`report` writes the page without histograms and names the problem in its data notes",
     "test_hostile.py::test_no_csv_cell_is_a_spreadsheet_formula":
         "names such as `=HYPERLINK(...)` or `=cmd|' /C calc'!A0`: no CSV cell is a formula",
     "test_hostile.py::test_csv_output_escapes_formulas_too":

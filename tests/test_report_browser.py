@@ -1,11 +1,12 @@
 """Every kind of report, from the real shared data, drawn in headless Chromium at 900 and 1400 px.
 
-The kinds: the main job (``basket run``, study deepseek), an event study alone
-(``basket event``), a long run (study since_2023), a sweep against matched random baskets, a
-claims check and a run of ten baskets.  Each page must draw every chart (a ``.plot-container``
-with its svg in every figure's div, once scrolled to: a page draws a chart as it comes near the
-window), log no error, be no wider than the window (tables scroll inside their own wrapper)
-and make no network request; a screenshot of each is written for a person to look at
+The kinds: the main job (``basket run``, study deepseek), the same against matched random
+baskets of the universe (its histograms), an event study alone (``basket event``), a long run
+(study since_2023), a sweep against matched random baskets, a claims check and a run of ten
+baskets.  Each page must draw every chart (a ``.plot-container`` with its svg in every
+figure's div, once scrolled to: a page draws a chart as it comes near the window), log no
+error, be no wider than the window (tables scroll inside their own wrapper) and make no
+network request; a screenshot of each is written for a person to look at
 (``$BASKET_SCREENSHOTS``, else the test's tmp_path).  One Chromium serves the whole module.
 On the ten-basket run, hovering a line or its legend entry highlights it.
 
@@ -40,6 +41,8 @@ CLAIMS = PROJECT / "baskets" / "claims" / "citic-2025-02.yaml"
 #: The command line of each kind of report (after ``basket``; ``--out`` is added).
 COMMANDS = {
     "run": ["run", *THEMES, "--study", STUDIES / "deepseek.yaml"],
+    "universe-run": ["run", *THEMES, "--study", STUDIES / "deepseek.yaml", "--universe",
+                     UNIVERSE, "--random", "100"],
     "event": ["event", *THEMES, "--study", STUDIES / "deepseek.yaml"],
     "long-run": ["run", *THEMES, "--study", STUDIES / "since_2023.yaml", "--skip-missing"],
     "sweep": ["sweep", *THEMES, "--study", STUDIES / "deepseek.yaml", "--universe", UNIVERSE,
@@ -87,7 +90,7 @@ def reports(tmp_path_factory) -> dict[str, Path]:
 
     class Reports(dict):
         def __missing__(self, kind: str) -> Path:
-            if kind == "sweep" and not UNIVERSE.is_file():
+            if UNIVERSE in COMMANDS[kind] and not UNIVERSE.is_file():
                 pytest.skip(f"shared universe not found at {UNIVERSE}")
             out = tmp_path_factory.mktemp(kind)
             args = [*COMMANDS[kind], "--prices", SHARED_PRICES, "--out", out]

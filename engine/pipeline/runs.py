@@ -66,6 +66,9 @@ class RunResult:
     universe: dict[str, object] | None = None
     #: Each basket's returns without each of its constituents (baskets of two or more).
     leave_one_out: dict[str, LeaveOneOut] = field(default_factory=dict)
+    #: The total returns of the matched random baskets each basket is ranked against (with a
+    #: universe and random baskets; its ``null_percentile`` is its rank among them).
+    nulls: dict[str, np.ndarray] = field(default_factory=dict)
 
     def correlation_frame(self) -> pd.DataFrame:
         """Correlation of the baskets' daily returns (the benchmark's last) on the run's
@@ -269,10 +272,11 @@ def run(
     )
     pools: dict[str, pd.Series] = {}
     ranks: dict[str, Ranking] = {}
+    nulls: dict[str, np.ndarray] = {}
     universe_notes: list[str] = []
     if universe is not None:
         stage("the universe: equal-weight pools and matched random baskets")
-        pools, ranks, universe_notes = universe_figures(
+        pools, ranks, nulls, universe_notes = universe_figures(
             universe, panel, baskets, backtest, own_sessions, study.fees, null
         )
     chosen = {b.name: selected_after(b, study.start) for b in baskets}
@@ -321,6 +325,7 @@ def run(
             "matched_on": null.matched_on, "verify": null.verify,
         },
         leave_one_out=robust,
+        nulls=nulls,
     )
 
 

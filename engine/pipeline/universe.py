@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from engine.analysis.null import Ranking
@@ -28,7 +29,7 @@ def universe_figures(
     sessions: Mapping[str, pd.DatetimeIndex],
     fees: float,
     null: draws.SweepOptions,
-) -> tuple[dict[str, pd.Series], dict[str, Ranking], list[str]]:
+) -> tuple[dict[str, pd.Series], dict[str, Ranking], dict[str, np.ndarray], list[str]]:
     """What a universe adds to a run, per basket, on its own sessions (``sessions``,
     :func:`engine.pipeline.runs.basket_sessions`):
 
@@ -40,7 +41,8 @@ def universe_figures(
     * its total return's **ranking** among ``null.n_random`` random baskets matched on its
       market mix (as ``basket sweep`` draws them,
       :func:`engine.pipeline.draws.matched_draws`; none when ``n_random`` is 0),
-      ``null.verify`` of them checked against vectorbt;
+      ``null.verify`` of them checked against vectorbt, and the random baskets' total
+      returns it is ranked among;
 
     and notes for the baskets that get neither (a market without universe stocks, rules the
     kernel does not know) and on how the random baskets were weighted when not as the basket.
@@ -54,7 +56,7 @@ def universe_figures(
     history = max(LOOKBACK, weighting_history(baskets))
     view = draws.read_universe(universe, panel.sessions[0] - history, panel.sessions[-1])
     markets = view.meta["market"].to_numpy()
-    pools, ranks, notes = {}, {}, []
+    pools, ranks, nulls, notes = {}, {}, {}, []
     for basket in baskets:
         days = sessions[basket.name]
         own_rows = panel.sessions.get_indexer(days)
@@ -89,5 +91,6 @@ def universe_figures(
                 f"{basket.name}", "this is a bug in basket; rerun with --random 0",
             )
         total = float(backtest.equity[basket.name].loc[days].iloc[-1] / INITIAL_CASH - 1.0)
-        ranks[basket.name] = rank_against(total, drawn.statistics[:, 0])
-    return pools, ranks, notes
+        nulls[basket.name] = drawn.statistics[:, 0].copy()
+        ranks[basket.name] = rank_against(total, nulls[basket.name])
+    return pools, ranks, nulls, notes

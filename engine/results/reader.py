@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from engine.analysis.metrics import NUMERIC_COLUMNS, TEXT_COLUMNS, is_versus_key
@@ -24,6 +25,7 @@ from engine.config.yamlfile import load_yaml
 from engine.errors import ConfigError, InputError, OptionError, ResultsError
 from engine.files import UnreadableFile, read_bounded
 from engine.results.assets import ASSETS
+from engine.results.nulls import NULLS, MalformedNulls, read_run_totals
 from engine.results.runfolder import MANIFEST, TEXT_FIELDS, RunContents
 from engine.text import unescape_frame
 
@@ -196,7 +198,9 @@ class Run:
     ``summary`` is indexed by basket (the benchmark's row included) with the columns of
     :data:`METRICS`; ``config`` is ``{}`` when ``config.yaml`` is absent.  Other tables are read
     on demand with :meth:`table` and :meth:`events`, from the folder, or from ``tables`` (by
-    file name, the CSV text written) for a run held in memory: both read by :func:`read_table`.
+    file name, the CSV text written) for a run held in memory: both read by :func:`read_table`;
+    the random baskets' totals with :meth:`nulls` (``tables`` holds the bytes of
+    ``nulls.parquet``).
     """
 
     path: Path
@@ -204,7 +208,7 @@ class Run:
     config: dict[str, Any]
     summary: pd.DataFrame
     problems: list[str] = field(default_factory=list)
-    tables: dict[str, str] | None = None
+    tables: dict[str, str | bytes] | None = None
 
     @property
     def id(self) -> str:
@@ -255,6 +259,26 @@ class Run:
                 text = text.where(text.notna(), None)
                 frame[column] = text[~text.index.duplicated()]
         return frame
+
+    def nulls(self) -> dict[str, np.ndarray]:
+        """The total returns of the matched random baskets each basket was ranked against
+        (``nulls.parquet``, :func:`engine.results.nulls.read_run_totals`; for a run held in
+        memory, the bytes written to it), by basket; empty for a run without them (no
+        ``--universe``, ``--random 0``, or written before runs kept them), and for a malformed
+        file, whose problem is added to :attr:`problems`."""
+        if self.tables is not None:
+            source = self.tables.get(NULLS)
+        else:
+            source = inside(self.path, NULLS)
+            if source is None and (self.path / NULLS).is_symlink():
+                self.problems.append(f"{NULLS} is a link out of the run folder (not read)")
+        if source is None:
+            return {}
+        try:
+            return read_run_totals(source)
+        except MalformedNulls as error:
+            self.problems.append(f"{NULLS} cannot be read ({error})")
+            return {}
 
     def events(self, names: Sequence[str] = EVENT_TABLES) -> dict[str, pd.DataFrame]:
         """The event-study tables ``names`` present under ``events/`` (see

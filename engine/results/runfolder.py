@@ -10,6 +10,10 @@ A run folder holds::
                                               like the market (only when there are some)
     correlation.csv / overlap.csv             baskets' daily-return correlations, symbols held
                                               in common
+    nulls.parquet                             the total returns of the matched random baskets
+                                              each basket is ranked against (``--universe``
+                                              with random baskets only; the sweep's long
+                                              format, :mod:`engine.results.nulls`)
     config.yaml                               the study and baskets as run (after defaults)
     manifest.json                             command, time, versions, data source, fingerprints,
                                               notes, skipped symbols
@@ -44,6 +48,7 @@ from engine.analysis.metrics import COLUMNS
 from engine.errors import ResultsError
 from engine.files import current_umask, remove_leftovers, temporary_prefix
 from engine.jsonable import json_ready
+from engine.results.nulls import NULLS, write_run_nulls
 from engine.results.summary_tables import render_summary
 from engine.text import spreadsheet_frame
 
@@ -252,13 +257,14 @@ def write_config_and_manifest(
 class RunContents:
     """What a run folder holds, in memory, as it was written: the ``manifest`` and ``config``
     (JSON-ready, as ``manifest.json`` and ``config.yaml`` hold them) and the CSV text of the
-    ``tables`` by file name (``equity.csv``, ``events/car_paths.csv``...), as written.  The
+    ``tables`` by file name (``equity.csv``, ``events/car_paths.csv``...), as written (for
+    ``nulls.parquet``, its bytes).  The
     report is rendered from it right after the folder is written, without reading the files
     back (:func:`engine.results.reader.memory_run` parses the same text the same way)."""
 
     manifest: dict[str, Any]
     config: dict[str, Any]
-    tables: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, str | bytes] = field(default_factory=dict)
 
 
 #: What the orchestration adds to a staged run folder once its tables are written (the report):
@@ -359,6 +365,8 @@ def _run_filler(result: Any, run_id: str, argv: Sequence[str] | None) -> Filler:
         if not costs.empty:
             tables["costs.csv"] = write_csv(folder, "costs.csv", costs, index=False,
                                             escape=False)
+        if result.nulls:
+            tables[NULLS] = write_run_nulls(folder, result.nulls)
         if result.events is not None:
             tables.update(write_event_tables(folder, result.events))
         config = {

@@ -3,6 +3,9 @@
 Sections, top to bottom:
 
 1. **Summary**: the run's summary table (percentages as percentages, negatives in red);
+   with ``--universe``, **Random baskets**: per basket, the histogram of the matched random
+   baskets' total returns it is ranked against, its own marked
+   (:mod:`engine.results.report.nulls`);
 2. **Equity**: every basket and the benchmark rebased to 100 at the starting cash, the study's
    event dates marked by vertical lines with their names, and each basket relative to the
    benchmark;
@@ -29,6 +32,7 @@ from engine.analysis.drawdowns import drawdown_periods
 from engine.analysis.rolling import ROLLING_BETA_SESSIONS, monthly_returns, rolling_beta
 from engine.errors import ResultsError
 from engine.results.assets import plotly_script
+from engine.results.nulls import RUN_STATISTIC
 from engine.results.reader import Run, load_run, memory_run
 from engine.results.report.charts import (
     attribution_chart,
@@ -41,6 +45,7 @@ from engine.results.report.charts import (
 )
 from engine.results.report.events import events_section, study_events
 from engine.results.report.heat import correlation_table, monthly_table, overlap_table
+from engine.results.report.nulls import null_histogram
 from engine.results.report.page import (
     Charts,
     colors,
@@ -239,6 +244,33 @@ def null_table(run: Run) -> str:
     )
 
 
+def nulls_section(run: Run, charts: Charts) -> str:
+    """Per basket ranked against matched random baskets (``basket run --universe``), the
+    histogram of their total returns with the basket's marked (:func:`null_histogram`);
+    empty for a run without them."""
+    totals = run.nulls()
+    if not totals or run.summary.empty:
+        return ""
+    charts_html = []
+    for basket, values in totals.items():
+        if basket not in run.summary.index:
+            continue
+        figures = run.summary.loc[basket]
+        row = {"basket": basket, "grid": "", "statistic": RUN_STATISTIC,
+               "value": number(figures.get(RUN_STATISTIC)),
+               "percentile": number(figures.get("null_percentile")),
+               "p_value": number(figures.get("null_p_value"))}
+        charts_html.append(null_histogram(charts, row, values, marked="basket"))
+    if not any(charts_html):
+        return ""
+    return section("nulls", "Random baskets", (
+        f'<div class="grid">{"".join(charts_html)}</div>'
+        '<p class="caption">Total returns of the matched random baskets each basket is ranked '
+        "against (the universe's stocks, its number of names and market mix, same weights, "
+        "schedule and fees), in equal bins; the red line is the basket's own total return.</p>"
+    ))
+
+
 def attribution_section(run: Run, charts: Charts) -> str:
     attribution = run.table("attribution.csv")
     if attribution is None or attribution.empty or "contribution" not in attribution:
@@ -301,8 +333,10 @@ def build_report(run: Run, plotly: str) -> str:
     )
     bench_text = "" if isnan(benchmark_total) else f" ({benchmark_total:+.2%})"
     backtest = m.get("kind", "run") != "event"
+    nulls = nulls_section(run, charts) if backtest else ""
     sections = [
         summary_section(run) if backtest else "",
+        nulls,
         equity_sections(run, charts, palette) if backtest else "",
         events_section(run, charts, palette),
         attribution_section(run, charts) if backtest else "",
@@ -310,7 +344,8 @@ def build_report(run: Run, plotly: str) -> str:
         notes_section(run),
         settings_section(run),
     ]
-    links = [("summary", "Summary"), ("equity", "Equity"), ("drawdowns", "Drawdowns"),
+    links = [("summary", "Summary"), *([("nulls", "Random baskets")] if nulls else []),
+             ("equity", "Equity"), ("drawdowns", "Drawdowns"),
              ("events", "Event study"), ("attribution", "Attribution"),
              ("together", "Baskets together"),
              ("notes", "Data notes"), ("settings", "Settings")]
