@@ -21,8 +21,8 @@ GROUND = {"errors", "symbols", "calendars", "jsonable", "files", "text"}
 #: The rooms of engine/pipeline/ in the order they may import each other (engine/pipeline/__init__).
 PIPELINE_ROOMS = ("study", "listings", "prices", "draws", "universe", "events", "runs", "sweep",
                   "claims", "writing")
-#: The most lines an engine module may hold.
-MAX_LINES = 900
+#: The most lines an engine module may hold (the largest today: config/baskets.py, about 900).
+MAX_LINES = 1000
 
 
 def module_name(path: Path) -> str:

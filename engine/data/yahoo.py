@@ -410,18 +410,19 @@ class YahooSource:
                     problems[symbol] = "not in cache (offline)"
                 else:
                     histories[symbol] = cached.history
-                    self._note_offline_gaps(symbol, cached, start, end, now)
+                    self._note_offline_gaps(symbol, cached, start, self._target(symbol, end, now))
                 continue
-            plan = self._plan(symbol, cached, start, end, now)
+            target = self._target(symbol, end, now)
+            plan = self._plan(symbol, cached, start, target)
             if plan.empty and cached is not None:
                 histories[symbol] = cached.history
             else:
-                pending.append((symbol, cached, plan))
+                pending.append((symbol, cached, plan, target))
         with self._progress(len(pending)) as advance:
-            for symbol, cached, plan in pending:
+            for symbol, cached, plan, target in pending:
                 advance(symbol)
                 try:
-                    histories[symbol] = self._update(symbol, cached, plan, start, end, now)
+                    histories[symbol] = self._update(symbol, cached, plan, start, target)
                 except _Failure as failure:
                     if failure.kind in ("network", "rate_limit") and not self._reached:
                         raise SourceUnavailable(
@@ -439,16 +440,19 @@ class YahooSource:
 
     # -- planning and updating -----------------------------------------------------------------
 
+    def _target(self, symbol: str, end: pd.Timestamp | None, now: pd.Timestamp) -> pd.Timestamp:
+        """The last session of ``symbol``'s exchange a fetch up to ``end`` at ``now`` should
+        reach (:func:`engine.data.freshness.target_session`)."""
+        return target_session(self._calendar(symbol), end, now)
+
     def _plan(
         self,
         symbol: str,
         cached: CachedHistory | None,
         start: pd.Timestamp | None,
-        end: pd.Timestamp | None,
-        now: pd.Timestamp,
+        target: pd.Timestamp,
     ) -> _Plan:
         want_start = start if start is not None else DEFAULT_START
-        target = target_session(self._calendar(symbol), end, now)
         if cached is None:
             return _Plan(full=(want_start, max(target, want_start)))
         entry = cached.entry
@@ -472,10 +476,8 @@ class YahooSource:
         cached: CachedHistory | None,
         plan: _Plan,
         start: pd.Timestamp | None,
-        end: pd.Timestamp | None,
-        now: pd.Timestamp,
+        target: pd.Timestamp,
     ) -> PriceHistory:
-        target = target_session(self._calendar(symbol), end, now)
         if cached is None or plan.full is not None:
             first, last = plan.full or (start or DEFAULT_START, target)
             return self._replace(symbol, first, last, target)
@@ -643,14 +645,8 @@ class YahooSource:
             warnings.warn(text, CacheWarning, stacklevel=3)
 
     def _note_offline_gaps(
-        self,
-        symbol: str,
-        cached: CachedHistory,
-        start: pd.Timestamp | None,
-        end: pd.Timestamp | None,
-        now: pd.Timestamp,
+        self, symbol: str, cached: CachedHistory, start: pd.Timestamp | None, target: pd.Timestamp
     ) -> None:
-        target = target_session(self._calendar(symbol), end, now)
         last = pd.Timestamp(cached.entry.last_date)
         if last < target:
             self.notes.append(

@@ -180,7 +180,8 @@ def run_events(
 ) -> EventRun:
     """The event study of ``baskets`` around ``options.events``, without a backtest.
 
-    ``strict`` makes data-quality warnings an error (see :func:`gather_prices`);
+    ``strict`` makes data-quality warnings an error (see
+    :func:`engine.pipeline.prices.gather_prices`);
     ``stage(text)``, if given, is told each stage as it starts.
     """
     stage = stage or silent

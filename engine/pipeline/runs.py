@@ -178,16 +178,16 @@ def run(
     null: SweepOptions | None = None,
     trials: int = 0,
 ) -> RunResult:
-    """Backtest ``baskets`` over the ``study`` (already resolved with :func:`resolve_study`),
-    and study ``events`` if given.
+    """Backtest ``baskets`` over the ``study`` (already resolved with
+    :func:`engine.pipeline.study.resolve_study`), and study ``events`` if given.
 
     ``rebalance`` overrides every basket's own schedule (the command line's ``--rebalance``).
     ``strict`` makes data-quality warnings an error (see :func:`gather_prices`).  ``capital``
     (report currency; the command line's ``--capital``) trades every basket in whole board lots
     of that starting capital (see :mod:`engine.portfolio.execution`).  ``stage(text)``, if
     given, is told each stage as it starts (a progress display).  ``listings`` are the run's
-    (:func:`run_listings`, or a caller's that hold them, e.g. :func:`claims_listings`; resolved
-    here when not given).
+    (:func:`run_listings`, or a caller's that hold them, e.g.
+    :func:`engine.pipeline.claims.claims_listings`; resolved here when not given).
 
     With a ``universe`` (a :class:`engine.data.universe.UniverseSource`) every basket is also
     measured against the equal-weight pool of its markets' universe stocks and ranked against
