@@ -2,7 +2,7 @@
 baskets and, per theme and statistic, a histogram of the random baskets' values with the
 theme marked.
 
-Built from the :class:`engine.pipeline.SweepResult` the sweep holds, once its run folder's
+Built from the :class:`engine.pipeline.sweep.SweepResult` the sweep holds, once its run folder's
 tables are written (a finish step of :func:`engine.results.sweepfolder.write_sweep`).
 """
 
