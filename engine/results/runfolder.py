@@ -337,7 +337,7 @@ def write_folder(
 
 
 def _run_filler(result: Any, run_id: str, argv: Sequence[str] | None) -> Filler:
-    """The tables of a :class:`engine.pipeline.RunResult` (see the module docstring)."""
+    """The tables of a :class:`engine.pipeline.runs.RunResult` (see the module docstring)."""
     summary = result.summary_frame()
 
     def fill(folder: Path) -> RunContents:
@@ -404,7 +404,7 @@ RUN_FOLDER = FolderKind(lambda result: result.study.name, _run_filler)
 
 
 def _event_filler(run: Any, run_id: str, argv: Sequence[str] | None) -> Filler:
-    """The tables of a :class:`engine.pipeline.EventRun` (``basket event``)."""
+    """The tables of a :class:`engine.pipeline.events.EventRun` (``basket event``)."""
 
     def fill(folder: Path) -> RunContents:
         tables = write_event_tables(folder, run.events)
