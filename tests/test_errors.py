@@ -548,7 +548,7 @@ CASES = [
         "basket, or was edited; run the sweep again (same --seed, same draws))"),
     row("report-sweep-nulls-not-parquet", 1, command(*REPORT_LATEST, before=(SWEEP,), files={
         "results/*/nulls.parquet": "basket,grid,statistic,draw,value\n"}),
-        "nulls.parquet is not a parquet file"),
+        "nulls.parquet cannot be read (not a parquet table"),
     row("report-sweep-summary-missing", 1, command(*REPORT_LATEST, before=(SWEEP,),
                                                    files={"results/*/summary.csv": REMOVED}),
         "summary.csv is missing (or a link out of the folder)"),
@@ -602,7 +602,7 @@ STANDALONE = {
     "test_hostile.py::test_report_never_embeds_a_file_linked_from_outside":
         "a run folder's file linked from outside is never embedded by `report`",
     "test_sweep.py::test_a_sweep_folder_with_random_values_out_of_shape_is_refused":
-        "a sweep folder's `nulls.parquet` without a column, with a key twice or not as text: "
+        "a sweep folder's `nulls.parquet` without a column, with a draw twice or not as text: "
         "`report` names the file, report.html kept",
     "test_run_nulls.py::test_a_malformed_nulls_file_is_a_data_note_and_no_histogram":
         "a malformed `nulls.parquet` (not parquet, a column missing or of text, a draw twice): "

@@ -346,11 +346,12 @@ def test_a_sweep_folder_with_random_values_out_of_shape_is_refused(project, cli,
     table = pq.read_table(nulls)
     first_row = table.slice(0, 2)
     shapes = {
-        "without value": (table.drop_columns(["value"]), "has no column value"),
+        "without value": (table.drop_columns(["value"]), "cannot be read (no column value"),
         "a row in two places": (pa.concat_tables([first_row, table, first_row]),
-                                "holds the values of Shapes's total_return in two places"),
-        "keys not text": (table.set_column(0, "basket", pa.array(range(len(table)))),
-                          "column basket is not text in every row"),
+                                "cannot be read (the draws of Shapes are not 0..8 once each)"),
+        "keys not text": (table.replace_schema_metadata(None).set_column(
+            0, "basket", pa.array(range(len(table)))),
+                          "cannot be read (column 'basket' holds something other than text)"),
     }
     for shape, (altered, message) in shapes.items():
         pq.write_table(altered, nulls)

@@ -12,7 +12,9 @@ format for both, one row per random basket::
 
 Parquet keeps the numbers exact (no ten-digit CSV rounding).  A run's report, drawn right
 after the run, reads the bytes written to the file the way ``basket report`` reads the file
-(:func:`read_run_totals`), so both draw the same histograms.  Writes and reads only this file.
+(:func:`read_run_totals`), so both draw the same histograms; ``basket report`` of a sweep
+folder reads every row's values with the same checks (:func:`null_values`).  Writes and reads
+only this file.
 """
 
 from __future__ import annotations
@@ -66,10 +68,10 @@ def write_run_nulls(folder: Path, totals: Mapping[str, np.ndarray]) -> bytes:
     return data
 
 
-def run_totals(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The random total returns per basket (in draw order, baskets in the table's order) of a
-    run's long table; :class:`MalformedNulls` when a column is missing or of the wrong type, or
-    a basket's draws are not 0 .. n-1 once each."""
+def null_values(frame: pd.DataFrame) -> dict[tuple[str, str, str], np.ndarray]:
+    """The random values of every ``(basket, grid, statistic)`` of a long table, in draw order
+    (keys in the table's order); :class:`MalformedNulls` when a column is missing or of the
+    wrong type, or a key's draws are not 0 .. n-1 once each."""
     missing = [name for name in NULL_COLUMNS if name not in frame.columns]
     if missing:
         raise MalformedNulls(f"no column {', '.join(missing)} (it holds "
@@ -78,27 +80,41 @@ def run_totals(frame: pd.DataFrame) -> dict[str, np.ndarray]:
         raise MalformedNulls(f"column 'value' holds {frame['value'].dtype}, not numbers")
     if not pd.api.types.is_integer_dtype(frame["draw"]):
         raise MalformedNulls(f"column 'draw' holds {frame['draw'].dtype}, not whole numbers")
-    for name in NULL_COLUMNS[:3]:
+    keys = list(NULL_COLUMNS[:3])
+    for name in keys:
         if not all(isinstance(v, str) for v in frame[name]):
             raise MalformedNulls(f"column '{name}' holds something other than text")
-    ranked = frame[(frame["statistic"] == RUN_STATISTIC) & (frame["grid"] == "")]
-    totals = {}
-    for basket, rows in ranked.groupby("basket", sort=False):
+    values = {}
+    for (basket, grid, statistic), rows in frame.groupby(keys, sort=False):
         rows = rows.sort_values("draw", kind="stable")
         if not np.array_equal(rows["draw"].to_numpy(), np.arange(len(rows))):
-            raise MalformedNulls(f"the draws of {basket} are not 0..{len(rows) - 1} once each")
-        totals[str(basket)] = rows["value"].to_numpy(dtype=float)
-    return totals
+            what = basket if (grid, statistic) == ("", RUN_STATISTIC) else (
+                f"{basket}'s {statistic}" + (f" at {grid}" if grid else ""))
+            raise MalformedNulls(f"the draws of {what} are not 0..{len(rows) - 1} once each")
+        values[(str(basket), str(grid), str(statistic))] = rows["value"].to_numpy(dtype=float)
+    return values
 
 
-def read_run_totals(source: Path | bytes) -> dict[str, np.ndarray]:
-    """:func:`run_totals` of the file at ``source``, or of the bytes written to it;
-    :class:`MalformedNulls` when it is not a parquet file or not such a table."""
+def run_totals(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The random total returns per basket (in draw order, baskets in the table's order) of a
+    run's long table (:func:`null_values`, the rows of :data:`RUN_STATISTIC` without a grid)."""
+    return {basket: values for (basket, grid, statistic), values in null_values(frame).items()
+            if grid == "" and statistic == RUN_STATISTIC}
+
+
+def read_nulls(source: Path | bytes) -> pd.DataFrame:
+    """The long table in the file at ``source``, or in the bytes written to it, unchecked;
+    :class:`MalformedNulls` when it is not a parquet file."""
     try:
-        frame = pd.read_parquet(io.BytesIO(source) if isinstance(source, bytes) else source)
+        return pd.read_parquet(io.BytesIO(source) if isinstance(source, bytes) else source)
     except (OSError, ValueError, TypeError, NotImplementedError) as error:
         # pyarrow starts with "Could not open Parquet input source '<path>': ": the path
         # is named by the caller already.
         reason = re.sub(r"^Could not open .*?': ", "", str(error).split("\n")[0])
         raise MalformedNulls(f"not a parquet table ({reason or type(error).__name__})") from None
-    return run_totals(frame)
+
+
+def read_run_totals(source: Path | bytes) -> dict[str, np.ndarray]:
+    """:func:`run_totals` of the file at ``source``, or of the bytes written to it;
+    :class:`MalformedNulls` when it is not a parquet file or not such a table."""
+    return run_totals(read_nulls(source))

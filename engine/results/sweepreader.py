@@ -4,7 +4,8 @@ settings ``basket sweep`` wrote (:mod:`engine.results.sweepfolder`), for the swe
 A :class:`Sweep` comes from a folder (:func:`load_sweep`: ``basket report``) or from what the
 sweep just wrote, held in memory (:func:`memory_sweep`): the summary's CSV text parsed by the
 one function that parses the file (:func:`read_sweep_summary`), the random values as the arrays
-``nulls.parquet`` stores losslessly, so both give the same report, byte for byte.  A file that
+``nulls.parquet`` stores losslessly (read back by :func:`engine.results.nulls.null_values`, the
+reader of run folders' random values too), so both give the same report, byte for byte.  A file that
 is missing or malformed is a :class:`engine.errors.ResultsError` naming it, raised before
 anything is written.  Writes nothing.
 """
@@ -21,7 +22,7 @@ import pandas as pd
 
 from engine.config.yamlfile import load_yaml
 from engine.errors import ConfigError, ResultsError
-from engine.results.nulls import NULL_COLUMNS, NULLS
+from engine.results.nulls import NULLS, MalformedNulls, null_values, read_nulls
 from engine.results.reader import inside, read_manifest, read_table
 from engine.results.runfolder import RunContents
 from engine.results.sweepfolder import NUMBER_COLUMNS, SUMMARY_COLUMNS, SUMMARY_TEXT
@@ -71,50 +72,15 @@ def read_sweep_summary(source: Path | io.StringIO, name: str) -> pd.DataFrame:
 
 
 def _nulls(path: Path, summary: pd.DataFrame) -> list[np.ndarray]:
-    """The random values of each summary row from ``nulls.parquet`` (long format, each row's
-    values together in draw order, as :mod:`engine.results.sweepfolder` writes them)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    keys = ["basket", "grid", "statistic"]
+    """The random values of each summary row from ``nulls.parquet``
+    (:func:`engine.results.nulls.null_values`)."""
     try:
-        missing = [c for c in NULL_COLUMNS if c not in pq.read_schema(path).names]
-        if missing:
-            raise ResultsError(f"{path} has no column {', '.join(missing)}", HINT)
-        table = pq.read_table(path, columns=list(NULL_COLUMNS), read_dictionary=keys)
-    except (OSError, ValueError, pa.ArrowException):
-        raise ResultsError(f"{path} is not a parquet file", HINT) from None
-    table = table.unify_dictionaries()
-    codes, labels = [], []
-    for key in keys:
-        column = table.column(key).combine_chunks()
-        if (not pa.types.is_dictionary(column.type)
-                or not pa.types.is_string(column.type.value_type) or column.null_count):
-            raise ResultsError(f"{path}: column {key} is not text in every row", HINT)
-        codes.append(column.indices.to_numpy(zero_copy_only=False))
-        labels.append(column.dictionary.to_pylist())
-    try:
-        values = table.column("value").cast(pa.float64()).to_numpy()
-    except pa.ArrowException:
-        raise ResultsError(f"{path}: column value is not numeric", HINT) from None
-    found: dict[tuple[str, ...], np.ndarray] = {}
-    if len(values):
-        # Each summary row's values are one run of equal keys: cut where any key changes.
-        changed = np.zeros(len(values) - 1, dtype=bool)
-        for code in codes:
-            changed |= code[1:] != code[:-1]
-        cuts = np.flatnonzero(changed) + 1
-        for start, end in zip(np.r_[0, cuts], np.r_[cuts, len(values)], strict=True):
-            key = tuple(label[code[start]] for label, code in zip(labels, codes, strict=True))
-            if key in found:
-                basket, grid, statistic = key
-                at = f" at {grid}" if grid else ""
-                raise ResultsError(f"{path} holds the values of {basket}'s {statistic}{at} in "
-                                   "two places", HINT)
-            found[key] = values[start:end]
+        found = null_values(read_nulls(path))
+    except MalformedNulls as error:
+        raise ResultsError(f"{path} cannot be read ({error})", HINT) from None
     empty = np.array([], dtype=np.float64)
-    return [found.get((b, g, s), empty) for b, g, s in
-            summary[keys].itertuples(index=False, name=None)]
+    return [found.get(key, empty) for key in
+            summary[["basket", "grid", "statistic"]].itertuples(index=False, name=None)]
 
 
 def _study(path: Path) -> dict[str, Any]:
