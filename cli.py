@@ -278,13 +278,13 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 def _basket_files(files: tuple[str, ...]) -> list[Path]:
-    from engine.config.baskets import discover_baskets
+    from engine.config.validate import discover_baskets
 
     return [Path(f) for f in files] if files else discover_baskets(DEFAULT_BASKETS)
 
 
 def _study(path: str | None):
-    from engine.config.baskets import Study, load_study
+    from engine.config.studies import Study, load_study
 
     if path:
         return load_study(path)
@@ -362,7 +362,7 @@ def validate_command(files: tuple[str, ...]) -> None:
 @_format_option
 def list_command(folder: str, fmt: str) -> None:
     """List the baskets: name, file, constituents, weighting, rebalancing."""
-    from engine.config.baskets import discover_baskets
+    from engine.config.validate import discover_baskets
     from engine.results.console import basket_list
 
     click.echo(basket_list(discover_baskets(folder), fmt, terminal=_is_terminal()), nl=False)

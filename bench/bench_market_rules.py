@@ -28,7 +28,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
 
-    from engine.config.baskets import load_basket, load_study
+    from engine.config.baskets import load_basket
+    from engine.config.studies import load_study
     from engine.data.csvfolder import CsvFolderSource
     from engine.pipeline.runs import run
     from engine.pipeline.study import resolve_study

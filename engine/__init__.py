@@ -33,8 +33,8 @@ __version__ = "0.1.0"
 #: The public Python API (what the CLI calls), by the module that holds each name.
 _EXPORTS = {
     "load_basket": "engine.config.baskets",
-    "load_study": "engine.config.baskets",
-    "validate_file": "engine.config.baskets",
+    "load_study": "engine.config.studies",
+    "validate_file": "engine.config.validate",
     "open_source": "engine.data.sources",
     "CsvFolderSource": "engine.data.csvfolder",
     "resolve_study": "engine.pipeline.study",

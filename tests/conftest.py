@@ -278,7 +278,7 @@ def symbols_basket(root: Path, name: str, symbols: Sequence[str], extra: str = "
 def small_universe_inputs(project: dict[str, Path], fees: float | None = None):
     """The universe, price source (the price folder, then the universe) and resolved study of
     :func:`make_small_universe`'s ``project``."""
-    from engine.config.baskets import load_study
+    from engine.config.studies import load_study
     from engine.data.sources import open_source
     from engine.data.universe import UniverseSource
     from engine.pipeline.study import resolve_study
@@ -295,7 +295,8 @@ BACKTEST_TOLERANCE = 1e-12
 def real_run(shared_prices: Path, study_file: str):
     """``basket run`` of the real baskets of ``baskets/`` under ``baskets/studies/STUDY_FILE``
     on the shared prices, as a Python call (its RunResult)."""
-    from engine.config.baskets import load_basket, load_study
+    from engine.config.baskets import load_basket
+    from engine.config.studies import load_study
     from engine.data.csvfolder import CsvFolderSource
     from engine.pipeline.runs import run
     from engine.pipeline.study import resolve_study

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from conftest import sessions, weekdays
 
-from engine.config.baskets import Basket, Constituent, Study
+from engine.config.baskets import Basket, Constituent
+from engine.config.studies import Study
 from engine.data.csvfolder import CsvFolderSource
 from engine.pipeline.runs import run
 

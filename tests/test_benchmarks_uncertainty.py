@@ -16,7 +16,8 @@ from conftest import PROJECT, raw_closes, sessions, write_yaml
 from scipy import stats
 
 from engine.analysis.metrics import PERIODS_PER_YEAR, Summary, with_deflated_sharpe
-from engine.config.baskets import Basket, Constituent, load_basket, load_study
+from engine.config.baskets import Basket, Constituent, load_basket
+from engine.config.studies import load_study
 from engine.data.csvfolder import CsvFolderSource
 from engine.market.benchmarks import blend_values, market_mix
 from engine.pipeline.runs import run

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 from engine.analysis.claims import CLOSE, FAILS, HOLDS, UNCHECKED, judge, listing_path
 from engine.calendars import all_sessions
-from engine.config.baskets import discover_baskets
 from engine.config.claims import CLOSE_FACTOR, load_claims, parse_figure
+from engine.config.validate import discover_baskets
 from engine.data.csvfolder import CsvFolderSource
 from engine.errors import ConfigError
 from engine.pipeline.claims import check_claims

@@ -178,7 +178,8 @@ def test_resolve_symbols_in_python():
 
 
 def test_study_symbols_lists_benchmark_fx_and_market_indices():
-    from engine.config.baskets import load_basket, load_study
+    from engine.config.baskets import load_basket
+    from engine.config.studies import load_study
 
     needs = study_symbols([load_basket(PROJECT / "baskets" / "report_headliners.yaml")],
                           load_study(STUDY))

@@ -29,7 +29,8 @@ AR_SUMS = ("return", "market_return", "normal_return", "abnormal_return")
 
 
 def main_job_events(prices: Path):
-    from engine.config.baskets import load_basket, load_study
+    from engine.config.baskets import load_basket
+    from engine.config.studies import load_study
     from engine.data.csvfolder import CsvFolderSource
     from engine.pipeline.runs import run
     from engine.pipeline.study import event_options, resolve_study

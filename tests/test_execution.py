@@ -15,7 +15,8 @@ from conftest import flat_history
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.config.baskets import Basket, Commission, Constituent, Study, basket_from_mapping
+from engine.config.baskets import Basket, Commission, Constituent, basket_from_mapping
+from engine.config.studies import Study
 from engine.data.csvfolder import CsvFolderSource
 from engine.data.prices import PriceSet
 from engine.errors import ConfigError, OptionError
@@ -351,7 +352,8 @@ def test_vectorbt_keeps_the_planned_books_in_whole_lots_without_overdrawing(move
 def test_the_hang_seng_tech_rules_example_on_real_data(shared_prices):
     from conftest import PROJECT
 
-    from engine.config.baskets import load_basket, load_study
+    from engine.config.baskets import load_basket
+    from engine.config.studies import load_study
     from engine.pipeline.study import resolve_study
 
     rules = load_basket(PROJECT / "baskets/examples/hang_seng_tech_rules.yaml")

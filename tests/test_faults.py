@@ -32,7 +32,8 @@ from yahoo_fake import needs_shared_prices
 import engine.data.cache
 import engine.pipeline.runs
 import engine.results.runfolder
-from engine.config.baskets import Basket, Constituent, Study
+from engine.config.baskets import Basket, Constituent
+from engine.config.studies import Study
 from engine.data.cache import PriceCache
 
 RUN_FILES = {"summary.csv", "summary.md", "summary.json", "equity.csv", "attribution.csv",

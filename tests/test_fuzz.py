@@ -3,7 +3,7 @@
 * Mutated basket and study files (character and byte edits, deleted, repeated and swapped lines,
   swapped keys, values replaced by random YAML of any type) never end in a traceback: loading
   gives a valid basket or study, or a :class:`~engine.errors.ConfigError` naming the file on one
-  line.  A thousand go straight through :func:`engine.config.baskets.validate_file`, a smaller
+  line.  A thousand go straight through :func:`engine.config.validate.validate_file`, a smaller
   sample through ``basket validate``.
 * Backtests of generated prices (random walks on real NASDAQ sessions) keep the invariants of a
   basket: the invested weights sum to one after every rebalance (less than the fee rate short
@@ -29,16 +29,9 @@ from conftest import sessions
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from engine.config.baskets import (
-    BASKET_KEYS,
-    CONSTITUENT_KEYS,
-    EVENT_STUDY_KEYS,
-    STUDY_KEYS,
-    Basket,
-    Constituent,
-    Study,
-    validate_file,
-)
+from engine.config.baskets import BASKET_KEYS, CONSTITUENT_KEYS, Basket, Constituent
+from engine.config.studies import EVENT_STUDY_KEYS, STUDY_KEYS, Study
+from engine.config.validate import validate_file
 from engine.data.csvfolder import CsvFolderSource
 from engine.errors import BasketError, ConfigError
 from engine.pipeline.runs import run

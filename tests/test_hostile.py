@@ -20,7 +20,8 @@ from conftest import make_sine_project, only_run, run_folders, write_yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.config.baskets import load_basket, load_study
+from engine.config.baskets import load_basket
+from engine.config.studies import load_study
 from engine.results.reader import MANIFEST_SCHEMA
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config.baskets import Basket, Constituent, Study, load_basket, load_study
+from engine.config.baskets import Basket, Constituent, load_basket
+from engine.config.studies import Study, load_study
 from engine.data.csvfolder import CsvFolderSource
 from engine.pipeline.runs import run
 from engine.pipeline.study import resolve_study

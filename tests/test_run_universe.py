@@ -24,7 +24,8 @@ from scipy import stats
 
 from engine.analysis.inference import EULER_GAMMA
 from engine.analysis.metrics import PERIODS_PER_YEAR, Summary, with_deflated_sharpe
-from engine.config.baskets import load_basket, load_study
+from engine.config.baskets import load_basket
+from engine.config.studies import load_study
 from engine.data.sources import open_source
 from engine.data.universe import UniverseSource
 from engine.pipeline.draws import SweepOptions

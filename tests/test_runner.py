@@ -8,7 +8,8 @@ import datetime as dt
 import pandas as pd
 from conftest import PROJECT
 
-from engine.config.baskets import load_basket, load_study
+from engine.config.baskets import load_basket
+from engine.config.studies import load_study
 from engine.data.csvfolder import CsvFolderSource
 from engine.pipeline.events import run_events
 from engine.pipeline.study import event_options, resolve_study

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 from engine.calendars import Closures
-from engine.config.baskets import Basket, Constituent, Study, load_basket, load_study
+from engine.config.baskets import Basket, Constituent, load_basket
+from engine.config.studies import Study, load_study
 from engine.data.csvfolder import CsvFolderSource
 from engine.data.quality import quality_flags
 from engine.market.sessions import detect_closures

@@ -13,7 +13,8 @@ import statsmodels.api as sm
 from conftest import PROJECT, raw_closes, run_folders, sessions, write_yaml
 
 from engine.analysis.metrics import NUMERIC_COLUMNS
-from engine.config.baskets import load_basket, load_study, study_from_mapping
+from engine.config.baskets import load_basket
+from engine.config.studies import load_study, study_from_mapping
 from engine.data.csvfolder import CsvFolderSource
 from engine.errors import ConfigError
 from engine.pipeline.runs import run

@@ -20,7 +20,8 @@ from conftest import (
 )
 
 from engine.analysis.null import RANK_KEYS
-from engine.config.baskets import load_basket, load_study
+from engine.config.baskets import load_basket
+from engine.config.studies import load_study
 from engine.data.sources import open_source
 from engine.data.universe import UniverseSource
 from engine.pipeline.draws import SweepOptions

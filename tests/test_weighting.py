@@ -12,15 +12,9 @@ from conftest import flat_history, weekdays
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.config.baskets import (
-    WEIGHTINGS,
-    Basket,
-    Caps,
-    Constituent,
-    Study,
-    WeightTable,
-    basket_from_mapping,
-)
+from engine.config.baskets import Basket, Caps, Constituent, basket_from_mapping
+from engine.config.studies import Study
+from engine.config.weights import WEIGHTINGS, WeightTable
 from engine.data.csvfolder import CsvFolderSource
 from engine.data.prices import PriceSet
 from engine.errors import ConfigError, MissingDataError

@@ -1,4 +1,5 @@
-"""Basket and study files: loading and validation into typed, immutable models.
+"""Basket files: a theme's constituents and rules, validated into a typed, immutable
+:class:`Basket`.
 
 A **basket** file describes one theme::
 
@@ -28,49 +29,37 @@ A **basket** file describes one theme::
         until: 2025-06-01  # leaves at the first rebalance (or review) on or after this date
         lot: 200           # board lot (Hong Kong: per stock); st: true for risk-warning shares
 
-A **study** file holds what a run compares the baskets against: benchmark, period, events,
-report currency, fees, default rebalancing, and event-study settings (see :class:`Study`).
-
-Every error is a :class:`~engine.errors.ConfigError` naming the file, line and field (the field
-reading is :mod:`engine.config.fields`).  May use ``config.fields``, ``config.yamlfile`` and the
-ground floor.
+A study file given as a basket is refused (:func:`is_study_file` tells the two apart).  Every
+error is a :class:`~engine.errors.ConfigError` naming the file, line and field (the field
+reading is :mod:`engine.config.fields`).  May use ``config.fields``, ``config.yamlfile``,
+``config.weights`` (schemes, tables, schedules), ``config.studies`` (the sessions a lookback
+may reach, the study keys) and the ground floor.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from engine.calendars import EARLIEST_HINT, before_calendars
-from engine.config.fields import (
-    LISTING_KEYS,
-    Fields,
-    kind_of,
-    listing_field,
-    parse_date,
-    short_repr,
-    symbol_field,
+from engine.config.fields import Fields, listing_field, short_repr, symbol_field
+from engine.config.studies import MAX_OFFSET, STUDY_KEYS
+from engine.config.weights import (
+    DEFAULT_LOOKBACK,
+    LOOKBACK_WEIGHTINGS,
+    REBALANCES,
+    TABLE_COLUMNS,
+    WEIGHT_TOLERANCE,
+    WEIGHTINGS,
+    WeightTable,
+    read_weight_table,
 )
-from engine.config.yamlfile import Mapping, load_yaml
+from engine.config.yamlfile import load_yaml
 from engine.errors import ConfigError, SymbolError
-from engine.files import UnreadableFile, read_bounded
-from engine.symbols import KNOWN_CALENDARS, Listing, listing_of, normalize_symbol
-
-WEIGHTINGS = ("equal", "custom", "inverse_vol", "liquidity", "file", "market_cap", "shares")
-#: The column a weighting's ``table`` CSV holds next to ``date`` and ``symbol``.
-TABLE_COLUMNS = {"file": "weight", "market_cap": "market_cap", "shares": "shares"}
-#: Weightings measured over ``lookback`` sessions before each rebalance.
-LOOKBACK_WEIGHTINGS = ("inverse_vol", "liquidity")
-DEFAULT_LOOKBACK = 60
-REBALANCES = ("none", "monthly", "quarterly")
-WEIGHT_TOLERANCE = 1e-6
-#: Event and estimation windows reach at most this many sessions from day 0 (about 20 years).
-MAX_OFFSET = 5000
+from engine.symbols import Listing, listing_of
 
 BASKET_KEYS = (
     "name",
@@ -106,23 +95,6 @@ CAPS_KEYS = ("single", "top")
 COMMISSION_KEYS = ("rate", "minimum")
 #: Proportional costs and fees are refused from this fraction up (10 %: surely a typo).
 MAX_FEE = 0.1
-STUDY_KEYS = (
-    "name",
-    "description",
-    "benchmark",
-    "benchmarks",
-    "start",
-    "end",
-    "currency",
-    "fees",
-    "rebalance",
-    "events",
-    "event_study",
-    "listings",
-)
-EVENT_KEYS = ("date", "name")
-EVENT_STUDY_KEYS = ("estimation", "windows", "model", "markets", "min_estimation")
-EVENT_MODELS = ("market", "market-adjusted", "mean-adjusted")
 
 
 @dataclass(frozen=True)
@@ -163,17 +135,6 @@ class Commission:
 
     rate: float
     minimum: float = 0.0
-
-
-@dataclass(frozen=True)
-class WeightTable:
-    """A point-in-time table of one value per symbol and date (``weight``, ``market_cap`` or
-    ``shares``), read from the basket's ``table`` CSV; ``rows`` are ``(date, symbol, value)``
-    in file order."""
-
-    path: str
-    column: str
-    rows: tuple[tuple[dt.date, str, float], ...]
 
 
 @dataclass(frozen=True)
@@ -272,81 +233,6 @@ class Basket:
         }
 
 
-@dataclass(frozen=True)
-class Event:
-    date: dt.date
-    name: str = ""
-
-
-@dataclass(frozen=True)
-class EventStudySettings:
-    estimation: tuple[int, int] = (-250, -30)
-    windows: tuple[tuple[int, int], ...] = ((-1, 1), (0, 5), (-5, 10), (0, 20))
-    model: str = "market"
-    markets: dict[str, str] = field(
-        default_factory=lambda: {"XSHG": "000300.SS", "XHKG": "^HSI", "XNAS": "^IXIC"}
-    )
-    min_estimation: int = 100
-
-
-@dataclass(frozen=True)
-class Study:
-    """The frame of a run: benchmark, period, report currency, costs, events.
-
-    ``benchmark`` is the primary benchmark (every plain figure is against it);
-    ``other_benchmarks`` the further ones a study's ``benchmarks:`` list names after it.
-    """
-
-    name: str = "ad hoc"
-    benchmark: str = "^IXIC"
-    other_benchmarks: tuple[str, ...] = ()
-    start: dt.date | None = None
-    end: dt.date | None = None
-    currency: str = "USD"
-    fees: float = 0.0
-    rebalance: str = "none"
-    events: tuple[Event, ...] = ()
-    event_study: EventStudySettings = field(default_factory=EventStudySettings)
-    listings: dict[str, Listing] = field(default_factory=dict)
-    description: str = ""
-    path: str | None = None
-
-    @property
-    def benchmarks(self) -> tuple[str, ...]:
-        """Every benchmark, the primary first, each once (``--benchmark`` may name another)."""
-        return tuple(dict.fromkeys([self.benchmark, *self.other_benchmarks]))
-
-    @property
-    def further_benchmarks(self) -> tuple[str, ...]:
-        """The benchmarks after the primary."""
-        return self.benchmarks[1:]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "file": self.path,
-            "benchmark": self.benchmark,
-            "benchmarks": list(self.benchmarks),
-            "start": self.start.isoformat() if self.start else None,
-            "end": self.end.isoformat() if self.end else None,
-            "currency": self.currency,
-            "fees": self.fees,
-            "rebalance": self.rebalance,
-            "events": [{"date": e.date.isoformat(), "name": e.name} for e in self.events],
-            "event_study": {
-                "estimation": list(self.event_study.estimation),
-                "windows": [list(w) for w in self.event_study.windows],
-                "model": self.event_study.model,
-                "markets": dict(self.event_study.markets),
-                "min_estimation": self.event_study.min_estimation,
-            },
-            "listings": {
-                s: {"exchange": v.calendar, "currency": v.currency}
-                for s, v in self.listings.items()
-            },
-        }
-
-
 def _caps(top: Fields, issuers: int) -> Caps | None:
     """The ``caps`` mapping, checked feasible for ``issuers`` issuers (a run checks again on
     each rebalance, when fewer constituents may be members)."""
@@ -400,81 +286,6 @@ def _months(top: Fields, key: str) -> tuple[int, ...]:
     if len(set(months)) != len(months):
         raise top.error(key, "lists a month twice")
     return tuple(sorted(months))
-
-
-#: The largest weight or market-cap table read (daily rows of a hundred stocks over twenty
-#: years take about 15 MB).
-MAX_TABLE_BYTES = 100_000_000
-
-
-def read_weight_table(path: Path, column: str, symbols: Iterable[str]) -> WeightTable:
-    """A ``date,symbol,<column>`` CSV of point-in-time values of the basket's ``symbols``;
-    every error names the file and line."""
-    known = set(symbols)
-    shown = str(path)
-    try:  # bounded: a FIFO, a device or a huge file is refused before reading
-        text = read_bounded(path, MAX_TABLE_BYTES).decode("utf-8-sig")
-    except UnreadableFile as error:
-        if error.reason == "file not found":
-            raise ConfigError(
-                shown, "table file not found", hint="a path relative to the basket file"
-            ) from None
-        raise ConfigError(shown, error.reason) from None
-    except UnicodeDecodeError:
-        raise ConfigError(shown, "is not UTF-8 text", hint="save it as a UTF-8 CSV file") from None
-    reader = csv.reader(text.splitlines())
-    header = [h.strip().lower() for h in next(reader, [])]
-    wanted = ["date", "symbol", column]
-    if sorted(header) != sorted(wanted):
-        raise ConfigError(
-            shown,
-            f"header is {short_repr(','.join(header)) if header else 'empty'}",
-            line=1,
-            hint=f"expected {','.join(wanted)}",
-        )
-    at = {name: header.index(name) for name in wanted}
-    rows = []
-    seen: dict[tuple[dt.date, str], int] = {}
-    for line, cells in enumerate(reader, start=2):
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != len(header):
-            raise ConfigError(shown, f"{len(cells)} cells, expected {len(header)}", line=line)
-
-        def bad(message: str, name: str, line: int = line) -> ConfigError:
-            return ConfigError(shown, message, line=line, field=name)
-
-        date = parse_date(cells[at["date"]], lambda message: bad(message, "date"))
-        try:
-            symbol, _ = normalize_symbol(cells[at["symbol"]])
-        except SymbolError as error:
-            raise bad(error.message, "symbol") from None
-        if symbol not in known:
-            raise bad(
-                f"{symbol} is not a constituent of the basket",
-                "symbol",
-            )
-        try:
-            value = float(cells[at[column]])
-        except ValueError:
-            raise bad(f"{short_repr(cells[at[column]])} is not a number", column) from None
-        if not math.isfinite(value) or value < 0 or (value == 0 and column != "weight"):
-            raise bad(
-                f"{value:g} must be a finite number > 0"
-                + (" (or 0)" if column == "weight" else ""),
-                column,
-            )
-        if (date, symbol) in seen:  # which of the two would win is nowhere written
-            raise bad(
-                f"{symbol} on {date} is also on line {seen[date, symbol]}", "symbol"
-            )
-        seen[date, symbol] = line
-        rows.append((date, symbol, value))
-    if not rows:
-        raise ConfigError(
-            shown, "table has no rows", hint=f"one line per date and symbol: {','.join(wanted)}"
-        )
-    return WeightTable(shown, column, tuple(rows))
 
 
 def _weighting_inputs(
@@ -696,203 +507,8 @@ def load_basket(path: str | Path) -> Basket:
     return basket_from_mapping(load_yaml(path), str(path))
 
 
-def _window(fields: Fields, key: str, value: Any) -> tuple[int, int]:
-    ok = (
-        isinstance(value, list)
-        and len(value) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    )
-    if not ok or value[0] > value[1]:
-        raise fields.error(
-            key, f"{short_repr(value)} is not a window [first, last] of session offsets"
-        )
-    if max(abs(value[0]), abs(value[1])) > MAX_OFFSET:
-        raise fields.error(
-            key, f"{value!r} reaches more than {MAX_OFFSET} sessions from the event"
-        )
-    return (value[0], value[1])
-
-
-def _event_study(fields: Fields) -> EventStudySettings:
-    default = EventStudySettings()
-    if not fields.has("event_study"):
-        return default
-    sub = Fields(
-        fields.path,
-        fields.mapping["event_study"],
-        "event_study",
-        EVENT_STUDY_KEYS,
-        line=fields.line("event_study"),
-    )
-    estimation = (
-        _window(sub, "estimation", sub.mapping["estimation"]) if sub.has("estimation") else None
-    )
-    if estimation and estimation[1] >= 0:
-        raise sub.error("estimation", "must end before the event (e.g. [-250, -30])")
-    windows = tuple(_window(sub, "windows", w) for w in sub.sequence("windows")) or default.windows
-    repeated = sorted({w for w in windows if windows.count(w) > 1})
-    if repeated:
-        raise sub.error(
-            "windows", f"window {list(repeated[0])} is given twice", "give each window once"
-        )
-    markets = default.markets
-    if sub.has("markets"):
-        raw = Fields(
-            fields.path,
-            sub.mapping["markets"],
-            "event_study.markets",
-            tuple(KNOWN_CALENDARS),
-            line=sub.line("markets"),
-        )
-        notes: list[str] = []
-        markets = {calendar: symbol_field(raw, calendar, notes) for calendar in raw.mapping}
-    minimum = sub.number("min_estimation")
-    if minimum is not None and (minimum < 3 or minimum != int(minimum)):
-        raise sub.error("min_estimation", f"must be a whole number >= 3, got {minimum:g}")
-    return EventStudySettings(
-        estimation=estimation or default.estimation,
-        windows=windows,
-        model=sub.choice("model", EVENT_MODELS, default.model) or default.model,
-        markets=markets,
-        min_estimation=int(minimum) if minimum is not None else default.min_estimation,
-    )
-
-
-def _benchmarks(top: Fields, notes: list[str]) -> list[str]:
-    """The study's benchmarks, the primary first: ``benchmarks: [^IXIC, ^HSI]``, or the one
-    ``benchmark:`` (default ``^IXIC``); naming both is an error."""
-    if top.has("benchmark") and top.has("benchmarks"):
-        raise top.error(
-            "benchmarks", "is given together with 'benchmark'",
-            "keep one: benchmarks: [PRIMARY, OTHER, ...] lists the primary first",
-        )
-    if not top.has("benchmarks"):
-        return [symbol_field(top, "benchmark", notes) if top.has("benchmark") else Study.benchmark]
-    items = top.sequence("benchmarks")
-    if not items:
-        raise top.error("benchmarks", "is empty", "name at least one symbol, e.g. [^IXIC, ^HSI]")
-    symbols: list[str] = []
-    for index, item in enumerate(items):
-        where = {"field": f"benchmarks[{index}]", "line": top.line("benchmarks")}
-        try:
-            symbol, note = normalize_symbol(item)
-        except SymbolError as error:
-            raise ConfigError(top.path, error.message, hint=error.hint, **where) from None
-        if symbol in symbols:
-            raise ConfigError(
-                top.path, f"{symbol} is listed twice", hint="name each benchmark once", **where
-            )
-        if note:
-            notes.append(note)
-        symbols.append(symbol)
-    return symbols
-
-
-def study_from_mapping(data: Any, path: str) -> Study:
-    """Validate a parsed study file into a :class:`Study`."""
-    if data is None:
-        raise ConfigError(path, "file is empty")
-    if isinstance(data, dict) and "constituents" in data:
-        raise ConfigError(
-            path,
-            "is a basket file, not a study",
-            hint="pass baskets as FILES, the study with --study",
-        )
-    top = Fields(path, data, "", STUDY_KEYS)
-    notes: list[str] = []
-    benchmark, *others = _benchmarks(top, notes)
-    start, end = top.date("start"), top.date("end")
-    for key, day in (("start", start), ("end", end)):
-        problem = day and before_calendars(day)
-        if problem:
-            raise top.error(key, problem, EARLIEST_HINT)
-    if start and end and start > end:
-        raise top.error("end", f"{end} is before start {start}")
-    fees = top.number("fees", 0.0)
-    if not 0 <= fees < 0.1:
-        raise top.error("fees", f"{fees:g} is not a proportional fee in [0, 0.1)", "0.001 = 10 bp")
-    events = []
-    for index, item in enumerate(top.sequence("events")):
-        fields = Fields(path, item, f"events[{index}]", EVENT_KEYS, line=top.line("events"))
-        date = fields.date("date")
-        if date is None:
-            raise fields.error("date", "is required")
-        earlier = [i for i, e in enumerate(events) if e.date == date]
-        if earlier:
-            # The same event twice would repeat every row of the event study silently.
-            raise fields.error(
-                "date", f"{date} is also events[{earlier[0]}]", "give each event once"
-            )
-        events.append(Event(date, fields.text("name", "") or ""))
-    listings = {}
-    if top.has("listings"):
-        raw = top.mapping["listings"]
-        if not isinstance(raw, dict):
-            raise top.error(
-                "listings", f"must be a mapping of symbol to exchange, got {kind_of(raw)}"
-            )
-        for key, value in raw.items():
-            line = raw.line_of(key) if isinstance(raw, Mapping) else top.line("listings")
-            try:
-                symbol, _ = normalize_symbol(key)
-            except SymbolError as error:
-                raise ConfigError(
-                    path, error.message, field=f"listings.{key}", line=line, hint=error.hint
-                ) from None
-            listing = listing_field(
-                Fields(path, value, f"listings.{key}", LISTING_KEYS, line=line)
-            )
-            if listing is None:
-                raise top.error(f"listings.{key}", "needs 'exchange' (and optionally 'currency')")
-            listings[symbol] = listing
-    return Study(
-        name=top.text("name", "study") or "study",
-        description=top.text("description", "") or "",
-        benchmark=benchmark,
-        other_benchmarks=tuple(others),
-        start=start,
-        end=end,
-        currency=(top.text("currency", "USD") or "USD").upper(),
-        fees=fees,
-        rebalance=top.choice("rebalance", REBALANCES, "none") or "none",
-        events=tuple(events),
-        event_study=_event_study(top),
-        listings=listings,
-        path=path,
-    )
-
-
-def load_study(path: str | Path) -> Study:
-    """Load and validate one study file."""
-    return study_from_mapping(load_yaml(path), str(path))
-
-
-def discover_baskets(folder: str | Path) -> list[Path]:
-    """Every basket file (``*.yaml``/``*.yml``) directly in ``folder``, sorted by name."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ConfigError(
-            folder,
-            "basket folder not found",
-            hint="run from the project folder or pass basket files",
-        )
-    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
-    if not files:
-        raise ConfigError(folder, "no basket files (*.yaml) in this folder")
-    return files
-
-
 def is_study_file(data: Any) -> bool:
     """Whether a parsed YAML file is a study rather than a basket: a mapping without
     constituents that has a study-only key."""
     study_only = set(STUDY_KEYS) - set(BASKET_KEYS)
     return isinstance(data, dict) and "constituents" not in data and bool(study_only & set(data))
-
-
-def validate_file(path: str | Path) -> tuple[str, Basket | Study]:
-    """Load a basket or study file, whichever it is: ``("basket", Basket)`` or
-    ``("study", Study)``."""
-    data = load_yaml(path)
-    if is_study_file(data):
-        return "study", study_from_mapping(data, str(path))
-    return "basket", basket_from_mapping(data, str(path))

@@ -46,14 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.config.baskets import (
-    Basket,
-    basket_from_mapping,
-    is_study_file,
-    load_basket,
-    study_from_mapping,
-)
+from engine.config.baskets import Basket, basket_from_mapping, is_study_file, load_basket
 from engine.config.fields import Fields, symbol_field
+from engine.config.studies import study_from_mapping
 from engine.config.yamlfile import Mapping, load_yaml
 from engine.errors import ConfigError, SymbolError
 from engine.symbols import FX_SYMBOLS, listing_of, normalize_symbol

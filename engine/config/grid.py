@@ -13,8 +13,8 @@ import math
 from collections.abc import Sequence
 
 from engine.calendars import EARLIEST_HINT, before_calendars
-from engine.config.baskets import REBALANCES
 from engine.config.fields import parse_date
+from engine.config.weights import REBALANCES
 from engine.errors import OptionError
 
 GRID_KEYS = ("rebalance", "fees", "start", "end")

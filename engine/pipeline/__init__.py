@@ -18,7 +18,8 @@ concept, each importing only the rooms before it in this list:
 The public calls are named in :mod:`engine` (``engine.run``, ``engine.write_run``, ...); this
 package imports none of its rooms itself, so importing it costs nothing::
 
-    from engine.config.baskets import load_basket, load_study
+    from engine.config.baskets import load_basket
+    from engine.config.studies import load_study
     from engine.data.csvfolder import CsvFolderSource
     from engine.pipeline.runs import run
     from engine.pipeline.study import resolve_study

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from engine.config.baskets import Study
+from engine.config.studies import Study
 from engine.data.prices import PriceSet, PriceSource
 from engine.errors import DateRangeError, MissingDataError, OptionError
 from engine.market.listings import RunListings, fx_symbols_needed

@@ -192,7 +192,7 @@ def _theme_targets(theme: Basket, backtest: BacktestResult) -> pd.DataFrame:
     """The theme's targets on each of its trading sessions (constituents as columns); an error
     when it is traded like the market, or when it caps a rule's weights: the random baskets'
     kernel knows proportional fees only, and applies a rule without caps."""
-    from engine.config.baskets import LOOKBACK_WEIGHTINGS
+    from engine.config.weights import LOOKBACK_WEIGHTINGS
 
     if theme.trades_like_the_market:
         raise OptionError(
@@ -244,7 +244,7 @@ def _rule_scores(theme: Basket, matrix, meta: pd.DataFrame, panel: Panel,
     (:func:`engine.analysis.null.rule_scores`), or None for a theme without a rule that any
     stock has."""
     from engine.analysis.null import rule_scores
-    from engine.config.baskets import LOOKBACK_WEIGHTINGS
+    from engine.config.weights import LOOKBACK_WEIGHTINGS
 
     if theme.weighting not in LOOKBACK_WEIGHTINGS:
         return None

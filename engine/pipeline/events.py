@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from engine.config.baskets import Basket, Study
+from engine.config.baskets import Basket
+from engine.config.studies import Study
 from engine.data.prices import PriceSet, PriceSource
 from engine.errors import DateRangeError, OptionError
 from engine.market.listings import RunListings, fx_symbols_needed, report_currency

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.config.baskets import Basket, Study
+from engine.config.baskets import Basket
+from engine.config.studies import Study
 from engine.market.listings import RunListings
 from engine.pipeline.study import EventOptions, event_markets
 from engine.symbols import Listing

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from engine.config.baskets import Basket, Study
+from engine.config.baskets import Basket
+from engine.config.studies import Study
 from engine.data.flags import flag_notes, flag_summary
 from engine.data.prices import PriceSet, PriceSource
 from engine.data.quality import quality_flags

@@ -31,7 +31,9 @@ from engine.analysis.robustness import (
     effective_themes,
     return_correlation,
 )
-from engine.config.baskets import REBALANCES, Basket, Study
+from engine.config.baskets import Basket
+from engine.config.studies import Study
+from engine.config.weights import REBALANCES
 from engine.data.prices import PriceSet, PriceSource
 from engine.errors import OptionError
 from engine.market.benchmarks import local_benchmarks

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from engine.calendars import EARLIEST_HINT, all_sessions, before_calendars
-from engine.config.baskets import EVENT_MODELS, MAX_OFFSET, Basket, Event, Study
+from engine.config.baskets import Basket
+from engine.config.studies import EVENT_MODELS, MAX_OFFSET, Event, Study
 from engine.errors import ConfigError, OptionError
 from engine.symbols import option_symbol
 
@@ -30,7 +31,7 @@ EVENT_WEIGHTINGS = ("basket", "equal")
 @dataclass(frozen=True)
 class EventOptions:
     """How to study the events: the study file's ``event_study`` section after command-line
-    overrides.  ``model`` is one of :data:`engine.config.baskets.EVENT_MODELS`; ``market_symbol``
+    overrides.  ``model`` is one of :data:`engine.config.studies.EVENT_MODELS`; ``market_symbol``
     replaces the per-exchange ``markets`` for every stock; ``currency`` is ``local`` or
     ``USD`` for the stocks' returns."""
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from engine.config.baskets import REBALANCES, Basket, Study
+from engine.config.baskets import Basket
+from engine.config.studies import Study
+from engine.config.weights import REBALANCES
 from engine.data.prices import PriceSource
 from engine.errors import MissingDataError, OptionError
 from engine.market.listings import RunListings, fx_symbols_needed

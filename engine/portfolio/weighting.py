@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.config.baskets import LOOKBACK_WEIGHTINGS, Basket
+from engine.config.baskets import Basket
+from engine.config.weights import LOOKBACK_WEIGHTINGS
 from engine.data.prices import PriceSet
 from engine.errors import ConfigError, MissingDataError
 from engine.market.panel import Panel
