@@ -132,6 +132,15 @@ MALFORMED = {
     "text-values": (pd.DataFrame({"basket": ["Mixed"], "grid": [""],
                                   "statistic": ["total_return"], "draw": [0], "value": ["x"]}),
                     "nulls.parquet cannot be read (column 'value' holds"),
+    "basket-missing": (pd.DataFrame({"basket": pd.array(["Mixed", None], dtype="str"),
+                                     "grid": [""] * 2, "statistic": ["total_return"] * 2,
+                                     "draw": [0, 1], "value": [0.1, 0.2]}),
+                       "nulls.parquet cannot be read (column 'basket' holds something other "
+                       "than text)"),
+    "grid-numbers": (pd.DataFrame({"basket": ["Mixed"], "grid": [1.5],
+                                   "statistic": ["total_return"], "draw": [0], "value": [0.1]}),
+                     "nulls.parquet cannot be read (column 'grid' holds something other than "
+                     "text)"),
     "draw-twice": (pd.DataFrame({"basket": ["Mixed"] * 2, "grid": [""] * 2,
                                  "statistic": ["total_return"] * 2, "draw": [0, 0],
                                  "value": [0.1, 0.2]}),
