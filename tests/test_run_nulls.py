@@ -10,8 +10,16 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import HK, US, make_sine_project, make_small_universe, only_run, symbols_basket
-from test_report import figures_of, invoke
+from conftest import (
+    HK,
+    US,
+    invoke,
+    make_sine_project,
+    make_small_universe,
+    only_run,
+    report_figures,
+    symbols_basket,
+)
 
 from engine.results.display import p_text
 from engine.results.reader import load_run
@@ -45,7 +53,8 @@ def _summary(folder) -> pd.DataFrame:
 
 
 def _null_charts(folder) -> list[dict]:
-    return [f for f in figures_of(folder) if f["id"].endswith("-null")]
+    page = (folder / REPORT).read_text(encoding="utf-8")
+    return [f for f in report_figures(page) if f["id"].endswith("-null")]
 
 
 def test_the_run_folder_keeps_the_random_totals_each_basket_is_ranked_among(universe_run):
