@@ -243,6 +243,27 @@ def test_only_the_charts_near_the_window_are_drawn_until_the_reader_scrolls(chro
         assert opened.errors == [] and opened.requests == []
 
 
+SVG_DRAWN = """() => Array.from(document.querySelectorAll("div.chart")).map(
+  el => el.querySelector(".plot-container svg.main-svg") !== null)"""
+
+
+@pytest.mark.browser
+def test_printing_draws_every_chart_not_drawn_yet_at_once(chromium, reports):
+    """The charts far below are drawn only when scrolled to; printing lays the page out at
+    once, so ``beforeprint`` draws all of them before the print layout (synchronously: in the
+    same task as the event)."""
+    with chromium.open(reports["run"], width=1400, height=900) as opened:
+        page = opened.page
+        page.wait_for_function("document.body.dataset.idle === '1'", timeout=60_000)
+        assert not all(page.evaluate(SVG_DRAWN))
+        drawn = page.evaluate("() => { window.dispatchEvent(new Event('beforeprint'));"
+                              f" return ({SVG_DRAWN})(); }}")
+        assert drawn and all(drawn)
+        page.wait_for_function("Array.from(document.querySelectorAll('div.chart'))"
+                               ".every(el => el.dataset.rendered === '1')", timeout=60_000)
+        assert opened.errors == [] and opened.requests == []
+
+
 @pytest.mark.browser
 def test_charts_are_drawn_one_after_another_in_page_order(chromium, reports):
     """The loader starts a chart only once the one before it is drawn: scrolled through from
