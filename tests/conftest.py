@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -88,17 +90,26 @@ def weekdays(start: str, end: str) -> list[str]:
     return [d.strftime("%Y-%m-%d") for d in pd.bdate_range(start, end)]
 
 
-@pytest.fixture
-def cli() -> Callable[..., object]:
-    """Invoke the ``basket`` command in-process; returns click's Result."""
+def invoke(*args: object, env: dict[str, str] | None = None):
+    """Invoke the ``basket`` command in-process with ``args`` (any values, as text); returns
+    click's Result."""
     from cli import main
 
-    runner = CliRunner()
+    return CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=True)
 
-    def invoke(*args: str, env: dict[str, str] | None = None):
-        return runner.invoke(main, [str(a) for a in args], env=env, catch_exceptions=True)
 
+@pytest.fixture
+def cli() -> Callable[..., object]:
+    """:func:`invoke`, as a fixture."""
     return invoke
+
+
+def report_figures(page: str) -> list[dict]:
+    """The figures a report page describes (its ``basket-figures`` JSON)."""
+    found = re.search(r'<script type="application/json" id="basket-figures">(.*?)</script>',
+                      page, re.S)
+    assert found, "no figures in the page"
+    return json.loads(found.group(1))
 
 
 def write_yaml(path: Path, text: str) -> Path:

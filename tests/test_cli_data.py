@@ -379,7 +379,7 @@ def test_run_notes_summarise_flags_on_the_terminal_and_keep_details(cli, trio, t
     assert result.exit_code == 0, result.output
     notes = [x for x in result.stderr.splitlines() if "data check" in x]
     assert notes == [
-        "note: data check placeholder_bar (warning): 3 flag(s) on 1 symbol (0700.HK); details "
+        "note: data check placeholder_bar (warning): 3 flags on 1 symbol (0700.HK); details "
         "in manifest.json and `basket data status`"
     ]
     manifest = json.loads((only_run(tmp_path / "out") / "manifest.json").read_text())
@@ -415,7 +415,7 @@ def test_event_strict_fails_and_notes_otherwise(cli, trio, tmp_path):
     plain = cli(*args, "--out", tmp_path / "a")
     assert plain.exit_code == 0, plain.output
     assert (
-        "note: data check placeholder_bar (warning): 3 flag(s) on 1 symbol (0700.HK)"
+        "note: data check placeholder_bar (warning): 3 flags on 1 symbol (0700.HK)"
         in plain.stderr
     )
     strict = cli(*args, "--out", tmp_path / "b", "--strict")
@@ -513,9 +513,11 @@ def test_terminal_summary_has_one_line_per_kind_across_symbols():
     stale = [10, 11, 11, 11, 11, 11, 11, 12]
     flags = quality_flags({s: bars(s, stale) for s in ("AAA", "BBB", "CCC", "DDD", "EEE")})
     assert flag_summary(flags) == [
-        "data check stale_quotes (warning): 5 flag(s) on 5 symbols "
+        "data check stale_quotes (warning): 5 flags on 5 symbols "
         "(AAA, BBB, CCC, DDD and 1 more)"
     ]
+    assert flag_summary(flags[:1]) == ["data check stale_quotes (warning): 1 flag on 1 symbol "
+                                       "(AAA)"]
 
 
 def test_a_basket_listing_override_reaches_the_yahoo_source(cli, yahoo, shared_prices, tmp_path):

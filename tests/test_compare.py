@@ -7,19 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from conftest import PROJECT, write_yaml
+from conftest import PROJECT, invoke, write_yaml
 
 from engine.results.compare import compare_runs
 from engine.results.reader import list_runs, load_run, resolve_run
 
 DAYS = ["2025-01-30", "2025-01-31", "2025-02-03", "2025-02-04"]
-
-
-def invoke(*args):
-    from cli import main
-
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
 
 
 def make_project(root: Path) -> dict[str, Path]:

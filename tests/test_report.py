@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from browser import draw_every_chart, open_page
-from click.testing import CliRunner
-from conftest import PROJECT, only_run, sessions, write_yaml
+from conftest import PROJECT, invoke, only_run, report_figures, sessions, write_yaml
 
 from engine.results.report import REPORT, write_report
 from engine.symbols import file_stem
@@ -23,12 +22,6 @@ from engine.symbols import file_stem
 NAME = "Tom & Jerry <b>AI</b>"  # HTML in a basket name must be shown, never interpreted
 EVENT = 'Sell-off & "rebound"'
 PLOTLY_BANNER = "* plotly.js (basic - minified) v"  # the bundle's first comment
-
-
-def invoke(*args):
-    from cli import main
-
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
 
 
 @pytest.fixture(scope="module")
@@ -107,9 +100,7 @@ def test_every_run_folder_has_a_light_escaped_report(run_folder):
     assert "Tom &amp; Jerry &lt;b&gt;AI&lt;/b&gt;" in page
     assert "<b>AI</b>" not in page and "<i>Inc</i>" not in page
     assert "Small &lt;study&gt;" in page and "<study>" not in page
-    figures = json.loads(re.search(
-        r'<script type="application/json" id="basket-figures">(.*?)</script>', page, re.S
-    ).group(1))
+    figures = report_figures(page)
     assert [f["id"].split("-", 2)[-1] for f in figures] == SMALL_RUN_CHARTS
     equity = figures[0]
     assert [t["name"] for t in equity["data"]] == [
@@ -659,10 +650,8 @@ def long_run(tmp_path_factory) -> Path:
 
 
 def figures_of(folder: Path) -> list[dict]:
-    page = (folder / REPORT).read_text(encoding="utf-8")
-    return json.loads(re.search(
-        r'<script type="application/json" id="basket-figures">(.*?)</script>', page, re.S
-    ).group(1))
+    """The figures of the report in the run ``folder``."""
+    return report_figures((folder / REPORT).read_text(encoding="utf-8"))
 
 
 def test_a_long_run_has_rolling_beta_monthly_returns_and_a_log_scale(long_run):

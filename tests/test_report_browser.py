@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from browser import draw_every_chart, launch, screenshot_folder
 from click.testing import CliRunner
-from conftest import PROJECT, SHARED_PRICES, only_run
+from conftest import PROJECT, SHARED_PRICES, only_run, report_figures
 
 from engine.results.assets import PLOTLY_FILE, PLOTLY_PATH, TRACE_TYPES
 from engine.results.report import REPORT
@@ -64,14 +64,6 @@ CHART_STATE = """() => Array.from(document.querySelectorAll("div.chart")).map(el
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def figures_of(page: str) -> list[dict]:
-    """The figures a report page describes (its ``basket-figures`` JSON)."""
-    found = re.search(r'<script type="application/json" id="basket-figures">(.*?)</script>',
-                      page, re.S)
-    assert found, "no figures in the page"
-    return json.loads(found.group(1))
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +105,7 @@ def test_every_report_draws_every_chart_fits_the_window_and_stays_offline(
         page = opened.page
         draw_every_chart(page)
         charts = page.evaluate(CHART_STATE)
-        figures = figures_of(report.read_text(encoding="utf-8"))
+        figures = report_figures(report.read_text(encoding="utf-8"))
         assert [c["id"] for c in charts] == [f["id"] for f in figures]
         assert len(charts) > 0
         for chart, figure in zip(charts, figures, strict=True):
@@ -131,7 +123,7 @@ def test_every_report_draws_every_chart_fits_the_window_and_stays_offline(
 def test_every_report_uses_only_trace_types_of_the_plotly_bundle(reports, kind):
     """plotly.js leaves a trace of a type its bundle lacks undrawn, without an error: a report
     may use only the basic bundle's types (scatter, bar, pie)."""
-    figures = figures_of(reports[kind].read_text(encoding="utf-8"))
+    figures = report_figures(reports[kind].read_text(encoding="utf-8"))
     used = {trace.get("type", "scatter") for figure in figures for trace in figure["data"]}
     assert used and used <= TRACE_TYPES, used - TRACE_TYPES
 
@@ -251,6 +243,27 @@ def test_only_the_charts_near_the_window_are_drawn_until_the_reader_scrolls(chro
         assert opened.errors == [] and opened.requests == []
 
 
+SVG_DRAWN = """() => Array.from(document.querySelectorAll("div.chart")).map(
+  el => el.querySelector(".plot-container svg.main-svg") !== null)"""
+
+
+@pytest.mark.browser
+def test_printing_draws_every_chart_not_drawn_yet_at_once(chromium, reports):
+    """The charts far below are drawn only when scrolled to; printing lays the page out at
+    once, so ``beforeprint`` draws all of them before the print layout (synchronously: in the
+    same task as the event)."""
+    with chromium.open(reports["run"], width=1400, height=900) as opened:
+        page = opened.page
+        page.wait_for_function("document.body.dataset.idle === '1'", timeout=60_000)
+        assert not all(page.evaluate(SVG_DRAWN))
+        drawn = page.evaluate("() => { window.dispatchEvent(new Event('beforeprint'));"
+                              f" return ({SVG_DRAWN})(); }}")
+        assert drawn and all(drawn)
+        page.wait_for_function("Array.from(document.querySelectorAll('div.chart'))"
+                               ".every(el => el.dataset.rendered === '1')", timeout=60_000)
+        assert opened.errors == [] and opened.requests == []
+
+
 @pytest.mark.browser
 def test_charts_are_drawn_one_after_another_in_page_order(chromium, reports):
     """The loader starts a chart only once the one before it is drawn: scrolled through from
@@ -259,7 +272,7 @@ def test_charts_are_drawn_one_after_another_in_page_order(chromium, reports):
     with chromium.open(report, init_script=DRAW_ORDER) as opened:
         draw_every_chart(opened.page)
         marks = opened.page.evaluate("window.__marks")
-    ids = [f["id"] for f in figures_of(report.read_text(encoding="utf-8"))]
+    ids = [f["id"] for f in report_figures(report.read_text(encoding="utf-8"))]
     assert len(ids) > 1
     assert marks == [[chart_id, begun] for begun, chart_id in enumerate(ids, start=1)]
 
@@ -326,7 +339,7 @@ def test_hovering_a_line_or_its_legend_entry_brings_it_forward_and_dims_the_othe
     others, dimmed to DIMMED; leaving it restores them all.  A screenshot of the highlighted
     chart is written beside the page's."""
     report = reports[kind]
-    figure = next(f for f in figures_of(report.read_text(encoding="utf-8"))
+    figure = next(f for f in report_figures(report.read_text(encoding="utf-8"))
                   if f["id"].split("-", 2)[-1] == chart)
     assert figure["highlight"] and len(legend_lines(figure)) >= (10 if kind == "ten-baskets"
                                                                  else 8)

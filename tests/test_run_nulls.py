@@ -10,8 +10,16 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import HK, US, make_sine_project, make_small_universe, only_run, symbols_basket
-from test_report import figures_of, invoke
+from conftest import (
+    HK,
+    US,
+    invoke,
+    make_sine_project,
+    make_small_universe,
+    only_run,
+    report_figures,
+    symbols_basket,
+)
 
 from engine.results.display import p_text
 from engine.results.reader import load_run
@@ -45,7 +53,8 @@ def _summary(folder) -> pd.DataFrame:
 
 
 def _null_charts(folder) -> list[dict]:
-    return [f for f in figures_of(folder) if f["id"].endswith("-null")]
+    page = (folder / REPORT).read_text(encoding="utf-8")
+    return [f for f in report_figures(page) if f["id"].endswith("-null")]
 
 
 def test_the_run_folder_keeps_the_random_totals_each_basket_is_ranked_among(universe_run):
@@ -132,6 +141,15 @@ MALFORMED = {
     "text-values": (pd.DataFrame({"basket": ["Mixed"], "grid": [""],
                                   "statistic": ["total_return"], "draw": [0], "value": ["x"]}),
                     "nulls.parquet cannot be read (column 'value' holds"),
+    "basket-missing": (pd.DataFrame({"basket": pd.array(["Mixed", None], dtype="str"),
+                                     "grid": [""] * 2, "statistic": ["total_return"] * 2,
+                                     "draw": [0, 1], "value": [0.1, 0.2]}),
+                       "nulls.parquet cannot be read (column 'basket' holds something other "
+                       "than text)"),
+    "grid-numbers": (pd.DataFrame({"basket": ["Mixed"], "grid": [1.5],
+                                   "statistic": ["total_return"], "draw": [0], "value": [0.1]}),
+                     "nulls.parquet cannot be read (column 'grid' holds something other than "
+                     "text)"),
     "draw-twice": (pd.DataFrame({"basket": ["Mixed"] * 2, "grid": [""] * 2,
                                  "statistic": ["total_return"] * 2, "draw": [0, 0],
                                  "value": [0.1, 0.2]}),

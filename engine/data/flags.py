@@ -179,7 +179,8 @@ def flag_summary(flags: Iterable[Flag], shown: int = 4) -> list[str]:
         more = f" and {len(symbols) - shown} more" if len(symbols) > shown else ""
         noun = "symbol" if len(symbols) == 1 else "symbols"
         lines.append(
-            f"data check {kind} ({severity}): {len(group)} flag(s) on {len(symbols)} {noun} "
+            f"data check {kind} ({severity}): {len(group)} flag{'s' if len(group) > 1 else ''} "
+            f"on {len(symbols)} {noun} "
             f"({', '.join(symbols[:shown])}{more})"
         )
     return lines

@@ -263,15 +263,17 @@ class Comparison:
     def wide_frame(self, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
         """Every metric of every run and difference as ``metric[label]`` columns, plus
         ``runs``: the labels of the runs that have the basket (for CSV)."""
-        frame = pd.DataFrame(index=pd.Index(self.baskets, name="basket"))
-        frame["runs"] = [
+        index = pd.Index(self.baskets, name="basket")
+        runs = pd.Series([
             " ".join(label for label in self.labels if self.present.at[b, label])
             for b in self.baskets
+        ], index=index, name="runs")
+        columns = [
+            column.rename(f"{metric}[{label}]")
+            for metric in metrics for label, column in self.metric_frame(metric).items()
         ]
-        for metric in metrics:
-            for label, column in self.metric_frame(metric).items():
-                frame[f"{metric}[{label}]"] = column
-        return frame
+        # One concat: a column inserted at a time fragments the frame (pandas warns).
+        return pd.concat([runs, *columns], axis=1).reindex(index)
 
     def run_records(self) -> list[dict[str, Any]]:
         return [

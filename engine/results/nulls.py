@@ -82,7 +82,7 @@ def null_values(frame: pd.DataFrame) -> dict[tuple[str, str, str], np.ndarray]:
         raise MalformedNulls(f"column 'draw' holds {frame['draw'].dtype}, not whole numbers")
     keys = list(NULL_COLUMNS[:3])
     for name in keys:
-        if not all(isinstance(v, str) for v in frame[name]):
+        if not is_text(frame[name]):
             raise MalformedNulls(f"column '{name}' holds something other than text")
     values = {}
     for (basket, grid, statistic), rows in frame.groupby(keys, sort=False):
@@ -93,6 +93,15 @@ def null_values(frame: pd.DataFrame) -> dict[tuple[str, str, str], np.ndarray]:
             raise MalformedNulls(f"the draws of {what} are not 0..{len(rows) - 1} once each")
         values[(str(basket), str(grid), str(statistic))] = rows["value"].to_numpy(dtype=float)
     return values
+
+
+def is_text(column: pd.Series) -> bool:
+    """Whether every cell of ``column`` is text: told by its type when pandas read a string
+    column (parquet's strings: no cell to look at, a sweep's million rows included), else cell
+    by cell."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return bool(column.notna().all())
+    return all(isinstance(value, str) for value in column)
 
 
 def run_totals(frame: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -41,7 +41,8 @@ def null_histogram(
     unit = " (%)" if scale == 100 else ""
     text_right = row["value"] < (low + high) / 2  # the label goes where there is room
     shown = f"{row['value']:+.1%}" if scale == 100 else f"{row['value']:.2f}"
-    title = label(f"{row['basket']}: {row['statistic']} {row['grid']}".strip())
+    named = str(row["statistic"]).replace("_", " ")  # total return, not total_return
+    title = label(f"{row['basket']}: {named} {row['grid']}".strip())
     rank = label(f"percentile {row['percentile']:.1f}, p {p_text(row['p_value'])} among "
                  f"{len(values):,} random baskets")
     data = [{"type": "bar", "x": centers.round(6).tolist(), "y": counts.tolist(),
@@ -49,7 +50,7 @@ def null_histogram(
     layout = {
         "title": {"text": f"{title}<br><span style=\"font-size:12px\">{rank}</span>"},
         "margin": {"l": 60, "r": 20, "t": 64, "b": 40},
-        "xaxis": axis(f"{row['statistic']}{unit}"),
+        "xaxis": axis(f"{named}{unit}"),
         "yaxis": axis("baskets"),
         "bargap": 0.02,
         "showlegend": False,

@@ -230,16 +230,25 @@ LOADER = """(function () {
     var k = state.indexOf(NEAR);
     if (k < 0) { document.body.setAttribute("data-idle", "1"); return; }
     document.body.removeAttribute("data-idle");
-    state[k] = STARTED;
     busy = true;
-    var f = figures[k], el = document.getElementById(f.id);
-    Plotly.newPlot(el, f.data, f.layout, f.config).then(function () {
-      if (f.highlight) highlighting(el);
-      el.setAttribute("data-rendered", "1");
+    plot(k).then(function () {
       busy = false;
       requestAnimationFrame(function () { setTimeout(draw, 0); });
     });
   }
+  function plot(k) {
+    state[k] = STARTED;
+    var f = figures[k], el = document.getElementById(f.id);
+    return Plotly.newPlot(el, f.data, f.layout, f.config).then(function () {
+      if (f.highlight) highlighting(el);
+      el.setAttribute("data-rendered", "1");
+    });
+  }
+  // A printed page is laid out at once: every chart not started yet is drawn now, without
+  // waiting for the one before (plotly draws these traces before its promise resolves).
+  window.addEventListener("beforeprint", function () {
+    state.forEach(function (s, k) { if (s !== STARTED) plot(k); });
+  });
   function near(k) { if (state[k] === FAR) state[k] = NEAR; }
   // With ten lines on a chart, the one under the pointer (or under its legend entry) comes
   // forward at full opacity and the others dim; leaving it shows them all again.  A line's
