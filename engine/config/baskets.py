@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config.fields import Fields, listing_field, short_repr, symbol_field
-from engine.config.studies import MAX_OFFSET, STUDY_KEYS
+from engine.config.studies import MAX_FEE, MAX_OFFSET, STUDY_KEYS
 from engine.config.weights import (
     DEFAULT_LOOKBACK,
     LOOKBACK_WEIGHTINGS,
@@ -93,8 +93,6 @@ CONSTITUENT_KEYS = (
 )
 CAPS_KEYS = ("single", "top")
 COMMISSION_KEYS = ("rate", "minimum")
-#: Proportional costs and fees are refused from this fraction up (10 %: surely a typo).
-MAX_FEE = 0.1
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.config.baskets import Basket, basket_from_mapping, is_study_file, load_basket
+from engine.config.baskets import Basket, load_basket
 from engine.config.fields import Fields, symbol_field
-from engine.config.studies import study_from_mapping
+from engine.config.validate import validate_mapping
 from engine.config.yamlfile import Mapping, load_yaml
 from engine.errors import ConfigError, SymbolError
 from engine.symbols import FX_SYMBOLS, listing_of, normalize_symbol
@@ -421,6 +421,4 @@ def validate_any(path: str | Path) -> tuple[str, Any]:
     data = load_yaml(path)
     if is_claims_file(data):
         return "claims", claims_from_mapping(data, str(path))
-    if is_study_file(data):
-        return "study", study_from_mapping(data, str(path))
-    return "basket", basket_from_mapping(data, str(path))
+    return validate_mapping(data, path)

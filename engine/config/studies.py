@@ -41,8 +41,12 @@ from engine.config.yamlfile import Mapping, load_yaml
 from engine.errors import ConfigError, SymbolError
 from engine.symbols import KNOWN_CALENDARS, Listing, normalize_symbol
 
-#: Event and estimation windows reach at most this many sessions from day 0 (about 20 years).
+#: Event and estimation windows (and a basket's lookback) reach at most this many sessions from
+#: day 0 (about 20 years).
 MAX_OFFSET = 5000
+#: Proportional costs and fees (a study's fees, a basket's costs and commission rate) are
+#: refused from this fraction up (10 %: surely a typo).
+MAX_FEE = 0.1
 
 STUDY_KEYS = (
     "name",
@@ -251,8 +255,9 @@ def study_from_mapping(data: Any, path: str) -> Study:
     if start and end and start > end:
         raise top.error("end", f"{end} is before start {start}")
     fees = top.number("fees", 0.0)
-    if not 0 <= fees < 0.1:
-        raise top.error("fees", f"{fees:g} is not a proportional fee in [0, 0.1)", "0.001 = 10 bp")
+    if not 0 <= fees < MAX_FEE:
+        raise top.error("fees", f"{fees:g} is not a proportional fee in [0, {MAX_FEE:g})",
+                        "0.001 = 10 bp")
     events = []
     for index, item in enumerate(top.sequence("events")):
         fields = Fields(path, item, f"events[{index}]", EVENT_KEYS, line=top.line("events"))

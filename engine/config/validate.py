@@ -8,6 +8,7 @@ May use ``config.baskets``, ``config.studies``, ``config.yamlfile`` and the grou
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from engine.config.baskets import Basket, basket_from_mapping, is_study_file
 from engine.config.studies import Study, study_from_mapping
@@ -33,7 +34,12 @@ def discover_baskets(folder: str | Path) -> list[Path]:
 def validate_file(path: str | Path) -> tuple[str, Basket | Study]:
     """Load a basket or study file, whichever it is: ``("basket", Basket)`` or
     ``("study", Study)``."""
-    data = load_yaml(path)
+    return validate_mapping(load_yaml(path), path)
+
+
+def validate_mapping(data: Any, path: str | Path) -> tuple[str, Basket | Study]:
+    """The YAML ``data`` of the file at ``path`` as the basket or study it is (a study has a
+    study's keys: :func:`engine.config.baskets.is_study_file`)."""
     if is_study_file(data):
         return "study", study_from_mapping(data, str(path))
     return "basket", basket_from_mapping(data, str(path))
