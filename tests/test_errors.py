@@ -122,6 +122,13 @@ def sweep_args(*args: str) -> Input:
     return Input(args=args, command="sweep")
 
 
+def sweep_on_universe(*args: str) -> Input:
+    """``basket sweep`` with ``args`` on a one-bar universe file ``U.csv`` (the options are
+    checked before any draw)."""
+    return Input(price=("U", "symbol,date,close\nAAA,2025-01-02,1\n"),
+                 args=("--universe", "{tmp}/prices/U.csv", *args), command="sweep")
+
+
 #: Contents of :attr:`Input.files` that make a FIFO or a folder instead of a file.
 FIFO, FOLDER = "<a FIFO>", "<a folder>"
 #: Contents of :attr:`Input.files` that remove the file instead.
@@ -440,15 +447,11 @@ CASES = [
         "U.csv: symbol AAA: close on 2025-01-02 is 1e-13, outside the prices basket accepts"),
     row("sweep-without-universe",   2, sweep_args("--random", "10"),
         "--universe: a sweep draws its random baskets from a universe file"),
-    row("sweep-unknown-match",      2, Input(price=("U", "symbol,date,close\nAAA,2025-01-02,1\n"),
-                                             args=("--universe", "{tmp}/prices/U.csv", "--match",
-                                                   "colour"), command="sweep"),
+    row("sweep-unknown-match",      2, sweep_on_universe("--match", "colour"),
         "--match: 'colour' is not one of industry, liquidity, listed, board"),
     row("sweep-random-beyond-cap",  2, sweep_args("--random", "1000000000"),
         "Invalid value for '--random': 1000000000 is not in the range 1<=x<=1000000"),
-    row("sweep-grid-empty-period",  2, Input(price=("U", "symbol,date,close\nAAA,2025-01-02,1\n"),
-                                             args=("--universe", "{tmp}/prices/U.csv", "--grid",
-                                                   "end=2024-12-02,2025-03-31"), command="sweep"),
+    row("sweep-grid-empty-period",  2, sweep_on_universe("--grid", "end=2024-12-02,2025-03-31"),
         "--grid: at end=2024-12-02: --start: 2025-01-02 is after the end 2024-12-02"),
     row("sweep-grid-before-calendars", 2, sweep_args("--grid", "start=1999-01-04,2025-01-02"),
         "--grid: start 1999-01-04 is before 2000-01-01, the earliest date the exchange "
