@@ -102,12 +102,12 @@ def cell_style(background: str | None) -> str:
 def heat_table(
     frame: pd.DataFrame,
     text: Callable[[float], str],
-    color: Callable[[object, object, float], str | None],
+    color: Callable[[float], str | None],
     css: str,
     diagonal: bool = False,
 ) -> str:
     """``frame`` as an escaped HTML table, each cell ``text(value)`` on the background
-    ``color(row, column, value)``; a missing value is an empty, uncoloured cell; with
+    ``color(value)``; a missing value is an empty, uncoloured cell; with
     ``diagonal``, the cells where row and column are the same are set apart in grey."""
     head = "".join(f'<th scope="col">{esc(c)}</th>' for c in frame.columns)
     lines = [f'<div class="wide"><table class="heat {esc(css)}"><thead><tr>'
@@ -120,7 +120,7 @@ def heat_table(
             elif diagonal and row == column:
                 lines.append(f'<td class="num diagonal">{esc(text(value))}</td>')
             else:
-                style = cell_style(color(row, column, value))
+                style = cell_style(color(value))
                 lines.append(f'<td class="num"{style}>{esc(text(value))}</td>')
         lines.append("</tr>")
     lines.append("</tbody></table></div>")
@@ -165,7 +165,7 @@ def monthly_table(monthly: pd.DataFrame) -> str:
     span = nice_span(percent.to_numpy().ravel())
     table = heat_table(
         percent.rename_axis("Month"), signed,
-        lambda _row, _column, v: diverging_color(v, span), css="monthly")
+        lambda v: diverging_color(v, span), css="monthly")
     stops = diverging_stops(span, "%", NEGATIVE, POSITIVE)
     return (
         "<h3>Monthly returns (%)</h3>" + table
@@ -179,7 +179,7 @@ def correlation_table(matrix: pd.DataFrame) -> str:
     on an orange-white-blue scale from -1 to +1."""
     table = heat_table(
         matrix.astype(float).rename_axis(""), lambda v: f"{v:.2f}",
-        lambda _row, _column, v: diverging_color(
+        lambda v: diverging_color(
             v, 1.0, CORRELATION_NEGATIVE, CORRELATION_POSITIVE),
         css="correlation")
     stops = diverging_stops(1.0, "", CORRELATION_NEGATIVE, CORRELATION_POSITIVE)
@@ -198,7 +198,7 @@ def overlap_table(matrix: pd.DataFrame) -> str:
     top = max([v for v in shared if not isnan(v)], default=0.0) or 1.0
     table = heat_table(
         counts.rename_axis(""), lambda v: f"{v:.0f}",
-        lambda _row, _column, v: sequential_color(v, top), css="overlap", diagonal=True)
+        lambda v: sequential_color(v, top), css="overlap", diagonal=True)
     stops = [(f"{v:.0f}", sequential_color(v, top)) for v in sorted({0.0, top / 2, top})
              if v == int(v)]
     return (
