@@ -759,3 +759,21 @@ def test_a_malformed_data_flag_in_the_manifest_is_one_line_naming_the_field(run_
     assert result.exit_code == 1, result.output
     assert result.output.startswith(f"Error: {copy / 'manifest.json'}: field 'data_flags' ")
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_report_reads_the_summary_file_once_for_numbers_and_once_for_names(run_folder,
+                                                                             monkeypatch):
+    """The summary's text columns (top contributor, worst leave-one-out, chosen) are parsed
+    once per run, however many sections use them (they were parsed again by each)."""
+    import engine.results.reader as reader
+
+    reads = []
+    original = reader.read_table
+
+    def counting(source, **options):
+        reads.append(source)
+        return original(source, **options)
+
+    monkeypatch.setattr(reader, "read_table", counting)
+    write_report(run_folder)
+    assert reads.count(run_folder / "summary.csv") == 2  # events/summary.csv is another table

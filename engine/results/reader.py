@@ -209,6 +209,7 @@ class Run:
     summary: pd.DataFrame
     problems: list[str] = field(default_factory=list)
     tables: dict[str, str | bytes] | None = None
+    _labels: pd.DataFrame | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -246,7 +247,12 @@ class Run:
 
     def summary_labels(self) -> pd.DataFrame:
         """The text columns of the summary (:data:`TEXT_COLUMNS` but the basket: when chosen,
-        the top contributor...) by basket, as text, None where empty."""
+        the top contributor...) by basket, as text, None where empty; read once."""
+        if self._labels is None:
+            self._labels = self._read_labels()
+        return self._labels
+
+    def _read_labels(self) -> pd.DataFrame:
         labels = list(TEXT_COLUMNS[1:])
         written = self.table("summary.csv")
         if written is None or "basket" not in written.columns:

@@ -299,13 +299,14 @@ def attribution_section(run: Run, charts: Charts) -> str:
                  "currency, local_return in the listing's currency; beside each basket, its "
                  "return without each stock (return_without: simulated again without it, the "
                  "other weights renormalised, same schedule and fees).</p>")
+    labels = run.summary_labels()
     robust = [c for c in ("total_return", "return_without_top", "top_contributor",
                           "return_worst_leave_one_out", "worst_leave_one_out")
-              if c in run.summary.columns or c in run.summary_labels().columns]
+              if c in run.summary.columns or c in labels.columns]
     if len(robust) == 5:
         rows = run.summary[["total_return", "return_without_top",
                             "return_worst_leave_one_out"]].join(
-            run.summary_labels()[["top_contributor", "worst_leave_one_out"]])
+            labels[["top_contributor", "worst_leave_one_out"]])
         rows = rows[rows["return_without_top"].notna()]
         if not rows.empty:
             parts.append(leave_one_out_chart(charts, rows) + (
